@@ -1,0 +1,1 @@
+"""Accelerator designs: kernel graphs, templates, design files, overrides and resources."""

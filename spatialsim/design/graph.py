@@ -1,0 +1,165 @@
+"""The accelerator description: kernels as nodes and FIFOs as edges of networkx graphs.
+
+A :class:`Design` holds one graph per bitstream and says which bitstream serves each phase
+(prefill, decode) with how many tokens per pack. The W4A8 design serves both phases with
+one bitstream; the W8A8 design has a systolic prefill bitstream and a GEMV decode one.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from spatialsim.design.kernels import check_kernel
+from spatialsim.errors import UserError, choices_message
+from spatialsim.workload.models import ModelConfig
+
+PHASES = ("prefill", "decode")
+
+# Canonical kernel names (chen2024.md 3); loaders, writers and buffers add their own.
+CANONICAL_KERNELS = ("q_proj", "k_proj", "v_proj", "qk_matmul", "mask", "softmax",
+                     "sv_matmul", "out_proj", "residual0", "layernorm0", "ffn1", "gelu",
+                     "ffn2", "residual1", "layernorm1")
+BYPASS_FIFO = "ffn_residual_bypass"
+
+
+@dataclass(frozen=True)
+class PhaseBinding:
+    """Which bitstream runs a phase and how many tokens travel together in a pack."""
+
+    bitstream: str
+    tokens_per_pack: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.tokens_per_pack, bool) or not isinstance(self.tokens_per_pack, int) \
+                or not 1 <= self.tokens_per_pack <= 64:
+            raise UserError(f"tokens_per_pack must be an integer in [1, 64], got "
+                            f"{self.tokens_per_pack!r}")
+
+
+@dataclass
+class Design:
+    """A spatial accelerator for one model: bitstream graphs and phase bindings.
+
+    Graph nodes carry ``kind``, ``slr`` and the kind's parameters; edges carry ``name``,
+    ``depth_words`` and ``width_bits``. ``resident_layers`` is the paper's C.
+    """
+
+    name: str
+    model: ModelConfig
+    clock_mhz: float
+    max_seq_len: int
+    resident_layers: int
+    phases: dict[str, PhaseBinding]
+    bitstreams: dict[str, nx.DiGraph]
+    description: str = ""
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # -- structure ------------------------------------------------------------------------
+    def validate(self) -> None:
+        """Check phases, kernels and FIFOs; raise :class:`UserError` naming the problem."""
+        where = f"design {self.name}"
+        if isinstance(self.clock_mhz, bool) or not isinstance(self.clock_mhz, (int, float)) \
+                or self.clock_mhz <= 0:
+            raise UserError(f"{where}: clock_mhz must be a positive number, got "
+                            f"{self.clock_mhz!r}")
+        for fname in ("max_seq_len", "resident_layers"):
+            value = getattr(self, fname)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UserError(f"{where}: {fname} must be a positive integer, got {value!r}")
+        missing = [p for p in PHASES if p not in self.phases]
+        if missing:
+            raise UserError(f"{where}: no bitstream bound to phase {missing[0]!r}")
+        for phase, binding in self.phases.items():
+            if phase not in PHASES:
+                raise UserError(f"{where}: " + choices_message("phase", phase, PHASES))
+            if binding.bitstream not in self.bitstreams:
+                raise UserError(f"{where}: phase {phase} uses bitstream "
+                                f"{binding.bitstream!r}, which is not defined; defined: "
+                                f"{', '.join(sorted(self.bitstreams))}")
+        for bname, g in self.bitstreams.items():
+            for node in g.nodes:
+                checked = check_kernel(node, dict(g.nodes[node]))
+                g.nodes[node].clear()
+                g.nodes[node].update(checked)
+            names: set[str] = set()
+            for src, dst, attrs in g.edges(data=True):
+                fname = attrs.get("name", "")
+                if not fname or fname in names:
+                    raise UserError(f"{where}: bitstream {bname}: FIFO {src} -> {dst} needs a "
+                                    f"unique name, got {fname!r}")
+                names.add(fname)
+                for key in ("depth_words", "width_bits"):
+                    value = attrs.get(key)
+                    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                        raise UserError(f"{where}: fifo {fname}: {key} must be a positive "
+                                        f"integer, got {value!r}")
+            if not nx.is_weakly_connected(g):
+                parts = sorted(sorted(c) for c in nx.weakly_connected_components(g))
+                raise UserError(f"{where}: bitstream {bname} is not connected: {parts}")
+
+    def graph(self, phase: str) -> nx.DiGraph:
+        """The graph of the bitstream that runs ``phase``."""
+        if phase not in self.phases:
+            raise UserError(choices_message("phase", phase, PHASES))
+        return self.bitstreams[self.phases[phase].bitstream]
+
+    def tokens_per_pack(self, phase: str) -> int:
+        return self.phases[phase].tokens_per_pack
+
+    def fifo(self, bitstream: str, name: str) -> tuple[str, str]:
+        """The (src, dst) edge of the FIFO called ``name`` in ``bitstream``."""
+        g = self.bitstreams[bitstream]
+        for src, dst, fname in g.edges(data="name"):
+            if fname == name:
+                return src, dst
+        raise KeyError(name)
+
+    def fifo_names(self) -> list[str]:
+        return sorted({n for g in self.bitstreams.values() for _, _, n in g.edges(data="name")})
+
+    def kernel_names(self) -> list[str]:
+        return sorted({n for g in self.bitstreams.values() for n in g.nodes})
+
+    def copy(self) -> Design:
+        """A deep copy whose graphs can be changed without touching this design."""
+        return copy.deepcopy(self)
+
+    def crosses_slr(self, bitstream: str, src: str, dst: str) -> bool:
+        g = self.bitstreams[bitstream]
+        return bool(g.nodes[src]["slr"] != g.nodes[dst]["slr"])
+
+
+def add_kernel(g: nx.DiGraph, name: str, kind: str, slr: int, **params: Any) -> None:
+    """Add a kernel node (validated later by :meth:`Design.validate`)."""
+    if name in g:
+        raise ValueError(f"kernel {name} added twice")
+    g.add_node(name, kind=kind, slr=slr, **params)
+
+
+def add_fifo(g: nx.DiGraph, src: str, dst: str, depth_words: int, width_bits: int,
+             name: str | None = None) -> None:
+    """Add a FIFO edge ``src -> dst``; its name defaults to ``<src>_to_<dst>``."""
+    if g.has_edge(src, dst):
+        raise ValueError(f"FIFO {src} -> {dst} added twice")
+    g.add_edge(src, dst, name=name or f"{src}_to_{dst}", depth_words=depth_words,
+               width_bits=width_bits)
+
+
+def find_kernel(design: Design, name: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every (bitstream, attributes) pair where kernel ``name`` exists."""
+    return [(b, g.nodes[name]) for b, g in design.bitstreams.items() if name in g]
+
+
+def kernel_attr(design: Design, phase: str, name: str) -> dict[str, Any]:
+    """Attributes of kernel ``name`` in the bitstream serving ``phase``."""
+    g = design.graph(phase)
+    if name not in g:
+        raise UserError(f"design {design.name}: phase {phase} has no kernel {name!r}")
+    return dict(g.nodes[name])

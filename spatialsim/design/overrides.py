@@ -1,0 +1,95 @@
+"""``--set`` overrides: change any kernel parameter or FIFO depth of a design by name.
+
+Syntax: ``kernel.<name>.<param>=<value>``, ``fifo.<name>.depth=<value>`` (or
+``.width``), ``design.clock_mhz=<value>``, ``design.resident_layers=<value>``. Values are
+TOML literals (``8``, ``2.5``, ``true``, ``["HBM[3]", "HBM[4]"]``); anything else is a string.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+from spatialsim.design.graph import Design
+from spatialsim.design.kernels import KINDS, check_param
+from spatialsim.errors import UserError
+
+_FIFO_FIELDS = {"depth": "depth_words", "depth_words": "depth_words", "width": "width_bits",
+                "width_bits": "width_bits"}
+_DESIGN_FIELDS = ("clock_mhz", "resident_layers")
+
+
+def parse_value(text: str) -> Any:
+    """A TOML literal, or the text itself when it is not one."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _split(item: str) -> tuple[list[str], Any]:
+    if "=" not in item:
+        raise UserError(f"--set {item!r}: expected <target>=<value>, e.g. "
+                        "kernel.ffn1.cols=32 or fifo.ffn_residual_bypass.depth=16")
+    key, _, value = item.partition("=")
+    return key.strip().split("."), parse_value(value.strip())
+
+
+def apply_overrides(design: Design, items: list[str]) -> Design:
+    """A copy of ``design`` with every ``--set`` item applied, validated, in order."""
+    if not items:
+        return design
+    out = design.copy()
+    for item in items:
+        path, value = _split(item)
+        if path[0] == "kernel" and len(path) == 3:
+            _set_kernel(out, path[1], path[2], value, item)
+        elif path[0] == "fifo" and len(path) == 3:
+            _set_fifo(out, path[1], path[2], value, item)
+        elif path[0] == "design" and len(path) == 2 and path[1] in _DESIGN_FIELDS:
+            setattr(out, path[1], float(value) if path[1] == "clock_mhz" and
+                    isinstance(value, int) and not isinstance(value, bool) else value)
+        else:
+            raise UserError(f"--set {item!r}: unknown target {'.'.join(path)!r}; valid: "
+                            "kernel.<name>.<param>, fifo.<name>.depth, fifo.<name>.width, "
+                            + ", ".join(f"design.{f}" for f in _DESIGN_FIELDS))
+    try:
+        out.validate()
+    except UserError as exc:
+        raise UserError(f"after --set: {exc}") from None
+    return out
+
+
+def _set_kernel(design: Design, name: str, param: str, value: Any, item: str) -> None:
+    hosts = [(b, g) for b, g in design.bitstreams.items() if name in g]
+    if not hosts:
+        raise UserError(f"--set {item!r}: design {design.name} has no kernel {name!r}; "
+                        f"kernels: {', '.join(design.kernel_names())}")
+    applied = 0
+    for _, g in hosts:
+        attrs = g.nodes[name]
+        if param in KINDS[attrs["kind"]] or param == "slr":
+            attrs[param] = check_param(name, attrs["kind"], param, value)
+            applied += 1
+    if not applied:
+        kinds = sorted({g.nodes[name]["kind"] for _, g in hosts})
+        valid = sorted({p for k in kinds for p in KINDS[k]} | {"slr"})
+        raise UserError(f"--set {item!r}: kernel {name} ({', '.join(kinds)}) has no parameter "
+                        f"{param!r}; valid: {', '.join(valid)}")
+
+
+def _set_fifo(design: Design, name: str, field: str, value: Any, item: str) -> None:
+    if field not in _FIFO_FIELDS:
+        raise UserError(f"--set {item!r}: a FIFO has no field {field!r}; valid: depth, width")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UserError(f"--set {item!r}: fifo {name}.{field} must be a positive integer, "
+                        f"got {value!r}")
+    hits = 0
+    for g in design.bitstreams.values():
+        for _, _, attrs in g.edges(data=True):
+            if attrs["name"] == name:
+                attrs[_FIFO_FIELDS[field]] = value
+                hits += 1
+    if not hits:
+        raise UserError(f"--set {item!r}: design {design.name} has no FIFO {name!r}; FIFOs: "
+                        f"{', '.join(design.fifo_names())}")

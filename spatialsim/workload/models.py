@@ -1,0 +1,202 @@
+"""Transformer model shapes: the built-in registry and loading Hugging Face ``config.json``.
+
+A :class:`ModelConfig` holds only what the cost of one layer depends on: layer count,
+hidden size, heads, FFN size and kind, vocabulary, context length and norm placement.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from spatialsim.errors import UserError, choices_message
+
+NormPlacement = Literal["pre", "post"]
+FfnKind = Literal["gelu", "swiglu"]
+
+_NORMS = ("pre", "post")
+_FFNS = ("gelu", "swiglu")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of a decoder or encoder transformer, batch 1.
+
+    ``kv_heads`` equals ``heads`` except for grouped-query attention. ``causal`` is False
+    for encoders (BERT), whose mask only hides padding.
+    """
+
+    name: str
+    layers: int
+    hidden: int
+    heads: int
+    head_dim: int
+    ffn: int
+    vocab: int
+    max_positions: int
+    norm: NormPlacement
+    ffn_kind: FfnKind
+    kv_heads: int
+    causal: bool
+    source: str
+
+    def __post_init__(self) -> None:
+        for field in ("layers", "hidden", "heads", "head_dim", "ffn", "vocab", "max_positions",
+                      "kv_heads"):
+            value = getattr(self, field)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise UserError(f"model {self.name!r}: {field} must be a positive integer, "
+                                f"got {value!r}")
+        if self.heads * self.head_dim != self.hidden:
+            raise UserError(
+                f"model {self.name!r}: heads x head_dim = {self.heads} x {self.head_dim} = "
+                f"{self.heads * self.head_dim} must equal hidden = {self.hidden}")
+        if self.heads % self.kv_heads:
+            raise UserError(f"model {self.name!r}: heads ({self.heads}) must be a multiple of "
+                            f"kv_heads ({self.kv_heads})")
+        if self.norm not in _NORMS:
+            raise UserError(f"model {self.name!r}: norm {self.norm!r}; valid: pre, post")
+        if self.ffn_kind not in _FFNS:
+            raise UserError(f"model {self.name!r}: ffn_kind {self.ffn_kind!r}; valid: gelu, swiglu")
+
+    @property
+    def kv_hidden(self) -> int:
+        """Width of the K and V projections (``hidden`` unless attention is grouped)."""
+        return self.kv_heads * self.head_dim
+
+    @property
+    def ffn_matrices(self) -> int:
+        """Weight matrices of size hidden x ffn: 2 for a GeLU MLP, 3 for SwiGLU."""
+        return 3 if self.ffn_kind == "swiglu" else 2
+
+    def weights_per_layer(self) -> int:
+        """Weight elements of one layer's linears (biases and norms excluded)."""
+        d = self.hidden
+        return 2 * d * d + 2 * d * self.kv_hidden + self.ffn_matrices * d * self.ffn
+
+
+_HF_GPT2 = "Hugging Face model card config.json (openai-community/{})"
+_HF_BERT = "Hugging Face config.json (google-bert/{}); Devlin et al. 2019, Table 1"
+_HF_LLAMA = "Hugging Face config.json (meta-llama/{}); Touvron et al. 2023, Table 1"
+
+
+def _builtin(name: str, layers: int, hidden: int, heads: int, ffn: int, vocab: int,
+             max_positions: int, family: str, source_id: str) -> ModelConfig:
+    if family == "llama":
+        norm: NormPlacement = "pre"
+        ffn_kind: FfnKind = "swiglu"
+        causal = True
+        source = _HF_LLAMA.format(source_id)
+    elif family == "gpt2":
+        norm, ffn_kind, causal, source = "pre", "gelu", True, _HF_GPT2.format(source_id)
+    else:
+        norm, ffn_kind, causal, source = "post", "gelu", False, _HF_BERT.format(source_id)
+    return ModelConfig(name=name, layers=layers, hidden=hidden, heads=heads,
+                       head_dim=hidden // heads, ffn=ffn, vocab=vocab,
+                       max_positions=max_positions, norm=norm, ffn_kind=ffn_kind,
+                       kv_heads=heads, causal=causal, source=source)
+
+
+MODELS: dict[str, ModelConfig] = {
+    m.name: m
+    for m in (
+        _builtin("bert-base", 12, 768, 12, 3072, 30522, 512, "bert", "bert-base-uncased"),
+        _builtin("bert-large", 24, 1024, 16, 4096, 30522, 512, "bert", "bert-large-uncased"),
+        _builtin("gpt2", 12, 768, 12, 3072, 50257, 1024, "gpt2", "gpt2"),
+        _builtin("gpt2-medium", 24, 1024, 16, 4096, 50257, 1024, "gpt2", "gpt2-medium"),
+        _builtin("gpt2-large", 36, 1280, 20, 5120, 50257, 1024, "gpt2", "gpt2-large"),
+        _builtin("gpt2-xl", 48, 1600, 25, 6400, 50257, 1024, "gpt2", "gpt2-xl"),
+        _builtin("llama2-7b", 32, 4096, 32, 11008, 32000, 4096, "llama", "Llama-2-7b-hf"),
+        _builtin("llama2-13b", 40, 5120, 40, 13824, 32000, 4096, "llama", "Llama-2-13b-hf"),
+    )
+}
+
+
+def _require(cfg: dict[str, Any], path: Path, *keys: str) -> Any:
+    for key in keys:
+        if key in cfg:
+            return cfg[key]
+    raise UserError(f"{path}: missing field {' or '.join(repr(k) for k in keys)} "
+                    f"needed for a {cfg.get('model_type', 'transformer')} config")
+
+
+def _int_field(cfg: dict[str, Any], path: Path, *keys: str) -> int:
+    value = _require(cfg, path, *keys)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise UserError(f"{path}: field {keys[0]!r} must be a positive integer, got {value!r}")
+    return value
+
+
+def load_hf_config(path: Path) -> ModelConfig:
+    """Read a Hugging Face ``config.json`` of the GPT-2, BERT or LLaMA family (no network)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read model config ({exc.strerror})") from None
+    try:
+        cfg = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(cfg, dict):
+        raise UserError(f"{path}: expected a JSON object at the top level")
+    model_type = cfg.get("model_type")
+    name = path.parent.name if path.name == "config.json" else path.stem
+    source = f"Hugging Face config {path}"
+    if model_type == "gpt2":
+        hidden = _int_field(cfg, path, "n_embd", "hidden_size")
+        heads = _int_field(cfg, path, "n_head", "num_attention_heads")
+        inner = cfg.get("n_inner")
+        ffn = 4 * hidden if inner is None else _int_field(cfg, path, "n_inner")
+        return ModelConfig(
+            name=name, layers=_int_field(cfg, path, "n_layer", "num_hidden_layers"),
+            hidden=hidden, heads=heads, head_dim=_head_dim(hidden, heads, path), ffn=ffn,
+            vocab=_int_field(cfg, path, "vocab_size"),
+            max_positions=_int_field(cfg, path, "n_positions", "n_ctx"),
+            norm="pre", ffn_kind="gelu", kv_heads=heads, causal=True, source=source)
+    if model_type == "bert":
+        hidden = _int_field(cfg, path, "hidden_size")
+        heads = _int_field(cfg, path, "num_attention_heads")
+        return ModelConfig(
+            name=name, layers=_int_field(cfg, path, "num_hidden_layers"), hidden=hidden,
+            heads=heads, head_dim=_head_dim(hidden, heads, path),
+            ffn=_int_field(cfg, path, "intermediate_size"),
+            vocab=_int_field(cfg, path, "vocab_size"),
+            max_positions=_int_field(cfg, path, "max_position_embeddings"),
+            norm="post", ffn_kind="gelu", kv_heads=heads, causal=False, source=source)
+    if model_type == "llama":
+        hidden = _int_field(cfg, path, "hidden_size")
+        heads = _int_field(cfg, path, "num_attention_heads")
+        kv_heads = _int_field(cfg, path, "num_key_value_heads") \
+            if "num_key_value_heads" in cfg else heads
+        return ModelConfig(
+            name=name, layers=_int_field(cfg, path, "num_hidden_layers"), hidden=hidden,
+            heads=heads, head_dim=_head_dim(hidden, heads, path),
+            ffn=_int_field(cfg, path, "intermediate_size"),
+            vocab=_int_field(cfg, path, "vocab_size"),
+            max_positions=_int_field(cfg, path, "max_position_embeddings"),
+            norm="pre", ffn_kind="swiglu", kv_heads=kv_heads, causal=True, source=source)
+    raise UserError(f"{path}: model_type {model_type!r} is not supported; valid: bert, gpt2, "
+                    "llama")
+
+
+def _head_dim(hidden: int, heads: int, path: Path) -> int:
+    if hidden % heads:
+        raise UserError(f"{path}: hidden size {hidden} is not divisible by {heads} heads")
+    return hidden // heads
+
+
+def get_model(spec: str) -> ModelConfig:
+    """A built-in model by name, or a Hugging Face config from a path to a file or folder."""
+    if spec in MODELS:
+        return MODELS[spec]
+    path = Path(spec)
+    if path.is_dir():
+        path = path / "config.json"
+    if path.suffix == ".json" or path.exists():
+        if not path.exists():
+            raise UserError(f"model config file {str(path)!r} does not exist")
+        return load_hf_config(path)
+    raise UserError(choices_message("model", spec, MODELS) +
+                    " (or a path to a Hugging Face config.json)")

@@ -1,0 +1,126 @@
+"""The operators of one transformer layer, with MACs and bytes moved, for prefill and decode.
+
+This is the paper's Table 1 (Chen et al. 2024, §3) extended with the non-linear operators
+(mask, softmax, residual adds, norms, activation). Operator names are the canonical kernel
+names used everywhere in spatialsim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from spatialsim.errors import UserError
+from spatialsim.workload.models import ModelConfig
+
+OpKind = Literal["matmul", "elementwise", "reduction"]
+Phase = Literal["prefill", "decode"]
+
+FP32_BYTES = 4  # the non-linear kernels of the chen2024 designs compute in fp32
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Bit widths of weights (``weight_bits``) and of streamed activations (``act_bits``)."""
+
+    weight_bits: int = 4
+    act_bits: int = 8
+
+    def __post_init__(self) -> None:
+        for field in ("weight_bits", "act_bits"):
+            value = getattr(self, field)
+            if value not in (2, 4, 8, 16, 32):
+                raise UserError(f"precision {field} must be one of 2, 4, 8, 16, 32; got {value}")
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One operator of one layer for one phase step.
+
+    ``macs`` counts multiply-accumulates; ``elements`` counts the values an element-wise or
+    reduction operator touches. Bytes: ``weight_bytes`` read from off-chip memory,
+    ``input_bytes`` and ``output_bytes`` streamed in and out, ``kv_bytes`` read from (decode)
+    or written to (prefill) the KV cache.
+    """
+
+    name: str
+    kind: OpKind
+    macs: int
+    elements: int
+    weight_bytes: float
+    input_bytes: float
+    output_bytes: float
+    kv_bytes: float = 0.0
+
+
+def _check(l: int, what: str) -> None:
+    if not isinstance(l, int) or isinstance(l, bool) or l < 1:
+        raise UserError(f"{what} must be a positive integer, got {l!r}")
+
+
+def layer_operators(model: ModelConfig, phase: Phase, tokens: int,
+                    precision: Precision | None = None) -> list[Operator]:
+    """Operators of one layer.
+
+    For ``prefill``, ``tokens`` is the prompt length l (every token attends to l keys, as the
+    hardware computes the full l x l score matrix and masks it). For ``decode``, ``tokens`` is
+    the context c already in the KV cache; the new token attends to c + 1 keys.
+    """
+    if phase not in ("prefill", "decode"):
+        raise UserError(f"phase {phase!r}; valid: prefill, decode")
+    _check(tokens, "prefill length" if phase == "prefill" else "decode context")
+    p = precision or Precision()
+    d, dkv, f, h = model.hidden, model.kv_hidden, model.ffn, model.heads
+    wb, ab = p.weight_bits / 8, p.act_bits / 8
+    rows = tokens if phase == "prefill" else 1      # tokens flowing through the layer
+    keys = tokens if phase == "prefill" else tokens + 1  # keys each query attends to
+
+    def linear(name: str, k: int, n: int, out_bytes: float) -> Operator:
+        return Operator(name, "matmul", rows * k * n, rows * n, k * n * wb, rows * k * ab,
+                        rows * n * out_bytes)
+
+    def ew(name: str, n: int, kind: OpKind = "elementwise", inputs: int = 1) -> Operator:
+        return Operator(name, kind, 0, n, 0.0, inputs * n * FP32_BYTES, n * FP32_BYTES)
+
+    kv_write = rows * dkv * ab  # K or V written into the cache (one row per token)
+    kv_read = keys * dkv * ab if phase == "decode" else 0.0
+    scores = h * rows * keys
+    ops = [
+        linear("q_proj", d, d, ab),
+        Operator("k_proj", "matmul", rows * d * dkv, rows * dkv, d * dkv * wb, rows * d * ab,
+                 rows * dkv * ab, kv_write),
+        Operator("v_proj", "matmul", rows * d * dkv, rows * dkv, d * dkv * wb, rows * d * ab,
+                 rows * dkv * ab, kv_write),
+        Operator("qk_matmul", "matmul", rows * keys * d, scores, 0.0, rows * d * ab,
+                 scores * FP32_BYTES, kv_read),
+        ew("mask", scores),
+        ew("softmax", scores, "reduction"),
+        Operator("sv_matmul", "matmul", rows * keys * d, rows * d, 0.0, scores * ab,
+                 rows * d * ab, kv_read),
+        linear("out_proj", d, d, FP32_BYTES),
+        ew("residual0", rows * d, inputs=2),
+        ew("layernorm0", rows * d, "reduction"),
+    ]
+    if model.ffn_kind == "swiglu":
+        ops.append(linear("ffn_gate", d, f, ab))
+    ops += [
+        linear("ffn1", d, f, FP32_BYTES if model.ffn_kind == "swiglu" else ab),
+        ew("gelu" if model.ffn_kind == "gelu" else "silu_mul", rows * f,
+           inputs=1 if model.ffn_kind == "gelu" else 2),
+        linear("ffn2", f, d, FP32_BYTES),
+        ew("residual1", rows * d, inputs=2),
+        ew("layernorm1", rows * d, "reduction"),
+    ]
+    if model.norm == "pre":  # pre-norm models normalise before attention and before the FFN
+        by_name = {op.name: op for op in ops}
+        order = ["layernorm0", "q_proj", "k_proj", "v_proj", "qk_matmul", "mask", "softmax",
+                 "sv_matmul", "out_proj", "residual0", "layernorm1"]
+        order += [op.name for op in ops if op.name.startswith(("ffn", "gelu", "silu"))]
+        order.append("residual1")
+        ops = [by_name[n] for n in order]
+    return ops
+
+
+def layer_macs(model: ModelConfig, phase: Phase, tokens: int) -> int:
+    """Total MACs of one layer (sum over its matmul operators)."""
+    return sum(op.macs for op in layer_operators(model, phase, tokens))

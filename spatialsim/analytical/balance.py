@@ -34,6 +34,7 @@ class BalanceResult:
     """The best M, its per-operator split, the constraint that stops the search, latencies."""
 
     m: float
+    next_m: float
     rates: dict[str, float]
     checks: list[Check]
     binding: Check | None
@@ -47,7 +48,7 @@ class BalanceResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "m": self.m, "macs_per_cycle": self.rates, "clock_mhz": self.clock_mhz,
+            "m": self.m, "next_m": self.next_m, "macs_per_cycle": self.rates, "clock_mhz": self.clock_mhz,
             "prompt_len": self.prompt_len, "resident_layers": self.resident_layers,
             "weights_on_chip": self.weights_on_chip, "weight_channels": self.channels,
             "binding": None if self.binding is None else self.binding.name,
@@ -127,7 +128,7 @@ def balance(model: ModelConfig, platform: Platform, prompt_len: int, clock_mhz: 
     dec_stage = max(d * d / rates["k"], (l + 1) * d / rates["a1"],
                     d * model.ffn * gated / rates["f1"], d * model.ffn / rates["f2"])
     decode = n / c * (d * d / rates["k"] + c * dec_stage) / (clock_mhz * 1e6)
-    return BalanceResult(m=m, rates=rates, checks=checks, binding=binding,
+    return BalanceResult(m=m, next_m=m + step, rates=rates, checks=checks, binding=binding,
                          weights_on_chip=on_chip, channels=channels, prefill_seconds=prefill,
                          decode_seconds=decode, clock_mhz=clock_mhz, prompt_len=prompt_len,
                          resident_layers=resident_layers)

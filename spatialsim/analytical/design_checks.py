@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from spatialsim.analytical.constraints import (
     Check,
     OperatorRates,
@@ -13,6 +15,7 @@ from spatialsim.analytical.constraints import (
 )
 from spatialsim.analytical.latency import matmul_rates
 from spatialsim.design.graph import Design
+from spatialsim.design.kernels import macs_per_cycle
 from spatialsim.hardware.platform import Platform
 
 # Paper symbols for the design's canonical kernels.
@@ -44,7 +47,10 @@ def design_checks(design: Design, platform: Platform, phase: str, prompt_len: in
     streamed = any("ports" in g.nodes[k] for k in SYMBOLS.values())
     onchip, _ = onchip_check(design.model, rates, design.resident_layers, platform, wb, ab,
                              design.max_seq_len, prompt_len, streamed)
-    return [compute_check(rates, design.resident_layers, platform, pack, clock_mhz), onchip,
+    # Eq. 2 counts the hardware: every array row, whether or not a pack fills it.
+    peak = dataclasses.replace(rates, macs={s: float(macs_per_cycle(g.nodes[k], 1 << 20))
+                                            for s, k in SYMBOLS.items()})
+    return [compute_check(peak, design.resident_layers, platform, pack, clock_mhz), onchip,
             port_check(rates, platform, wb, packed=False, streamed=streamed),
             port_check(rates, platform, wb, packed=True, streamed=streamed),
             bandwidth_check(rates, platform, wb, clock_mhz)]

@@ -1,0 +1,1 @@
+"""The ``spatialsim`` command line."""

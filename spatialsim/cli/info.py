@@ -1,0 +1,173 @@
+"""``spatialsim models``, ``platforms`` and ``design``: look at and export the descriptions."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from spatialsim.cli.common import DEFAULT_PROMPT, add_design_options, positive_int, resolve
+from spatialsim.design.fileio import dumps_design
+from spatialsim.design.resources import RESOURCES, check_fit, estimate
+from spatialsim.fileutil import atomic_write_text
+from spatialsim.hardware.platform import BUILTIN_PLATFORMS, builtin_platform_text, get_platform
+from spatialsim.report.text import emit_json, table
+from spatialsim.workload.models import MODELS, get_model
+from spatialsim.workload.operators import Precision, layer_operators
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("models", help="list built-in models or show one's shape and operators",
+                       description="List the built-in model shapes, or show one model (or a "
+                                   "Hugging Face config.json) with its per-layer operators.")
+    p.add_argument("name", nargs="?", help="model name or path to a config.json")
+    p.add_argument("--phase", choices=("prefill", "decode"), default="prefill")
+    p.add_argument("--tokens", type=positive_int, default=DEFAULT_PROMPT,
+                   help="prompt length (prefill) or context (decode) for the operator list")
+    p.add_argument("--json", metavar="PATH", help="write JSON to PATH, or '-' for stdout")
+    p.set_defaults(func=run_models)
+
+    p = sub.add_parser("platforms", help="list built-in platforms or show one with sources",
+                       description="List the built-in FPGA platforms, or show one platform "
+                                   "(built-in name or .toml file) with the source of each "
+                                   "number. --toml prints a built-in file to start your own.")
+    p.add_argument("name", nargs="?", help="platform name or path to a .toml file")
+    p.add_argument("--toml", action="store_true", help="print the built-in platform file")
+    p.add_argument("--json", metavar="PATH", help="write JSON to PATH, or '-' for stdout")
+    p.set_defaults(func=run_platforms)
+
+    p = sub.add_parser("design", help="show a design's kernels, FIFOs and resources; export it",
+                       description="Build a design from a template (or load a design file), "
+                                   "apply --set overrides, check that it fits the platform, "
+                                   "and show it. --out writes it as an editable TOML file "
+                                   "that loads back exactly.")
+    add_design_options(p, "chen2024-w4a8")
+    p.add_argument("--seq-len", type=positive_int, default=DEFAULT_PROMPT,
+                   help=f"sequence length the design must hold (default {DEFAULT_PROMPT})")
+    p.add_argument("--out", metavar="FILE", help="write the design to a .toml file")
+    p.add_argument("--json", metavar="PATH", help="write resource JSON to PATH or '-'")
+    p.set_defaults(func=run_design)
+
+
+def run_models(args: argparse.Namespace) -> int:
+    if args.name is None:
+        rows = [[m.name, m.layers, m.hidden, m.heads, m.head_dim, m.ffn, m.vocab,
+                 m.max_positions, m.norm, m.ffn_kind] for m in MODELS.values()]
+        if args.json:
+            emit_json({m.name: dataclasses.asdict(m) for m in MODELS.values()}, args.json)
+        else:
+            print(table(["model", "layers", "hidden", "heads", "head_dim", "ffn", "vocab",
+                         "positions", "norm", "ffn kind"], rows))
+        return 0
+    model = get_model(args.name)
+    ops = layer_operators(model, args.phase, args.tokens, Precision())
+    if args.json:
+        emit_json({"model": dataclasses.asdict(model), "phase": args.phase,
+                   "tokens": args.tokens, "precision": dataclasses.asdict(Precision()),
+                   "operators": [dataclasses.asdict(o) for o in ops]}, args.json)
+        return 0
+    print(f"{model.name}: {model.layers} layers, d = {model.hidden}, {model.heads} heads x "
+          f"{model.head_dim}, FFN {model.ffn} ({model.ffn_kind}), {model.norm}-norm "
+          f"[{model.source}]")
+    what = f"prompt of {args.tokens}" if args.phase == "prefill" else f"context {args.tokens}"
+    print(f"one layer, {args.phase} ({what}), W4A8:")
+    print(table(["operator", "kind", "MACs", "elements", "weight B", "in B", "out B", "KV B"],
+                [[o.name, o.kind, o.macs, o.elements, o.weight_bytes, o.input_bytes,
+                  o.output_bytes, o.kv_bytes] for o in ops]))
+    return 0
+
+
+def run_platforms(args: argparse.Namespace) -> int:
+    if args.name is None:
+        rows = []
+        for name in BUILTIN_PLATFORMS:
+            p = get_platform(name)
+            mem = []
+            if p.hbm:
+                mem.append(f"HBM {p.hbm.channels} ch")
+            if p.ddr:
+                mem.append(f"DDR {p.ddr.channels} ch")
+            rows.append([name, p.part, len(p.slrs), p.total("dsp"), p.total("lut"),
+                         p.total("bram36"), p.total("uram"), ", ".join(mem)])
+        print(table(["platform", "part", "SLRs", "DSP", "LUT", "BRAM36", "URAM", "memory"],
+                    rows))
+        return 0
+    if args.toml:
+        if args.name not in BUILTIN_PLATFORMS:
+            print(Path(args.name).read_text(encoding="utf-8"), end="")
+        else:
+            print(builtin_platform_text(args.name), end="")
+        return 0
+    p = get_platform(args.name)
+    data = dataclasses.asdict(p)
+    if args.json:
+        emit_json(data, args.json)
+        return 0
+    print(f"{p.name}: {p.description} ({p.part}); kernel clock {p.kernel_clock_mhz:g} MHz")
+    rows = []
+    for section in ("slrs", "reserved", "hbm", "ddr", "pcie", "links", "aie"):
+        value = data[section]
+        if value is None:
+            continue
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            label = f"slr {item['name']}" if section == "slrs" else section
+            key = "slr" if section == "slrs" else section
+            for field, v in item.items():
+                if field == "name":
+                    continue
+                src = p.sources.get(f"{key}.{field}") or p.sources.get(key, "")
+                rows.append([f"{label}.{field}", v, src])
+    print(table(["field", "value", "source"], rows))
+    return 0
+
+
+def run_design(args: argparse.Namespace) -> int:
+    _, platform, design = resolve(args, args.seq_len)
+    check_fit(design, platform)
+    if args.out:
+        atomic_write_text(Path(args.out), dumps_design(design))
+        print(f"wrote {args.out}")
+    reports = {b: estimate(design, b) for b in design.bitstreams}
+    if args.json:
+        emit_json({b: {"slrs": {f"SLR{s}": v for s, v in r.slrs.items()}, "total": r.total,
+                       "kernels": r.kernels, "fifos": r.fifos} for b, r in reports.items()},
+                  args.json)
+        return 0
+    print(f"{design.name} for {design.model.name} (max_seq_len {design.max_seq_len}, "
+          f"{design.clock_mhz:g} MHz): {design.description}")
+    phases = ", ".join(f"{ph}: bitstream '{b.bitstream}', {b.tokens_per_pack} token(s)/pack"
+                       for ph, b in design.phases.items())
+    print(f"phases: {phases}")
+    for bname, g in design.bitstreams.items():
+        print(f"\nbitstream '{bname}': kernels")
+        rep = reports[bname]
+        rows = []
+        for n, a in g.nodes(data=True):
+            shown = {k: v for k, v in a.items() if k not in ("kind", "slr")}
+            params = " ".join(f"{k}={','.join(v) if isinstance(v, tuple) else v}"
+                              for k, v in shown.items())
+            rows.append([n, a["kind"], f"SLR{a['slr']}", rep.kernels[n]["dsp"],
+                         rep.kernels[n]["lut"], params])
+        print(table(["kernel", "kind", "slr", "DSP", "LUT", "parameters"], rows))
+        print(f"\nbitstream '{bname}': FIFOs")
+        print(table(["fifo", "from", "to", "depth", "width", "storage"],
+                    [[a["name"], s, t, a["depth_words"], a["width_bits"],
+                      _storage(rep.fifos[a["name"]])] for s, t, a in g.edges(data=True)]))
+        print(f"\nbitstream '{bname}': resources against {platform.name}")
+        rows = []
+        for slr, used in rep.slrs.items():
+            cap = platform.slrs[slr]
+            rows.append([cap.name] + [f"{used[r]:,.0f} / {getattr(cap, r):,} "
+                                      f"({used[r] / getattr(cap, r):.0%})" for r in RESOURCES])
+        print(table(["SLR"] + [r.upper() for r in RESOURCES], rows))
+    return 0
+
+
+def _storage(res: dict[str, float]) -> str:
+    if res["uram"]:
+        return f"URAM x{res['uram']:.0f}"
+    if res["bram36"]:
+        return f"BRAM36 x{res['bram36']:.0f}"
+    return "shift register"

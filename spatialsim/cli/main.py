@@ -1,0 +1,43 @@
+"""Entry point of the ``spatialsim`` command: subcommands, and user errors without tracebacks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from spatialsim import __version__
+from spatialsim.cli import analyze, info
+from spatialsim.errors import UserError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spatialsim",
+        description="Model FPGA spatial (dataflow) accelerators for LLM inference "
+                    "(Chen et al. 2024): analytical latency, constraints and designs.")
+    parser.add_argument("--version", action="version", version=f"spatialsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    analyze.add_parser(sub)
+    info.add_parsers(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UserError as exc:
+        print(f"spatialsim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("spatialsim: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reporting: tables, JSON and (later) plots and traces. Reads results, never the engine."""

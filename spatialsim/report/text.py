@@ -1,0 +1,49 @@
+"""Plain-text tables and JSON output for the terminal; reads result objects only."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from spatialsim.fileutil import atomic_write_text
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Numeric columns right-aligned, text columns left-aligned."""
+    cells = [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
+              for i, h in enumerate(headers)]
+    numeric = [bool(rows) and all(isinstance(r[i], (int, float)) and not isinstance(r[i], bool)
+                                  for r in rows) for i in range(len(headers))]
+
+    def line(items: Sequence[str]) -> str:
+        return "  ".join(s.rjust(w) if num else s.ljust(w)
+                         for s, w, num in zip(items, widths, numeric, strict=True)).rstrip()
+
+    out = [line(list(headers)), line(["-" * w for w in widths])]
+    out += [line(r) for r in cells]
+    return "\n".join(out)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"
+        if abs(value) >= 1e5:
+            return f"{value:,.0f}"
+        return f"{value:,.4g}" if abs(value) < 10 else f"{value:,.1f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def emit_json(data: dict[str, Any], target: str) -> None:
+    """Print JSON to stdout (``-``) or write it atomically to a file."""
+    text = json.dumps(data, indent=2, sort_keys=False) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+    else:
+        atomic_write_text(Path(target), text)

@@ -10,7 +10,7 @@ class UserError(ValueError):
 
 def choices_message(what: str, value: object, valid: object) -> str:
     """Format the standard 'unknown X' message listing the valid options."""
-    if isinstance(valid, (list, tuple, set, frozenset)) or hasattr(valid, "keys"):
+    if isinstance(valid, (list, tuple, set, frozenset, dict)):
         listed = ", ".join(sorted(str(v) for v in valid))
     else:
         listed = str(valid)

@@ -48,7 +48,8 @@ class BalanceResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "m": self.m, "next_m": self.next_m, "macs_per_cycle": self.rates, "clock_mhz": self.clock_mhz,
+            "m": self.m, "next_m": self.next_m, "macs_per_cycle": self.rates,
+            "clock_mhz": self.clock_mhz,
             "prompt_len": self.prompt_len, "resident_layers": self.resident_layers,
             "weights_on_chip": self.weights_on_chip, "weight_channels": self.channels,
             "binding": None if self.binding is None else self.binding.name,

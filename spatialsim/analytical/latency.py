@@ -142,9 +142,9 @@ def comm_cycles(design: Design, phase: str, tokens: int, par: Parallelism,
     if par.devices == 1:
         return 0.0
     rows = tokens if phase == "prefill" else 1
-    act_bits = design.graph(phase).nodes["q_proj"]["act_bits"]
+    act_bits = int(design.graph(phase).nodes["q_proj"]["act_bits"])
     seconds = rows * design.model.hidden * act_bits / (par.link_efficiency * par.link_gbps * 1e9)
-    return seconds * clock_mhz * 1e6
+    return float(seconds * clock_mhz * 1e6)
 
 
 def estimate_phase(design: Design, platform: Platform, phase: str, tokens: int,

@@ -110,7 +110,7 @@ def run_platforms(args: argparse.Namespace) -> int:
         value = data[section]
         if value is None:
             continue
-        items = value if isinstance(value, list) else [value]
+        items = value if isinstance(value, (list, tuple)) else [value]
         for item in items:
             label = f"slr {item['name']}" if section == "slrs" else section
             key = "slr" if section == "slrs" else section

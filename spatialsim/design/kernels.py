@@ -147,7 +147,7 @@ def check_param(kernel: str, kind: str, name: str, value: Any) -> Any:
     if p.choices is not None and value not in p.choices:
         raise UserError(f"{where} = {value!r} is not allowed; valid: "
                         f"{', '.join(str(c) for c in p.choices)}")
-    if p.low is not None and value < p.low or p.high is not None and value > p.high:
+    if (p.low is not None and value < p.low) or (p.high is not None and value > p.high):
         raise UserError(f"{where} = {value!r} is out of range [{p.low:g}, {p.high:g}]")
     return value
 

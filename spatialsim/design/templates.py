@@ -184,8 +184,8 @@ def _gemv_bitstream(model: ModelConfig, max_seq_len: int) -> nx.DiGraph:
 
     def attention(name: str, op: str) -> None:
         add_kernel(g, name, "attn_gemv", 1, op=op, heads_parallel=DECODE_HEADS_PARALLEL,
-                   lanes=min(model.head_dim, DECODE_ATTN_LANES), heads=model.heads, head_dim=model.head_dim,
-                   act_bits=INT8_BITS)
+                   lanes=min(model.head_dim, DECODE_ATTN_LANES), heads=model.heads,
+                   head_dim=model.head_dim, act_bits=INT8_BITS)
 
     _region_layer(g, model, max_seq_len, 1, matrix, attention, W8A8.v_writer_ii, 1)
     return g

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from spatialsim.design.fileio import load_design
@@ -18,34 +19,27 @@ DEFAULT_PLATFORM = "u280"
 DEFAULT_PROMPT = 128
 
 
-def positive_int(text: str) -> int:
+def _number(text: str, cast: type, what: str, positive: bool) -> float:
+    """Parse an argparse number, refusing values below the allowed range."""
     try:
-        value = int(text)
+        value = cast(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not math.isfinite(value) or (value <= 0 if positive else value < 0):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+    return value  # type: ignore[no-any-return]
+
+
+def positive_int(text: str) -> int:
+    return int(_number(text, int, "a positive integer", positive=True))
 
 
 def nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+    return int(_number(text, int, "an integer >= 0", positive=False))
 
 
 def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
+    return _number(text, float, "a positive number", positive=True)
 
 
 def add_design_options(p: argparse.ArgumentParser, default_design: str) -> None:

@@ -12,6 +12,7 @@ from spatialsim.cli.common import (
     DEFAULT_MODEL,
     DEFAULT_PROMPT,
     add_design_options,
+    add_json_option,
     nonneg_int,
     positive_float,
     positive_int,
@@ -50,7 +51,7 @@ def add_parser(sub: Any) -> None:
                    help="search the best work-balanced W4A8 M for --model on --platform")
     p.add_argument("--resident-layers", type=positive_int, default=1,
                    help="layers resident on one FPGA, C (with --balance; default 1)")
-    p.add_argument("--json", metavar="PATH", help="write JSON to PATH, or '-' for stdout")
+    add_json_option(p)
     p.set_defaults(func=run)
 
 

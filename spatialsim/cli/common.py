@@ -42,6 +42,10 @@ def positive_float(text: str) -> float:
     return _number(text, float, "a positive number", positive=True)
 
 
+def add_json_option(p: argparse.ArgumentParser, what: str = "JSON") -> None:
+    p.add_argument("--json", metavar="PATH", help=f"write {what} to PATH, or '-' for stdout")
+
+
 def add_design_options(p: argparse.ArgumentParser, default_design: str) -> None:
     p.add_argument("--model", default=None,
                    help=f"built-in model ({', '.join(MODELS)}) or path to a Hugging Face "

@@ -7,7 +7,13 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from spatialsim.cli.common import DEFAULT_PROMPT, add_design_options, positive_int, resolve
+from spatialsim.cli.common import (
+    DEFAULT_PROMPT,
+    add_design_options,
+    add_json_option,
+    positive_int,
+    resolve,
+)
 from spatialsim.design.fileio import dumps_design
 from spatialsim.design.resources import RESOURCES, check_fit, estimate
 from spatialsim.fileutil import atomic_write_text
@@ -25,7 +31,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--phase", choices=("prefill", "decode"), default="prefill")
     p.add_argument("--tokens", type=positive_int, default=DEFAULT_PROMPT,
                    help="prompt length (prefill) or context (decode) for the operator list")
-    p.add_argument("--json", metavar="PATH", help="write JSON to PATH, or '-' for stdout")
+    add_json_option(p)
     p.set_defaults(func=run_models)
 
     p = sub.add_parser("platforms", help="list built-in platforms or show one with sources",
@@ -34,7 +40,7 @@ def add_parsers(sub: Any) -> None:
                                    "number. --toml prints a built-in file to start your own.")
     p.add_argument("name", nargs="?", help="platform name or path to a .toml file")
     p.add_argument("--toml", action="store_true", help="print the built-in platform file")
-    p.add_argument("--json", metavar="PATH", help="write JSON to PATH, or '-' for stdout")
+    add_json_option(p)
     p.set_defaults(func=run_platforms)
 
     p = sub.add_parser("design", help="show a design's kernels, FIFOs and resources; export it",
@@ -46,7 +52,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--seq-len", type=positive_int, default=DEFAULT_PROMPT,
                    help=f"sequence length the design must hold (default {DEFAULT_PROMPT})")
     p.add_argument("--out", metavar="FILE", help="write the design to a .toml file")
-    p.add_argument("--json", metavar="PATH", help="write resource JSON to PATH or '-'")
+    add_json_option(p, "resource JSON")
     p.set_defaults(func=run_design)
 
 

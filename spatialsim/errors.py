@@ -15,3 +15,17 @@ def choices_message(what: str, value: object, valid: object) -> str:
     else:
         listed = str(valid)
     return f"unknown {what} {value!r}; valid: {listed}"
+
+
+class DeadlockError(UserError):
+    """The simulated design stopped with every unfinished kernel waiting on a FIFO.
+
+    ``cycle`` lists the wait-for cycle as dicts (kernel, op, fifo, depth, occupancy, peer).
+    The CLI exits with :attr:`exit_code` rather than the generic user-error code.
+    """
+
+    exit_code = 3
+
+    def __init__(self, message: str, cycle: list[dict[str, object]]) -> None:
+        super().__init__(message)
+        self.cycle = cycle

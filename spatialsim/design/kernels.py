@@ -101,6 +101,8 @@ KINDS: dict[str, dict[str, Param]] = {
         "features": _FEATURES,
         "max_seq_len": _int("tokens the cache holds"),
         "act_bits": _bits("cached element bit width"),
+        "ports": Param(list, "memory port(s) holding every layer's cache off chip"),
+        "port_bits": _PORT_BITS,
     },
     "buffer": {"features": _FEATURES, "lanes": _LANES},
     "mask": {"lanes": _LANES, "heads": _int("attention heads"),

@@ -64,6 +64,10 @@ SYSTOLIC_PORTS = {"k_proj": ["HBM[1]"], "v_proj": ["HBM[2]"], "q_proj": ["HBM[3]
 GEMV_ENGINES = {"k_proj": 2, "v_proj": 2, "q_proj": 2, "out_proj": 2, "ffn1": 4, "ffn2": 4}
 GEMV_PORTS = {"k_proj": [1, 2], "v_proj": [3, 4], "q_proj": [5, 6], "out_proj": [7, 8],
               "ffn1": [9, 10, 11, 12], "ffn2": [13, 14, 15, 16]}
+# The off-chip KV cache: chen2024.md does not say where the authors keep it. With C = 1 the
+# K/V writers serve every layer, so each layer's cache must live off chip; this assumes two
+# channels free in both chen2024 bitstreams (the decode GEMVs use HBM[0..16]).
+KV_PORTS = {"k": ["HBM[17]"], "v": ["HBM[18]"]}
 GEMV_PES = 32          # chen2024.md 3.3: 32 PEs, one 16-bit int8 weight pair each
 DECODE_HEADS_PARALLEL = 4  # chen2024.md 3.3: 4 heads in parallel against the KV cache
 # MAC lanes per decode attention head: one cached row of a 64-wide head (GPT-2, the model
@@ -100,9 +104,11 @@ def _region_layer(g: nx.DiGraph, model: ModelConfig, max_seq_len: int, lanes: in
     add_fifo(g, "input_loader_kv", "v_proj", s, i8)
     # R2, SLR1: KV buffers, attention, output projection, residual 0, LayerNorm 0.
     add_kernel(g, "k_writer", "kv_writer", 1, target="k", ii=1, features=dkv,
-               max_seq_len=max_seq_len, act_bits=INT8_BITS)
+               max_seq_len=max_seq_len, act_bits=INT8_BITS, ports=KV_PORTS["k"],
+               port_bits=PORT_BITS)
     add_kernel(g, "v_writer", "kv_writer", 1, target="v", ii=v_writer_ii, features=dkv,
-               max_seq_len=max_seq_len, act_bits=INT8_BITS)
+               max_seq_len=max_seq_len, act_bits=INT8_BITS, ports=KV_PORTS["v"],
+               port_bits=PORT_BITS)
     add_kernel(g, "q_buffer", "buffer", 1, features=d, lanes=lanes)
     add_fifo(g, "q_proj", "q_buffer", link, i8)
     add_fifo(g, "k_proj", "k_writer", link, i8)
@@ -201,7 +207,9 @@ def build_w4a8(model: ModelConfig, max_seq_len: int) -> Design:
         bitstreams={"layer": _systolic_bitstream(model, max_seq_len, W4A8)},
         description="Chen et al. 2024 W4A8 spatial layer (Allo PLDI'24 artifact): all linears "
                     "8x16 PEs x 2 MACs/DSP, attention 8x8; decode reuses it with 1-token packs",
-        notes={"source": "chen2024.md 3.1-3.2; kernel.cfg of the W4A8 GPT-2-medium artifact"})
+        notes={"source": "chen2024.md 3.1-3.2; kernel.cfg of the W4A8 GPT-2-medium artifact",
+               "kv_cache": "K and V caches of every layer off chip on HBM[17] and HBM[18] "
+                           "(an assumption: the artifact runs prefill only)"})
 
 
 def build_w8a8(model: ModelConfig, max_seq_len: int) -> Design:
@@ -217,7 +225,9 @@ def build_w8a8(model: ModelConfig, max_seq_len: int) -> Design:
                     "FFN 8x16x2 = 256; decode GEMV engines (2 per Q/K/V/O, 4 per FFN linear)",
         notes={"source": "chen2024.md 3.1-3.3",
                "assumption": "decode attention: min(head_dim, 64) MAC lanes per head; "
-                             "chen2024.md gives only the 4-head parallelism"})
+                             "chen2024.md gives only the 4-head parallelism",
+               "kv_cache": "K and V caches of every layer off chip on HBM[17] and HBM[18] "
+                           "(an assumption: the sources do not give the binding)"})
 
 
 DESIGNS: dict[str, Callable[[ModelConfig, int], Design]] = {

@@ -66,6 +66,8 @@ class Hbm:
     ``write_bw_gbps`` are measured sequential rates of one channel; ``all_read_bw_gbps`` all
     channels at once. Latencies are idle read latencies; ``switch_penalty_ns`` is added when
     the switch is enabled, ``far_latency_ns`` is a page hit on the farthest channel through it.
+    ``small_burst_bw_gbps`` is the measured rate of ``small_burst_bytes`` bursts with good
+    locality; with the saturated rate it bounds the request-size curve of the cost model.
     """
 
     channels: int
@@ -86,6 +88,8 @@ class Hbm:
     read_saturation_bytes: int
     write_saturation_bytes: int
     refresh_interval_us: float
+    small_burst_bytes: int
+    small_burst_bw_gbps: float
     attached_slr: int = 0
 
     def __post_init__(self) -> None:

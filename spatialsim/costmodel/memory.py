@@ -1,0 +1,39 @@
+"""Off-chip memory costs: effective bandwidth and access latency.
+
+A read of n bytes costs the access latency plus n over the effective bandwidth. The effective
+bandwidth is the smaller of what the kernel's AXI port can ask for (width x kernel clock; a
+512-bit port at 250 MHz asks 16 GB/s) and what one channel delivers for a stream of that
+length, interpolated log-linearly between the measured small-burst rate and the measured
+saturated sequential rate (chen2024.md section 5: 6.7 GB/s for 32-byte bursts, 13.2 GB/s
+from 128 KB on).
+"""
+
+from __future__ import annotations
+
+from math import log
+
+from spatialsim.hardware.platform import Hbm
+
+
+def port_rate_gbps(port_bits: int, clock_mhz: float) -> float:
+    """GB/s an AXI master can request: one beat of ``port_bits`` per kernel cycle."""
+    return port_bits / 8 * clock_mhz * 1e6 / 1e9
+
+
+def hbm_channel_rate_gbps(hbm: Hbm, stream_bytes: float, write: bool = False) -> float:
+    """One pseudo-channel's rate for a sequential stream of ``stream_bytes``."""
+    seq = hbm.write_bw_gbps if write else hbm.read_bw_gbps
+    sat = hbm.write_saturation_bytes if write else hbm.read_saturation_bytes
+    small_bytes, small_bw = hbm.small_burst_bytes, hbm.small_burst_bw_gbps
+    if stream_bytes >= sat:
+        return seq
+    if stream_bytes <= small_bytes:
+        return small_bw
+    frac = log(stream_bytes / small_bytes) / log(sat / small_bytes)
+    return small_bw + (seq - small_bw) * frac
+
+
+def hbm_latency_ns(hbm: Hbm, slr_distance: int, slr_crossing_ns: float) -> float:
+    """Idle read latency of a pseudo-channel reached through the switch from a kernel
+    ``slr_distance`` SLRs away from the HBM: page hit + switch penalty + crossings."""
+    return hbm.latency_ns + hbm.switch_penalty_ns + slr_distance * slr_crossing_ns

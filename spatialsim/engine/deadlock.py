@@ -1,0 +1,60 @@
+"""Deadlock diagnosis: the wait-for cycle among kernels stuck on FIFOs.
+
+A kernel starved on FIFO f waits for f's producer; a kernel blocked on f waits for f's
+consumer. When the event queue runs dry with kernels unfinished, those waits form a graph;
+a cycle in it is the deadlock, reported kernel -> FIFO -> kernel with depths and levels.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from spatialsim.engine.kernels import Kernel
+from spatialsim.errors import DeadlockError
+
+
+def diagnose(kernels: list[Kernel], phase: str, layer: int, now: float) -> DeadlockError:
+    """Build the error describing why ``kernels`` (one launch) cannot finish."""
+    g = nx.DiGraph()
+    stuck = [k for k in kernels if not k.done]
+    for k in stuck:
+        if k.waiting is None:
+            continue
+        fifo, op = k.waiting
+        peer = fifo.src if op == "get" else fifo.dst
+        g.add_edge(k.name, peer, fifo=fifo, op=op)
+    cycle_edges: list[tuple[str, str]] = []
+    for start in sorted(g.nodes):
+        try:
+            cycle_edges = [(u, v) for u, v in nx.find_cycle(g, source=start)]
+            break
+        except nx.NetworkXNoCycle:
+            continue
+    cycle = []
+    lines = []
+    for u, v in cycle_edges:
+        fifo = g.edges[u, v]["fifo"]
+        op = g.edges[u, v]["op"]
+        cycle.append({"kernel": u, "op": op, "fifo": fifo.name, "depth": fifo.depth,
+                      "occupancy": min(fifo.level, fifo.depth), "peer": v})
+        verb = "waits for data on" if op == "get" else "waits for room in"
+        held = min(fifo.level, fifo.depth)
+        state = "empty" if held == 0 else ("full" if held >= fifo.depth else "partly filled")
+        lines.append(f"  {u} {verb} FIFO {fifo.name} (depth {fifo.depth} words, holds "
+                     f"{held}: {state}), which only {v} can "
+                     f"{'fill' if op == 'get' else 'drain'}")
+    others = sorted(k.name for k in stuck if k.name not in {u for u, _ in cycle_edges})
+    where = f"{phase}, layer {layer}, cycle {now:,.0f}"
+    if cycle:
+        msg = (f"deadlock in {where}: every unfinished kernel is waiting on a FIFO. "
+               f"Wait-for cycle:\n" + "\n".join(lines))
+        if others:
+            msg += f"\n  also stuck behind it: {', '.join(others)}"
+        names = {c["fifo"] for c in cycle}
+        msg += ("\nA FIFO in this cycle is too shallow for what its producer must write "
+                "before its consumer can read; deepen it (--set fifo.<name>.depth=<words>): "
+                + ", ".join(sorted(str(n) for n in names)))
+    else:
+        msg = (f"simulation stopped in {where} with kernels unfinished and no wait-for "
+               f"cycle: {', '.join(k.name for k in stuck)}")
+    return DeadlockError(msg, cycle)

@@ -1,0 +1,81 @@
+"""Memory channels (HBM pseudo-channels, DDR channels, the PCIe link) as shared resources.
+
+A channel serves requests first come, first served: a request occupies it for n / rate,
+and pays the access latency when it finds the channel idle (back-to-back requests hide
+their latency behind the previous transfer). A read master may run ahead of its consumer
+by a bounded prefetch window, so a request may start up to that long before it is issued
+if the channel was free then. Times are kernel clock cycles. No SimPy events are created
+here: a request returns the cycle its data is complete, and the kernel waits if it must.
+"""
+
+from __future__ import annotations
+
+
+class MemoryChannel:
+    """One channel: FCFS occupancy, bytes moved and busy cycles per phase."""
+
+    __slots__ = (
+        "busy_cycles",
+        "busy_until",
+        "bytes_read",
+        "bytes_written",
+        "name",
+        "requests",
+    )
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.busy_until = 0.0
+        self.bytes_read = 0.0
+        self.bytes_written = 0.0
+        self.busy_cycles = 0.0
+        self.requests = 0
+
+    def request(self, earliest: float, nbytes: float, bytes_per_cycle: float,
+                latency_cycles: float, write: bool = False) -> float:
+        """Serve ``nbytes`` that may start at ``earliest``; return the cycle they complete.
+
+        A request queued behind a transfer still running at ``earliest`` streams on from it;
+        one that finds the channel idle pays the access latency first.
+        """
+        free = self.busy_until
+        xfer = nbytes / bytes_per_cycle
+        ready = free + xfer if free > earliest else earliest + latency_cycles + xfer
+        self.busy_until = ready
+        self.busy_cycles += xfer
+        self.requests += 1
+        if write:
+            self.bytes_written += nbytes
+        else:
+            self.bytes_read += nbytes
+        return ready
+
+
+class Stream:
+    """One kernel's sequential stream over its memory ports (reads or posted writes).
+
+    The bytes of each request are split evenly over the ports (one engine per port). Rates,
+    latencies and the prefetch window are fixed when the stream opens, from the cost model.
+    """
+
+    __slots__ = ("channels", "latencies", "launch", "prefetch", "rates", "write")
+
+    def __init__(self, channels: list[MemoryChannel], rates: list[float],
+                 latencies: list[float], prefetch: float, write: bool, launch: float) -> None:
+        self.channels = channels
+        self.rates = rates
+        self.latencies = latencies
+        self.prefetch = prefetch
+        self.write = write
+        self.launch = launch
+
+    def request(self, now: float, nbytes: float) -> float:
+        """Issue ``nbytes`` at ``now``; return the cycle the last port's share completes."""
+        share = nbytes / len(self.channels)
+        earliest = now if self.write else max(self.launch, now - self.prefetch)
+        ready = now
+        for ch, rate, lat in zip(self.channels, self.rates, self.latencies, strict=True):
+            r = ch.request(earliest, share, rate, lat, self.write)
+            if r > ready:
+                ready = r
+        return ready

@@ -1,0 +1,80 @@
+"""The platform's memory channels and how a kernel's ports reach them.
+
+Builds one :class:`MemoryChannel` per HBM pseudo-channel, DDR channel and the PCIe link,
+and opens :class:`Stream` objects for kernels with rates and latencies from the memory cost
+model (request-size curve, port width x clock, switch and SLR-crossing latency).
+"""
+
+from __future__ import annotations
+
+from spatialsim.costmodel.memory import hbm_channel_rate_gbps, hbm_latency_ns, port_rate_gbps
+from spatialsim.costmodel.params import CostParams
+from spatialsim.design.kernels import PORT_RE
+from spatialsim.engine.memory import MemoryChannel, Stream
+from spatialsim.errors import UserError
+from spatialsim.hardware.platform import Platform
+
+PCIE = "PCIe"
+
+
+class MemorySystem:
+    """Every memory channel of a platform, shared by all kernels of a run."""
+
+    def __init__(self, platform: Platform, clock_mhz: float, params: CostParams) -> None:
+        self.platform = platform
+        self.clock_mhz = clock_mhz
+        self.params = params
+        self.channels: dict[str, MemoryChannel] = {}
+        for kind, count in platform.memory_channels().items():
+            for i in range(count):
+                name = f"{kind}[{i}]"
+                self.channels[name] = MemoryChannel(name)
+        self.channels[PCIE] = MemoryChannel(PCIE)
+
+    def _cycles(self, ns: float) -> float:
+        return ns * self.clock_mhz / 1e3
+
+    def _bytes_per_cycle(self, gbps: float) -> float:
+        return gbps * 1e3 / self.clock_mhz
+
+    def channel_rate_gbps(self, port: str, extent_bytes: float, write: bool) -> float:
+        """What channel ``port`` delivers to one master streaming ``extent_bytes``."""
+        m = PORT_RE.match(port)
+        if m is None or port not in self.channels:
+            raise UserError(f"port {port!r} does not exist on platform {self.platform.name}; "
+                            f"channels: {', '.join(k for k in self.channels if k != PCIE)}")
+        if m.group(1) == "HBM":
+            assert self.platform.hbm is not None
+            return hbm_channel_rate_gbps(self.platform.hbm, extent_bytes, write)
+        ddr = self.platform.ddr
+        assert ddr is not None
+        if write and ddr.write_bw_gbps is not None:
+            return ddr.write_bw_gbps
+        return ddr.effective_read_bw_gbps
+
+    def latency_cycles(self, port: str, slr: int) -> float:
+        """Idle access latency from a kernel in ``slr`` to channel ``port``."""
+        hbm = self.platform.hbm
+        if port.startswith("HBM") and hbm is not None:
+            crossing = self.params.slr_crossing_cycles / self.clock_mhz * 1e3
+            return self._cycles(hbm_latency_ns(hbm, abs(slr - hbm.attached_slr), crossing))
+        return self.params.slr_crossing_cycles * slr
+
+    def open(self, ports: tuple[str, ...], port_bits: int, slr: int, extent_bytes: float,
+             write: bool, launch: float) -> Stream:
+        """A stream of ``extent_bytes`` over ``ports`` (split evenly) for one kernel."""
+        share = extent_bytes / len(ports)
+        chans, rates, lats = [], [], []
+        for port in ports:
+            gbps = min(port_rate_gbps(port_bits, self.clock_mhz),
+                       self.channel_rate_gbps(port, share, write))
+            chans.append(self.channels[port])
+            rates.append(self._bytes_per_cycle(gbps))
+            lats.append(self.latency_cycles(port, slr))
+        prefetch = 0.0 if write else self.params.prefetch_bytes / min(rates)
+        return Stream(chans, rates, lats, prefetch, write, launch)
+
+    def open_pcie(self, launch: float) -> Stream:
+        """The host link (PCIe), one direction at a time."""
+        rate = self._bytes_per_cycle(self.platform.pcie.bw_gbps)
+        return Stream([self.channels[PCIE]], [rate], [0.0], 0.0, True, launch)

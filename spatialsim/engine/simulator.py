@@ -1,0 +1,281 @@
+"""Run a design: the host launches one layer at a time, prefill then token-by-token decode.
+
+As on the board (chen2024.md 3), the region kernels of a layer are launched together and run
+concurrently, waiting on each other's streams; the same kernels serve every layer (C = 1),
+reading that layer's weights from HBM and passing activations through HBM between layers.
+Prefill pushes the prompt in packs of P tokens; each decode step pushes one token whose
+attention spans the growing KV cache. With a per-phase bitstream (chen2024-w8a8), prefill
+runs the systolic bitstream and decode the GEMV one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import networkx as nx
+import simpy
+
+from spatialsim.costmodel.kernels import output_burst_words
+from spatialsim.costmodel.params import CostParams
+from spatialsim.design.graph import Design
+from spatialsim.engine.deadlock import diagnose
+from spatialsim.engine.fifo import Fifo
+from spatialsim.engine.kernels import Granularity, Kernel, Step
+from spatialsim.engine.memsys import PCIE, MemorySystem
+from spatialsim.errors import UserError
+from spatialsim.hardware.platform import Platform
+from spatialsim.metrics.recorder import Recorder
+from spatialsim.metrics.result import RunResult, build_result
+
+FP32_BYTES = 4
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What to simulate: prompt and generation lengths, layers, clock and engine options.
+
+    ``layers`` defaults to the model's; ``clock_mhz`` to the design's. ``host_io`` adds the
+    PCIe transfers of the prompt's activations in and the last hidden state out.
+
+    ``replay_layers``: the layers of one step (the prompt, or one generated token) do the
+    same work on the same kernels, and each launch starts with empty FIFOs and idle memory
+    channels, so after the first launch of a step the others are exact copies. With this on
+    (the default) the engine simulates the first and replays its measured effect for the
+    rest, checking that the state it starts from is the same; a test shows the results equal
+    a launch-by-launch simulation.
+    """
+
+    prompt_len: int
+    gen_len: int = 0
+    layers: int | None = None
+    clock_mhz: float | None = None
+    granularity: Granularity = field(default_factory=Granularity)
+    params: CostParams = field(default_factory=CostParams)
+    host_io: bool = False
+    replay_layers: bool = True
+
+    def __post_init__(self) -> None:
+        for name, low in (("prompt_len", 1), ("gen_len", 0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise UserError(f"{name} must be an integer >= {low}, got {v!r}")
+        if self.layers is not None and (isinstance(self.layers, bool)
+                                        or not isinstance(self.layers, int) or self.layers < 1):
+            raise UserError(f"layers must be a positive integer, got {self.layers!r}")
+        if self.clock_mhz is not None and not self.clock_mhz > 0:
+            raise UserError(f"clock_mhz must be positive, got {self.clock_mhz!r}")
+        cpr = self.granularity.chunks_per_row
+        if cpr is not None and (isinstance(cpr, bool) or not isinstance(cpr, int) or cpr < 1):
+            raise UserError(f"chunks per row must be a positive integer, got {cpr!r}")
+
+
+def events_scheduled(env: simpy.Environment) -> int:
+    """Events the environment has scheduled; once the queue has run dry every one of them
+    was processed. SimPy numbers events with a private counter; reading it costs nothing
+    per event, unlike overriding ``step``."""
+    counter = getattr(env, "_eid", None)
+    if counter is None:  # pragma: no cover - a SimPy without the counter
+        return -1
+    n: int = next(counter)
+    return n
+
+
+class Simulation:
+    """One run of a design on a platform; :meth:`run` returns the frozen result."""
+
+    def __init__(self, design: Design, platform: Platform, config: RunConfig) -> None:
+        self.design = design
+        self.platform = platform
+        self.config = config
+        model = design.model
+        self.layers = config.layers if config.layers is not None else model.layers
+        if self.layers > model.layers:
+            raise UserError(f"--layers {self.layers} exceeds {model.name}'s {model.layers} "
+                            f"layers")
+        longest = config.prompt_len + config.gen_len
+        if longest > design.max_seq_len:
+            raise UserError(f"prompt + generated tokens = {longest} exceed the design's "
+                            f"max_seq_len {design.max_seq_len}; rebuild it with "
+                            f"--max-seq-len {longest}")
+        self.clock_mhz = config.clock_mhz if config.clock_mhz is not None else design.clock_mhz
+        self.env = simpy.Environment()
+        self.rec = Recorder()
+        self.mem = MemorySystem(platform, self.clock_mhz, config.params)
+        self._current: list[Kernel] = []
+        self._where = ("prefill", 0)
+        self._host_done = False
+
+    # -- building one launch --------------------------------------------------------------
+    def _fifos(self, phase: str, g: nx.DiGraph) -> dict[tuple[str, str], Fifo]:
+        fifos = {}
+        crossing = self.config.params.slr_crossing_cycles
+        for src, dst, a in g.edges(data=True):
+            slr_hops = abs(g.nodes[src]["slr"] - g.nodes[dst]["slr"])
+            f = Fifo(self.env, a["name"], a["depth_words"], src, dst, a["width_bits"],
+                     latency=crossing * slr_hops,
+                     staging=output_burst_words(g.nodes[src]))
+            f.monitor = self.rec.fifo_monitor(phase, a["name"], a["depth_words"],
+                                              a["width_bits"], self.env.now, 0)
+            fifos[(src, dst)] = f
+        return fifos
+
+    def _launch(self, phase: str, g: nx.DiGraph, fifos: dict[tuple[str, str], Fifo],
+                step: Step) -> Generator[simpy.Event, Any, None]:
+        env, cfg = self.env, self.config
+        overhead = cfg.params.launch_overhead_us * self.clock_mhz
+        if overhead > 0:
+            yield env.timeout(overhead)
+        kernels = []
+        for node in g.nodes:
+            attrs = g.nodes[node]
+            ins = {src: fifos[(src, node)] for src in g.predecessors(node)}
+            in_kinds = {src: g.nodes[src]["kind"] for src in g.predecessors(node)}
+            outs = [fifos[(node, dst)] for dst in g.successors(node)]
+            acc = self.rec.kernel(phase, node, attrs["kind"])
+            kernels.append(Kernel(env, node, attrs, step, ins, outs, acc, self.mem,
+                                  cfg.params, cfg.granularity, in_kinds))
+        self._current = kernels
+        self.rec.phases[phase].launches += 1
+        yield env.all_of([env.process(k.run()) for k in kernels])
+        for f in fifos.values():
+            if f.level:
+                raise RuntimeError(f"engine bug: FIFO {f.name} holds {f.level} words after "
+                                   f"the layer finished")
+
+    def _idle(self, fifos: dict[tuple[str, str], Fifo]) -> bool:
+        now = self.env.now
+        return all(c.busy_until <= now for c in self.mem.channels.values()) and \
+            not any(f.level for f in fifos.values())
+
+    def _layers(self, phase: str, g: nx.DiGraph, fifos: dict[tuple[str, str], Fifo],
+                step: Step) -> Generator[simpy.Event, Any, None]:
+        """Launch every layer of one step, replaying identical launches when allowed."""
+        layer = 0
+        while layer < self.layers:
+            self._where = (phase, layer)
+            replay = self.config.replay_layers and layer + 1 < self.layers and self._idle(fifos)
+            if not replay:
+                yield from self._launch(phase, g, fifos, step)
+                layer += 1
+                continue
+            before = self._measure(phase)
+            t0 = self.env.now
+            yield from self._launch(phase, g, fifos, step)
+            layer += 1
+            if not self._idle(fifos):
+                continue
+            copies = self.layers - layer
+            after = self._measure(phase)
+            yield self.env.timeout(copies * (self.env.now - t0))
+            self._replay(phase, before, after, copies)
+            layer = self.layers
+
+    def _measure(self, phase: str) -> dict[str, Any]:
+        rec = self.rec.phases[phase]
+        return {"kernels": {n: list(a) for n, a in rec.kernels.items()},
+                "fifos": {n: f.monitor.area for n, f in rec.fifos.items()},
+                "channels": {n: (c.bytes_read, c.bytes_written, c.busy_cycles)
+                             for n, c in self.mem.channels.items()},
+                "launches": rec.launches}
+
+    def _replay(self, phase: str, before: dict[str, Any], after: dict[str, Any],
+                copies: int) -> None:
+        """Add ``copies`` times the measured effect of one launch (``after`` - ``before``)."""
+        rec = self.rec.phases[phase]
+        now = self.env.now
+        for name, acc in rec.kernels.items():
+            prev = before["kernels"].get(name, [0.0] * len(acc))
+            for i in range(len(acc)):
+                acc[i] += copies * (after["kernels"][name][i] - prev[i])
+        for name, f in rec.fifos.items():
+            f.monitor.update(now, 0)  # empty between launches
+            f.monitor.area += copies * (after["fifos"][name] - before["fifos"][name])
+        for name, c in self.mem.channels.items():
+            r0, w0, b0 = before["channels"][name]
+            r1, w1, b1 = after["channels"][name]
+            c.bytes_read += copies * (r1 - r0)
+            c.bytes_written += copies * (w1 - w0)
+            c.busy_cycles += copies * (b1 - b0)
+        rec.launches += copies * (after["launches"] - before["launches"])
+
+    def _host_transfer(self, nbytes: float) -> Generator[simpy.Event, Any, None]:
+        ready = self.mem.open_pcie(self.env.now).request(self.env.now, nbytes)
+        if ready > self.env.now:
+            yield self.env.timeout(ready - self.env.now)
+
+    # -- phases ---------------------------------------------------------------------------
+    def _phase(self, phase: str) -> tuple[nx.DiGraph, dict[tuple[str, str], Fifo]]:
+        binding = self.design.phases[phase]
+        self.rec.begin_phase(phase, binding.bitstream, self.env.now)
+        self._snapshot = {n: (c.bytes_read, c.bytes_written, c.busy_cycles)
+                          for n, c in self.mem.channels.items()}
+        g = self.design.graph(phase)
+        return g, self._fifos(phase, g)
+
+    def _end_phase(self, phase: str) -> None:
+        now = self.env.now
+        rec = self.rec.phases[phase]
+        rec.end = now
+        for f in rec.fifos.values():
+            f.monitor.close(now)
+        for n, c in self.mem.channels.items():
+            r0, w0, b0 = self._snapshot[n]
+            self.rec.channel_totals(phase, n, c.bytes_read - r0, c.bytes_written - w0,
+                                    c.busy_cycles - b0)
+
+    def _host(self) -> Generator[simpy.Event, Any, None]:
+        cfg, d = self.config, self.design.model.hidden
+        g, fifos = self._phase("prefill")
+        if cfg.host_io:
+            yield from self._host_transfer(cfg.prompt_len * d * FP32_BYTES)
+        step = Step("prefill", cfg.prompt_len, self.design.tokens_per_pack("prefill"),
+                    keys=cfg.prompt_len, cached=0)
+        yield from self._layers("prefill", g, fifos, step)
+        if cfg.host_io:
+            yield from self._host_transfer(d * FP32_BYTES)
+        self._end_phase("prefill")
+        if cfg.gen_len:
+            g, fifos = self._phase("decode")
+            pack = self.design.tokens_per_pack("decode")
+            for i in range(cfg.gen_len):
+                t0 = self.env.now
+                cached = cfg.prompt_len + i
+                step = Step("decode", 1, pack, keys=cached + 1, cached=cached)
+                if cfg.host_io:
+                    yield from self._host_transfer(d * FP32_BYTES)
+                yield from self._layers("decode", g, fifos, step)
+                if cfg.host_io:
+                    yield from self._host_transfer(d * FP32_BYTES)
+                self.rec.token(self.env.now - t0)
+            self._end_phase("decode")
+        self._host_done = True
+
+    def run(self) -> RunResult:
+        """Simulate; raise :class:`DeadlockError` if the design cannot make progress."""
+        t0 = time.perf_counter()
+        self.env.process(self._host())
+        self.env.run()
+        if not self._host_done:
+            phase, layer = self._where
+            raise diagnose(self._current, phase, layer, self.env.now)
+        self.rec.events = events_scheduled(self.env)
+        wall = time.perf_counter() - t0
+        cfg = self.config
+        params: dict[str, Any] = asdict(cfg.params)
+        params["granularity"] = cfg.granularity.label
+        return build_result(self.rec, model=self.design.model.name, design=self.design.name,
+                            platform=self.platform.name, clock_mhz=self.clock_mhz,
+                            layers=self.layers, prompt_len=cfg.prompt_len,
+                            gen_len=cfg.gen_len, granularity=cfg.granularity.label,
+                            wall_s=wall, params=params)
+
+
+def simulate(design: Design, platform: Platform, config: RunConfig) -> RunResult:
+    """Simulate ``design`` on ``platform`` for ``config``; see :class:`Simulation`."""
+    return Simulation(design, platform, config).run()
+
+
+__all__ = ["PCIE", "RunConfig", "Simulation", "simulate"]

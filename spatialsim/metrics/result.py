@@ -1,0 +1,201 @@
+"""The frozen result of a simulation run and its JSON form.
+
+Definitions (also in docs/metrics.md):
+- a kernel's *active* cycles run from each layer launch to the kernel's completion; busy,
+  starved (waiting on an empty input FIFO), blocked (waiting on a full output FIFO) and
+  hbm_wait (waiting on off-chip memory) partition them, so the four fractions sum to 1;
+- a FIFO's mean occupancy is its time-weighted level in words over the phase's cycles;
+- a memory channel's utilisation is its transfer cycles over the phase's cycles;
+- TTFT is the prefill latency of all layers; TPOT the mean latency of a generated token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from spatialsim.metrics.monitors import STATES
+from spatialsim.metrics.recorder import PhaseRecord, Recorder
+
+
+@dataclass(frozen=True)
+class KernelStats:
+    kind: str
+    active_cycles: float
+    fractions: dict[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**{s: _r(self.fractions[s]) for s in STATES}, "kind": self.kind,
+                "active_cycles": _r(self.active_cycles)}
+
+
+@dataclass(frozen=True)
+class FifoStats:
+    depth: int
+    mean_occupancy: float
+    max_occupancy: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"depth": self.depth, "mean_occupancy": _r(self.mean_occupancy),
+                "max_occupancy": self.max_occupancy}
+
+
+@dataclass(frozen=True)
+class ChannelStats:
+    bytes: float
+    utilization: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"bytes": _r(self.bytes), "utilization": _r(self.utilization)}
+
+
+@dataclass(frozen=True)
+class PhaseStats:
+    bitstream: str
+    cycles: float
+    launches: int
+    kernels: dict[str, KernelStats]
+    fifos: dict[str, FifoStats]
+    hbm: dict[str, ChannelStats]
+
+    def to_json(self, clock_mhz: float) -> dict[str, Any]:
+        return {"bitstream": self.bitstream, "cycles": _r(self.cycles),
+                "ms": _r(self.cycles / clock_mhz / 1e3), "launches": self.launches,
+                "kernels": {k: v.to_json() for k, v in self.kernels.items()},
+                "fifos": {k: v.to_json() for k, v in self.fifos.items()},
+                "hbm": {k: v.to_json() for k, v in self.hbm.items()}}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Latencies, per-phase and whole-run stall statistics of one simulation."""
+
+    model: str
+    design: str
+    platform: str
+    clock_mhz: float
+    layers: int
+    prompt_len: int
+    gen_len: int
+    granularity: str
+    prefill_cycles: float
+    token_cycles: tuple[float, ...]
+    phases: dict[str, PhaseStats]
+    kernels: dict[str, KernelStats]
+    fifos: dict[str, FifoStats]
+    hbm: dict[str, ChannelStats]
+    events: int
+    wall_s: float | None
+    params: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ttft_ms(self) -> float:
+        return self.prefill_cycles / self.clock_mhz / 1e3
+
+    @property
+    def per_token_ms(self) -> list[float]:
+        return [c / self.clock_mhz / 1e3 for c in self.token_cycles]
+
+    @property
+    def tpot_ms(self) -> float | None:
+        toks = self.per_token_ms
+        return sum(toks) / len(toks) if toks else None
+
+    def to_json(self) -> dict[str, Any]:
+        tpot = self.tpot_ms
+        return {
+            "model": self.model, "design": self.design, "platform": self.platform,
+            "clock_mhz": self.clock_mhz, "layers": self.layers,
+            "prompt_len": self.prompt_len, "gen_len": self.gen_len,
+            "granularity": self.granularity,
+            "ttft_ms": _r(self.ttft_ms), "tpot_ms": None if tpot is None else _r(tpot),
+            "per_token_ms": [_r(t) for t in self.per_token_ms],
+            "prefill_cycles": _r(self.prefill_cycles),
+            "decode_cycles": _r(sum(self.token_cycles)),
+            "kernels": {k: v.to_json() for k, v in self.kernels.items()},
+            "fifos": {k: v.to_json() for k, v in self.fifos.items()},
+            "hbm": {k: v.to_json() for k, v in self.hbm.items()},
+            "phases": {p: s.to_json(self.clock_mhz) for p, s in self.phases.items()},
+            "params": self.params,
+            "events": self.events, "wall_s": self.wall_s,
+        }
+
+
+def _r(x: float) -> float:
+    """Round for JSON: 9 significant digits keeps output stable and readable."""
+    return float(f"{x:.9g}")
+
+
+def _phase_stats(rec: PhaseRecord) -> PhaseStats:
+    cycles = rec.cycles
+    kernels = {}
+    for name, acc in rec.kernels.items():
+        active = sum(acc)
+        fr = {s: (acc[i] / active if active > 0 else 0.0) for i, s in enumerate(STATES)}
+        kernels[name] = KernelStats(rec.kernel_kinds[name], active, fr)
+    fifos = {name: FifoStats(f.depth, f.monitor.area / cycles if cycles > 0 else 0.0,
+                             f.monitor.max_level) for name, f in rec.fifos.items()}
+    hbm = {name: ChannelStats(c.bytes_read + c.bytes_written,
+                              c.busy_cycles / cycles if cycles > 0 else 0.0)
+           for name, c in rec.channels.items() if c.bytes_read + c.bytes_written > 0}
+    return PhaseStats(rec.bitstream, cycles, rec.launches, kernels, fifos, hbm)
+
+
+def _merge_kernels(phases: list[PhaseRecord]) -> dict[str, KernelStats]:
+    accs: dict[str, list[float]] = {}
+    kinds: dict[str, list[str]] = {}
+    for rec in phases:
+        for name, acc in rec.kernels.items():
+            tot = accs.setdefault(name, [0.0] * len(STATES))
+            for i, v in enumerate(acc):
+                tot[i] += v
+            if rec.kernel_kinds[name] not in kinds.setdefault(name, []):
+                kinds[name].append(rec.kernel_kinds[name])
+    out = {}
+    for name, acc in accs.items():
+        active = sum(acc)
+        fr = {s: (acc[i] / active if active > 0 else 0.0) for i, s in enumerate(STATES)}
+        out[name] = KernelStats("/".join(kinds[name]), active, fr)
+    return out
+
+
+def _merge_fifos(phases: list[PhaseRecord]) -> dict[str, FifoStats]:
+    area: dict[str, float] = {}
+    depth: dict[str, int] = {}
+    peak: dict[str, int] = {}
+    total = sum(r.cycles for r in phases)
+    for rec in phases:
+        for name, f in rec.fifos.items():
+            area[name] = area.get(name, 0.0) + f.monitor.area
+            depth[name] = max(depth.get(name, 0), f.depth)
+            peak[name] = max(peak.get(name, 0), f.monitor.max_level)
+    return {n: FifoStats(depth[n], area[n] / total if total > 0 else 0.0, peak[n])
+            for n in area}
+
+
+def _merge_channels(phases: list[PhaseRecord]) -> dict[str, ChannelStats]:
+    nbytes: dict[str, float] = {}
+    busy: dict[str, float] = {}
+    total = sum(r.cycles for r in phases)
+    for rec in phases:
+        for name, c in rec.channels.items():
+            nbytes[name] = nbytes.get(name, 0.0) + c.bytes_read + c.bytes_written
+            busy[name] = busy.get(name, 0.0) + c.busy_cycles
+    return {n: ChannelStats(nbytes[n], busy[n] / total if total > 0 else 0.0)
+            for n in nbytes if nbytes[n] > 0}
+
+
+def build_result(rec: Recorder, *, model: str, design: str, platform: str, clock_mhz: float,
+                 layers: int, prompt_len: int, gen_len: int, granularity: str,
+                 wall_s: float | None, params: dict[str, float]) -> RunResult:
+    """Freeze a recorder into a :class:`RunResult`."""
+    phases = list(rec.phases.values())
+    prefill = rec.phases.get("prefill")
+    return RunResult(
+        model=model, design=design, platform=platform, clock_mhz=clock_mhz, layers=layers,
+        prompt_len=prompt_len, gen_len=gen_len, granularity=granularity,
+        prefill_cycles=prefill.cycles if prefill else 0.0,
+        token_cycles=tuple(rec.token_cycles),
+        phases={p: _phase_stats(r) for p, r in rec.phases.items()},
+        kernels=_merge_kernels(phases), fifos=_merge_fifos(phases),
+        hbm=_merge_channels(phases), events=rec.events, wall_s=wall_s, params=params)

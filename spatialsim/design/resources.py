@@ -97,7 +97,7 @@ def _lanes(attrs: dict[str, Any]) -> int:
         return int(attrs["engines"])
     if kind == "attn_gemv":
         return int(attrs["heads_parallel"])
-    return int(attrs.get("lanes", 0))
+    return int(attrs.get("lanes", 0)) * int(attrs.get("heads_parallel", 1))
 
 
 def _coeff_key(attrs: dict[str, Any]) -> str:

@@ -79,7 +79,7 @@ DECODE_ATTN_LANES = 64
 def _region_layer(g: nx.DiGraph, model: ModelConfig, max_seq_len: int, lanes: int,
                   matrix: Callable[[str, int, int, int, bool], None],
                   attention: Callable[[str, str], None], v_writer_ii: int,
-                  bypass_tokens: int) -> None:
+                  bypass_tokens: int, heads_parallel: int) -> None:
     """The layer topology shared by every chen2024 bitstream.
 
     ``matrix(name, slr, k, n, fp32_out)`` adds a linear; ``attention(name, op)`` adds Q.K^T
@@ -116,8 +116,10 @@ def _region_layer(g: nx.DiGraph, model: ModelConfig, max_seq_len: int, lanes: in
     attention("qk_matmul", "qk")
     add_fifo(g, "q_buffer", "qk_matmul", s, i8)
     add_fifo(g, "k_writer", "qk_matmul", s, i8)
-    add_kernel(g, "mask", "mask", 1, lanes=lanes, heads=model.heads, causal=model.causal)
-    add_kernel(g, "softmax", "softmax", 1, lanes=lanes, heads=model.heads, reduction_ii=4)
+    add_kernel(g, "mask", "mask", 1, lanes=lanes, heads=model.heads, causal=model.causal,
+               heads_parallel=heads_parallel)
+    add_kernel(g, "softmax", "softmax", 1, lanes=lanes, heads=model.heads, reduction_ii=4,
+               heads_parallel=heads_parallel)
     attention("sv_matmul", "sv")
     add_fifo(g, "qk_matmul", "mask", s, f32)
     add_fifo(g, "mask", "softmax", s, f32)
@@ -175,7 +177,8 @@ def _systolic_bitstream(model: ModelConfig, max_seq_len: int, cfg: SystolicConfi
                    heads=model.heads, head_dim=model.head_dim, act_bits=INT8_BITS,
                    block_overhead_cycles=ATTN_BLOCK_OVERHEAD)
 
-    _region_layer(g, model, max_seq_len, lanes, matrix, attention, cfg.v_writer_ii, max_seq_len)
+    _region_layer(g, model, max_seq_len, lanes, matrix, attention, cfg.v_writer_ii, max_seq_len,
+                  heads_parallel=1)
     return g
 
 
@@ -193,7 +196,9 @@ def _gemv_bitstream(model: ModelConfig, max_seq_len: int) -> nx.DiGraph:
                    lanes=min(model.head_dim, DECODE_ATTN_LANES), heads=model.heads,
                    head_dim=model.head_dim, act_bits=INT8_BITS)
 
-    _region_layer(g, model, max_seq_len, 1, matrix, attention, W8A8.v_writer_ii, 1)
+    # The mask and softmax keep pace with the attention GEMVs: 4 heads side by side.
+    _region_layer(g, model, max_seq_len, 1, matrix, attention, W8A8.v_writer_ii, 1,
+                  heads_parallel=DECODE_HEADS_PARALLEL)
     return g
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from functools import lru_cache
+from math import ceil
 from typing import Any
 
 import simpy
@@ -271,7 +272,8 @@ def _linear(k: Kernel) -> Proc:
             yield from k.wait_memory(ready)
             out = min(left, g * per_block)
             left -= out
-            yield from k.emit(out)
+            # a group of g blocks finished one block at a time: outputs trickled over it
+            yield from k.emit(out, span=(g - 1) * block)
 
 
 def _gemv(k: Kernel) -> Proc:
@@ -294,7 +296,7 @@ def _gemv(k: Kernel) -> Proc:
             yield from k.wait_memory(ready)
             out = min(left, g * per_pass)
             left -= out
-            yield from k.emit(out)
+            yield from k.emit(out, span=(g - 1) * pass_cycles)
 
 
 def _attn_matmul(k: Kernel) -> Proc:
@@ -325,7 +327,7 @@ def _attn_matmul(k: Kernel) -> Proc:
                     yield from k.emit(out)
             else:
                 yield from k.busy(hg * (head - head_in))
-                yield from k.emit(hg * head_out)
+                yield from k.emit(hg * head_out, span=hg * head - block)
 
 
 def _attn_gemv(k: Kernel) -> Proc:
@@ -348,9 +350,9 @@ def _attn_gemv(k: Kernel) -> Proc:
             yield from k.consume(inp, in_words, 1.0 / hp)
             if qk:  # scores leave as the cached K rows stream past
                 yield from k.produce(heads * keys, gg * group / (heads * keys))
-            else:   # the context is complete after the last V row
+            else:   # each group's context is complete after its last V row
                 yield from k.busy(gg * group)
-                yield from k.emit(heads * a["head_dim"])
+                yield from k.emit(heads * a["head_dim"], span=(gg - 1) * group)
 
 
 def _kv_writer(k: Kernel) -> Proc:
@@ -397,23 +399,38 @@ def _rowwise(k: Kernel, words_in: int, words_out: int) -> Proc:
         yield from k.emit(wo, span=wo)
 
 
+def _head_groups(k: Kernel) -> tuple[tuple[int, int], ...]:
+    """(heads, groups) per chunk: ``heads_parallel`` heads share each pass."""
+    hp = k.attrs["heads_parallel"]
+    groups = k.gran.split(ceil(k.attrs["heads"] / hp))
+    out, left = [], k.attrs["heads"]
+    for gg in groups:
+        heads = min(left, gg * hp)
+        left -= heads
+        out.append((heads, gg))
+    return tuple(out)
+
+
 def _mask(k: Kernel) -> Proc:
     keys = k.step.keys
+    inp = k.stream_in()
     for _ in k.step.pack_sizes():
-        for hg in k.gran.split(k.attrs["heads"]):
-            yield from _rowwise(k, hg * keys, hg * keys)
+        for heads, gg in _head_groups(k):
+            yield from k.take(inp, heads * keys, gg * keys, 1.0)
+            yield from k.emit(heads * keys, span=gg * keys)
 
 
 def _softmax(k: Kernel) -> Proc:
-    """Per row: read with running max, exp and sum at the reduction II, normalise and write."""
+    """Per row: read with running max, exp and sum at the reduction II, normalise and write;
+    ``heads_parallel`` rows at a time."""
     keys = k.step.keys
     read, reduce, write = cm.softmax_row_passes(keys, k.attrs["reduction_ii"], k.params)
     inp = k.stream_in()
     for _ in k.step.pack_sizes():
-        for hg in k.gran.split(k.attrs["heads"]):
-            yield from k.consume(inp, hg * keys, read / keys)
-            yield from k.busy(hg * reduce)
-            yield from k.produce(hg * keys, write / keys)
+        for heads, gg in _head_groups(k):
+            yield from k.consume(inp, heads * keys, gg * read / (heads * keys))
+            yield from k.busy(gg * reduce)
+            yield from k.produce(heads * keys, gg * write / (heads * keys))
 
 
 def _layernorm(k: Kernel) -> Proc:

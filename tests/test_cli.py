@@ -12,7 +12,7 @@ import pytest
 from spatialsim import __version__
 from spatialsim.cli.main import main
 
-SUBCOMMANDS = ("analyze", "models", "platforms", "design")
+SUBCOMMANDS = ("analyze", "models", "platforms", "design", "run", "demo")
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from spatialsim import __version__
-from spatialsim.cli import analyze, info
+from spatialsim.cli import analyze, info, run
 from spatialsim.errors import UserError
 
 
@@ -15,12 +15,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spatialsim",
         description="Model FPGA spatial (dataflow) accelerators for LLM inference "
-                    "(Chen et al. 2024): analytical latency, constraints and designs.")
+                    "(Chen et al. 2024): simulation, analytical latency, constraints and designs.")
     parser.add_argument("--version", action="version", version=f"spatialsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     analyze.add_parser(sub)
     info.add_parsers(sub)
+    run.add_parsers(sub)
     return parser
 
 
@@ -31,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except UserError as exc:
         print(f"spatialsim {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return int(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         print("spatialsim: interrupted", file=sys.stderr)
         return 130

@@ -93,9 +93,6 @@ def attn_gemv_group_cycles(attrs: Attrs, keys: int, params: CostParams) -> float
     return pipelined(keys, per_row, per_row + params.attn_gemv_overhead_cycles)
 
 
-def attn_gemv_groups(attrs: Attrs) -> int:
-    return ceil(int(attrs["heads"]) / int(attrs["heads_parallel"]))
-
 
 # ---- fp32 row kernels ---------------------------------------------------------------------
 

@@ -90,7 +90,7 @@ class Kernel:
     def __init__(self, env: simpy.Environment, name: str, attrs: dict[str, Any], step: Step,
                  ins: dict[str, Fifo], outs: list[Fifo], acc: list[float],
                  mem: MemorySystem, params: CostParams, gran: Granularity,
-                 in_kinds: dict[str, str]) -> None:
+                 in_kinds: dict[str, str], waits: dict[tuple[str, str, str], float]) -> None:
         self.env = env
         self.name = name
         self.attrs = attrs
@@ -100,6 +100,7 @@ class Kernel:
         self.in_kinds = in_kinds  # producing kernel's kind, by producer name
         self.outs = outs
         self.acc = acc
+        self.waits = waits        # (kernel, state, FIFO or ports) -> cycles, for reports
         self.mem = mem
         self.params = params
         self.gran = gran
@@ -145,9 +146,12 @@ class Kernel:
         delay = arrived - now + remaining
         if delay > 0:
             yield env.timeout(delay)
-        acc = self.acc
-        acc[STARVED] += arrived - t0 - (cycles - remaining)
-        acc[BUSY] += cycles
+        starved = arrived - t0 - (cycles - remaining)
+        if starved > 0:
+            self.acc[STARVED] += starved
+            key = (self.name, "starved", fifo.name)
+            self.waits[key] = self.waits.get(key, 0.0) + starved
+        self.acc[BUSY] += cycles
 
     def put(self, fifo: Fifo, words: int, span: float = 0.0) -> Proc:
         ev = fifo.put(words, span)
@@ -157,6 +161,8 @@ class Kernel:
             yield ev
             self.waiting = None
             self.acc[BLOCKED] += self.env.now - t0
+            key = (self.name, "blocked", fifo.name)
+            self.waits[key] = self.waits.get(key, 0.0) + self.env.now - t0
 
     def emit(self, words: int, fifos: list[Fifo] | None = None, span: float = 0.0) -> Proc:
         """Write ``words`` to each output FIFO (one word per transfer in fine mode);
@@ -175,6 +181,8 @@ class Kernel:
         if ready > now:
             yield self.env.timeout(ready - now)
             self.acc[HBM_WAIT] += ready - now
+            key = (self.name, "hbm_wait", ",".join(self.attrs.get("ports", ())))
+            self.waits[key] = self.waits.get(key, 0.0) + ready - now
 
     def consume(self, fifo: Fifo, words: int, cycles_per_word: float = 1.0) -> Proc:
         """Read ``words`` in chunks, spending ``cycles_per_word`` on each (a pipelined loop)."""
@@ -335,19 +343,16 @@ def _attn_gemv(k: Kernel) -> Proc:
     a = k.attrs
     keys = k.step.keys
     qk = a["op"] == "qk"
-    hp = a["heads_parallel"]
     group = cm.attn_gemv_group_cycles(a, keys, k.params)
     cache = k.cache_in()
     if cache is not None:
         yield from k.get(cache, 1)
     inp = k.stream_in()
-    groups = cm.attn_gemv_groups(a)
     for _ in range(k.step.tokens):
-        for gg in k.gran.split(groups):
-            heads = min(gg * hp, a["heads"])
-            in_words = heads * (a["head_dim"] if qk else keys)
-            # the group's Q (or probabilities) is buffered across hp lanes in parallel
-            yield from k.consume(inp, in_words, 1.0 / hp)
+        for heads, gg in _head_groups(k):
+            head_in = a["head_dim"] if qk else keys
+            # each group's Q (or probabilities) is buffered, its heads side by side
+            yield from k.consume(inp, heads * head_in, gg * head_in / (heads * head_in))
             if qk:  # scores leave as the cached K rows stream past
                 yield from k.produce(heads * keys, gg * group / (heads * keys))
             else:   # each group's context is complete after its last V row

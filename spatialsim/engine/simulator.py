@@ -136,7 +136,8 @@ class Simulation:
             outs = [fifos[(node, dst)] for dst in g.successors(node)]
             acc = self.rec.kernel(phase, node, attrs["kind"])
             kernels.append(Kernel(env, node, attrs, step, ins, outs, acc, self.mem,
-                                  cfg.params, cfg.granularity, in_kinds))
+                                  cfg.params, cfg.granularity, in_kinds,
+                                  self.rec.phases[phase].waits))
         self._current = kernels
         self.rec.phases[phase].launches += 1
         yield env.all_of([env.process(k.run()) for k in kernels])
@@ -179,7 +180,7 @@ class Simulation:
                 "fifos": {n: f.monitor.area for n, f in rec.fifos.items()},
                 "channels": {n: (c.bytes_read, c.bytes_written, c.busy_cycles)
                              for n, c in self.mem.channels.items()},
-                "launches": rec.launches}
+                "waits": dict(rec.waits), "launches": rec.launches}
 
     def _replay(self, phase: str, before: dict[str, Any], after: dict[str, Any],
                 copies: int) -> None:
@@ -199,6 +200,8 @@ class Simulation:
             c.bytes_read += copies * (r1 - r0)
             c.bytes_written += copies * (w1 - w0)
             c.busy_cycles += copies * (b1 - b0)
+        for key, cycles in after["waits"].items():
+            rec.waits[key] += copies * (cycles - before["waits"].get(key, 0.0))
         rec.launches += copies * (after["launches"] - before["launches"])
 
     def _host_transfer(self, nbytes: float) -> Generator[simpy.Event, Any, None]:

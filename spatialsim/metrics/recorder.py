@@ -32,7 +32,10 @@ class ChannelRecord:
 
 @dataclass
 class PhaseRecord:
-    """Everything measured during one phase (prefill or decode)."""
+    """Everything measured during one phase (prefill or decode).
+
+    ``waits`` maps (kernel, state, what it waited on: a FIFO or memory ports) to cycles.
+    """
 
     bitstream: str
     start: float = 0.0
@@ -41,6 +44,7 @@ class PhaseRecord:
     kernel_kinds: dict[str, str] = field(default_factory=dict)
     fifos: dict[str, FifoRecord] = field(default_factory=dict)
     channels: dict[str, ChannelRecord] = field(default_factory=dict)
+    waits: dict[tuple[str, str, str], float] = field(default_factory=dict)
     launches: int = 0
 
     @property

@@ -50,6 +50,21 @@ class ChannelStats:
 
 
 @dataclass(frozen=True)
+class Stall:
+    """Cycles one kernel spent in one stall state on one FIFO (or memory ports)."""
+
+    kernel: str
+    state: str
+    on: str
+    cycles: float
+    share: float  # of the kernel's active cycles in the phase
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kernel": self.kernel, "state": self.state, "on": self.on,
+                "cycles": _r(self.cycles), "share": _r(self.share)}
+
+
+@dataclass(frozen=True)
 class PhaseStats:
     bitstream: str
     cycles: float
@@ -57,13 +72,15 @@ class PhaseStats:
     kernels: dict[str, KernelStats]
     fifos: dict[str, FifoStats]
     hbm: dict[str, ChannelStats]
+    stalls: tuple[Stall, ...] = ()
 
     def to_json(self, clock_mhz: float) -> dict[str, Any]:
         return {"bitstream": self.bitstream, "cycles": _r(self.cycles),
                 "ms": _r(self.cycles / clock_mhz / 1e3), "launches": self.launches,
                 "kernels": {k: v.to_json() for k, v in self.kernels.items()},
                 "fifos": {k: v.to_json() for k, v in self.fifos.items()},
-                "hbm": {k: v.to_json() for k, v in self.hbm.items()}}
+                "hbm": {k: v.to_json() for k, v in self.hbm.items()},
+                "stalls": [s.to_json() for s in self.stalls]}
 
 
 @dataclass(frozen=True)
@@ -138,7 +155,11 @@ def _phase_stats(rec: PhaseRecord) -> PhaseStats:
     hbm = {name: ChannelStats(c.bytes_read + c.bytes_written,
                               c.busy_cycles / cycles if cycles > 0 else 0.0)
            for name, c in rec.channels.items() if c.bytes_read + c.bytes_written > 0}
-    return PhaseStats(rec.bitstream, cycles, rec.launches, kernels, fifos, hbm)
+    stalls = sorted((Stall(k, state, on, c, c / kernels[k].active_cycles
+                           if kernels[k].active_cycles > 0 else 0.0)
+                     for (k, state, on), c in rec.waits.items() if c > 0),
+                    key=lambda s: (-s.cycles, s.kernel, s.state, s.on))
+    return PhaseStats(rec.bitstream, cycles, rec.launches, kernels, fifos, hbm, tuple(stalls))
 
 
 def _merge_kernels(phases: list[PhaseRecord]) -> dict[str, KernelStats]:

@@ -40,9 +40,14 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def json_text(data: dict[str, Any]) -> str:
+    """The JSON form used for every file and stdout document."""
+    return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+
 def emit_json(data: dict[str, Any], target: str) -> None:
     """Print JSON to stdout (``-``) or write it atomically to a file."""
-    text = json.dumps(data, indent=2, sort_keys=False) + "\n"
+    text = json_text(data)
     if target == "-":
         sys.stdout.write(text)
     else:

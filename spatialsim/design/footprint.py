@@ -1,0 +1,58 @@
+"""Off-chip memory footprint per channel: every layer's weights and KV cache where they are
+bound, against the channel's capacity.
+
+With C = 1 the same kernels serve every layer, so a port's channel must hold that kernel's
+weights for all N layers (and a K/V writer's channel the cache of all layers). A footprint
+above a channel's capacity does not stop a simulation, but the design could not be built
+with that binding: the board would need the port spread over a range of channels.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from spatialsim.design.graph import Design
+from spatialsim.hardware.platform import Platform
+
+
+def channel_bytes(design: Design, layers: int, tokens: int) -> dict[str, float]:
+    """Bytes resident on each bound channel for ``layers`` layers and ``tokens`` cached."""
+    used: dict[str, float] = defaultdict(float)
+    seen: set[tuple[str, str]] = set()
+    for g in design.bitstreams.values():
+        for name, a in g.nodes(data=True):
+            ports = a.get("ports", ())
+            if not ports or (name, ",".join(ports)) in seen:
+                continue
+            seen.add((name, ",".join(ports)))
+            if a["kind"] in ("linear", "gemv"):
+                size = a["in_features"] * a["out_features"] * a["weight_bits"] / 8 * layers
+            elif a["kind"] == "kv_writer":
+                size = tokens * a["features"] * a["act_bits"] / 8 * layers
+            else:
+                continue
+            for port in ports:
+                used[port] += size / len(ports)
+    return dict(used)
+
+
+def footprint_warnings(design: Design, platform: Platform, layers: int,
+                       tokens: int) -> list[str]:
+    """One message per channel whose resident bytes exceed its capacity."""
+    caps = {}
+    if platform.hbm is not None:
+        caps["HBM"] = platform.hbm.channel_mb * 2**20
+    if platform.ddr is not None:
+        caps["DDR"] = platform.ddr.channel_gb * 2**30
+    out = []
+    def order(item: tuple[str, float]) -> tuple[str, int]:
+        kind, _, index = item[0].rstrip("]").partition("[")
+        return kind, int(index)
+
+    for port, nbytes in sorted(channel_bytes(design, layers, tokens).items(), key=order):
+        cap = caps.get(port.split("[")[0])
+        if cap is not None and nbytes > cap:
+            out.append(f"{port} would hold {nbytes / 2**20:,.0f} MiB ({layers} layers) but a "
+                       f"channel has {cap / 2**20:,.0f} MiB; on the board the port must span "
+                       f"{-(-nbytes // cap):.0f} channels")
+    return out

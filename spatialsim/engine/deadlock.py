@@ -50,10 +50,11 @@ def diagnose(kernels: list[Kernel], phase: str, layer: int, now: float) -> Deadl
                f"Wait-for cycle:\n" + "\n".join(lines))
         if others:
             msg += f"\n  also stuck behind it: {', '.join(others)}"
-        names = {c["fifo"] for c in cycle}
-        msg += ("\nA FIFO in this cycle is too shallow for what its producer must write "
-                "before its consumer can read; deepen it (--set fifo.<name>.depth=<words>): "
-                + ", ".join(sorted(str(n) for n in names)))
+        full = [c for c in cycle if c["op"] == "put"]
+        for c in full:
+            msg += (f"\n{c['fifo']} is full at {c['depth']} words: {c['kernel']} must write "
+                    f"more than that before {c['peer']} can read; deepen it with "
+                    f"--set fifo.{c['fifo']}.depth=<words>")
     else:
         msg = (f"simulation stopped in {where} with kernels unfinished and no wait-for "
                f"cycle: {', '.join(k.name for k in stuck)}")

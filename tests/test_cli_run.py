@@ -126,12 +126,26 @@ def test_deadlock_exits_3_with_the_cycle_and_no_traceback() -> None:
     (["--clock-mhz", "2000"], "above u280's fabric ceiling"),
     (["--launch-overhead-us", "-3"], "expected a finite number >= 0"),
     (["--granularity", "medium"], "invalid choice: 'medium'"),
+    (["--cost", "bogus=1"], "unknown cost parameter 'bogus'"),
+    (["--cost", "slr_crossing_cycles=abc"], "'abc' is not a number"),
+    (["--cost", "slr_crossing_cycles=-2"], "slr_crossing_cycles must be a finite number >= 0"),
 ])
 def test_bad_input_is_a_clear_error_without_traceback(args: list[str], needle: str) -> None:
     proc = cli("run", "--gen-len", "1", "--layers", "1", *args)
     assert proc.returncode == 2, proc.stdout
     assert needle in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_cost_constants_change_the_simulation(capsys: pytest.CaptureFixture[str]) -> None:
+    base = run_json(capsys, "--prompt-len", "16", "--gen-len", "1", "--layers", "2")
+    slow = run_json(capsys, "--prompt-len", "16", "--gen-len", "1", "--layers", "2",
+                    "--cost", "layernorm_row_overhead_cycles=1150")
+    # 1,000 more cycles per row; each of the 2 layers has two LayerNorm rows on its
+    # critical path (LayerNorm 0 and LayerNorm 1 of the last pack)
+    extra = slow["prefill_cycles"] - base["prefill_cycles"]  # type: ignore[operator]
+    assert extra == pytest.approx(2 * 2 * 1000, rel=0.1)
+    assert slow["params"]["layernorm_row_overhead_cycles"] == 1150  # type: ignore[index]
 
 
 def test_json_to_an_unwritable_place_is_an_error(tmp_path: Path) -> None:

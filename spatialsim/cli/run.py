@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,10 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--launch-overhead-us", type=_nonneg_float, default=None,
                    help="host time to launch one layer's kernels (default 0: not "
                         "characterised; calibrate it from board runs)")
+    p.add_argument("--cost", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a cost-model constant (repeatable): "
+                        + ", ".join(f.name for f in dataclasses.fields(CostParams))
+                        + " (docs/engine.md gives each default and its source)")
     p.add_argument("--host-io", action="store_true",
                    help="add PCIe transfers: prompt activations in, hidden state out, and "
                         "one token's activations each way per decode step")
@@ -99,8 +104,22 @@ def _nonneg_float(text: str) -> float:
     return value
 
 
+def cost_params(items: list[str]) -> CostParams:
+    """``NAME=VALUE`` pairs applied to the default cost-model constants."""
+    changes: dict[str, float] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise UserError(f"--cost {item!r}: expected NAME=VALUE")
+        try:
+            changes[name.strip()] = float(text)
+        except ValueError:
+            raise UserError(f"--cost {item!r}: {text!r} is not a number") from None
+    return CostParams().replace(**changes)
+
+
 def _config(args: argparse.Namespace, prompt: int, gen: int) -> RunConfig:
-    params = CostParams()
+    params = cost_params(args.cost)
     if args.launch_overhead_us is not None:
         params = params.replace(launch_overhead_us=args.launch_overhead_us)
     gran = Granularity(None if args.granularity == "fine" else args.chunks_per_row)
@@ -139,6 +158,7 @@ def simulate_cli(args: argparse.Namespace, prompt: int, gen: int) -> tuple[RunRe
     doc = result.to_json()
     if args.no_timing:
         doc["wall_s"] = None
+    doc["model_layers"] = model.layers
     doc["analytical"] = _analytical(design, platform, result)
     doc["warnings"] = footprint_warnings(design, platform, model.layers, prompt + gen)
     return result, doc
@@ -161,14 +181,14 @@ def _write_outputs(out: str, doc: dict[str, Any], text: str) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     _, doc = simulate_cli(args, args.prompt_len, args.gen_len)
     text = summary_text(doc)
-    if args.out:
-        paths = _write_outputs(args.out, doc, text)
+    paths = _write_outputs(args.out, doc, text) if args.out else []
     if args.json:
         emit_json(doc, args.json)
         if args.json == "-":
             return 0
+        paths.append(Path(args.json))
     print(text)
-    if args.out:
+    if paths:
         print(f"\nwrote {', '.join(str(p) for p in paths)}")
     return 0
 
@@ -178,6 +198,7 @@ def run_demo(args: argparse.Namespace) -> int:
         model=DEMO["model"], platform=DEMO["platform"], design=DEMO["design"],
         max_seq_len=None, overrides=[], layers=None, clock_mhz=None,
         granularity="coarse", chunks_per_row=4, every_layer=False, launch_overhead_us=None,
+        cost=[],
         host_io=False, no_timing=False, json=None, out=args.out)
     _, doc = simulate_cli(ns, DEMO_PROMPT, DEMO_GEN)
     text = summary_text(doc)

@@ -19,9 +19,11 @@ def summary_text(doc: dict[str, Any]) -> str:
     """Latency figures, the largest stalls, per-kernel fractions and memory channels."""
     clock = doc["clock_mhz"]
     ana = doc.get("analytical", {})
+    total = doc.get("model_layers", doc["layers"])
+    layers = (f"{doc['layers']} layers" if doc["layers"] == total
+              else f"the first {doc['layers']} of {total} layers")
     lines = [f"{doc['model']} on {doc['platform']} with {doc['design']} at {clock:g} MHz: "
-             f"{doc['layers']} layers, prompt {doc['prompt_len']} tokens, "
-             f"{doc['gen_len']} generated"]
+             f"{layers}, prompt {doc['prompt_len']} tokens, {doc['gen_len']} generated"]
     rows: list[list[Any]] = [["TTFT (prefill)", f"{doc['ttft_ms']:.3f} ms",
                               _opt(ana.get("prefill_ms"))]]
     toks = doc["per_token_ms"]

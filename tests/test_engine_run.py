@@ -258,3 +258,14 @@ def test_bad_run_configs_are_user_errors() -> None:
         run(d, 8, layers=25)
     with pytest.raises(UserError, match="prompt_len"):
         RunConfig(prompt_len=0)
+
+
+@pytest.mark.parametrize("features", [2048, 8192])
+def test_kernels_that_disagree_on_a_row_size_are_reported(features: int) -> None:
+    d = apply_overrides(build_design("chen2024-w8a8", get_model("gpt2-medium"), 16),
+                        [f"kernel.gelu.features={features}"])
+    with pytest.raises(UserError) as err:
+        run(d, 16, 0, layers=1)
+    msg = str(err.value)
+    assert "disagree on how many words a FIFO carries" in msg
+    assert ("ffn1_to_gelu" in msg) and ("gelu" in msg)

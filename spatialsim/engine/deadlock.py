@@ -56,6 +56,27 @@ def diagnose(kernels: list[Kernel], phase: str, layer: int, now: float) -> Deadl
                     f"more than that before {c['peer']} can read; deepen it with "
                     f"--set fifo.{c['fifo']}.depth=<words>")
     else:
-        msg = (f"simulation stopped in {where} with kernels unfinished and no wait-for "
-               f"cycle: {', '.join(k.name for k in stuck)}")
+        done = {k.name for k in kernels if k.done}
+        lines = []
+        for k in stuck:
+            if k.waiting is None:
+                continue
+            fifo, op = k.waiting
+            peer = fifo.src if op == "get" else fifo.dst
+            if peer not in done:
+                continue
+            if op == "get":
+                lines.append(f"  {k.name} waits for data on FIFO {fifo.name}, but {peer} has "
+                             f"finished after writing {fifo.words_put:,} words; {k.name} has "
+                             f"asked for {fifo.words_got:,}")
+            else:
+                lines.append(f"  {k.name} waits for room in FIFO {fifo.name}, but {peer} has "
+                             f"finished after reading {fifo.words_got:,} words; {k.name} has "
+                             f"written {fifo.words_put:,}")
+        msg = (f"simulation stopped in {where} with kernels unfinished and no wait-for cycle: "
+               f"{', '.join(k.name for k in stuck)}")
+        if lines:
+            msg += ("\nProducer and consumer disagree on how many words a FIFO carries (check "
+                    "the sizes of the two kernels, e.g. out_features and features):\n"
+                    + "\n".join(lines))
     return DeadlockError(msg, cycle)

@@ -42,6 +42,8 @@ class Fifo:
         "span",
         "src",
         "width_bits",
+        "words_got",
+        "words_put",
     )
 
     def __init__(self, env: simpy.Environment, name: str, capacity: int, src: str, dst: str,
@@ -60,6 +62,8 @@ class Fifo:
         self.monitor = LevelMonitor()
         self.fill_time = float("-inf")
         self.span = 0.0
+        self.words_put = 0   # words offered and asked for since the last reset (diagnosis)
+        self.words_got = 0
         self._get_need = 0
         self._get_event: simpy.Event | None = None
         self._put_rem = 0
@@ -78,6 +82,7 @@ class Fifo:
         rem = words
         now = self.env.now
         self.span = span
+        self.words_put += words
         need = self._get_need
         if need:
             x = rem if rem < need else need
@@ -108,6 +113,7 @@ class Fifo:
         """Take ``words``; None when all were available now, else an event for the rest."""
         if self._get_need:
             raise RuntimeError(f"FIFO {self.name}: a second get while one is blocked")
+        self.words_got += words
         need = words
         level = self.level
         x = need if need < level else level

@@ -140,11 +140,15 @@ class Simulation:
                                   self.rec.phases[phase].waits))
         self._current = kernels
         self.rec.phases[phase].launches += 1
+        for f in fifos.values():
+            f.words_put = f.words_got = 0
         yield env.all_of([env.process(k.run()) for k in kernels])
         for f in fifos.values():
-            if f.level:
-                raise RuntimeError(f"engine bug: FIFO {f.name} holds {f.level} words after "
-                                   f"the layer finished")
+            if f.level or f.words_put != f.words_got:
+                raise UserError(
+                    f"design {self.design.name}: in {phase}, {f.src} wrote {f.words_put:,} "
+                    f"words per layer into FIFO {f.name} but {f.dst} read {f.words_got:,}; "
+                    f"the sizes of the two kernels disagree (check out_features / features)")
 
     def _idle(self, fifos: dict[tuple[str, str], Fifo]) -> bool:
         now = self.env.now

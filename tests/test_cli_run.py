@@ -140,12 +140,12 @@ def test_bad_input_is_a_clear_error_without_traceback(args: list[str], needle: s
 def test_cost_constants_change_the_simulation(capsys: pytest.CaptureFixture[str]) -> None:
     base = run_json(capsys, "--prompt-len", "16", "--gen-len", "1", "--layers", "2")
     slow = run_json(capsys, "--prompt-len", "16", "--gen-len", "1", "--layers", "2",
-                    "--cost", "layernorm_row_overhead_cycles=1150")
+                    "--cost", "layernorm_norm_depth_cycles=1153")
     # 1,000 more cycles per row; each of the 2 layers has two LayerNorm rows on its
     # critical path (LayerNorm 0 and LayerNorm 1 of the last pack)
     extra = slow["prefill_cycles"] - base["prefill_cycles"]  # type: ignore[operator]
     assert extra == pytest.approx(2 * 2 * 1000, rel=0.1)
-    assert slow["params"]["layernorm_row_overhead_cycles"] == 1150  # type: ignore[index]
+    assert slow["params"]["layernorm_norm_depth_cycles"] == 1153  # type: ignore[index]
 
 
 def test_json_to_an_unwritable_place_is_an_error(tmp_path: Path) -> None:

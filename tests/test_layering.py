@@ -14,13 +14,13 @@ ALLOWED = {
     "design": {"errors", "fileutil", "workload", "hardware", "design"},
     "analytical": {"errors", "workload", "hardware", "design", "analytical"},
     "report": {"errors", "fileutil", "report"},
-    "costmodel": {"errors", "hardware", "costmodel"},
+    "costmodel": {"errors", "hardware", "design", "costmodel"},
     "metrics": {"metrics"},
     "engine": {"errors", "hardware", "design", "costmodel", "metrics", "engine"},
 }
 FORBIDDEN_THIRD_PARTY = {"analytical": {"simpy", "matplotlib"}, "design": {"simpy", "matplotlib"},
                          "workload": {"simpy", "matplotlib", "networkx"},
-                         "costmodel": {"simpy", "matplotlib", "networkx"},
+                         "costmodel": {"simpy", "matplotlib"},
                          "metrics": {"simpy", "matplotlib"},
                          "engine": {"matplotlib"},
                          "report": {"simpy"}}

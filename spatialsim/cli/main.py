@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from spatialsim import __version__
-from spatialsim.cli import analyze, info, run
+from spatialsim.cli import analyze, info, kernels, run
 from spatialsim.errors import UserError
 
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_parser(sub)
     info.add_parsers(sub)
     run.add_parsers(sub)
+    kernels.add_parser(sub)
     return parser
 
 

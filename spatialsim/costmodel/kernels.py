@@ -55,7 +55,8 @@ def gemv_passes(attrs: Attrs) -> int:
 
 
 def gemv_pass_cycles(attrs: Attrs, params: CostParams) -> float:
-    """One pass: the broadcast activation walks K, one weight beat per cycle per engine."""
+    """One pass: the broadcast activation walks K, one weight beat per cycle per engine
+    (the MAC loop: II 1, depth = overhead + 1)."""
     return float(attrs["in_features"] + params.gemv_pass_overhead_cycles)
 
 
@@ -92,28 +93,6 @@ def attn_gemv_group_cycles(attrs: Attrs, keys: int, params: CostParams) -> float
     per_row = ceil(attrs["head_dim"] / attrs["lanes"])
     return pipelined(keys, per_row, per_row + params.attn_gemv_overhead_cycles)
 
-
-
-# ---- fp32 row kernels ---------------------------------------------------------------------
-
-def softmax_row_passes(keys: int, reduction_ii: int, params: CostParams) -> tuple[float, float,
-                                                                                   float]:
-    """Softmax of one row in three passes: read with running max (II 1), exp and sum
-    (II = reduction_ii, plus the exp/divide pipeline), normalise and write (II 1)."""
-    return (float(keys), keys * reduction_ii + params.softmax_row_overhead_cycles, float(keys))
-
-
-def layernorm_row_passes(features: int, reduction_ii: int,
-                         params: CostParams) -> tuple[float, float]:
-    """LayerNorm/RMSNorm of one row: read accumulating sum and sum of squares
-    (II = reduction_ii), then normalise and write (II 1) after the mean/rsqrt pipeline."""
-    return (float(features * reduction_ii),
-            features + params.layernorm_row_overhead_cycles)
-
-
-def stream_cycles(words: int, ii: float = 1.0) -> float:
-    """Steady-state cycles of ``words`` iterations of a pipelined element loop."""
-    return words * ii
 
 
 def output_burst_words(attrs: Attrs) -> int:

@@ -23,8 +23,10 @@ from typing import Any
 
 import simpy
 
+from spatialsim.costmodel import isolated as iso
 from spatialsim.costmodel import kernels as cm
 from spatialsim.costmodel.params import CostParams
+from spatialsim.costmodel.work import Work
 from spatialsim.engine.fifo import Fifo
 from spatialsim.engine.memory import Stream
 from spatialsim.engine.memsys import MemorySystem
@@ -32,6 +34,8 @@ from spatialsim.metrics.monitors import BLOCKED, BUSY, HBM_WAIT, STARVED
 
 Proc = Generator[simpy.Event, Any, None]
 FP32_BYTES = 4
+# Producers whose output is a PIPO buffer handed over when complete, not a stream.
+HANDOFF_KINDS = ("kv_writer", "buffer")
 
 
 @lru_cache(maxsize=4096)
@@ -65,29 +69,10 @@ class Granularity:
         return _split(total, self.chunks_per_row)
 
 
-@dataclass(frozen=True)
-class Step:
-    """The work of one layer launch.
-
-    ``tokens`` new tokens travel in packs of ``pack_tokens``; attention reduces over
-    ``keys`` keys per row; ``cached`` tokens of K/V are already in the off-chip cache.
-    """
-
-    phase: str
-    tokens: int
-    pack_tokens: int
-    keys: int
-    cached: int
-
-    def pack_sizes(self) -> tuple[int, ...]:
-        full, last = divmod(self.tokens, self.pack_tokens)
-        return (self.pack_tokens,) * full + ((last,) if last else ())
-
-
 class Kernel:
     """One kernel of the design graph for one layer launch."""
 
-    def __init__(self, env: simpy.Environment, name: str, attrs: dict[str, Any], step: Step,
+    def __init__(self, env: simpy.Environment, name: str, attrs: dict[str, Any], step: Work,
                  ins: dict[str, Fifo], outs: list[Fifo], acc: list[float],
                  mem: MemorySystem, params: CostParams, gran: Granularity,
                  in_kinds: dict[str, str], waits: dict[tuple[str, str, str], float]) -> None:
@@ -202,17 +187,19 @@ class Kernel:
                              self.launch)
 
     def stream_in(self) -> Fifo:
-        """The single streaming input (not a K/V cache hand-off)."""
+        """The single streaming input (not a buffer hand-off)."""
         for src, fifo in self.ins.items():
-            if self.in_kinds[src] != "kv_writer":
+            if self.in_kinds[src] not in HANDOFF_KINDS:
                 return fifo
         raise RuntimeError(f"kernel {self.name} has no stream input")
 
-    def cache_in(self) -> Fifo | None:
-        for src, fifo in self.ins.items():
-            if self.in_kinds[src] == "kv_writer":
-                return fifo
-        return None
+    def handoffs(self) -> list[Fifo]:
+        """Inputs that pass a whole on-chip buffer (K, V or Q) once it is complete."""
+        return [f for src, f in self.ins.items() if self.in_kinds[src] in HANDOFF_KINDS]
+
+    def loop_tail(self, loop: iso.Loop) -> Proc:
+        """What a pipelined loop costs beyond II per trip: depth - II, once per entry."""
+        yield from self.busy(loop.depth - loop.ii)
 
     def run(self) -> Proc:
         yield from BODIES[self.kind](self)
@@ -220,26 +207,30 @@ class Kernel:
 
 
 # ---- kernel bodies ----------------------------------------------------------------------
+# Each body spends the cycles of its kernel's loops (costmodel/isolated.py): II per word as
+# the words move, the loop's depth - II once per entry, and the fitted per-row remainder.
+
+def _one(k: Kernel, per_unit: iso.Estimate, name: str) -> iso.Loop:
+    """Loop ``name`` of an estimate made for a single unit of work."""
+    for lp in per_unit.loops:
+        if lp.name == name:
+            return lp
+    raise KeyError(name)
+
 
 def _loader(k: Kernel) -> Proc:
-    """Read fp32 activations from memory; with ``quantize`` the row max is needed first."""
+    """Read a pack's fp32 row from memory (and its per-token scales) in one pass."""
     f = k.attrs["features"]
     sizes = k.step.pack_sizes()
     stream = k.open(sum(sizes) * f * FP32_BYTES)
     for ntok in sizes:
         bytes_per_word = ntok * FP32_BYTES
-        if k.attrs["quantize"]:
-            for w in k.gran.split(f):
-                ready = stream.request(k.env.now, w * bytes_per_word)
-                yield from k.busy(w)
-                yield from k.wait_memory(ready)
-            yield from k.produce(f)
-        else:
-            for w in k.gran.split(f):
-                ready = stream.request(k.env.now, w * bytes_per_word)
-                yield from k.busy(w)
-                yield from k.wait_memory(ready)
-                yield from k.emit(w, span=w)
+        for w in k.gran.split(f):
+            ready = stream.request(k.env.now, w * bytes_per_word)
+            yield from k.busy(w)
+            yield from k.wait_memory(ready)
+            yield from k.emit(w, span=w)
+        yield from k.busy(iso.SIMPLE_DEPTH - 1)
 
 
 def _writer(k: Kernel) -> Proc:
@@ -253,6 +244,7 @@ def _writer(k: Kernel) -> Proc:
         for w in k.gran.split(f):
             yield from k.take(inp, w, w, 1.0)
             last = stream.request(k.env.now, w * ntok * FP32_BYTES)
+        yield from k.busy(iso.SIMPLE_DEPTH - 1)
     yield from k.wait_memory(last)
 
 
@@ -262,19 +254,21 @@ def _linear(k: Kernel) -> Proc:
     a = k.attrs
     kdim, n = a["in_features"], a["out_features"]
     per_block = cm.linear_outputs_per_block(a)
-    block = cm.linear_block_cycles(a)
+    tail = iso.mac_depth(a) - 1
+    block = kdim + tail
     block_bytes = cm.linear_block_weight_bytes(a)
     groups = k.gran.split(cm.linear_blocks(a))
-    sizes = k.step.pack_sizes()
     weights = k.open(kdim * n * a["weight_bits"] / 8)
     inp = k.stream_in()
-    for _ in sizes:
+    prologue = iso.array_prologue(kdim, k.params)
+    for _ in k.step.pack_sizes():
         left = n
+        yield from k.busy(prologue)
         for gi, g in enumerate(groups):
             ready = weights.request(k.env.now, g * block_bytes)
             if gi == 0:
                 yield from k.consume(inp, kdim)
-                yield from k.busy(block - kdim + (g - 1) * block)
+                yield from k.busy(tail + (g - 1) * block)
             else:
                 yield from k.busy(g * block)
             yield from k.wait_memory(ready)
@@ -297,6 +291,7 @@ def _gemv(k: Kernel) -> Proc:
     inp = k.stream_in()
     for _ in range(k.step.tokens):
         yield from k.consume(inp, kdim)
+        yield from k.busy(iso.SIMPLE_DEPTH - 1)
         left = n
         for g in groups:
             ready = weights.request(k.env.now, g * pass_bytes)
@@ -308,34 +303,40 @@ def _gemv(k: Kernel) -> Proc:
 
 
 def _attn_matmul(k: Kernel) -> Proc:
-    """Systolic Q.K^T or softmax.V per (pack, head): the first block loads the head's Q row
-    (head_dim words) or probability row (keys words); outputs are scores or context."""
+    """Systolic Q.K^T or softmax.V per (pack, head), after the K/V (and Q) buffers are
+    complete. Softmax.V's first block reads the head's probability row from its stream;
+    Q.K^T reads Q from its buffer. Outputs are scores or context, block by block."""
     a = k.attrs
     keys = k.step.keys
     qk = a["op"] == "qk"
-    head_in = a["head_dim"] if qk else keys
     head_out = keys if qk else a["head_dim"]
-    head = cm.attn_head_cycles(a, keys)
-    cache = k.cache_in()
-    if cache is not None:
-        yield from k.get(cache, 1)  # K (or V) of the whole layer is in the buffer
-    inp = k.stream_in()
-    fine = k.gran.chunks_per_row is None
+    kdim = a["head_dim"] if qk else keys
     blocks = cm.attn_block_count(a, keys)
-    block = cm.attn_block_cycles(a, keys)
+    block = kdim + iso.mac_depth(a) - 1
+    prologue = iso.array_prologue(kdim, k.params)
+    for buf in k.handoffs():
+        yield from k.get(buf, 1)  # the layer's K (or V, or Q) is complete
+    inp = None if qk else k.stream_in()
+    fine = k.gran.chunks_per_row is None
     block_out = _split(head_out, blocks)
     for _ in k.step.pack_sizes():
         for hg in k.gran.split(a["heads"]):
-            yield from k.consume(inp, hg * head_in)  # the first block's reduction loop
+            yield from k.busy(hg * prologue)
+            if inp is not None:  # the first block's reduction loop reads the row
+                yield from k.consume(inp, hg * kdim)
+                first = block - kdim
+            else:
+                first = block
             if fine:  # block by block, each leaving through the output registers
-                yield from k.busy(block - head_in)
+                yield from k.busy(first)
                 yield from k.emit(block_out[0])
                 for out in block_out[1:]:
                     yield from k.busy(block)
                     yield from k.emit(out)
             else:
-                yield from k.busy(hg * (head - head_in))
-                yield from k.emit(hg * head_out, span=hg * head - block)
+                rest = hg * blocks * block - (hg * kdim if inp is not None else 0)
+                yield from k.busy(rest)
+                yield from k.emit(hg * head_out, span=hg * blocks * block - block)
 
 
 def _attn_gemv(k: Kernel) -> Proc:
@@ -343,21 +344,25 @@ def _attn_gemv(k: Kernel) -> Proc:
     a = k.attrs
     keys = k.step.keys
     qk = a["op"] == "qk"
-    group = cm.attn_gemv_group_cycles(a, keys, k.params)
-    cache = k.cache_in()
-    if cache is not None:
-        yield from k.get(cache, 1)
-    inp = k.stream_in()
+    unit = iso.estimate(k.name, a, Work(k.step.phase, 1, 1, keys, k.step.cached), k.params)
+    load, row = _one(k, unit, "LOAD"), _one(k, unit, "ROW")
+    load_cycles, row_cycles = load.cycles / load.entries, row.cycles / row.entries
+    for buf in k.handoffs():
+        yield from k.get(buf, 1)
+    inp = None if qk else k.stream_in()
     for _ in range(k.step.tokens):
         for heads, gg in _head_groups(k):
-            head_in = a["head_dim"] if qk else keys
-            # each group's Q (or probabilities) is buffered, its heads side by side
-            yield from k.consume(inp, heads * head_in, gg * head_in / (heads * head_in))
+            if inp is None:  # Q from its buffer
+                yield from k.busy(gg * load_cycles)
+            else:            # the probabilities of the group's heads, side by side
+                words = heads * keys
+                yield from k.consume(inp, words, gg * (load_cycles - 1) / words)
+                yield from k.busy(gg)
             if qk:  # scores leave as the cached K rows stream past
-                yield from k.produce(heads * keys, gg * group / (heads * keys))
+                yield from k.produce(heads * keys, gg * row_cycles / (heads * keys))
             else:   # each group's context is complete after its last V row
-                yield from k.busy(gg * group)
-                yield from k.emit(heads * a["head_dim"], span=(gg - 1) * group)
+                yield from k.busy(gg * row_cycles)
+                yield from k.emit(heads * a["head_dim"], span=(gg - 1) * row_cycles)
 
 
 def _kv_writer(k: Kernel) -> Proc:
@@ -373,25 +378,27 @@ def _kv_writer(k: Kernel) -> Proc:
     writes = k.open(k.step.tokens * f * elem, write=True)
     inp = k.stream_in()
     last = k.env.now
+    fitted = iso.row_store_fitted(f, k.params)
     for ntok in k.step.pack_sizes():
         for w in k.gran.split(f):
             yield from k.take(inp, w, w * ii, ii)
             last = writes.request(k.env.now, w * ntok * elem)
-        yield from k.busy(k.params.kv_row_overhead_cycles)
+        yield from k.busy(iso.SIMPLE_DEPTH - ii + fitted)
     yield from k.wait_memory(load_ready)
     yield from k.emit(1)
     yield from k.wait_memory(last)
 
 
 def _buffer(k: Kernel) -> Proc:
-    """Hold every pack (Q waits for the K/V synchronisation point), then stream them out."""
+    """Store every pack (Q waits for the K/V synchronisation point), then hand the buffer
+    to attention."""
     f = k.attrs["features"]
     inp = k.stream_in()
-    sizes = k.step.pack_sizes()
-    for _ in sizes:
+    fitted = iso.row_store_fitted(f, k.params)
+    for _ in k.step.pack_sizes():
         yield from k.consume(inp, f)
-    for _ in sizes:
-        yield from k.produce(f)
+        yield from k.busy(iso.SIMPLE_DEPTH - 1 + fitted)
+    yield from k.emit(1)
 
 
 def _rowwise(k: Kernel, words_in: int, words_out: int) -> Proc:
@@ -426,25 +433,32 @@ def _mask(k: Kernel) -> Proc:
 
 
 def _softmax(k: Kernel) -> Proc:
-    """Per row: read with running max, exp and sum at the reduction II, normalise and write;
-    ``heads_parallel`` rows at a time."""
+    """Per row: read with a running max (II 1), then exponentiate and sum at the reduction
+    II, writing exp(x - max); the row's 1/sum goes with it and softmax.V applies it when it
+    re-quantises (deferred normalisation). ``heads_parallel`` rows at a time."""
     keys = k.step.keys
-    read, reduce, write = cm.softmax_row_passes(keys, k.attrs["reduction_ii"], k.params)
+    one = iso.estimate(k.name, {**k.attrs, "heads": 1, "heads_parallel": 1},
+                       Work(k.step.phase, 1, 1, keys, 0), k.params)
+    mx, ex = _one(k, one, "MAX"), _one(k, one, "EXP_SUM")
     inp = k.stream_in()
     for _ in k.step.pack_sizes():
         for heads, gg in _head_groups(k):
-            yield from k.consume(inp, heads * keys, gg * read / (heads * keys))
-            yield from k.busy(gg * reduce)
-            yield from k.produce(heads * keys, gg * write / (heads * keys))
+            words = heads * keys
+            yield from k.consume(inp, words, gg * mx.ii * keys / words)
+            yield from k.busy(gg * (mx.depth - mx.ii))
+            yield from k.produce(words, gg * ex.ii * keys / words)
+            yield from k.busy(gg * (ex.depth - ex.ii))
 
 
 def _layernorm(k: Kernel) -> Proc:
     f = k.attrs["features"]
-    read, write = cm.layernorm_row_passes(f, k.attrs["reduction_ii"], k.params)
+    one = iso.estimate(k.name, k.attrs, Work(k.step.phase, 1, 1, 1, 0), k.params)
+    sm, nm = _one(k, one, "SUM"), _one(k, one, "NORM")
     inp = k.stream_in()
     for _ in k.step.pack_sizes():
-        yield from k.consume(inp, f, read / f)
-        yield from k.produce(f, write / f)
+        yield from k.consume(inp, f, sm.ii)
+        yield from k.busy(nm.depth - nm.ii + sm.depth - sm.ii)
+        yield from k.produce(f, nm.ii)
 
 
 def _activation(k: Kernel) -> Proc:
@@ -452,17 +466,20 @@ def _activation(k: Kernel) -> Proc:
     fan_in = 2 if k.attrs["fn"] == "silu_mul" else 1
     for _ in k.step.pack_sizes():
         yield from _rowwise(k, fan_in * f, f)
+        yield from k.busy(k.params.activation_depth_cycles - 1)
 
 
 def _residual(k: Kernel) -> Proc:
     """Add two streams element by element (the inputs in graph order)."""
     f = k.attrs["features"]
     a, b = list(k.ins.values())
+    fitted = iso.row_store_fitted(f, k.params)
     for _ in k.step.pack_sizes():
         for w in k.gran.split(f):
             yield from k.get(a, w)
             yield from k.take(b, w, w, 1.0)
             yield from k.emit(w, span=w)
+        yield from k.busy(iso.SIMPLE_DEPTH - 1 + fitted)
 
 
 def _splitter(k: Kernel) -> Proc:
@@ -471,6 +488,7 @@ def _splitter(k: Kernel) -> Proc:
     f = k.attrs["features"]
     for _ in k.step.pack_sizes():
         yield from _rowwise(k, f, f)
+        yield from k.busy(iso.SIMPLE_DEPTH - 1)
 
 
 BODIES: dict[str, Callable[[Kernel], Proc]] = {

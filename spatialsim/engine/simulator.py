@@ -20,10 +20,11 @@ import simpy
 
 from spatialsim.costmodel.kernels import output_burst_words
 from spatialsim.costmodel.params import CostParams
+from spatialsim.costmodel.work import Work, decode_work, prefill_work
 from spatialsim.design.graph import Design
 from spatialsim.engine.deadlock import diagnose
 from spatialsim.engine.fifo import Fifo
-from spatialsim.engine.kernels import Granularity, Kernel, Step
+from spatialsim.engine.kernels import Granularity, Kernel
 from spatialsim.engine.memsys import PCIE, MemorySystem
 from spatialsim.errors import UserError
 from spatialsim.hardware.platform import Platform
@@ -123,7 +124,7 @@ class Simulation:
         return fifos
 
     def _launch(self, phase: str, g: nx.DiGraph, fifos: dict[tuple[str, str], Fifo],
-                step: Step) -> Generator[simpy.Event, Any, None]:
+                step: Work) -> Generator[simpy.Event, Any, None]:
         env, cfg = self.env, self.config
         overhead = cfg.params.launch_overhead_us * self.clock_mhz
         if overhead > 0:
@@ -156,7 +157,7 @@ class Simulation:
             not any(f.level for f in fifos.values())
 
     def _layers(self, phase: str, g: nx.DiGraph, fifos: dict[tuple[str, str], Fifo],
-                step: Step) -> Generator[simpy.Event, Any, None]:
+                step: Work) -> Generator[simpy.Event, Any, None]:
         """Launch every layer of one step, replaying identical launches when allowed."""
         layer = 0
         while layer < self.layers:
@@ -238,8 +239,7 @@ class Simulation:
         g, fifos = self._phase("prefill")
         if cfg.host_io:
             yield from self._host_transfer(cfg.prompt_len * d * FP32_BYTES)
-        step = Step("prefill", cfg.prompt_len, self.design.tokens_per_pack("prefill"),
-                    keys=cfg.prompt_len, cached=0)
+        step = prefill_work(cfg.prompt_len, self.design.tokens_per_pack("prefill"))
         yield from self._layers("prefill", g, fifos, step)
         if cfg.host_io:
             yield from self._host_transfer(d * FP32_BYTES)
@@ -250,7 +250,7 @@ class Simulation:
             for i in range(cfg.gen_len):
                 t0 = self.env.now
                 cached = cfg.prompt_len + i
-                step = Step("decode", 1, pack, keys=cached + 1, cached=cached)
+                step = decode_work(cached, pack)
                 if cfg.host_io:
                     yield from self._host_transfer(d * FP32_BYTES)
                 yield from self._layers("decode", g, fifos, step)

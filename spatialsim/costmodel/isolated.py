@@ -116,9 +116,26 @@ def _writer(name: str, a: Attrs, w: Work, p: CostParams) -> Estimate:
     return _est(name, a, loops, 0.0, p, p.axi_call_cycles)
 
 
+def drain_loops(k: int, n: int, outs: int, blocks_per_row: int, rows: int) -> list[Loop]:
+    """The output registers drain during the next block's first ``outs`` MAC iterations;
+    when K is shorter, DRAIN_REST writes the rest; FLUSH empties them at the end."""
+    valid = [min(outs, n - b * outs) for b in range(blocks_per_row)]
+    rest: dict[int, int] = {}
+    for i in range(1, rows * blocks_per_row):
+        extra = valid[(i - 1) % blocks_per_row] - k
+        if extra > 0:
+            rest[extra] = rest.get(extra, 0) + 1
+    loops = [Loop("DRAIN_REST", t, 1, SIMPLE_DEPTH, e) for t, e in sorted(rest.items())]
+    if rows:
+        loops.append(Loop("FLUSH", valid[-1], 1, SIMPLE_DEPTH, 1))
+    return loops
+
+
 def _linear(name: str, a: Attrs, w: Work, p: CostParams) -> Estimate:
-    k = a["in_features"]
-    loops = [Loop("MAC", k, 1, mac_depth(a), w.packs * linear_blocks(a))]
+    k, outs = a["in_features"], a["cols"] * a["pack"]
+    blocks = linear_blocks(a)
+    loops = [Loop("MAC", k, 1, mac_depth(a), w.packs * blocks)]
+    loops += drain_loops(k, a["out_features"], outs, blocks, w.packs)
     return _est(name, a, loops, w.packs * array_prologue(k, p), p)
 
 

@@ -218,6 +218,12 @@ def _one(k: Kernel, per_unit: iso.Estimate, name: str) -> iso.Loop:
     raise KeyError(name)
 
 
+def _drain_cycles(k: Kernel) -> float:
+    """Output-register loops outside the MAC loop (DRAIN_REST, FLUSH) of this launch."""
+    est = iso.estimate(k.name, k.attrs, k.step, k.params)
+    return sum(lp.cycles for lp in est.loops if lp.name in ("DRAIN_REST", "FLUSH"))
+
+
 def _loader(k: Kernel) -> Proc:
     """Read a pack's fp32 row from memory (and its per-token scales) in one pass."""
     f = k.attrs["features"]
@@ -276,6 +282,7 @@ def _linear(k: Kernel) -> Proc:
             left -= out
             # a group of g blocks finished one block at a time: outputs trickled over it
             yield from k.emit(out, span=(g - 1) * block)
+    yield from k.busy(_drain_cycles(k))
 
 
 def _gemv(k: Kernel) -> Proc:

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <ap_int.h>
+
 #include "spatial/sim.h"
 
 namespace tb {
@@ -85,6 +87,24 @@ inline long compare_close(const char* what, const std::vector<float>& got,
     std::printf("%s: %zu values, %ld outside rtol %g atol %g (largest error %.3g)\n", what,
                 got.size(), bad, rtol, atol, worst);
     return bad;
+}
+
+// Weights [K, N] (int8 values) as the array reads them: word b * K + k holds the OUTS
+// weights of block b at reduction index k, output o in bits [o * W, (o + 1) * W).
+template <int W, int OUTS>
+std::vector<ap_uint<OUTS * W>> pack_weights(const int8_t* w, int K, int N) {
+    const int blocks = (N + OUTS - 1) / OUTS;
+    std::vector<ap_uint<OUTS * W>> words(blocks * K);
+    for (int b = 0; b < blocks; ++b)
+        for (int k = 0; k < K; ++k) {
+            ap_uint<OUTS * W> word = 0;
+            for (int o = 0; o < OUTS; ++o) {
+                const int n = b * OUTS + o;
+                word.range((o + 1) * W - 1, o * W) = ap_int<W>(n < N ? w[k * N + n] : 0);
+            }
+            words[b * K + k] = word;
+        }
+    return words;
 }
 
 inline void dump_trips(const std::string& dir) {

@@ -80,10 +80,10 @@ class Dataflow {
 }  // namespace spatial
 
 #define SPATIAL_DATAFLOW_BEGIN { ::spatial::Dataflow spatial_df_;
-#define SPATIAL_TASK(call) spatial_df_.add([&] { call; })
+#define SPATIAL_TASK(...) spatial_df_.add([&] { __VA_ARGS__; })
 #define SPATIAL_DATAFLOW_END spatial_df_.run(); }
 #else
 #define SPATIAL_DATAFLOW_BEGIN {
-#define SPATIAL_TASK(call) call
+#define SPATIAL_TASK(...) __VA_ARGS__
 #define SPATIAL_DATAFLOW_END }
 #endif

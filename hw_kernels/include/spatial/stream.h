@@ -137,8 +137,14 @@ class stream {
 #else
 #include <hls_stream.h>
 namespace spatial {
+// For synthesis the depth comes from a STREAM pragma next to the declaration, written with
+// the SPATIAL_DEPTH_<fifo> macros of the exported configuration header.
 template <class T>
-using stream = hls::stream<T>;
-}
+class stream : public hls::stream<T> {
+  public:
+    stream() {}
+    explicit stream(const char* name, int = 0) : hls::stream<T>(name) {}
+};
+}  // namespace spatial
 #define SPATIAL_STREAM_DEPTH(s, d)
 #endif

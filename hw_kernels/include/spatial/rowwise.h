@@ -1,0 +1,117 @@
+// rowwise.h: the fp32 element-wise and row kernels: LayerNorm, GeLU, residual add, the FFN
+// splitter (chen2024.md 3.2; golden model spatialsim.golden.ops).
+//
+// Config C: P tokens per word, F features (d or d_FFN), EPS for LayerNorm.
+#pragma once
+
+#include "spatial/fmath.h"
+#include "spatial/stream.h"
+#include "spatial/types.h"
+
+namespace spatial {
+
+// LayerNorm: SUM reads the row accumulating sum and sum of squares (II 4: fp32 add
+// latency), NORM writes (x - mean) * rsqrt(var + eps) * gamma + beta.
+template <class C>
+void layernorm(stream<pack_f32<C::P>>& in, const float* gamma, const float* beta, int packs,
+               stream<pack_f32<C::P>>& out) {
+    constexpr int P = C::P, F = C::F;
+    pack_f32<P> row[F];
+    for (int p = 0; p < packs; ++p) {
+        float s[P], s2[P], mean[P], inv[P];
+        for (int r = 0; r < P; ++r) s[r] = s2[r] = 0.0f;
+        SPATIAL_ENTER("layernorm.SUM");
+    SUM:
+        for (int f = 0; f < F; ++f) {
+#pragma HLS PIPELINE II = 4  // the fp32 accumulations' add latency
+            SPATIAL_TRIP("layernorm.SUM");
+            row[f] = in.read();
+            for (int r = 0; r < P; ++r) {
+                const float x = row[f].v[r];
+                s[r] += x;
+                s2[r] += x * x;
+            }
+        }
+        for (int r = 0; r < P; ++r) {
+            mean[r] = s[r] / float(F);
+            const float var = s2[r] / float(F) - mean[r] * mean[r];
+            inv[r] = 1.0f / fsqrt(var + C::EPS);
+        }
+        SPATIAL_ENTER("layernorm.NORM");
+    NORM:
+        for (int f = 0; f < F; ++f) {
+#pragma HLS PIPELINE II = 1
+            SPATIAL_TRIP("layernorm.NORM");
+            pack_f32<P> y;
+            for (int r = 0; r < P; ++r)
+                y.v[r] = ((row[f].v[r] - mean[r]) * inv[r]) * gamma[f] + beta[f];
+            out.write(y);
+        }
+    }
+}
+
+// GeLU, tanh approximation (max 4.7e-4 from the erf form; see spatialsim.golden.ops.gelu),
+// then int8 at the static scale of FFN2's input.
+template <class C>
+void gelu(stream<pack_f32<C::P>>& in, float out_inv_scale, int packs,
+          stream<pack_i8<C::P>>& out) {
+    constexpr int P = C::P;
+    const float k0 = 0.7978845608028654f, k1 = 0.044715f;  // sqrt(2 / pi), the cubic term
+    for (int p = 0; p < packs; ++p) {
+        SPATIAL_ENTER("activation.ACT");
+    ACT:
+        for (int f = 0; f < C::F; ++f) {
+#pragma HLS PIPELINE II = 1
+            SPATIAL_TRIP("activation.ACT");
+            pack_f32<P> x = in.read();
+            pack_i8<P> y;
+            for (int r = 0; r < P; ++r) {
+                const float v = x.v[r];
+                const float inner = k0 * (v + k1 * v * v * v);
+                y.v[r] = quantize<8>(0.5f * v * (1.0f + ftanh(inner)), out_inv_scale);
+            }
+            out.write(y);
+        }
+    }
+}
+
+// Residual add: a (the kernel's output) + b (the skip path).
+template <class C>
+void residual(stream<pack_f32<C::P>>& a, stream<pack_f32<C::P>>& b, int packs,
+              stream<pack_f32<C::P>>& out) {
+    constexpr int P = C::P;
+    for (int p = 0; p < packs; ++p) {
+        SPATIAL_ENTER("residual.ADD");
+    ADD:
+        for (int f = 0; f < C::F; ++f) {
+#pragma HLS PIPELINE II = 1
+            SPATIAL_TRIP("residual.ADD");
+            pack_f32<P> x = a.read(), y = b.read(), z;
+            for (int r = 0; r < P; ++r) z.v[r] = x.v[r] + y.v[r];
+            out.write(z);
+        }
+    }
+}
+
+// Splitter: the LayerNorm 0 row goes to FFN1 as int8 (static scale) and, in fp32, into the
+// bypass FIFO that must hold the whole activation until residual 1 needs it.
+template <class C>
+void splitter(stream<pack_f32<C::P>>& in, float out_inv_scale, int packs,
+              stream<pack_i8<C::P>>& to_ffn, stream<pack_f32<C::P>>& bypass) {
+    constexpr int P = C::P;
+    for (int p = 0; p < packs; ++p) {
+        SPATIAL_ENTER("splitter.SPLIT");
+    SPLIT:
+        for (int f = 0; f < C::F; ++f) {
+#pragma HLS PIPELINE II = 1
+            SPATIAL_TRIP("splitter.SPLIT");
+            pack_f32<P> x = in.read();
+            pack_i8<P> q;
+            for (int r = 0; r < P; ++r) q.v[r] = quantize<8>(x.v[r], out_inv_scale);
+            to_ffn.write(q);
+            bypass.write(x);
+        }
+    }
+}
+
+}  // namespace spatial

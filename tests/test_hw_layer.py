@@ -1,0 +1,82 @@
+"""A whole layer in C simulation: the three region kernels chained, configured by the
+header `export-hls` writes from the design graph, against the numpy layer."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hwutil import build, write
+from spatialsim.design.overrides import apply_overrides
+from spatialsim.design.templates import build_design
+from spatialsim.golden import layer
+from spatialsim.golden.quant import F32, inverse_scale, per_token_scale
+from spatialsim.hls.export import config_header
+from spatialsim.workload.models import get_model
+
+pytestmark = pytest.mark.hw
+
+TOKENS = 13  # one full pack of 8 and a partial one
+
+
+def tiny_design(name: str, overrides: list[str] | None = None):  # type: ignore[no-untyped-def]
+    model = dataclasses.replace(get_model("gpt2"), name="tiny", layers=1, hidden=64, heads=4,
+                                head_dim=16, ffn=128, kv_heads=4)
+    return apply_overrides(build_design(name, model, 16), overrides or [])
+
+
+def layer_case(tmp: Path, weight_bits: int, bias: bool) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(TOKENS, 64)).astype(F32)
+    p = layer.make_layer(rng, 64, 4, 128, weight_bits, x, bias=bias)
+    out = layer.forward(x, p)
+    lins = [p.q, p.k, p.v, p.o, p.f1, p.f2]
+    zeros = [np.zeros(lin.w.shape[1], np.int16) for lin in lins]
+    write(tmp, x=x, xs=out["x_scale"],
+          wq=p.q.w.astype(np.int8), wk=p.k.w.astype(np.int8), wv=p.v.w.astype(np.int8),
+          wo=p.o.w.astype(np.int8), w1=p.f1.w.astype(np.int8), w2=p.f2.w.astype(np.int8),
+          scales=np.concatenate([lin.scale for lin in lins]).astype(F32),
+          biases=np.concatenate([lin.bias.astype(np.int16) if lin.bias is not None else z
+                                 for lin, z in zip(lins, zeros, strict=True)]),
+          norms=np.concatenate([p.ln0_gamma, p.ln0_beta, p.ln1_gamma, p.ln1_beta]).astype(F32),
+          consts=np.array([inverse_scale(p.s_q), inverse_scale(p.s_k), inverse_scale(p.s_v),
+                           p.qk_scale, p.s_v, p.s_f1, inverse_scale(p.s_f1), p.s_f2,
+                           inverse_scale(p.s_f2)], F32),
+          want=out["y"], want_scale=per_token_scale(out["y"]))
+    return out
+
+
+@pytest.mark.parametrize("name,bits,bias", [("chen2024-w4a8", 4, False),
+                                            ("chen2024-w8a8", 8, True)])
+def test_layer_matches_the_numpy_layer(tmp_path: Path, name: str, bits: int,
+                                       bias: bool) -> None:
+    design = tiny_design(name)
+    bitstream = design.phases["prefill"].bitstream
+    out = layer_case(tmp_path / "case", bits, bias)
+    exe = build("tb_layer", tmp_path / "build", "config.h", config_header(design, bitstream))
+    proc = run_case(exe, tmp_path / "case")
+    assert proc.returncode == 0, proc.stdout
+    got = np.fromfile(tmp_path / "case" / "got.bin", F32).reshape(TOKENS, 64)
+    err = np.abs(got - out["y"])
+    print(f"{name}: layer output max |error| {err.max():.3g}, mean {err.mean():.3g}")
+    assert err.mean() < 5e-3
+
+
+def run_case(exe: Path, case: Path):  # type: ignore[no-untyped-def]
+    import subprocess
+    proc = subprocess.run([str(exe), str(case)], capture_output=True, text=True, timeout=120)
+    print(proc.stdout[-3000:], proc.stderr[-2000:])
+    return proc
+
+
+def test_shallow_bypass_deadlocks_in_c_simulation_too(tmp_path: Path) -> None:
+    design = tiny_design("chen2024-w4a8", ["fifo.ffn_residual_bypass.depth=16"])
+    layer_case(tmp_path / "case", 4, False)
+    exe = build("tb_layer", tmp_path / "build", "config.h", config_header(design, "layer"))
+    proc = run_case(exe, tmp_path / "case")
+    assert proc.returncode == 3
+    assert "DEADLOCK" in proc.stdout
+    assert "write to stream ffn_residual_bypass (depth 16, holds 16: full)" in proc.stdout

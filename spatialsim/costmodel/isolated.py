@@ -141,15 +141,21 @@ def _linear(name: str, a: Attrs, w: Work, p: CostParams) -> Estimate:
 
 def _gemv(name: str, a: Attrs, w: Work, p: CostParams) -> Estimate:
     k = a["in_features"]
+    passes = gemv_passes(a)
     loops = [Loop("BUFFER", k, 1, SIMPLE_DEPTH, w.tokens),
-             Loop("MAC", k, 1, p.gemv_pass_overhead_cycles + 1, w.tokens * gemv_passes(a))]
+             Loop("MAC", k, 1, p.gemv_pass_overhead_cycles + 1, w.tokens * passes)]
+    loops += drain_loops(k, a["out_features"], gemv_outputs_per_pass(a), passes, w.tokens)
     return _est(name, a, loops, 0.0, p)
 
 
 def _attn_matmul(name: str, a: Attrs, w: Work, p: CostParams) -> Estimate:
-    k = a["head_dim"] if a["op"] == "qk" else w.keys
+    qk = a["op"] == "qk"
+    k = a["head_dim"] if qk else w.keys
+    n = w.keys if qk else a["head_dim"]
     rows = w.packs * a["heads"]
-    loops = [Loop("MAC", k, 1, mac_depth(a), rows * attn_block_count(a, w.keys))]
+    blocks = attn_block_count(a, w.keys)
+    loops = [Loop("MAC", k, 1, mac_depth(a), rows * blocks)]
+    loops += drain_loops(k, n, a["cols"] * a["pack"], blocks, rows)
     return _est(name, a, loops, rows * array_prologue(k, p), p)
 
 
@@ -196,7 +202,9 @@ def _layernorm(name: str, a: Attrs, w: Work, p: CostParams) -> Estimate:
 
 
 def _activation(name: str, a: Attrs, w: Work, p: CostParams) -> Estimate:
-    loops = [Loop("ACT", a["features"], 1, p.activation_depth_cycles, w.packs)]
+    """GeLU reads one word per output (II 1); SwiGLU two, gate and up (II 2)."""
+    ii = 2 if a["fn"] == "silu_mul" else 1
+    loops = [Loop("ACT", a["features"], ii, p.activation_depth_cycles, w.packs)]
     return _est(name, a, loops, 0.0, p)
 
 

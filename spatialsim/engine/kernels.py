@@ -307,6 +307,7 @@ def _gemv(k: Kernel) -> Proc:
             out = min(left, g * per_pass)
             left -= out
             yield from k.emit(out, span=(g - 1) * pass_cycles)
+    yield from k.busy(_drain_cycles(k))
 
 
 def _attn_matmul(k: Kernel) -> Proc:
@@ -344,6 +345,7 @@ def _attn_matmul(k: Kernel) -> Proc:
                 rest = hg * blocks * block - (hg * kdim if inp is not None else 0)
                 yield from k.busy(rest)
                 yield from k.emit(hg * head_out, span=hg * blocks * block - block)
+    yield from k.busy(_drain_cycles(k))
 
 
 def _attn_gemv(k: Kernel) -> Proc:
@@ -469,11 +471,15 @@ def _layernorm(k: Kernel) -> Proc:
 
 
 def _activation(k: Kernel) -> Proc:
+    """GeLU, or SwiGLU reading the gate and up words of each output (II 2)."""
     f = k.attrs["features"]
     fan_in = 2 if k.attrs["fn"] == "silu_mul" else 1
+    inp = k.stream_in()
     for _ in k.step.pack_sizes():
-        yield from _rowwise(k, fan_in * f, f)
-        yield from k.busy(k.params.activation_depth_cycles - 1)
+        for wo in k.gran.split(f):
+            yield from k.take(inp, fan_in * wo, fan_in * wo, float(fan_in))
+            yield from k.emit(wo, span=fan_in * wo)
+        yield from k.busy(k.params.activation_depth_cycles - fan_in)
 
 
 def _residual(k: Kernel) -> Proc:

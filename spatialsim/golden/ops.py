@@ -134,6 +134,13 @@ def gelu(x: F32A) -> F32A:
     return (F32(0.5) * x * (F32(1.0) + np.tanh(inner))).astype(F32)
 
 
+def silu_mul(gate: F32A, up: F32A) -> F32A:
+    """SwiGLU's gating in fp32: gate / (1 + exp(-gate)) * up."""
+    g = np.asarray(gate, F32)
+    return ((g / (F32(1.0) + np.exp(-g).astype(F32))).astype(F32)
+            * np.asarray(up, F32)).astype(F32)
+
+
 def gelu_erf(x: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """The exact GeLU, x * Phi(x), in float64 (the reference for :func:`gelu`)."""
     xs = np.asarray(x, np.float64)

@@ -75,6 +75,30 @@ void gelu(stream<pack_f32<C::P>>& in, float out_inv_scale, int packs,
     }
 }
 
+// SwiGLU for LLaMA-style FFNs: the fused gate/up linear writes gate_i and up_i as adjacent
+// words; out_i = silu(gate_i) * up_i = gate_i / (1 + exp(-gate_i)) * up_i, then int8 at
+// FFN2's input scale. Two input words per output: II 2.
+template <class C>
+void silu_mul(stream<pack_f32<C::P>>& in, float out_inv_scale, int packs,
+              stream<pack_i8<C::P>>& out) {
+    constexpr int P = C::P;
+    for (int p = 0; p < packs; ++p) {
+        SPATIAL_ENTER("activation.ACT");
+    ACT:
+        for (int f = 0; f < C::F; ++f) {
+#pragma HLS PIPELINE II = 2  // reads the gate and the up word from one stream
+            SPATIAL_TRIP("activation.ACT");
+            pack_f32<P> g = in.read(), u = in.read();
+            pack_i8<P> y;
+            for (int r = 0; r < P; ++r) {
+                const float gv = g.v[r];
+                y.v[r] = quantize<8>((gv / (1.0f + fexp(-gv))) * u.v[r], out_inv_scale);
+            }
+            out.write(y);
+        }
+    }
+}
+
 // Residual add: a (the kernel's output) + b (the skip path).
 template <class C>
 void residual(stream<pack_f32<C::P>>& a, stream<pack_f32<C::P>>& b, int packs,

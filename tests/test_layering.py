@@ -17,13 +17,17 @@ ALLOWED = {
     "costmodel": {"errors", "hardware", "design", "costmodel"},
     "metrics": {"metrics"},
     "engine": {"errors", "hardware", "design", "costmodel", "metrics", "engine"},
+    "hls": {"errors", "fileutil", "workload", "design", "hls"},
+    "golden": {"golden"},
 }
 FORBIDDEN_THIRD_PARTY = {"analytical": {"simpy", "matplotlib"}, "design": {"simpy", "matplotlib"},
                          "workload": {"simpy", "matplotlib", "networkx"},
                          "costmodel": {"simpy", "matplotlib"},
                          "metrics": {"simpy", "matplotlib"},
                          "engine": {"matplotlib"},
-                         "report": {"simpy"}}
+                         "report": {"simpy"},
+                         "golden": {"simpy", "matplotlib", "networkx"},
+                         "hls": {"simpy", "matplotlib"}}
 
 
 def _imports(path: Path) -> set[str]:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from spatialsim import __version__
-from spatialsim.cli import analyze, info, kernels, run
+from spatialsim.cli import analyze, export_hls, info, kernels, run
 from spatialsim.errors import UserError
 
 
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_parsers(sub)
     run.add_parsers(sub)
     kernels.add_parser(sub)
+    export_hls.add_parser(sub)
     return parser
 
 

@@ -131,7 +131,6 @@ def make_layer(rng: np.random.Generator, hidden: int, heads: int, ffn: int,
         lin_ = getattr(p, name)
         y = ops.dequantize(ops.linear_acc(xq, lin_.w, lin_.bias), xs, lin_.scale)
         setattr(p, f"s_{name}", static_scale(y))
-    probe = forward(calib, p)
-    p.s_f1 = static_scale(probe["ln0"])
-    p.s_f2 = static_scale(ops.gelu(probe["f1"]))
+    p.s_f1 = static_scale(forward(calib, p)["ln0"])        # LayerNorm 0 does not use s_f1
+    p.s_f2 = static_scale(forward(calib, p)["gelu"])      # GeLU's input now uses s_f1
     return p

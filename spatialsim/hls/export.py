@@ -229,20 +229,32 @@ def top_cpp(design: Design, bitstream: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def hw_kernels_dir() -> Path | None:
+    """The hw_kernels folder of this checkout, if spatialsim runs from one."""
+    path = Path(__file__).resolve().parents[2] / "hw_kernels"
+    return path if (path / "include" / "spatial" / "regions.h").exists() else None
+
+
 def tcl(design: Design, bitstream: str, step: str) -> str:
     g = design.bitstreams[bitstream]
     regions = sorted({region_of(g, n) for n in g.nodes})
     action = {"csim": "csim_design", "csynth": "csynth_design",
               "cosim": "csynth_design\ncosim_design"}[step]
+    found = hw_kernels_dir()
+    default = str(found) if found else ""
     lines = [f"# Vitis HLS {step} of every region of {design.name} ({bitstream}); written by "
-             f"spatialsim export-hls", "set here [file dirname [info script]]",
-             "set kernels $here/../../hw_kernels/include"]
+             f"spatialsim export-hls. Set SPATIAL_HW_KERNELS to the hw_kernels folder of "
+             f"the spatialsim checkout if it is not the one below.",
+             "set here [file dirname [info script]]",
+             f'set hw [expr {{[info exists ::env(SPATIAL_HW_KERNELS)] ? '
+             f'$::env(SPATIAL_HW_KERNELS) : "{default}"}}]',
+             "set kernels $hw/include"]
     for region in regions:
         lines += [f"open_project -reset {kernel_instance(region)}",
                   f"set_top {kernel_instance(region)}",
                   f'add_files $here/top.cpp -cflags "-std=c++17 -I$kernels -I$here"',
-                  f'add_files -tb $here/../../hw_kernels/tb/tb_layer.cpp -cflags '
-                  f'"-std=c++17 -I$kernels -I$here"',
+                  f'add_files -tb $hw/tb/tb_layer.cpp -cflags '
+                  f'"-std=c++17 -I$kernels -I$hw/tb -I$here"',
                   "open_solution -reset solution -flow_target vitis",
                   f"set_part {PART}", f"create_clock -period {HLS_PERIOD_NS}", action,
                   "close_project", ""]

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from hwutil import build, run, write
+
 from spatialsim.costmodel.isolated import Loop, estimate
 from spatialsim.costmodel.params import CostParams
 from spatialsim.costmodel.work import Work, decode_work, prefill_work

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from hwutil import build, write
+
 from spatialsim.design.overrides import apply_overrides
 from spatialsim.design.templates import build_design
 from spatialsim.golden import layer

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from hwutil import build, run, write
+
 from spatialsim.costmodel.isolated import estimate
 from spatialsim.costmodel.params import CostParams
 from spatialsim.costmodel.work import prefill_work
@@ -43,7 +43,7 @@ def header(cases: list[tuple[object, ...]], root: Path) -> str:
 
 def test_linear_matches_golden_and_counts_trips(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
-    for (name, p, k, n, cols, wb, bias, f32, ts, tokens) in CASES:
+    for (name, _p, k, n, _cols, wb, bias, f32, ts, tokens) in CASES:
         x = rng.normal(size=(tokens, k)).astype(F32)
         xq, xs = quantize_per_token(x)
         wq, ws = quantize_weights(rng.normal(size=(k, n)).astype(F32), wb)
@@ -60,7 +60,7 @@ def test_linear_matches_golden_and_counts_trips(tmp_path: Path) -> None:
     exe = build("tb_linear", tmp_path / "build", "tb_linear_cases.h", header(CASES, tmp_path))
     proc = run(exe)
     assert proc.returncode == 0 and "all cases passed" in proc.stdout
-    for (name, p, k, n, cols, wb, bias, f32, ts, tokens) in CASES:
+    for (name, p, k, n, cols, _wb, _bias, _f32, _ts, tokens) in CASES:
         trips = json.loads((tmp_path / name / "trips.json").read_text())
         attrs = {"kind": "linear", "rows": p, "cols": cols, "pack": 2, "in_features": k,
                  "out_features": n, "block_overhead_cycles": 6}

@@ -28,7 +28,7 @@ GELU_A = F32(0.044715)
 
 def linear_acc(xq: I64, wq: I64, bias: I64 | None = None) -> I64:
     """int32 accumulators of x (int8, [T, K]) times W ([K, N]) plus an int16 bias."""
-    acc = np.asarray(xq, np.int64) @ np.asarray(wq, np.int64)
+    acc: I64 = np.asarray(xq, np.int64) @ np.asarray(wq, np.int64)
     if bias is not None:
         acc = acc + np.asarray(bias, np.int64)[None, :]
     return acc
@@ -63,7 +63,8 @@ def requantize(y: F32A, scale: npt.ArrayLike) -> I64:
 
 def qk_acc(q: I64, k: I64) -> I64:
     """Scores before scaling, ``[H, T, L]``: q ``[T, H, hd]`` against k ``[L, H, hd]``."""
-    return np.einsum("thd,lhd->htl", np.asarray(q, np.int64), np.asarray(k, np.int64))
+    out: I64 = np.einsum("thd,lhd->htl", np.asarray(q, np.int64), np.asarray(k, np.int64))
+    return out
 
 
 def causal_mask(scores: F32A, first_position: int) -> F32A:
@@ -89,7 +90,8 @@ def softmax_exp(scores: F32A) -> tuple[I64, F32A]:
 
 def sv_acc(pq: I64, v: I64) -> I64:
     """Context accumulators ``[T, H, hd]``: probabilities ``[H, T, L]`` times v ``[L, H, hd]``."""
-    return np.einsum("htl,lhd->thd", np.asarray(pq, np.int64), np.asarray(v, np.int64))
+    out: I64 = np.einsum("htl,lhd->thd", np.asarray(pq, np.int64), np.asarray(v, np.int64))
+    return out
 
 
 def context_quantize(acc: I64, inv_sum: F32A) -> I64:

@@ -20,14 +20,15 @@ import numpy as np
 import numpy.typing as npt
 
 F32 = np.float32
-Array = npt.NDArray[np.generic]
+Array = npt.ArrayLike
 
 
 def round_away(x: Array) -> npt.NDArray[np.int64]:
     """Round half away from zero in fp32, as ``(int)(x + (x >= 0 ? 0.5f : -0.5f))``."""
-    x = np.asarray(x, dtype=F32)
-    half = np.where(x >= 0, F32(0.5), F32(-0.5)).astype(F32)
-    return np.trunc((x + half).astype(F32)).astype(np.int64)
+    v = np.asarray(x, dtype=F32)
+    half = np.where(v >= 0, F32(0.5), F32(-0.5)).astype(F32)
+    out: npt.NDArray[np.int64] = np.trunc((v + half).astype(F32)).astype(np.int64)
+    return out
 
 
 def saturate(q: npt.NDArray[np.int64], bits: int) -> npt.NDArray[np.int64]:

@@ -252,9 +252,9 @@ def tcl(design: Design, bitstream: str, step: str) -> str:
     for region in regions:
         lines += [f"open_project -reset {kernel_instance(region)}",
                   f"set_top {kernel_instance(region)}",
-                  f'add_files $here/top.cpp -cflags "-std=c++17 -I$kernels -I$here"',
-                  f'add_files -tb $hw/tb/tb_layer.cpp -cflags '
-                  f'"-std=c++17 -I$kernels -I$hw/tb -I$here"',
+                  'add_files $here/top.cpp -cflags "-std=c++17 -I$kernels -I$here"',
+                  'add_files -tb $hw/tb/tb_layer.cpp -cflags '
+                  '"-std=c++17 -I$kernels -I$hw/tb -I$here"',
                   "open_solution -reset solution -flow_target vitis",
                   f"set_part {PART}", f"create_clock -period {HLS_PERIOD_NS}", action,
                   "close_project", ""]

@@ -103,3 +103,23 @@ def test_gemv_bitstreams_say_what_is_missing(tmp_path: Path) -> None:
     d = build_design("chen2024-w8a8", get_model("gpt2-medium"), 64)
     with pytest.raises(UserError, match="no region top functions"):
         top_cpp(d, "decode")
+
+
+@pytest.mark.hw
+def test_axi_stream_stand_in_declares_what_region_ports_use(tmp_path: Path) -> None:
+    """hls::axis from the ap_axi_sdata.h stand-in carries data plus side channels."""
+    from hwutil import ap_types_dir, compiler
+
+    src = tmp_path / "axis.cpp"
+    src.write_text('#include "spatial/ap_axi_sdata.h"\n#include "spatial/stream.h"\n'
+                   "int main() { spatial::stream<hls::axis<ap_uint<64>, 1, 1, 1>> s(\"l\", 2);\n"
+                   "  hls::axis<ap_uint<64>, 1, 1, 1> w; w.data = 42; w.last = 1;\n"
+                   "  s.write(w); auto r = s.read();\n"
+                   "  return (r.data == 42 && r.last == 1) ? 0 : 1; }\n")
+    root = Path(__file__).resolve().parents[1] / "hw_kernels"
+    exe = tmp_path / "axis"
+    proc = subprocess.run([compiler(), "-std=c++17", "-w", "-pthread",
+                           f"-I{root / 'include'}", f"-I{ap_types_dir()}", str(src), "-o",
+                           str(exe)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert subprocess.run([str(exe)], timeout=60).returncode == 0

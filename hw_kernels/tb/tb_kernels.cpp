@@ -41,8 +41,8 @@ int run_gemv(const std::string& dir) {
                     }
                 beats[e][q * C::K + k] = beat;
             }
-    std::vector<const typename T::beat*> ports;
-    for (auto& b : beats) ports.push_back(b.data());
+    const typename T::beat* ports[4] = {nullptr, nullptr, nullptr, nullptr};
+    for (int e = 0; e < C::ENGINES; ++e) ports[e] = beats[e].data();
     std::vector<ap_int<16>> bias(C::N);
     for (int n = 0; n < C::N; ++n) bias[n] = b16.empty() ? 0 : b16[n];
     stream<pack_i8<1>> in("gemv_in", 4);
@@ -61,8 +61,8 @@ int run_gemv(const std::string& dir) {
             }
         }
     });
-    SPATIAL_TASK(gemv<C>(in, scales, ports.data(), ws.data(), bias.data(), params[0], params[1],
-                         out, tokens));
+    SPATIAL_TASK(gemv<C>(in, scales, ports[0], ports[1], ports[2], ports[3], ws.data(),
+                         bias.data(), params[0], params[1], out, tokens));
     SPATIAL_TASK({
         for (int i = 0; i < tokens * C::N; ++i) {
             auto wd = out.read();

@@ -8,7 +8,9 @@
 //
 // Per token the kernel buffers the K-long input vector (BUFFER, one element per cycle),
 // then each pass broadcasts it against ENGINES beats per cycle (MAC). A pass's outputs
-// drain from output registers during the next pass (FLUSH after the last).
+// drain from output registers during the next pass (FLUSH after the last). Up to four
+// engines, each with its own weight pointer (its own m_axi port and HBM channel); unused
+// pointers are ignored.
 #pragma once
 
 #include <type_traits>
@@ -27,11 +29,14 @@ struct gemv_traits {
     using beat = ap_uint<OUTS_E * 8>;
     using out_t = typename std::conditional<C::OUT_FP32, pack_f32<1>, pack_i8<1>>::type;
     static_assert(C::PACK == 2, "each PE holds a pair of int8 weights");
+    static_assert(C::ENGINES >= 1 && C::ENGINES <= 4, "one to four engines");
 };
 
 template <class C>
 void gemv(stream<pack_i8<1>>& in, stream<pack_f32<1>>& scale_in,
-          const typename gemv_traits<C>::beat* const* weights, const float* w_scale,
+          const typename gemv_traits<C>::beat* w0, const typename gemv_traits<C>::beat* w1,
+          const typename gemv_traits<C>::beat* w2, const typename gemv_traits<C>::beat* w3,
+          const float* w_scale,
           const ap_int<16>* bias, float x_scale, float out_inv_scale,
           stream<typename gemv_traits<C>::out_t>& out, int tokens) {
     using T = gemv_traits<C>;
@@ -59,7 +64,9 @@ void gemv(stream<pack_i8<1>>& in, stream<pack_f32<1>>& scale_in,
                 SPATIAL_TRIP("gemv.MAC");
                 if (k < pending) out.write(regs[k]);
                 for (int e = 0; e < C::ENGINES; ++e) {
-                    typename T::beat w = weights[e][q * K + k];
+                    // each engine reads its own port
+                    const typename T::beat* port = e == 0 ? w0 : e == 1 ? w1 : e == 2 ? w2 : w3;
+                    typename T::beat w = port[q * K + k];
                     for (int j = 0; j < C::PES; ++j) {
                         ap_int<8> w_lo = w.range(16 * j + 7, 16 * j);
                         ap_int<8> w_hi = w.range(16 * j + 15, 16 * j + 8);

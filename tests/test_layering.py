@@ -19,6 +19,8 @@ ALLOWED = {
     "engine": {"errors", "hardware", "design", "costmodel", "metrics", "engine"},
     "hls": {"errors", "fileutil", "workload", "design", "hls"},
     "golden": {"golden"},
+    "calibration": {"errors", "fileutil", "workload", "hardware", "design", "costmodel",
+                    "engine", "metrics", "calibration"},
 }
 FORBIDDEN_THIRD_PARTY = {"analytical": {"simpy", "matplotlib"}, "design": {"simpy", "matplotlib"},
                          "workload": {"simpy", "matplotlib", "networkx"},

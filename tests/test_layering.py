@@ -20,7 +20,7 @@ ALLOWED = {
     "hls": {"errors", "fileutil", "workload", "design", "hls"},
     "golden": {"golden"},
     "calibration": {"errors", "fileutil", "workload", "hardware", "design", "costmodel",
-                    "engine", "metrics", "calibration"},
+                    "engine", "metrics", "analytical", "calibration"},
 }
 FORBIDDEN_THIRD_PARTY = {"analytical": {"simpy", "matplotlib"}, "design": {"simpy", "matplotlib"},
                          "workload": {"simpy", "matplotlib", "networkx"},

@@ -108,7 +108,8 @@ def _section(text: str, start: str, end: str | None = None) -> str:
 
 def _table_rows(block: str) -> list[list[str]]:
     """Data rows of the first ASCII table in ``block`` (after its header separator)."""
-    rows, seps = [], 0
+    rows: list[list[str]] = []
+    seps = 0
     for line in block.splitlines():
         s = line.strip()
         if s.startswith("+-"):
@@ -171,8 +172,7 @@ def _parse_summary(path: Path, text: str) -> HlsReport:
     top = _match(r"Synthesis Summary Report of '([^']+)'", text) or path.stem
     part = _match(r"\* Target device:\s*(\S+)", text)
     block = _section(text, "+ Performance & Resource Estimates:", "== HW Interfaces")
-    rows = [r for r in _table_rows(block) if r and r[0][:1] in "+o" or
-            (r and r[0].lstrip()[:1] in "+o")]
+    rows = [r for r in _table_rows(block) if r and r[0].lstrip()[:1] in "+o"]
     rep = HlsReport(str(path), "text-summary", top, part, None, None, None, None)
     for r in rows:
         label = r[0].strip()

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from spatialsim.analytical.latency import estimate_phase
+from spatialsim.calibration.fit import apply as apply_values
+from spatialsim.calibration.profile import Profile, propagate
+from spatialsim.calibration.profile import load as load_profile
 from spatialsim.cli.common import (
     DEFAULT_PROMPT,
     add_design_options,
@@ -83,6 +86,10 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
                    help="set a cost-model constant (repeatable): "
                         + ", ".join(f.name for f in dataclasses.fields(CostParams))
                         + " (docs/engine.md gives each default and its source)")
+    p.add_argument("--calibration", metavar="PROFILE", default=None,
+                   help="apply a calibration profile (a file from 'spatialsim calibrate', or "
+                        "'u280' for the shipped one) and report 95 %% intervals propagated "
+                        "from its parameter uncertainty")
     p.add_argument("--host-io", action="store_true",
                    help="add PCIe transfers: prompt activations in, hidden state out, and "
                         "one token's activations each way per decode step")
@@ -104,8 +111,8 @@ def _nonneg_float(text: str) -> float:
     return value
 
 
-def cost_params(items: list[str]) -> CostParams:
-    """``NAME=VALUE`` pairs applied to the default cost-model constants."""
+def cost_params(items: list[str], base: CostParams | None = None) -> CostParams:
+    """``NAME=VALUE`` pairs applied to ``base`` (the default cost-model constants)."""
     changes: dict[str, float] = {}
     for item in items:
         name, sep, text = item.partition("=")
@@ -115,13 +122,19 @@ def cost_params(items: list[str]) -> CostParams:
             changes[name.strip()] = float(text)
         except ValueError:
             raise UserError(f"--cost {item!r}: {text!r} is not a number") from None
-    return CostParams().replace(**changes)
+    return (base or CostParams()).replace(**changes)
 
 
-def _config(args: argparse.Namespace, prompt: int, gen: int) -> RunConfig:
-    params = cost_params(args.cost)
+def _user_params(args: argparse.Namespace, base: CostParams) -> CostParams:
+    """``base`` with the user's --cost and --launch-overhead-us on top (they win over a
+    calibration profile)."""
+    params = cost_params(args.cost, base)
     if args.launch_overhead_us is not None:
         params = params.replace(launch_overhead_us=args.launch_overhead_us)
+    return params
+
+
+def _config(args: argparse.Namespace, prompt: int, gen: int, params: CostParams) -> RunConfig:
     gran = Granularity(None if args.granularity == "fine" else args.chunks_per_row)
     return RunConfig(prompt_len=prompt, gen_len=gen, layers=args.layers,
                      clock_mhz=args.clock_mhz, granularity=gran, params=params,
@@ -153,7 +166,16 @@ def simulate_cli(args: argparse.Namespace, prompt: int, gen: int) -> tuple[RunRe
     if clock > platform.max_clock_mhz:
         raise UserError(f"--clock-mhz {clock:g} is above {platform.name}'s fabric ceiling of "
                         f"{platform.max_clock_mhz:g} MHz")
-    config = _config(args, prompt, gen)
+    raw_platform = platform
+    profile = None
+    base = CostParams()
+    if getattr(args, "calibration", None):
+        profile = load_profile(args.calibration)
+        if profile.platform != platform.name:
+            raise UserError(f"--calibration {args.calibration} was fitted on "
+                            f"{profile.platform}, but --platform is {platform.name}")
+        base, platform = profile.apply(base, platform)
+    config = _config(args, prompt, gen, _user_params(args, base))
     result = simulate(design, platform, config)
     doc = result.to_json()
     if args.no_timing:
@@ -161,7 +183,33 @@ def simulate_cli(args: argparse.Namespace, prompt: int, gen: int) -> tuple[RunRe
     doc["model_layers"] = model.layers
     doc["analytical"] = _analytical(design, platform, result)
     doc["warnings"] = footprint_warnings(design, platform, model.layers, prompt + gen)
+    if profile is not None:
+        doc["calibration"] = _uncertainty(profile, args, design, raw_platform, config,
+                                          result)
     return result, doc
+
+
+def _uncertainty(profile: Profile, args: argparse.Namespace, design: Design,
+                 raw_platform: Platform, config: RunConfig,
+                 result: RunResult) -> dict[str, Any]:
+    """95 % intervals of TTFT and TPOT from the profile's parameter covariance."""
+
+    def outputs(values: dict[str, float]) -> list[float]:
+        cost, plat = apply_values(values, CostParams(), raw_platform)
+        r = simulate(design, plat, dataclasses.replace(config,
+                                                       params=_user_params(args, cost)))
+        return [r.ttft_ms, r.tpot_ms or 0.0]
+
+    sig_ttft, sig_tpot = propagate(profile, outputs)
+    out: dict[str, Any] = {"profile": args.calibration, "parameters": profile.values,
+                           "ttft_ms_stderr": sig_ttft,
+                           "ttft_ms_ci95": [result.ttft_ms - 1.96 * sig_ttft,
+                                            result.ttft_ms + 1.96 * sig_ttft]}
+    if result.tpot_ms is not None:
+        out["tpot_ms_stderr"] = sig_tpot
+        out["tpot_ms_ci95"] = [result.tpot_ms - 1.96 * sig_tpot,
+                               result.tpot_ms + 1.96 * sig_tpot]
+    return out
 
 
 def _write_outputs(out: str, doc: dict[str, Any], text: str) -> list[Path]:
@@ -198,7 +246,7 @@ def run_demo(args: argparse.Namespace) -> int:
         model=DEMO["model"], platform=DEMO["platform"], design=DEMO["design"],
         max_seq_len=None, overrides=[], layers=None, clock_mhz=None,
         granularity="coarse", chunks_per_row=4, every_layer=False, launch_overhead_us=None,
-        cost=[],
+        cost=[], calibration=None,
         host_io=False, no_timing=False, json=None, out=args.out)
     _, doc = simulate_cli(ns, DEMO_PROMPT, DEMO_GEN)
     text = summary_text(doc)

@@ -32,7 +32,15 @@ def summary_text(doc: dict[str, Any]) -> str:
                      _opt(ana.get("decode_ms_per_token"))])
         rows.append(["first / last token", f"{toks[0]:.3f} / {toks[-1]:.3f} ms", ""])
         rows.append(["decode rate", f"{1e3 / doc['tpot_ms']:.1f} tokens/s", ""])
+    cal = doc.get("calibration")
+    if cal:
+        rows[0][1] += f" +- {1.96 * cal['ttft_ms_stderr']:.3f}"
+        if toks and "tpot_ms_stderr" in cal:
+            rows[1][1] += f" +- {1.96 * cal['tpot_ms_stderr']:.3f}"
     lines += ["", table(["", "simulated", "analytical (Eq. 8 / 9)"], rows)]
+    if cal:
+        lines.append(f"calibration profile {cal['profile']}: intervals are 95 %, propagated "
+                     f"from the fitted parameters' covariance")
 
     stalls = []
     for phase, ph in doc["phases"].items():

@@ -1,0 +1,135 @@
+"""Measurements in: board runs (CSV), HBM microbenchmarks (CSV) and HLS report modules.
+
+Board CSV (docs/calibration.md), one row per run, header required:
+
+    model,design,platform,layers,prompt_len,gen_len,clock_mhz,ttft_ms,tpot_ms
+
+``ttft_ms`` or ``tpot_ms`` may be empty (not measured). Optional columns:
+``prefill_layer_ms`` and ``decode_layer_ms`` (one layer's time, e.g. from XRT's kernel
+execution summary of the region compute units) and ``note``. The HBM CSV is the
+``quantity,value,unit,conditions,kind,source`` format of the shipped microbenchmarks.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from spatialsim.errors import UserError
+
+BOARD_COLUMNS = ("model", "design", "platform", "layers", "prompt_len", "gen_len", "clock_mhz",
+                 "ttft_ms", "tpot_ms")
+BOARD_OPTIONAL = ("prefill_layer_ms", "decode_layer_ms", "note")
+HBM_COLUMNS = ("quantity", "value", "unit", "conditions", "kind", "source")
+
+
+@dataclass(frozen=True)
+class BoardRun:
+    """One measured run; ``row`` is its line in the file (for messages)."""
+
+    file: str
+    row: int
+    model: str
+    design: str
+    platform: str
+    layers: int
+    prompt_len: int
+    gen_len: int
+    clock_mhz: float
+    ttft_ms: float | None
+    tpot_ms: float | None
+    prefill_layer_ms: float | None = None
+    decode_layer_ms: float | None = None
+
+    @property
+    def label(self) -> str:
+        return (f"{Path(self.file).name}:{self.row} {self.model}/{self.design} "
+                f"l={self.prompt_len} g={self.gen_len}")
+
+
+@dataclass(frozen=True)
+class HbmMeasurement:
+    quantity: str
+    value: float
+    unit: str
+    conditions: str
+    kind: str
+    source: str
+
+
+def _read(path: Path, required: tuple[str, ...], optional: tuple[str, ...]) -> list[dict[str, str]]:
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise UserError(f"{path}: missing column(s) {', '.join(missing)}; the header "
+                                f"must have {','.join(required)}")
+            unknown = [c for c in header if c not in required + optional]
+            if unknown:
+                raise UserError(f"{path}: unknown column {unknown[0]!r}; valid: "
+                                f"{', '.join(required + optional)}")
+            return list(reader)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _num(path: Path, row: int, col: str, text: str | None, cast: type, empty_ok: bool,
+         positive: bool = True) -> float | None:
+    text = (text or "").strip()
+    if not text:
+        if empty_ok:
+            return None
+        raise UserError(f"{path}: row {row}: {col} is empty; it needs a value")
+    try:
+        value = cast(text)
+    except ValueError:
+        raise UserError(f"{path}: row {row}: {col} = {text!r} is not a number") from None
+    if positive and not value > 0:
+        raise UserError(f"{path}: row {row}: {col} = {text} must be positive")
+    return float(value)
+
+
+def load_board_csv(path: Path) -> list[BoardRun]:
+    rows = _read(path, BOARD_COLUMNS, BOARD_OPTIONAL)
+    runs = []
+    for i, r in enumerate(rows, start=2):
+        ttft = _num(path, i, "ttft_ms", r.get("ttft_ms"), float, True)
+        tpot = _num(path, i, "tpot_ms", r.get("tpot_ms"), float, True)
+        gen = _num(path, i, "gen_len", r.get("gen_len"), int, False, positive=False)
+        if ttft is None and tpot is None and not r.get("prefill_layer_ms") \
+                and not r.get("decode_layer_ms"):
+            raise UserError(f"{path}: row {i}: no measurement (ttft_ms, tpot_ms or a layer "
+                            f"time must be given)")
+        if tpot is not None and not gen:
+            raise UserError(f"{path}: row {i}: tpot_ms needs gen_len > 0")
+        runs.append(BoardRun(
+            file=str(path), row=i, model=r["model"].strip(), design=r["design"].strip(),
+            platform=r["platform"].strip(),
+            layers=int(_num(path, i, "layers", r.get("layers"), int, False) or 0),
+            prompt_len=int(_num(path, i, "prompt_len", r.get("prompt_len"), int, False) or 0),
+            gen_len=int(gen or 0),
+            clock_mhz=float(_num(path, i, "clock_mhz", r.get("clock_mhz"), float, False) or 0),
+            ttft_ms=ttft, tpot_ms=tpot,
+            prefill_layer_ms=_num(path, i, "prefill_layer_ms", r.get("prefill_layer_ms"),
+                                  float, True),
+            decode_layer_ms=_num(path, i, "decode_layer_ms", r.get("decode_layer_ms"), float,
+                                 True)))
+    if not runs:
+        raise UserError(f"{path}: no rows")
+    return runs
+
+
+def load_hbm_csv(path: Path) -> list[HbmMeasurement]:
+    out = []
+    for i, r in enumerate(_read(path, HBM_COLUMNS, ()), start=2):
+        value = _num(path, i, "value", r.get("value"), float, False)
+        assert value is not None
+        out.append(HbmMeasurement(r["quantity"].strip(), value, r["unit"].strip(),
+                                  r["conditions"].strip(), r["kind"].strip(),
+                                  r["source"].strip()))
+    if not out:
+        raise UserError(f"{path}: no rows")
+    return out

@@ -1,0 +1,126 @@
+"""Calibration profiles: the fitted parameters, their uncertainty and the evidence, in TOML.
+
+A profile is human-readable: every fitted parameter with its value, standard error, 95 %
+interval and the default it replaced; every parameter the data could not determine with
+the reason; the covariance of each fit; and every measurement's residual and leave-one-out
+error. ``spatialsim run --calibration PROFILE`` applies the values and propagates the
+covariance to the predicted latencies (first order: g^T C g, with g from re-simulating
+with each fitted parameter moved by one standard error).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tomli_w
+
+from spatialsim.calibration.fit import PARAMS, FitResult, Values, apply
+from spatialsim.costmodel.params import CostParams
+from spatialsim.errors import UserError
+from spatialsim.fileutil import atomic_write_text
+from spatialsim.hardware.platform import Platform
+
+BUILTIN_PROFILES = ("u280",)
+
+
+@dataclass
+class Profile:
+    platform: str
+    values: Values
+    stderr: Values
+    blocks: list[tuple[list[str], np.ndarray]]
+    fixed: dict[str, str] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def apply(self, cost: CostParams, platform: Platform) -> tuple[CostParams, Platform]:
+        return apply(self.values, cost, platform)
+
+
+def to_toml(platform: str, fits: dict[str, FitResult], defaults: Values,
+            meta: dict[str, Any]) -> str:
+    doc: dict[str, Any] = {"profile": {"platform": platform, **meta}, "parameters": {},
+                           "fixed": {}, "covariance": {}, "summary": {}, "residuals": []}
+    for source, res in fits.items():
+        for n in res.fitted:
+            lo, hi = res.ci95[n]
+            doc["parameters"][n] = {"value": res.values[n], "stderr": res.stderr[n],
+                                    "ci95": [lo, hi], "default": defaults[n],
+                                    "from": source, "meaning": PARAMS[n].doc}
+        for n, why in res.fixed.items():
+            if n not in doc["parameters"]:
+                doc["fixed"][n] = f"{source}: {why}"
+        if res.fitted:
+            doc["covariance"][source] = {"names": res.fitted,
+                                         "matrix": res.covariance.tolist()}
+        doc["summary"][source] = {k: v for k, v in res.summary().items() if v is not None}
+        for r in res.residuals:
+            row = {"source": source, "label": r.label, "observed": r.observed,
+                   "predicted": r.predicted, "unit": r.unit, "error": r.error}
+            if r.loo_error is not None:
+                row["loo_error"] = r.loo_error
+            doc["residuals"].append(row)
+    header = ("# spatialsim calibration profile (spatialsim calibrate). Parameters: fitted "
+              "value, standard error,\n# 95 % interval and the default it replaced. "
+              "[fixed]: what the data could not determine.\n")
+    return header + tomli_w.dumps(doc)
+
+
+def save(path: Path, text: str) -> None:
+    atomic_write_text(path, text)
+
+
+def load(spec: str) -> Profile:
+    """A built-in profile by name, or a profile file."""
+    if spec in BUILTIN_PROFILES:
+        text = resources.files("spatialsim.calibration").joinpath(f"data/{spec}.toml") \
+            .read_text(encoding="utf-8")
+        origin = f"built-in profile {spec}"
+    else:
+        path = Path(spec)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"calibration profile {spec!r}: cannot read ({exc.strerror}); "
+                            f"built-in: {', '.join(BUILTIN_PROFILES)}") from None
+        origin = str(path)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{origin}: not valid TOML ({exc})") from None
+    try:
+        params = doc["parameters"]
+        values = {n: float(p["value"]) for n, p in params.items()}
+        stderr = {n: float(p.get("stderr", 0.0)) for n, p in params.items()}
+        blocks = [(list(b["names"]), np.array(b["matrix"], float))
+                  for b in doc.get("covariance", {}).values()]
+        platform = str(doc["profile"]["platform"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{origin}: not a calibration profile (missing or bad {exc})") from None
+    unknown = [n for n in values if n not in PARAMS]
+    if unknown:
+        raise UserError(f"{origin}: unknown parameter {unknown[0]!r}; valid: "
+                        f"{', '.join(PARAMS)}")
+    return Profile(platform, values, stderr, blocks, dict(doc.get("fixed", {})),
+                   dict(doc["profile"]))
+
+
+def propagate(profile: Profile, outputs: Callable[[Values], list[float]]) -> list[float]:
+    """First-order standard deviation of each output from the parameter covariance."""
+    base = outputs(profile.values)
+    var = np.zeros(len(base))
+    for names, cov in profile.blocks:
+        grads = []
+        for n in names:
+            h = profile.stderr.get(n, 0.0) or abs(profile.values[n]) * 1e-3 or 1e-3
+            moved = dict(profile.values)
+            moved[n] = profile.values[n] + h
+            grads.append((np.array(outputs(moved)) - np.array(base)) / h)
+        g = np.array(grads)  # [params, outputs]
+        var += np.einsum("po,pq,qo->o", g, cov, g)
+    return [float(np.sqrt(max(v, 0.0))) for v in var]

@@ -1,0 +1,172 @@
+"""Every reference number the project ships, against the models that predict it.
+
+For each number in ``data/reference.toml``:
+
+- HLS module latencies of the W4A8 GPT-2-medium layer against the isolated cost model
+  (``spatialsim kernels``), the simulator (the cycles a kernel spends working or waiting on
+  memory in a simulated layer; FIFO stalls, which HLS estimates leave out, are excluded)
+  and the analytical model (the paper's stage term, where one exists);
+- HBM and DDR microbenchmarks against the memory model (platform parameters), the
+  simulator (transfers through the engine's memory channels under the benchmark's setup)
+  and the analytical model (the channel rate its T_mem uses).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from spatialsim.analytical.latency import estimate_phase
+from spatialsim.calibration.fit import current_values
+from spatialsim.costmodel.design_estimate import HLS_ALIASES, kernel_estimates, region_latencies
+from spatialsim.costmodel.memory import hbm_channel_rate_gbps
+from spatialsim.costmodel.params import CostParams
+from spatialsim.design.templates import build_design
+from spatialsim.engine.memsys import MemorySystem
+from spatialsim.engine.simulator import RunConfig, simulate
+from spatialsim.hardware.platform import Platform, get_platform
+from spatialsim.workload.models import get_model
+
+NOT_MODELLED = {
+    "far_channel_page_hit_latency": "the memory model binds each port to its own channel",
+    "small_burst_wide_bw": "page misses over a large working set are not modelled",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    section: str
+    name: str
+    unit: str
+    reference: float
+    model: float | None
+    simulator: float | None
+    analytical: float | None
+    source: str
+    note: str = ""
+
+    def errors(self) -> dict[str, float | None]:
+        return {k: (None if v is None else (v - self.reference) / self.reference)
+                for k, v in (("model", self.model), ("simulator", self.simulator),
+                             ("analytical", self.analytical))}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"section": self.section, "name": self.name, "unit": self.unit,
+                "reference": self.reference, "model": self.model,
+                "simulator": self.simulator, "analytical": self.analytical,
+                "errors": self.errors(), "source": self.source, "note": self.note}
+
+
+def reference_data() -> dict[str, Any]:
+    text = resources.files("spatialsim.calibration").joinpath("data/reference.toml") \
+        .read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def hls_rows(ref: dict[str, Any], params: CostParams | None = None) -> list[Row]:
+    params = params or CostParams()
+    model = get_model(ref["model"])
+    seq = int(ref["seq_len"])
+    design = build_design(ref["design"], model, seq)
+    platform = get_platform("u280")
+    est = kernel_estimates(design, "prefill", seq, params)
+    cycles = {n: e.cycles for n, e in est.items()}
+    cycles.update(region_latencies(design, "prefill", est, params))
+    run = simulate(design, platform, RunConfig(prompt_len=seq, layers=1, params=params))
+    kernels = run.phases["prefill"].kernels
+    own = {n: k.active_cycles * (k.fractions["busy"] + k.fractions["hbm_wait"])
+           for n, k in kernels.items()}
+    eq = estimate_phase(design, platform, "prefill", seq)
+    stage = {"q_proj": eq.stages["qkv"], "k_proj": eq.stages["qkv"], "v_proj": eq.stages["qkv"],
+             "qk_matmul": eq.stages["qk_matmul"], "sv_matmul": eq.stages["sv_matmul"],
+             "out_proj": eq.stages["out_proj"], "ffn1": eq.stages["ffn1"],
+             "ffn2": eq.stages["ffn2"], "region_1": eq.sync_cycles,
+             "region_3": max(eq.stages["ffn1"], eq.stages["ffn2"])}
+    rows = []
+    for m in ref["modules"]:
+        name = HLS_ALIASES.get(m["module"], m["module"])
+        note = ("simulator: cycles busy or waiting on HBM in a simulated layer (FIFO stalls "
+                "excluded, as in HLS)" if name in own else
+                "the simulator has no separate weight loader or isolated region"
+                if name.startswith(("weight_loader", "region")) else "")
+        rows.append(Row("hls", f"{m['module']} ({name})", "cycles",
+                        float(m["latency_cycles"]), cycles.get(name), own.get(name),
+                        stage.get(name), ref["source"], note))
+    return rows
+
+
+def memory_rows(entries: list[dict[str, Any]], platform: Platform) -> list[Row]:
+    hbm, ddr = platform.hbm, platform.ddr
+    assert hbm is not None and ddr is not None
+    values = current_values(CostParams(), platform)
+    axi_ns = 1e3 / hbm.axi_clock_mhz
+    rows = []
+    for e in entries:
+        q, ref = e["quantity"], float(e["value"])
+        model = sim = ana = None
+        note = ""
+        if q == "pc_seq_read_bw":
+            model = values["hbm.read_bw_gbps"]
+            sim = _stream_rate(platform, ["HBM[3]"], 4 * 2**20, 2**16, 300.0, False)
+            ana = platform.channel_read_bw_gbps("HBM")
+        elif q == "all_pc_read_bw":
+            model = hbm.channels * values["hbm.read_bw_gbps"]
+            sim = _stream_rate(platform, [f"HBM[{i}]" for i in range(hbm.channels)],
+                               4 * 2**20, 2**16, 300.0, False)
+            note = "channels modelled as independent"
+        elif q == "all_pc_write_bw":
+            model = hbm.channels * values["hbm.write_bw_gbps"]
+            sim = _stream_rate(platform, [f"HBM[{i}]" for i in range(hbm.channels)],
+                               4 * 2**20, 2**16, 300.0, True)
+        elif q == "read_latency_page_hit":
+            model = values["hbm.latency_ns"] / axi_ns
+            sim = _idle_latency_ns(platform) / axi_ns
+            note = "simulated designs reach HBM through the switch (+7 cycles)"
+        elif q == "switch_latency_penalty":
+            model = values["hbm.switch_penalty_ns"] / axi_ns
+        elif q == "small_burst_local_bw":
+            model = hbm_channel_rate_gbps(hbm, 32)
+            sim = _stream_rate(platform, ["HBM[3]"], 32 * 4096, 32, 450.0, False,
+                               extent=32)
+        elif q == "ddr4_channel_read_bw":
+            model = values["ddr.read_bw_gbps"]
+            sim = _stream_rate(platform, ["DDR[0]"], 4 * 2**20, 2**16, 300.0, False)
+            ana = platform.channel_read_bw_gbps("DDR")
+        elif q == "ddr4_channel_write_bw":
+            model = values["ddr.write_bw_gbps"]
+            sim = _stream_rate(platform, ["DDR[0]"], 4 * 2**20, 2**16, 300.0, True)
+        else:
+            note = NOT_MODELLED.get(q, "not modelled")
+        rows.append(Row("memory", q, e["unit"], ref, model, sim, ana,
+                        f"{e['source']}: {e['setup']}", note))
+    return rows
+
+
+def _stream_rate(platform: Platform, ports: list[str], nbytes: int, request_bytes: int,
+                 clock_mhz: float, write: bool, extent: int | None = None) -> float:
+    """GB/s the engine's channels deliver to one master per port (512 bits at
+    ``clock_mhz``) moving ``nbytes`` each in back-to-back requests of ``request_bytes``;
+    ``extent`` is the consecutive run the channel's rate depends on (default: all of it)."""
+    mem = MemorySystem(platform, clock_mhz, CostParams(prefetch_bytes=0))
+    done = 0.0
+    for port in ports:
+        stream = mem.open((port,), 512, 0, extent or nbytes, write, 0.0)
+        for _ in range(nbytes // request_bytes):
+            done = max(done, stream.request(0.0, request_bytes))
+    seconds = done / (clock_mhz * 1e6)
+    return len(ports) * nbytes / seconds / 1e9
+
+
+def _idle_latency_ns(platform: Platform) -> float:
+    """Time for one 64-byte read on an idle channel, less its transfer time."""
+    mem = MemorySystem(platform, 450.0, CostParams(prefetch_bytes=0))
+    stream = mem.open(("HBM[3]",), 512, 0, 64, False, 0.0)
+    ready = stream.request(0.0, 64)
+    return (ready - 64 / stream.rates[0]) / 450.0 * 1e3
+
+
+def validation_rows() -> list[Row]:
+    ref = reference_data()
+    return hls_rows(ref["hls"]) + memory_rows(ref["memory"], get_platform("u280"))

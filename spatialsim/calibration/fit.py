@@ -1,9 +1,11 @@
 """Fit the simulator's parameters to measurements with scipy's least_squares.
 
-A parameter is a ``CostParams`` field (``cost.<name>``) or a platform memory field
-(``hbm.<name>``, ``ddr.<name>``). An :class:`Observation` is one measured number and a
-function predicting it from parameter values, through the real cost models or the
-simulator. The fit minimises relative residuals (predicted - observed) / observed.
+A parameter is a ``CostParams`` field (``cost.<name>``), a platform memory field
+(``hbm.<name>``, ``ddr.<name>``) or a kernel parameter shared by a class of kernels of the
+design (``design.block_overhead_cycles``: the arrays' fill/drain per block;
+``design.reduction_ii``: the fp32 reductions' II). An :class:`Observation` is one
+measured number and a function predicting it from parameter values, through the real cost
+models or the simulator. The fit minimises relative residuals (predicted - observed) / observed.
 
 Before fitting, the parameters the data cannot determine are fixed at their current
 values, each with the reason: no observation depends on it (a zero Jacobian column), it
@@ -25,6 +27,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from spatialsim.costmodel.params import CostParams
+from spatialsim.design.graph import Design
 from spatialsim.errors import UserError
 from spatialsim.hardware.platform import Platform
 
@@ -41,6 +44,8 @@ class ParamSpec:
 
 # What calibration may fit, in priority order (earlier wins when two cannot be separated).
 PARAMS: dict[str, ParamSpec] = {p.name: p for p in (
+    ParamSpec("design.block_overhead_cycles", 0, 1024, "array fill/drain cycles per block"),
+    ParamSpec("design.reduction_ii", 1, 64, "II of the fp32 reductions (softmax, LayerNorm)"),
     ParamSpec("cost.array_prologue_cycles", 0, 1e4, "systolic array per-row prologue"),
     ParamSpec("cost.array_prologue_divisor", 1, 1e4, "K / divisor part of that prologue"),
     ParamSpec("cost.softmax_exp_depth_cycles", 0, 1e4, "softmax exp-and-sum loop depth"),
@@ -66,12 +71,26 @@ PARAMS: dict[str, ParamSpec] = {p.name: p for p in (
 )}
 
 
-def current_values(cost: CostParams, platform: Platform) -> Values:
-    """Every registered parameter's value in ``cost`` and ``platform``."""
+# design parameter -> the kernel kinds that carry it
+DESIGN_KINDS = {"block_overhead_cycles": ("linear", "attn_matmul"),
+                "reduction_ii": ("softmax", "layernorm")}
+
+
+def current_values(cost: CostParams, platform: Platform, design: Design | None = None) -> Values:
+    """Every registered parameter's value in ``cost``, ``platform`` and ``design`` (the
+    first kernel carrying a design parameter gives its value)."""
     out: Values = {}
     for name in PARAMS:
         group, attr = name.split(".", 1)
-        if group == "cost":
+        if group == "design":
+            if design is not None:
+                for g in design.bitstreams.values():
+                    found = [a[attr] for _, a in g.nodes(data=True)
+                             if a["kind"] in DESIGN_KINDS[attr]]
+                    if found:
+                        out[name] = float(found[0])
+                        break
+        elif group == "cost":
             out[name] = float(getattr(cost, attr))
         elif group == "hbm" and platform.hbm is not None:
             out[name] = float(getattr(platform.hbm, attr))
@@ -90,6 +109,7 @@ def apply(values: Values, cost: CostParams, platform: Platform) -> tuple[CostPar
     ddr: dict[str, Any] = {k.split(".", 1)[1]: v for k, v in values.items()
                            if k.startswith("ddr.")}
     unknown = [k for k in values if k not in PARAMS]
+    values = {k: v for k, v in values.items() if not k.startswith("design.")}
     if unknown:
         raise UserError(f"unknown calibration parameter {unknown[0]!r}; valid: "
                         f"{', '.join(PARAMS)}")
@@ -99,6 +119,21 @@ def apply(values: Values, cost: CostParams, platform: Platform) -> tuple[CostPar
     if ddr and platform.ddr is not None:
         platform = dataclasses.replace(platform, ddr=dataclasses.replace(platform.ddr, **ddr))
     return cost, platform
+
+
+def apply_design(values: Values, design: Design) -> Design:
+    """A copy of ``design`` with the ``design.*`` values set on every kernel of the class
+    (kept as numbers, not re-validated: a fitted II may be fractional)."""
+    changes = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("design.")}
+    if not changes:
+        return design
+    out = design.copy()
+    for g in out.bitstreams.values():
+        for _, a in g.nodes(data=True):
+            for attr, value in changes.items():
+                if a["kind"] in DESIGN_KINDS[attr]:
+                    a[attr] = value
+    return out
 
 
 @dataclass(frozen=True)

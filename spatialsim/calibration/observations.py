@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spatialsim.calibration.fit import Observation, Values, apply
+from spatialsim.calibration.fit import Observation, Values, apply, apply_design
 from spatialsim.calibration.hls_report import HlsReport
 from spatialsim.calibration.measurements import BoardRun, HbmMeasurement
 from spatialsim.costmodel.design_estimate import kernel_estimates, region_latencies
@@ -79,9 +79,10 @@ def hls_observations(reports: list[HlsReport], design: Design, phase: str, seq_l
         if key not in cache:
             c, _ = apply({k: v for k, v in values.items() if k.startswith("cost.")}, cost,
                          platform)
-            est = kernel_estimates(design, phase, seq_len, c)
+            d = apply_design(values, design)
+            est = kernel_estimates(d, phase, seq_len, c)
             out = {n: e.cycles for n, e in est.items()}
-            out.update(region_latencies(design, phase, est, c))
+            out.update(region_latencies(d, phase, est, c))
             cache.clear()
             cache[key] = out
         return cache[key]
@@ -183,7 +184,7 @@ def board_observations(runs: list[BoardRun], cost: CostParams,
         if key not in cache:
             r = runs[i]
             c, p = apply(values, cost, platforms[r.platform])
-            res = simulate(designs[i], p, RunConfig(prompt_len=r.prompt_len,
+            res = simulate(apply_design(values, designs[i]), p, RunConfig(prompt_len=r.prompt_len,
                                                     gen_len=r.gen_len, layers=r.layers,
                                                     clock_mhz=r.clock_mhz, params=c))
             cache[key] = (res.ttft_ms, res.tpot_ms)

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 import tomli_w
 
-from spatialsim.calibration.fit import PARAMS, FitResult, Values, apply
+from spatialsim.calibration.fit import PARAMS, FitResult, Values, apply, apply_design
 from spatialsim.costmodel.params import CostParams
+from spatialsim.design.graph import Design
 from spatialsim.errors import UserError
 from spatialsim.fileutil import atomic_write_text
 from spatialsim.hardware.platform import Platform
@@ -40,6 +41,9 @@ class Profile:
 
     def apply(self, cost: CostParams, platform: Platform) -> tuple[CostParams, Platform]:
         return apply(self.values, cost, platform)
+
+    def apply_design(self, design: Design) -> Design:
+        return apply_design(self.values, design)
 
 
 def to_toml(platform: str, fits: dict[str, FitResult], defaults: Values,

@@ -63,7 +63,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 # ---- calibrate --------------------------------------------------------------------------
 
-HLS_CANDIDATES = [n for n in PARAMS if n.startswith("cost.")
+HLS_CANDIDATES = [n for n in PARAMS if n.startswith(("cost.", "design."))
                   and n not in ("cost.launch_overhead_us", "cost.slr_crossing_cycles",
                                 "cost.prefetch_bytes")]
 HBM_CANDIDATES = [n for n in PARAMS if n.startswith(("hbm.", "ddr."))]
@@ -104,7 +104,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
         raise UserError("nothing to calibrate against: give --board, --hls and/or --hbm")
     platform = get_platform(args.platform)
     cost = CostParams()
-    defaults = current_values(cost, platform)
+    design_ref = build_design(args.hls_design, get_model(args.hls_model), args.hls_seq_len)
+    defaults = current_values(cost, platform, design_ref)
     base = dict(defaults)
     fits: dict[str, FitResult] = {}
     notes: dict[str, list[str]] = {}
@@ -116,13 +117,14 @@ def run_calibrate(args: argparse.Namespace) -> int:
         base.update({n: fits["hbm"].values[n] for n in fits["hbm"].fitted})
     if args.hls:
         reports = [parse_report(Path(f)) for f in args.hls]
-        design = build_design(args.hls_design, get_model(args.hls_model), args.hls_seq_len)
-        hl = hls_observations(reports, design, "prefill", args.hls_seq_len, cost, platform)
+        hl = hls_observations(reports, design_ref, "prefill", args.hls_seq_len, cost,
+                              platform)
         notes["hls_skipped"] = hl.skipped
         fits["hls"] = fit(hl.observations, HLS_CANDIDATES, base, loo)
         base.update({n: fits["hls"].values[n] for n in fits["hls"].fitted})
     if args.board:
-        c, p = apply({k: v for k, v in base.items() if k in defaults}, cost, platform)
+        c, p = apply({k: v for k, v in base.items() if not k.startswith("design.")}, cost,
+                     platform)
         obs = board_observations(load_board_csv(Path(args.board)), c, {args.platform: p})
         taken = {n for f in fits.values() for n in f.fitted}
         fits["board"] = fit(obs, [n for n in BOARD_CANDIDATES if n not in taken], base, loo)

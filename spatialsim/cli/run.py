@@ -175,6 +175,7 @@ def simulate_cli(args: argparse.Namespace, prompt: int, gen: int) -> tuple[RunRe
             raise UserError(f"--calibration {args.calibration} was fitted on "
                             f"{profile.platform}, but --platform is {platform.name}")
         base, platform = profile.apply(base, platform)
+        design = profile.apply_design(design)
     config = _config(args, prompt, gen, _user_params(args, base))
     result = simulate(design, platform, config)
     doc = result.to_json()

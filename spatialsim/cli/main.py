@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from spatialsim import __version__
-from spatialsim.cli import analyze, calibrate, export_hls, info, kernels, run
+from spatialsim.cli import analyze, calibrate, export_hls, info, kernels, replay, run
 from spatialsim.errors import UserError
 
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     kernels.add_parser(sub)
     export_hls.add_parser(sub)
     calibrate.add_parsers(sub)
+    replay.add_parsers(sub)
     return parser
 
 

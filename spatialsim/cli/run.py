@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from spatialsim.errors import UserError
 from spatialsim.fileutil import atomic_write_text
 from spatialsim.hardware.platform import Platform
 from spatialsim.metrics.result import RunResult
+from spatialsim.report.perfetto import perfetto_trace
 from spatialsim.report.run_summary import summary_text
 from spatialsim.report.text import emit_json, json_text
 
@@ -98,7 +100,8 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
                         "identical runs give byte-identical files")
     add_json_option(p, "the result JSON")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="write DIR/result.json and DIR/summary.txt")
+                   help="write DIR/result.json, DIR/summary.txt and DIR/trace.perfetto.json "
+                        "(a timeline for ui.perfetto.dev; 'spatialsim plot DIR' draws it)")
 
 
 def _nonneg_float(text: str) -> float:
@@ -138,7 +141,8 @@ def _config(args: argparse.Namespace, prompt: int, gen: int, params: CostParams)
     gran = Granularity(None if args.granularity == "fine" else args.chunks_per_row)
     return RunConfig(prompt_len=prompt, gen_len=gen, layers=args.layers,
                      clock_mhz=args.clock_mhz, granularity=gran, params=params,
-                     host_io=args.host_io, replay_layers=not args.every_layer)
+                     host_io=args.host_io, replay_layers=not args.every_layer,
+                     timeline=bool(args.out))
 
 
 def _analytical(design: Design, platform: Platform, result: RunResult) -> dict[str, Any]:
@@ -213,7 +217,8 @@ def _uncertainty(profile: Profile, args: argparse.Namespace, design: Design,
     return out
 
 
-def _write_outputs(out: str, doc: dict[str, Any], text: str) -> list[Path]:
+def _write_outputs(out: str, doc: dict[str, Any], text: str,
+                   result: RunResult) -> list[Path]:
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--out {out}: exists and is not a directory")
@@ -221,16 +226,17 @@ def _write_outputs(out: str, doc: dict[str, Any], text: str) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
-    paths = [folder / "result.json", folder / "summary.txt"]
+    paths = [folder / "result.json", folder / "summary.txt", folder / "trace.perfetto.json"]
     atomic_write_text(paths[0], json_text(doc))
     atomic_write_text(paths[1], text + "\n")
+    atomic_write_text(paths[2], json.dumps(perfetto_trace(result), separators=(",", ":")))
     return paths
 
 
 def run(args: argparse.Namespace) -> int:
-    _, doc = simulate_cli(args, args.prompt_len, args.gen_len)
+    result, doc = simulate_cli(args, args.prompt_len, args.gen_len)
     text = summary_text(doc)
-    paths = _write_outputs(args.out, doc, text) if args.out else []
+    paths = _write_outputs(args.out, doc, text, result) if args.out else []
     if args.json:
         emit_json(doc, args.json)
         if args.json == "-":
@@ -249,9 +255,9 @@ def run_demo(args: argparse.Namespace) -> int:
         granularity="coarse", chunks_per_row=4, every_layer=False, launch_overhead_us=None,
         cost=[], calibration=None,
         host_io=False, no_timing=False, json=None, out=args.out)
-    _, doc = simulate_cli(ns, DEMO_PROMPT, DEMO_GEN)
+    result, doc = simulate_cli(ns, DEMO_PROMPT, DEMO_GEN)
     text = summary_text(doc)
-    paths = _write_outputs(args.out, doc, text)
+    paths = _write_outputs(args.out, doc, text, result)
     print(text)
     print(f"\nwrote {', '.join(str(p) for p in paths)}")
     return 0

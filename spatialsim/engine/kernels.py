@@ -31,6 +31,7 @@ from spatialsim.engine.fifo import Fifo
 from spatialsim.engine.memory import Stream
 from spatialsim.engine.memsys import MemorySystem
 from spatialsim.metrics.monitors import BLOCKED, BUSY, HBM_WAIT, STARVED
+from spatialsim.metrics.timeline import Timeline
 
 Proc = Generator[simpy.Event, Any, None]
 FP32_BYTES = 4
@@ -75,7 +76,8 @@ class Kernel:
     def __init__(self, env: simpy.Environment, name: str, attrs: dict[str, Any], step: Work,
                  ins: dict[str, Fifo], outs: list[Fifo], acc: list[float],
                  mem: MemorySystem, params: CostParams, gran: Granularity,
-                 in_kinds: dict[str, str], waits: dict[tuple[str, str, str], float]) -> None:
+                 in_kinds: dict[str, str], waits: dict[tuple[str, str, str], float],
+                 timeline: Timeline | None = None) -> None:
         self.env = env
         self.name = name
         self.attrs = attrs
@@ -86,6 +88,7 @@ class Kernel:
         self.outs = outs
         self.acc = acc
         self.waits = waits        # (kernel, state, FIFO or ports) -> cycles, for reports
+        self.timeline = timeline  # spans for timelines, when recording
         self.mem = mem
         self.params = params
         self.gran = gran
@@ -98,6 +101,8 @@ class Kernel:
         if cycles > 0:
             yield self.env.timeout(cycles)
             self.acc[BUSY] += cycles
+            if self.timeline is not None:
+                self.timeline.span(self.name, "busy", self.env.now - cycles, self.env.now)
 
     def get(self, fifo: Fifo, words: int) -> Proc:
         """Take ``words``; charge the wait (and any link latency) as starved."""
@@ -137,6 +142,9 @@ class Kernel:
             key = (self.name, "starved", fifo.name)
             self.waits[key] = self.waits.get(key, 0.0) + starved
         self.acc[BUSY] += cycles
+        if self.timeline is not None:
+            self.timeline.span(self.name, "starved", t0, t0 + max(starved, 0.0))
+            self.timeline.span(self.name, "busy", t0 + max(starved, 0.0), env.now)
 
     def put(self, fifo: Fifo, words: int, span: float = 0.0) -> Proc:
         ev = fifo.put(words, span)
@@ -148,6 +156,8 @@ class Kernel:
             self.acc[BLOCKED] += self.env.now - t0
             key = (self.name, "blocked", fifo.name)
             self.waits[key] = self.waits.get(key, 0.0) + self.env.now - t0
+            if self.timeline is not None:
+                self.timeline.span(self.name, "blocked", t0, self.env.now)
 
     def emit(self, words: int, fifos: list[Fifo] | None = None, span: float = 0.0) -> Proc:
         """Write ``words`` to each output FIFO (one word per transfer in fine mode);
@@ -168,6 +178,8 @@ class Kernel:
             self.acc[HBM_WAIT] += ready - now
             key = (self.name, "hbm_wait", ",".join(self.attrs.get("ports", ())))
             self.waits[key] = self.waits.get(key, 0.0) + ready - now
+            if self.timeline is not None:
+                self.timeline.span(self.name, "hbm_wait", now, ready)
 
     def consume(self, fifo: Fifo, words: int, cycles_per_word: float = 1.0) -> Proc:
         """Read ``words`` in chunks, spending ``cycles_per_word`` on each (a pipelined loop)."""

@@ -10,6 +10,8 @@ here: a request returns the cycle its data is complete, and the kernel waits if 
 
 from __future__ import annotations
 
+from spatialsim.metrics.timeline import Timeline
+
 
 class MemoryChannel:
     """One channel: FCFS occupancy, bytes moved and busy cycles per phase."""
@@ -21,10 +23,12 @@ class MemoryChannel:
         "bytes_written",
         "name",
         "requests",
+        "timeline",
     )
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, timeline: Timeline | None = None) -> None:
         self.name = name
+        self.timeline = timeline
         self.busy_until = 0.0
         self.bytes_read = 0.0
         self.bytes_written = 0.0
@@ -42,6 +46,8 @@ class MemoryChannel:
         xfer = nbytes / bytes_per_cycle
         ready = free + xfer if free > earliest else earliest + latency_cycles + xfer
         self.busy_until = ready
+        if self.timeline is not None:
+            self.timeline.transfer(self.name, ready - xfer, ready, nbytes)
         self.busy_cycles += xfer
         self.requests += 1
         if write:

@@ -13,6 +13,7 @@ from spatialsim.design.kernels import PORT_RE
 from spatialsim.engine.memory import MemoryChannel, Stream
 from spatialsim.errors import UserError
 from spatialsim.hardware.platform import Platform
+from spatialsim.metrics.timeline import Timeline
 
 PCIE = "PCIe"
 
@@ -20,7 +21,8 @@ PCIE = "PCIe"
 class MemorySystem:
     """Every memory channel of a platform, shared by all kernels of a run."""
 
-    def __init__(self, platform: Platform, clock_mhz: float, params: CostParams) -> None:
+    def __init__(self, platform: Platform, clock_mhz: float, params: CostParams,
+                 timeline: Timeline | None = None) -> None:
         self.platform = platform
         self.clock_mhz = clock_mhz
         self.params = params
@@ -28,8 +30,8 @@ class MemorySystem:
         for kind, count in platform.memory_channels().items():
             for i in range(count):
                 name = f"{kind}[{i}]"
-                self.channels[name] = MemoryChannel(name)
-        self.channels[PCIE] = MemoryChannel(PCIE)
+                self.channels[name] = MemoryChannel(name, timeline)
+        self.channels[PCIE] = MemoryChannel(PCIE, timeline)
 
     def _cycles(self, ns: float) -> float:
         return ns * self.clock_mhz / 1e3

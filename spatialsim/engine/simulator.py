@@ -10,6 +10,7 @@ runs the systolic bitstream and decode the GEMV one.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Generator
 from dataclasses import asdict, dataclass, field
@@ -30,6 +31,7 @@ from spatialsim.errors import UserError
 from spatialsim.hardware.platform import Platform
 from spatialsim.metrics.recorder import Recorder
 from spatialsim.metrics.result import RunResult, build_result
+from spatialsim.metrics.timeline import Launch, Timeline
 
 FP32_BYTES = 4
 
@@ -47,6 +49,11 @@ class RunConfig:
     (the default) the engine simulates the first and replays its measured effect for the
     rest, checking that the state it starts from is the same; a test shows the results equal
     a launch-by-launch simulation.
+
+    ``timeline`` records kernel spans, FIFO levels and memory transfers (metrics/timeline.py)
+    for Perfetto traces and plots. ``decode_only`` skips the prompt: the first decode step
+    finds ``prompt_len`` tokens already in the KV cache (for latency tables at a given
+    context).
     """
 
     prompt_len: int
@@ -57,6 +64,8 @@ class RunConfig:
     params: CostParams = field(default_factory=CostParams)
     host_io: bool = False
     replay_layers: bool = True
+    decode_only: bool = False
+    timeline: bool = False
 
     def __post_init__(self) -> None:
         for name, low in (("prompt_len", 1), ("gen_len", 0)):
@@ -104,7 +113,9 @@ class Simulation:
         self.clock_mhz = config.clock_mhz if config.clock_mhz is not None else design.clock_mhz
         self.env = simpy.Environment()
         self.rec = Recorder()
-        self.mem = MemorySystem(platform, self.clock_mhz, config.params)
+        self.timeline = Timeline() if config.timeline else None
+        self.mem = MemorySystem(platform, self.clock_mhz, config.params, self.timeline)
+        self._step = 0
         self._current: list[Kernel] = []
         self._where = ("prefill", 0)
         self._host_done = False
@@ -120,6 +131,7 @@ class Simulation:
                      staging=output_burst_words(g.nodes[src]))
             f.monitor = self.rec.fifo_monitor(phase, a["name"], a["depth_words"],
                                               a["width_bits"], self.env.now, 0)
+            f.timeline = self.timeline
             fifos[(src, dst)] = f
         return fifos
 
@@ -138,12 +150,19 @@ class Simulation:
             acc = self.rec.kernel(phase, node, attrs["kind"])
             kernels.append(Kernel(env, node, attrs, step, ins, outs, acc, self.mem,
                                   cfg.params, cfg.granularity, in_kinds,
-                                  self.rec.phases[phase].waits))
+                                  self.rec.phases[phase].waits, self.timeline))
+        if self.timeline is not None:
+            for node in g.nodes:
+                if node not in self.timeline.kernel_order:
+                    self.timeline.kernel_order.append(node)
+            t_launch = env.now
         self._current = kernels
         self.rec.phases[phase].launches += 1
         for f in fifos.values():
             f.words_put = f.words_got = 0
         yield env.all_of([env.process(k.run()) for k in kernels])
+        if self.timeline is not None:
+            self.timeline.launches.append(Launch(phase, self._step, t_launch, env.now))
         for f in fifos.values():
             if f.level or f.words_put != f.words_got:
                 raise UserError(
@@ -177,6 +196,9 @@ class Simulation:
             after = self._measure(phase)
             yield self.env.timeout(copies * (self.env.now - t0))
             self._replay(phase, before, after, copies)
+            if self.timeline is not None and self.timeline.launches:
+                self.timeline.launches[-1].copies = copies
+                self.timeline.launches[-1].copies_end = self.env.now
             layer = self.layers
 
     def _measure(self, phase: str) -> dict[str, Any]:
@@ -235,6 +257,12 @@ class Simulation:
                                     c.busy_cycles - b0)
 
     def _host(self) -> Generator[simpy.Event, Any, None]:
+        if not self.config.decode_only:
+            yield from self._prefill()
+        yield from self._decode()
+        self._host_done = True
+
+    def _prefill(self) -> Generator[simpy.Event, Any, None]:
         cfg, d = self.config, self.design.model.hidden
         g, fifos = self._phase("prefill")
         if cfg.host_io:
@@ -244,10 +272,14 @@ class Simulation:
         if cfg.host_io:
             yield from self._host_transfer(d * FP32_BYTES)
         self._end_phase("prefill")
+
+    def _decode(self) -> Generator[simpy.Event, Any, None]:
+        cfg, d = self.config, self.design.model.hidden
         if cfg.gen_len:
             g, fifos = self._phase("decode")
             pack = self.design.tokens_per_pack("decode")
             for i in range(cfg.gen_len):
+                self._step = i
                 t0 = self.env.now
                 cached = cfg.prompt_len + i
                 step = decode_work(cached, pack)
@@ -258,7 +290,6 @@ class Simulation:
                     yield from self._host_transfer(d * FP32_BYTES)
                 self.rec.token(self.env.now - t0)
             self._end_phase("decode")
-        self._host_done = True
 
     def run(self) -> RunResult:
         """Simulate; raise :class:`DeadlockError` if the design cannot make progress."""
@@ -273,11 +304,14 @@ class Simulation:
         cfg = self.config
         params: dict[str, Any] = asdict(cfg.params)
         params["granularity"] = cfg.granularity.label
-        return build_result(self.rec, model=self.design.model.name, design=self.design.name,
+        result = build_result(self.rec, model=self.design.model.name, design=self.design.name,
                             platform=self.platform.name, clock_mhz=self.clock_mhz,
                             layers=self.layers, prompt_len=cfg.prompt_len,
                             gen_len=cfg.gen_len, granularity=cfg.granularity.label,
                             wall_s=wall, params=params)
+        if self.timeline is not None:
+            result = dataclasses.replace(result, timeline=self.timeline)
+        return result
 
 
 def simulate(design: Design, platform: Platform, config: RunConfig) -> RunResult:

@@ -16,6 +16,7 @@ from typing import Any
 
 from spatialsim.metrics.monitors import STATES
 from spatialsim.metrics.recorder import PhaseRecord, Recorder
+from spatialsim.metrics.timeline import Timeline
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class RunResult:
     events: int
     wall_s: float | None
     params: dict[str, float] = field(default_factory=dict)
+    timeline: Timeline | None = field(default=None, compare=False)
 
     @property
     def ttft_ms(self) -> float:

@@ -1,0 +1,249 @@
+"""PNG figures of a results folder (``spatialsim plot DIR``), from its JSON files only.
+
+From ``result.json`` and ``trace.perfetto.json`` (``spatialsim run --out DIR``):
+
+- ``gantt_layer.png``: what each kernel does during the first prefill layer;
+- ``gantt_run.png``: the same over the whole run (replayed layers shaded);
+- ``stalls.png``: busy / starved / blocked / hbm_wait per kernel, one panel per phase;
+- ``fifo_occupancy.png``: the fullest FIFOs' occupancy (share of depth) over the first
+  prefill layer;
+- ``decode_latency.png``: each generated token's latency against its position;
+- ``hbm_utilization.png``: each memory channel's utilisation per phase;
+- ``sim_vs_analytical.png``: simulated TTFT and TPOT next to Eq. 8 / 9.
+
+From ``replay.json`` (``spatialsim replay --out DIR``): ``replay_cdf.png``, the CDF of
+TTFT, TPOT, end-to-end latency and queueing delay.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.patches import Patch
+
+from spatialsim.errors import UserError
+from spatialsim.fileutil import atomic_write_with
+
+COLORS = {"busy": "#2b8a3e", "starved": "#f59f00", "blocked": "#c92a2a",
+          "hbm_wait": "#1971c2", "replayed": "#adb5bd"}
+STATES = ("busy", "starved", "blocked", "hbm_wait")
+
+
+def _read(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+
+
+def _save(fig: Any, path: Path) -> Path:
+    atomic_write_with(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight",
+                                                    format="png"))
+    plt.close(fig)
+    return path
+
+
+def plot_folder(folder: Path) -> list[Path]:
+    """Every figure the folder's files allow; raises if it has none of them."""
+    out = folder / "plots"
+    written: list[Path] = []
+    result = folder / "result.json"
+    if result.exists():
+        doc = _read(result)
+        written += [stalls(doc, out), hbm_utilization(doc, out), sim_vs_analytical(doc, out)]
+        if doc["per_token_ms"]:
+            written.append(decode_latency(doc, out))
+        trace = folder / "trace.perfetto.json"
+        if trace.exists():
+            tr = _read(trace)
+            written += [gantt(tr, out, first_layer=True), gantt(tr, out, first_layer=False),
+                        fifo_occupancy(tr, doc, out)]
+    replay = folder / "replay.json"
+    if replay.exists():
+        written.append(replay_cdf(_read(replay), out))
+    if not written:
+        raise UserError(f"{folder}: no result.json or replay.json to plot (write them with "
+                        f"'spatialsim run --out {folder}' or 'spatialsim replay --out "
+                        f"{folder}')")
+    return written
+
+
+def _title(doc: dict[str, Any]) -> str:
+    return (f"{doc['model']} on {doc['platform']}, {doc['design']}, "
+            f"prompt {doc['prompt_len']}, {doc['gen_len']} generated")
+
+
+def _tracks(tr: dict[str, Any]) -> tuple[list[str], dict[int, str]]:
+    names = {e["tid"]: e["args"]["name"] for e in tr["traceEvents"]
+             if e["ph"] == "M" and e["name"] == "thread_name" and e["pid"] == 1}
+    order = [names[t] for t in sorted(names)]
+    return order, names
+
+
+def gantt(tr: dict[str, Any], out: Path, first_layer: bool) -> Path:
+    order, names = _tracks(tr)
+    ev = tr["traceEvents"]
+    launches = [e for e in ev if e["ph"] == "X" and e["pid"] == 0]
+    end = None
+    if first_layer:
+        first = next(e for e in launches if e.get("cat") == "prefill")
+        end = first["ts"] + first["dur"]
+    rows: dict[str, dict[str, list[tuple[float, float]]]] = {k: {} for k in order}
+    for e in ev:
+        if e["ph"] != "X" or e["pid"] != 1:
+            continue
+        if end is not None and e["ts"] >= end:
+            continue
+        state = "replayed" if e.get("cat") == "replayed" else e["name"]
+        rows[names[e["tid"]]].setdefault(state, []).append((e["ts"] / 1e3, e["dur"] / 1e3))
+    fig, ax = plt.subplots(figsize=(12, 0.32 * len(order) + 1.6))
+    for y, k in enumerate(order):
+        for state, bars in rows[k].items():
+            ax.broken_barh(bars, (y - 0.4, 0.8), color=COLORS.get(state, "#868e96"),
+                           linewidth=0)
+    ax.set_yticks(range(len(order)))
+    ax.set_yticklabels(order, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("time (ms)")
+    meta = tr.get("otherData", {})
+    what = "first prefill layer" if first_layer else "whole run (replayed layers in grey)"
+    ax.set_title(f"Kernel activity, {what}: {meta.get('model')} / {meta.get('design')}")
+    states = list(STATES) + ([] if first_layer else ["replayed"])
+    ax.legend(handles=[Patch(color=COLORS[s], label=s) for s in states], loc="upper right",
+              fontsize=8, ncol=len(states))
+    name = "gantt_layer.png" if first_layer else "gantt_run.png"
+    return _save(fig, out / name)
+
+
+def stalls(doc: dict[str, Any], out: Path) -> Path:
+    phases = list(doc["phases"])
+    fig, axes = plt.subplots(1, len(phases), figsize=(6 * len(phases), 7), sharey=True,
+                             squeeze=False)
+    for ax, phase in zip(axes[0], phases, strict=True):
+        kernels = doc["phases"][phase]["kernels"]
+        names = list(kernels)
+        left = [0.0] * len(names)
+        for s in STATES:
+            vals = [kernels[n][s] * 100 for n in names]
+            ax.barh(names, vals, left=left, color=COLORS[s], label=s)
+            left = [a + b for a, b in zip(left, vals, strict=True)]
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("share of the kernel's active time (%)")
+        ax.set_title(f"{phase} ({doc['phases'][phase]['ms']:.2f} ms)")
+        ax.invert_yaxis()
+        ax.tick_params(axis="y", labelsize=8)
+    axes[0][0].legend(loc="lower right", fontsize=8)
+    fig.suptitle(f"Where each kernel's time goes: {_title(doc)}")
+    return _save(fig, out / "stalls.png")
+
+
+def fifo_occupancy(tr: dict[str, Any], doc: dict[str, Any], out: Path,
+                   top: int = 6) -> Path:
+    ev = tr["traceEvents"]
+    first = next(e for e in ev if e["ph"] == "X" and e["pid"] == 0
+                 and e.get("cat") == "prefill")
+    end = first["ts"] + first["dur"]
+    depth = {n: f["depth"] for n, f in doc["phases"]["prefill"]["fifos"].items()}
+    series: dict[str, list[tuple[float, float]]] = {}
+    for e in ev:
+        if e["ph"] == "C" and e["pid"] == 2 and e["ts"] <= end and e["name"] in depth:
+            series.setdefault(e["name"], []).append(
+                (e["ts"] / 1e3, 100 * e["args"]["words"] / depth[e["name"]]))
+    ranked = sorted(series, key=lambda n: -sum(v for _, v in series[n]))[:top]
+    cols = 2
+    rows = max(1, (len(ranked) + cols - 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.2 * rows + 0.8), sharex=True,
+                             squeeze=False)
+    for ax, n in zip(axes.flat, ranked, strict=False):
+        t, v = zip(*series[n], strict=True)
+        ax.step(t, v, where="post", linewidth=1, color="#1971c2")
+        ax.fill_between(t, v, step="post", alpha=0.25, color="#1971c2")
+        ax.set_ylim(0, 105)
+        ax.set_title(f"{n} (depth {depth[n]} words)", fontsize=9)
+        ax.set_ylabel("% of depth", fontsize=8)
+    for ax in list(axes.flat)[len(ranked):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("time (ms)")
+    fig.suptitle(f"FIFO occupancy over the first prefill layer, the {len(ranked)} fullest "
+                 f"FIFOs: {doc['model']} / {doc['design']}", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, out / "fifo_occupancy.png")
+
+
+def decode_latency(doc: dict[str, Any], out: Path) -> Path:
+    pos = [doc["prompt_len"] + i for i in range(len(doc["per_token_ms"]))]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.plot(pos, doc["per_token_ms"], marker="o", markersize=3, label="simulated")
+    ana = doc.get("analytical", {}).get("decode_ms_per_token")
+    if ana:
+        ax.axhline(ana, color="#868e96", linestyle="--", label="Eq. 9 (mean)")
+    ax.set_xlabel("context length of the generated token (tokens)")
+    ax.set_ylabel("latency per token (ms)")
+    ax.set_title(f"Decode latency per token: {_title(doc)}", fontsize=10)
+    ax.legend()
+    return _save(fig, out / "decode_latency.png")
+
+
+def hbm_utilization(doc: dict[str, Any], out: Path) -> Path:
+    phases = list(doc["phases"])
+    chans = sorted({c for p in phases for c in doc["phases"][p]["hbm"]},
+                   key=lambda c: (c.split("[")[0], int(c.split("[")[1].rstrip("]"))
+                                  if "[" in c else 0))
+    fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(chans) + 2), 4))
+    width = 0.8 / max(len(phases), 1)
+    for i, p in enumerate(phases):
+        vals = [100 * doc["phases"][p]["hbm"].get(c, {}).get("utilization", 0) for c in chans]
+        ax.bar([x + i * width for x in range(len(chans))], vals, width, label=p)
+    ax.set_xticks([x + width * (len(phases) - 1) / 2 for x in range(len(chans))])
+    ax.set_xticklabels(chans, rotation=60, fontsize=8)
+    ax.set_ylabel("utilisation (% of the phase's time)")
+    ax.set_title(f"Memory channel utilisation: {_title(doc)}", fontsize=10)
+    ax.legend()
+    return _save(fig, out / "hbm_utilization.png")
+
+
+def sim_vs_analytical(doc: dict[str, Any], out: Path) -> Path:
+    ana = doc.get("analytical", {})
+    labels, sim, model = ["TTFT (prefill)"], [doc["ttft_ms"]], [ana.get("prefill_ms") or 0]
+    if doc.get("tpot_ms") is not None:
+        labels.append("TPOT (per token)")
+        sim.append(doc["tpot_ms"])
+        model.append(ana.get("decode_ms_per_token") or 0)
+    fig, axes = plt.subplots(1, len(labels), figsize=(4 * len(labels), 4), squeeze=False)
+    for ax, lab, s, m in zip(axes[0], labels, sim, model, strict=True):
+        bars = ax.bar(["simulated", "analytical\n(Eq. 8 / 9)"], [s, m],
+                      color=["#2b8a3e", "#868e96"])
+        ax.bar_label(bars, fmt="%.3g")
+        ax.set_ylabel("ms")
+        ax.set_title(lab)
+    fig.suptitle(f"Simulated vs analytical latency: {_title(doc)}", fontsize=10)
+    return _save(fig, out / "sim_vs_analytical.png")
+
+
+def replay_cdf(doc: dict[str, Any], out: Path) -> Path:
+    reqs = doc["per_request"]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for key, label in (("ttft_ms", "TTFT (incl. queueing)"), ("e2e_ms", "end-to-end"),
+                       ("queue_ms", "queueing"), ("tpot_ms", "TPOT")):
+        vals = sorted(r[key] for r in reqs if r[key] is not None and r[key] > 0)
+        if not vals:
+            continue
+        ys = [(i + 1) / len(vals) for i in range(len(vals))]
+        ax.step(vals, ys, where="post", label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("latency (ms, log scale)")
+    ax.set_ylabel("fraction of requests")
+    ax.set_title(f"Request latency CDF: {doc['requests']} requests of {Path(doc['trace']).name}"
+                 f" on {doc['model']} / {doc['design']}", fontsize=10)
+    ax.legend()
+    ax.grid(True, alpha=0.3)
+    return _save(fig, out / "replay_cdf.png")

@@ -1,0 +1,1 @@
+"""Serving request traces on a simulated accelerator: latency tables and FCFS replay."""

@@ -1,0 +1,86 @@
+"""Latency tables: exact simulations at sampled points, interpolated in between.
+
+The accelerator is deterministic, so a request's service time depends only on its lengths.
+:class:`LatencyModel` simulates prefill at sampled prompt lengths and one decode step at
+sampled contexts, then interpolates:
+
+- prefill in the number of packs (the arrays process whole packs, so prompts that fill the
+  same packs cost the same), linearly between sampled pack counts;
+- decode linearly in the context;
+
+and keeps a cumulative decode table, so a request's decode time is one subtraction.
+``tests/test_serving.py`` measures the interpolation error against exact simulation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from math import ceil
+
+import numpy as np
+
+from spatialsim.design.graph import Design
+from spatialsim.engine.simulator import RunConfig, simulate
+from spatialsim.hardware.platform import Platform
+
+Progress = Callable[[int, int, str], None]
+
+
+def sample_points(low: int, high: int, count: int) -> list[int]:
+    """About ``count`` integers from ``low`` to ``high``, geometrically spaced, ends kept."""
+    if high <= low:
+        return [low]
+    pts = np.unique(np.round(np.geomspace(low, high, count)).astype(int))
+    return sorted({low, high, *(int(p) for p in pts)})
+
+
+@dataclass
+class LatencyModel:
+    """Prefill ms by pack count and decode ms per step by context, for one design."""
+
+    pack: int
+    prefill_packs: np.ndarray
+    prefill_ms: np.ndarray
+    decode_ctx: np.ndarray
+    decode_ms: np.ndarray
+    max_context: int
+    simulations: int
+
+    @classmethod
+    def build(cls, design: Design, platform: Platform, max_prompt: int, max_context: int,
+              samples: int = 12, progress: Progress | None = None) -> LatencyModel:
+        pack = design.tokens_per_pack("prefill")
+        packs = sample_points(1, ceil(max_prompt / pack), samples)
+        ctxs = sample_points(1, max(1, max_context - 1), samples)
+        total, done = len(packs) + len(ctxs), 0
+        pre = []
+        for n in packs:
+            r = simulate(design, platform, RunConfig(prompt_len=min(n * pack, max_prompt)))
+            pre.append(r.ttft_ms)
+            done += 1
+            if progress:
+                progress(done, total, "latency table")
+        dec = []
+        for c in ctxs:
+            r = simulate(design, platform, RunConfig(prompt_len=c, gen_len=1,
+                                                     decode_only=True))
+            dec.append(r.token_cycles[0] / r.clock_mhz / 1e3)
+            done += 1
+            if progress:
+                progress(done, total, "latency table")
+        return cls(pack, np.array(packs, float), np.array(pre), np.array(ctxs, float),
+                   np.array(dec), max_context, total)
+
+    def prefill(self, prompt: int) -> float:
+        """ms to prefill ``prompt`` tokens."""
+        return float(np.interp(ceil(prompt / self.pack), self.prefill_packs, self.prefill_ms))
+
+    def decode_step(self, context: int) -> float:
+        """ms for one generated token whose attention spans ``context`` cached tokens."""
+        return float(np.interp(context, self.decode_ctx, self.decode_ms))
+
+    def decode_table(self) -> np.ndarray:
+        """cum[c] = ms of the decode steps at contexts 0 .. c - 1."""
+        steps = np.interp(np.arange(self.max_context + 1), self.decode_ctx, self.decode_ms)
+        return np.concatenate([[0.0], np.cumsum(steps)])

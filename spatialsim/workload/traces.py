@@ -1,0 +1,229 @@
+"""Token-level request traces: the project's CSV format, seeded generators, and the public
+Azure LLM inference trace format.
+
+Our format (traces/README.md), one request per row, sorted by arrival:
+
+    request_id,arrival_s,prompt_tokens,output_tokens
+
+Generators draw arrivals (fixed rate, uniform gaps, Poisson) and lengths (fixed, uniform,
+log-normal) from one seeded numpy generator, so a seed reproduces a trace byte for byte.
+The Azure format is ``TIMESTAMP,ContextTokens,GeneratedTokens`` with wall-clock
+timestamps; arrivals become seconds after the first request. Requests longer than the
+model's context are clipped (the prompt is cut to fit) or dropped, as the caller chooses,
+and counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from spatialsim.errors import UserError, choices_message
+
+COLUMNS = ("request_id", "arrival_s", "prompt_tokens", "output_tokens")
+AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
+ARRIVALS = ("fixed", "uniform", "poisson")
+LENGTHS = ("fixed", "uniform", "lognormal")
+OVERLONG = ("clip", "drop")
+
+
+@dataclass(frozen=True)
+class Request:
+    request_id: str
+    arrival_s: float
+    prompt_tokens: int
+    output_tokens: int
+
+
+@dataclass
+class Trace:
+    """Requests in arrival order, and what loading did to the rest."""
+
+    requests: list[Request]
+    dropped: int = 0
+    clipped: int = 0
+    source: str = ""
+
+
+def load_trace(path: Path, context: int | None = None, overlong: str = "clip",
+               first: int | None = None) -> Trace:
+    """A trace in our format or the Azure format (told apart by the header): its ``first``
+    requests in arrival order, clipped or dropped to ``context``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read trace ({exc.strerror})") from None
+    header = text.splitlines()[0].strip().split(",") if text.strip() else []
+    if tuple(header) == AZURE_COLUMNS:
+        reqs = _azure_rows(path, text)
+    elif tuple(header) == COLUMNS:
+        reqs = _our_rows(path, text)
+    else:
+        raise UserError(f"{path}: unknown trace header {','.join(header)!r}; expected "
+                        f"{','.join(COLUMNS)} or the Azure format {','.join(AZURE_COLUMNS)}")
+    if first is not None:
+        reqs = reqs[:first]
+    return fit_context(Trace(reqs, source=str(path)), context, overlong)
+
+
+def _int_cell(path: Path, row: int, col: str, text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise UserError(f"{path}: row {row}: {col} = {text!r} is not an integer") from None
+    if value < low:
+        raise UserError(f"{path}: row {row}: {col} = {value} must be >= {low}")
+    return value
+
+
+def _our_rows(path: Path, text: str) -> list[Request]:
+    out = []
+    last = float("-inf")
+    for i, r in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        try:
+            arrival = float(r["arrival_s"])
+        except ValueError:
+            raise UserError(f"{path}: row {i}: arrival_s = {r['arrival_s']!r} is not a "
+                            f"number") from None
+        if not arrival >= 0:
+            raise UserError(f"{path}: row {i}: arrival_s = {arrival} must be >= 0")
+        if arrival < last:
+            raise UserError(f"{path}: row {i}: arrival_s = {arrival} is earlier than the row "
+                            f"before ({last}); rows must be in arrival order")
+        last = arrival
+        out.append(Request(r["request_id"], arrival,
+                           _int_cell(path, i, "prompt_tokens", r["prompt_tokens"], 1),
+                           _int_cell(path, i, "output_tokens", r["output_tokens"], 0)))
+    if not out:
+        raise UserError(f"{path}: the trace has no requests")
+    return out
+
+
+def _azure_rows(path: Path, text: str) -> list[Request]:
+    rows = []
+    for i, r in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        stamp = r["TIMESTAMP"].strip()
+        try:
+            # seven fractional digits: keep microseconds, which datetime accepts
+            when = datetime.strptime(stamp[:26], "%Y-%m-%d %H:%M:%S.%f")
+        except ValueError:
+            raise UserError(f"{path}: row {i}: TIMESTAMP {stamp!r} is not "
+                            f"'YYYY-MM-DD HH:MM:SS.fffffff'") from None
+        rows.append((when, _int_cell(path, i, "ContextTokens", r["ContextTokens"], 1),
+                     _int_cell(path, i, "GeneratedTokens", r["GeneratedTokens"], 0)))
+    if not rows:
+        raise UserError(f"{path}: the trace has no requests")
+    rows.sort(key=lambda x: x[0])
+    t0 = rows[0][0]
+    return [Request(f"azure-{i}", (w - t0).total_seconds(), p, g)
+            for i, (w, p, g) in enumerate(rows)]
+
+
+def fit_context(trace: Trace, context: int | None, overlong: str) -> Trace:
+    """Clip or drop requests whose prompt + output exceed ``context`` tokens."""
+    if overlong not in OVERLONG:
+        raise UserError(choices_message("overlong policy", overlong, OVERLONG))
+    if context is None:
+        return trace
+    kept, dropped, clipped = [], trace.dropped, trace.clipped
+    for r in trace.requests:
+        if r.prompt_tokens + r.output_tokens <= context:
+            kept.append(r)
+        elif overlong == "drop" or r.output_tokens >= context:
+            dropped += 1
+        else:
+            clipped += 1
+            kept.append(Request(r.request_id, r.arrival_s, context - r.output_tokens,
+                                r.output_tokens))
+    return Trace(kept, dropped, clipped, trace.source)
+
+
+def trace_csv(requests: list[Request]) -> str:
+    lines = [",".join(COLUMNS)]
+    lines += [f"{r.request_id},{r.arrival_s:.6f},{r.prompt_tokens},{r.output_tokens}"
+              for r in requests]
+    return "\n".join(lines) + "\n"
+
+
+# ---- generators ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LengthDist:
+    """``fixed`` (a), ``uniform`` (integers in [a, b]) or ``lognormal`` (median a, sigma b
+    of the underlying normal), clipped to [low, high]."""
+
+    kind: str
+    a: float
+    b: float = 0.0
+    low: int = 1
+    high: int = 1 << 20
+
+    def __post_init__(self) -> None:
+        if self.kind not in LENGTHS:
+            raise UserError(choices_message("length distribution", self.kind, LENGTHS))
+        if self.a < 0 or self.b < 0:
+            raise UserError(f"length distribution {self.kind}: parameters must be >= 0")
+        if self.kind == "uniform" and self.b < self.a:
+            raise UserError(f"uniform lengths: upper bound {self.b:g} is below the lower "
+                            f"bound {self.a:g}")
+
+    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        if self.kind == "fixed":
+            v = np.full(n, round(self.a))
+        elif self.kind == "uniform":
+            v = rng.integers(int(self.a), int(self.b) + 1, n)
+        else:
+            v = np.round(rng.lognormal(np.log(max(self.a, 1e-9)), self.b, n))
+        out: np.ndarray = np.clip(v, self.low, self.high).astype(int)
+        return out
+
+
+def parse_length(spec: str, low: int = 1) -> LengthDist:
+    """'fixed:128', 'uniform:32:512' or 'lognormal:200:0.8'."""
+    parts = spec.split(":")
+    try:
+        nums = [float(x) for x in parts[1:]]
+    except ValueError:
+        raise UserError(f"length {spec!r}: expected fixed:N, uniform:LO:HI or "
+                        f"lognormal:MEDIAN:SIGMA") from None
+    need = {"fixed": 1, "uniform": 2, "lognormal": 2}.get(parts[0])
+    if need is None or len(nums) != need:
+        raise UserError(f"length {spec!r}: expected fixed:N, uniform:LO:HI or "
+                        f"lognormal:MEDIAN:SIGMA")
+    return LengthDist(parts[0], nums[0], nums[1] if need == 2 else 0.0, low=low)
+
+
+def arrivals(kind: str, n: int, rate_per_s: float, rng: np.random.Generator,
+             spread: float = 0.5) -> np.ndarray:
+    """Arrival times (s) of ``n`` requests at ``rate_per_s`` on average: ``fixed`` gaps,
+    ``uniform`` gaps in [(1 - spread), (1 + spread)] / rate, or ``poisson``."""
+    if kind not in ARRIVALS:
+        raise UserError(choices_message("arrival process", kind, ARRIVALS))
+    if not rate_per_s > 0:
+        raise UserError(f"arrival rate must be positive, got {rate_per_s}")
+    mean = 1.0 / rate_per_s
+    if kind == "fixed":
+        gaps = np.full(n, mean)
+    elif kind == "uniform":
+        gaps = rng.uniform((1 - spread) * mean, (1 + spread) * mean, n)
+    else:
+        gaps = rng.exponential(mean, n)
+    gaps[0] = 0.0
+    return np.cumsum(gaps)
+
+
+def synthesize(n: int, arrival: str, rate_per_s: float, prompt: LengthDist,
+               output: LengthDist, seed: int) -> list[Request]:
+    """A seeded synthetic trace."""
+    if n < 1:
+        raise UserError(f"number of requests must be positive, got {n}")
+    rng = np.random.default_rng(seed)
+    times = arrivals(arrival, n, rate_per_s, rng)
+    p, o = prompt.draw(rng, n), output.draw(rng, n)
+    return [Request(f"r{i}", float(t), int(a), int(b))
+            for i, (t, a, b) in enumerate(zip(times, p, o, strict=True))]

@@ -232,9 +232,12 @@ def sim_vs_analytical(doc: dict[str, Any], out: Path) -> Path:
 def replay_cdf(doc: dict[str, Any], out: Path) -> Path:
     reqs = doc["per_request"]
     fig, ax = plt.subplots(figsize=(8, 4.5))
+    positive = [r[k] for r in reqs for k in ("ttft_ms", "e2e_ms", "queue_ms", "tpot_ms")
+                if r[k] is not None and r[k] > 0]
+    floor = min(positive) / 2 if positive else 1e-3  # where 0 ms sits on the log axis
     for key, label in (("ttft_ms", "TTFT (incl. queueing)"), ("e2e_ms", "end-to-end"),
-                       ("queue_ms", "queueing"), ("tpot_ms", "TPOT")):
-        vals = sorted(r[key] for r in reqs if r[key] is not None and r[key] > 0)
+                       ("queue_ms", "queueing (0 ms at the left edge)"), ("tpot_ms", "TPOT")):
+        vals = sorted(max(r[key], floor) for r in reqs if r[key] is not None)
         if not vals:
             continue
         ys = [(i + 1) / len(vals) for i in range(len(vals))]

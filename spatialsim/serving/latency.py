@@ -28,11 +28,13 @@ Progress = Callable[[int, int, str], None]
 
 
 def sample_points(low: int, high: int, count: int) -> list[int]:
-    """About ``count`` integers from ``low`` to ``high``, geometrically spaced, ends kept."""
+    """Integers from ``low`` to ``high``: ``count`` geometrically spaced (dense where short
+    prompts change fast) joined with ``count`` evenly spaced (for the long end)."""
     if high <= low:
         return [low]
-    pts = np.unique(np.round(np.geomspace(low, high, count)).astype(int))
-    return sorted({low, high, *(int(p) for p in pts)})
+    geo = np.round(np.geomspace(low, high, count)).astype(int)
+    lin = np.round(np.linspace(low, high, count)).astype(int)
+    return sorted({low, high, *(int(p) for p in geo), *(int(p) for p in lin)})
 
 
 @dataclass
@@ -73,7 +75,7 @@ class LatencyModel:
                    np.array(dec), max_context, total)
 
     def prefill(self, prompt: int) -> float:
-        """ms to prefill ``prompt`` tokens."""
+        """ms to prefill ``prompt`` tokens, linear between the sampled pack counts."""
         return float(np.interp(ceil(prompt / self.pack), self.prefill_packs, self.prefill_ms))
 
     def decode_step(self, context: int) -> float:

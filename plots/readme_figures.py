@@ -1,0 +1,43 @@
+"""Regenerate the figures README shows: the demo run, a replay of traces/poisson_100.csv,
+and `spatialsim plot` on the results. Copies the chosen PNGs to plots/figures/.
+
+    python plots/readme_figures.py [--out plots/figures]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+from spatialsim.cli.main import main as spatialsim
+
+ROOT = Path(__file__).resolve().parents[1]
+FIGURES = ("gantt_layer.png", "stalls.png", "fifo_occupancy.png", "decode_latency.png",
+           "replay_cdf.png")
+
+
+def make(out: Path) -> list[Path]:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "demo"
+        steps = [["demo", "--out", str(work)],
+                 ["replay", "--model", "gpt2-medium", "--design", "chen2024-w8a8",
+                  "--trace", str(ROOT / "traces/poisson_100.csv"), "--out", str(work)],
+                 ["plot", str(work)]]
+        for args in steps:
+            if spatialsim(args) != 0:
+                raise SystemExit(f"spatialsim {' '.join(args)} failed")
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name in FIGURES:
+            shutil.copyfile(work / "plots" / name, out / name)
+            written.append(out / name)
+        return written
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "plots" / "figures")
+    for path in make(parser.parse_args().out):
+        print(f"wrote {path}")

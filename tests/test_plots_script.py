@@ -1,0 +1,21 @@
+"""plots/readme_figures.py regenerates README's figures (into a temporary folder here)."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_figures_script_writes_every_figure(tmp_path: Path) -> None:
+    module = runpy.run_path(str(ROOT / "plots" / "readme_figures.py"))
+    written = module["make"](tmp_path)
+    names = sorted(p.name for p in written)
+    assert names == sorted(module["FIGURES"])
+    for p in written:
+        assert p.read_bytes().startswith(b"\x89PNG") and p.stat().st_size > 10_000
+    # README shows the ones the script writes
+    readme = (ROOT / "README.md").read_text()
+    for name in names:
+        assert f"plots/figures/{name}" in readme, name

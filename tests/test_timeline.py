@@ -1,0 +1,99 @@
+"""Timelines: the Perfetto trace's structure, the plots of a results folder, progress."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from spatialsim.cli.main import main
+from spatialsim.cli.progress import progress_bar
+from spatialsim.design.templates import build_design
+from spatialsim.engine.simulator import RunConfig, simulate
+from spatialsim.hardware.platform import get_platform
+from spatialsim.report.perfetto import perfetto_trace
+from spatialsim.workload.models import get_model
+
+ROOT = Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_perfetto_trace_has_a_track_per_kernel_with_state_spans_and_counters() -> None:
+    design = build_design("chen2024-w8a8", get_model("gpt2-medium"), 40)
+    r = simulate(design, get_platform("u280"),
+                 RunConfig(prompt_len=32, gen_len=3, layers=4, timeline=True))
+    tr = json.loads(json.dumps(perfetto_trace(r)))   # plain JSON, as written to disk
+    ev = tr["traceEvents"]
+    threads = {e["tid"]: e["args"]["name"] for e in ev
+               if e["ph"] == "M" and e["name"] == "thread_name" and e["pid"] == 1}
+    kernels = set(design.graph("prefill").nodes) | set(design.graph("decode").nodes)
+    assert set(threads.values()) == kernels
+    spans = [e for e in ev if e["ph"] == "X" and e["pid"] == 1]
+    by_track: dict[int, set[str]] = {}
+    for e in spans:
+        assert e["dur"] > 0 and e["ts"] >= 0
+        by_track.setdefault(e["tid"], set()).add(e["name"])
+    assert set(by_track) == set(threads)                     # every kernel has spans
+    states = {n for names in by_track.values() for n in names if not n.startswith("replayed")}
+    assert states == {"busy", "starved", "blocked", "hbm_wait"}
+    # prefill + 3 decode steps, each: one simulated layer and 3 replayed ones
+    host = [e for e in ev if e["ph"] == "X" and e["pid"] == 0]
+    assert len([e for e in host if e["cat"] == "replayed"]) == 4
+    assert all(e["args"]["copies"] == 3 for e in host if e["cat"] == "replayed")
+    fifo = [e for e in ev if e["ph"] == "C" and e["pid"] == 2]
+    hbm = [e for e in ev if e["ph"] == "C" and e["pid"] == 3]
+    assert {e["name"] for e in fifo} >= {"ffn_residual_bypass", "gelu_to_ffn2"}
+    assert {e["name"] for e in hbm} >= {"HBM[5]", "HBM[9]"}
+    assert max(e["args"]["GB/s"] for e in hbm) <= 13.2 * 1.001   # never above a channel
+    # busy time on the first layer's spans equals the simulated busy cycles of that launch
+    q = next(t for t, n in threads.items() if n == "q_proj")
+    first = next(e for e in host if e["cat"] == "prefill")
+    busy_us = sum(e["dur"] for e in spans if e["tid"] == q and e["name"] == "busy"
+                  and e["ts"] < first["ts"] + first["dur"])
+    stats = r.phases["prefill"].kernels["q_proj"]
+    assert busy_us * 250 == pytest.approx(stats.fractions["busy"] * stats.active_cycles / 4,
+                                          rel=1e-6)
+
+
+def test_run_out_and_plot_write_every_figure(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "res"
+    assert main(["run", "--prompt-len", "24", "--gen-len", "4", "--layers", "2", "--out",
+                 str(out)]) == 0
+    trace = json.loads((out / "trace.perfetto.json").read_text())
+    assert trace["otherData"]["model"] == "gpt2-medium"
+    assert main(["replay", "--model", "gpt2", "--trace", str(ROOT / "traces/poisson_100.csv"),
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["plot", str(out)]) == 0
+    names = sorted(p.name for p in (out / "plots").glob("*.png"))
+    assert names == ["decode_latency.png", "fifo_occupancy.png", "gantt_layer.png",
+                     "gantt_run.png", "hbm_utilization.png", "replay_cdf.png",
+                     "sim_vs_analytical.png", "stalls.png"]
+    for p in (out / "plots").glob("*.png"):
+        data = p.read_bytes()
+        assert data.startswith(PNG) and len(data) > 10_000, p.name
+
+
+def test_plot_needs_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plot", str(tmp_path)]) == 2
+    assert "no result.json or replay.json" in capsys.readouterr().err
+    assert main(["plot", str(tmp_path / "missing")]) == 2
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_draws_on_a_terminal_only() -> None:
+    tty, pipe = Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        bar = progress_bar(stream, width=10)
+        for i in range(1, 5):
+            bar(i, 4, "work")
+    assert tty.getvalue().endswith("\rwork [##########] 4/4\n")
+    assert "\rwork [#####     ] 2/4" in tty.getvalue()
+    assert pipe.getvalue() == ""

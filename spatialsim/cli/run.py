@@ -21,6 +21,7 @@ from spatialsim.cli.common import (
     positive_int,
     resolve,
 )
+from spatialsim.cli.progress import progress_bar
 from spatialsim.costmodel.params import CostParams
 from spatialsim.design.footprint import footprint_warnings
 from spatialsim.design.graph import Design
@@ -181,7 +182,7 @@ def simulate_cli(args: argparse.Namespace, prompt: int, gen: int) -> tuple[RunRe
         base, platform = profile.apply(base, platform)
         design = profile.apply_design(design)
     config = _config(args, prompt, gen, _user_params(args, base))
-    result = simulate(design, platform, config)
+    result = simulate(design, platform, config, progress_bar())
     doc = result.to_json()
     if args.no_timing:
         doc["wall_s"] = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -96,7 +96,9 @@ def events_scheduled(env: simpy.Environment) -> int:
 class Simulation:
     """One run of a design on a platform; :meth:`run` returns the frozen result."""
 
-    def __init__(self, design: Design, platform: Platform, config: RunConfig) -> None:
+    def __init__(self, design: Design, platform: Platform, config: RunConfig,
+                 progress: Callable[[int, int, str], None] | None = None) -> None:
+        self.progress = progress  # called as (done, total, label) after each decode step
         self.design = design
         self.platform = platform
         self.config = config
@@ -289,6 +291,8 @@ class Simulation:
                 if cfg.host_io:
                     yield from self._host_transfer(d * FP32_BYTES)
                 self.rec.token(self.env.now - t0)
+                if self.progress is not None:
+                    self.progress(i + 1, cfg.gen_len, "decode")
             self._end_phase("decode")
 
     def run(self) -> RunResult:
@@ -314,9 +318,10 @@ class Simulation:
         return result
 
 
-def simulate(design: Design, platform: Platform, config: RunConfig) -> RunResult:
+def simulate(design: Design, platform: Platform, config: RunConfig,
+             progress: Callable[[int, int, str], None] | None = None) -> RunResult:
     """Simulate ``design`` on ``platform`` for ``config``; see :class:`Simulation`."""
-    return Simulation(design, platform, config).run()
+    return Simulation(design, platform, config, progress).run()
 
 
 __all__ = ["PCIE", "RunConfig", "Simulation", "simulate"]

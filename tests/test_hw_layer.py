@@ -80,3 +80,37 @@ def test_shallow_bypass_deadlocks_in_c_simulation_too(tmp_path: Path) -> None:
     assert proc.returncode == 3
     assert "DEADLOCK" in proc.stdout
     assert "write to stream ffn_residual_bypass (depth 16, holds 16: full)" in proc.stdout
+
+
+def test_decode_step_of_the_gemv_bitstream_matches_the_numpy_layer(tmp_path: Path) -> None:
+    """One decode step through the three GEMV-bitstream regions, with 9 tokens cached."""
+    design = tiny_design("chen2024-w8a8")
+    rng = np.random.default_rng(5)
+    prompt = rng.normal(size=(10, 64)).astype(F32)
+    p = layer.make_layer(rng, 64, 4, 128, 8, prompt)
+    past = layer.forward(prompt[:9], p)          # fills the K/V cache of 9 tokens
+    step = layer.forward(prompt[9:], p, first_position=9, past_k=past["k"], past_v=past["v"])
+    lins = [p.q, p.k, p.v, p.o, p.f1, p.f2]
+    case = tmp_path / "case"
+    write(case, x=prompt[9:], xs=step["x_scale"],
+          wq=p.q.w.astype(np.int8), wk=p.k.w.astype(np.int8), wv=p.v.w.astype(np.int8),
+          wo=p.o.w.astype(np.int8), w1=p.f1.w.astype(np.int8), w2=p.f2.w.astype(np.int8),
+          scales=np.concatenate([lin.scale for lin in lins]).astype(F32),
+          biases=np.zeros(5 * 64 + 128, np.int16),
+          norms=np.concatenate([p.ln0_gamma, p.ln0_beta, p.ln1_gamma, p.ln1_beta]).astype(F32),
+          consts=np.array([inverse_scale(p.s_q), inverse_scale(p.s_k), inverse_scale(p.s_v),
+                           p.qk_scale, p.s_v, p.s_f1, inverse_scale(p.s_f1), p.s_f2,
+                           inverse_scale(p.s_f2)], F32),
+          cache_k=past["k"].astype(np.int8), cache_v=past["v"].astype(np.int8),
+          want=step["y"], want_k=step["k"].astype(np.int8))
+    exe = build("tb_layer_decode", tmp_path / "build", "config.h",
+                config_header(design, "decode"))
+    proc = run_case(exe, case)
+    assert proc.returncode == 0, proc.stdout
+    got = np.fromfile(case / "got.bin", F32)
+    err = np.abs(got - step["y"][0])
+    print(f"decode step: max |error| {err.max():.3g}")
+    assert err.mean() < 5e-3
+    # the prefill layer and the decode step agree: the 10th token's output is the same
+    full = layer.forward(prompt, p)
+    assert np.allclose(full["y"][9], step["y"][0], atol=0.05)

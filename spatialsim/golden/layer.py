@@ -68,8 +68,12 @@ class LayerParams:
         return F32(F32(self.s_q * self.s_k) * F32(1.0 / sqrt(self.head_dim)))
 
 
-def forward(x: F32A, p: LayerParams, first_position: int = 0) -> dict[str, np.ndarray]:
-    """The layer on fp32 input ``x`` ``[T, d]``; every intermediate by kernel name."""
+def forward(x: F32A, p: LayerParams, first_position: int = 0, past_k: I64 | None = None,
+            past_v: I64 | None = None) -> dict[str, np.ndarray]:
+    """The layer on fp32 input ``x`` ``[T, d]``; every intermediate by kernel name.
+
+    For a decode step, ``past_k`` and ``past_v`` (int8 ``[first_position, d]``) are the
+    cached rows the new tokens attend to along with themselves."""
     t, h, hd = x.shape[0], p.heads, p.head_dim
     out: dict[str, np.ndarray] = {}
     xq, xs = quantize_per_token(x)
@@ -79,6 +83,9 @@ def forward(x: F32A, p: LayerParams, first_position: int = 0) -> dict[str, np.nd
         out[f"{name}_acc"] = acc
         out[name] = ops.requantize(ops.dequantize(acc, xs, lin.scale), s)
     q, k, v = (out[n].reshape(t, h, hd) for n in ("q", "k", "v"))
+    if past_k is not None and past_v is not None:
+        k = np.concatenate([np.asarray(past_k).reshape(-1, h, hd), k])
+        v = np.concatenate([np.asarray(past_v).reshape(-1, h, hd), v])
     acc = ops.qk_acc(q, k)
     out["qk_acc"] = acc
     scores = (acc.astype(F32) * p.qk_scale).astype(F32)

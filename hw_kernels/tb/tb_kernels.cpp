@@ -12,6 +12,7 @@
 #include "spatial/memory.h"
 #include "spatial/rowwise.h"
 #include "tb_common.h"
+#include "tb_gemv_weights.h"
 
 using namespace spatial;
 
@@ -27,22 +28,8 @@ int run_gemv(const std::string& dir) {
     auto b16 = tb::load<int16_t>(dir, "bias.bin");
     auto params = tb::load<float>(dir, "params.bin");
     const int tokens = (int)xs.size();
-    std::vector<std::vector<typename T::beat>> beats(C::ENGINES,
-                                                     std::vector<typename T::beat>(T::PASSES * C::K));
-    for (int q = 0; q < T::PASSES; ++q)
-        for (int e = 0; e < C::ENGINES; ++e)
-            for (int k = 0; k < C::K; ++k) {
-                typename T::beat beat = 0;
-                for (int j = 0; j < C::PES; ++j)
-                    for (int h = 0; h < 2; ++h) {
-                        const int n = (q * C::ENGINES + e) * T::OUTS_E + 2 * j + h;
-                        beat.range(16 * j + 8 * h + 7, 16 * j + 8 * h) =
-                            ap_int<8>(n < C::N ? w[k * C::N + n] : 0);
-                    }
-                beats[e][q * C::K + k] = beat;
-            }
-    const typename T::beat* ports[4] = {nullptr, nullptr, nullptr, nullptr};
-    for (int e = 0; e < C::ENGINES; ++e) ports[e] = beats[e].data();
+    tb::GemvBeats<C> beats(w);
+    const auto& ports = beats.ports;
     std::vector<ap_int<16>> bias(C::N);
     for (int n = 0; n < C::N; ++n) bias[n] = b16.empty() ? 0 : b16[n];
     stream<pack_i8<1>> in("gemv_in", 4);

@@ -11,32 +11,16 @@
 #include "spatial/regions.h"
 #include "spatial/regions_decode.h"
 #include "tb_common.h"
+#include "tb_gemv_weights.h"
 
 using L = LayerConfig;
 using namespace spatial;
 
-// Weights [K, N] as each engine's beats: engine e, pass q, index k holds outputs
-// (q * ENGINES + e) * PES * 2 + lane, two int8 per PE.
 template <class C>
-struct Beats {
-    std::vector<std::vector<typename gemv_traits<C>::beat>> data;
+struct Beats : tb::GemvBeats<C> {
     EnginePorts<C> ports;
-    explicit Beats(const std::vector<int8_t>& w) {
-        using T = gemv_traits<C>;
-        data.assign(C::ENGINES, std::vector<typename T::beat>(T::PASSES * C::K));
-        for (int q = 0; q < T::PASSES; ++q)
-            for (int e = 0; e < C::ENGINES; ++e)
-                for (int k = 0; k < C::K; ++k) {
-                    typename T::beat beat = 0;
-                    for (int j = 0; j < C::PES; ++j)
-                        for (int h = 0; h < 2; ++h) {
-                            const int n = (q * C::ENGINES + e) * T::OUTS_E + 2 * j + h;
-                            beat.range(16 * j + 8 * h + 7, 16 * j + 8 * h) =
-                                ap_int<8>(n < C::N ? w[k * C::N + n] : 0);
-                        }
-                    data[e][q * C::K + k] = beat;
-                }
-        for (int e = 0; e < C::ENGINES; ++e) ports.e[e] = data[e].data();
+    explicit Beats(const std::vector<int8_t>& w) : tb::GemvBeats<C>(w) {
+        for (int e = 0; e < 4; ++e) ports.e[e] = tb::GemvBeats<C>::ports[e];
     }
 };
 

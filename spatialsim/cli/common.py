@@ -42,6 +42,10 @@ def positive_float(text: str) -> float:
     return _number(text, float, "a positive number", positive=True)
 
 
+def nonneg_float(text: str) -> float:
+    return _number(text, float, "a number >= 0", positive=False)
+
+
 def add_json_option(p: argparse.ArgumentParser, what: str = "JSON") -> None:
     p.add_argument("--json", metavar="PATH", help=f"write {what} to PATH, or '-' for stdout")
 

@@ -16,6 +16,7 @@ from spatialsim.cli.common import (
     DEFAULT_PROMPT,
     add_design_options,
     add_json_option,
+    nonneg_float,
     nonneg_int,
     positive_float,
     positive_int,
@@ -82,7 +83,7 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--every-layer", action="store_true",
                    help="simulate every layer launch instead of replaying the identical "
                         "layers of a step (same results, slower; for checking)")
-    p.add_argument("--launch-overhead-us", type=_nonneg_float, default=None,
+    p.add_argument("--launch-overhead-us", type=nonneg_float, default=None,
                    help="host time to launch one layer's kernels (default 0: not "
                         "characterised; calibrate it from board runs)")
     p.add_argument("--cost", action="append", default=[], metavar="NAME=VALUE",
@@ -103,16 +104,6 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, metavar="DIR",
                    help="write DIR/result.json, DIR/summary.txt and DIR/trace.perfetto.json "
                         "(a timeline for ui.perfetto.dev; 'spatialsim plot DIR' draws it)")
-
-
-def _nonneg_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
 
 
 def cost_params(items: list[str], base: CostParams | None = None) -> CostParams:

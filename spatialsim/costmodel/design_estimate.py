@@ -17,8 +17,8 @@ from spatialsim.costmodel.isolated import Estimate, estimate, weight_loader
 from spatialsim.costmodel.params import CostParams
 from spatialsim.costmodel.work import Work, decode_work, prefill_work
 from spatialsim.design.graph import Design
+from spatialsim.design.kernels import HANDOFF_KINDS
 
-HANDOFF_KINDS = ("kv_writer", "buffer")
 MATRIX_WITH_WEIGHTS = ("linear", "gemv")
 
 # The W4A8 artifact's HLS module names for our canonical ones (chen2024.md section 4).

@@ -117,6 +117,10 @@ KINDS: dict[str, dict[str, Param]] = {
     "residual": {"lanes": _LANES, "features": _FEATURES},
 }
 
+# Kinds whose output is an on-chip buffer handed over whole when complete (a PIPO: K, V, Q),
+# not a stream; the engine and the region estimates treat those edges alike.
+HANDOFF_KINDS = ("kv_writer", "buffer")
+
 # Kinds whose node is a matrix engine, and which attribute carries the phase-independent
 # MAC rate; see :func:`macs_per_cycle`.
 MATRIX_KINDS = ("linear", "gemv", "attn_matmul", "attn_gemv")

@@ -27,6 +27,7 @@ from spatialsim.costmodel import isolated as iso
 from spatialsim.costmodel import kernels as cm
 from spatialsim.costmodel.params import CostParams
 from spatialsim.costmodel.work import Work
+from spatialsim.design.kernels import HANDOFF_KINDS
 from spatialsim.engine.fifo import Fifo
 from spatialsim.engine.memory import Stream
 from spatialsim.engine.memsys import MemorySystem
@@ -35,8 +36,6 @@ from spatialsim.metrics.timeline import Timeline
 
 Proc = Generator[simpy.Event, Any, None]
 FP32_BYTES = 4
-# Producers whose output is a PIPO buffer handed over when complete, not a stream.
-HANDOFF_KINDS = ("kv_writer", "buffer")
 
 
 @lru_cache(maxsize=4096)

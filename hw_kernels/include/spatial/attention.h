@@ -15,6 +15,7 @@
 // round(acc * (1/sum) * (1/127)), the context at V's scale.
 #pragma once
 
+#include "spatial/drain.h"
 #include "spatial/fmath.h"
 #include "spatial/packing.h"
 #include "spatial/stream.h"
@@ -60,25 +61,13 @@ void qk_matmul(pack_i8<C::P> qbuf[C::MAXPACKS][C::HEADS * C::HD], stream<bool>& 
                         }
                     }
                 }
-                if (pending > HD) {
-                    SPATIAL_ENTER("attn_matmul.DRAIN_REST");
-                DRAIN_REST:
-                    for (int k = HD; k < pending; ++k) {
-                        SPATIAL_TRIP("attn_matmul.DRAIN_REST");
-                        out.write(regs[k]);
-                    }
-                }
+                drain_rest(out, regs, HD, pending, "attn_matmul.DRAIN_REST");
                 const int valid = keys - b * OUTS < OUTS ? keys - b * OUTS : OUTS;
                 for (int o = 0; o < valid; ++o)
                     for (int r = 0; r < P; ++r) regs[o].v[r] = float(acc[r][o]) * qk_scale;
                 pending = valid;
             }
-    SPATIAL_ENTER("attn_matmul.FLUSH");
-FLUSH:
-    for (int k = 0; k < pending; ++k) {
-        SPATIAL_TRIP("attn_matmul.FLUSH");
-        out.write(regs[k]);
-    }
+    flush(out, regs, pending, "attn_matmul.FLUSH");
 }
 
 template <class C>
@@ -192,14 +181,7 @@ void sv_matmul(stream<pack_i8<C::P>>& probs, stream<pack_f32<C::P>>& inv_sum,
                     pack_f32<P> w = inv_sum.read();
                     for (int r = 0; r < P; ++r) inv[r] = w.v[r];
                 }
-                if (pending > keys) {
-                    SPATIAL_ENTER("attn_matmul.DRAIN_REST");
-                DRAIN_REST:
-                    for (int k = keys; k < pending; ++k) {
-                        SPATIAL_TRIP("attn_matmul.DRAIN_REST");
-                        out.write(regs[k]);
-                    }
-                }
+                drain_rest(out, regs, keys, pending, "attn_matmul.DRAIN_REST");
                 const int valid = HD - b * OUTS < OUTS ? HD - b * OUTS : OUTS;
                 for (int o = 0; o < valid; ++o)
                     for (int r = 0; r < P; ++r)
@@ -207,12 +189,7 @@ void sv_matmul(stream<pack_i8<C::P>>& probs, stream<pack_f32<C::P>>& inv_sum,
                 pending = valid;
             }
         }
-    SPATIAL_ENTER("attn_matmul.FLUSH");
-FLUSH:
-    for (int k = 0; k < pending; ++k) {
-        SPATIAL_TRIP("attn_matmul.FLUSH");
-        out.write(regs[k]);
-    }
+    flush(out, regs, pending, "attn_matmul.FLUSH");
 }
 
 // ---- decode engines ---------------------------------------------------------------------

@@ -15,6 +15,7 @@
 
 #include <type_traits>
 
+#include "spatial/drain.h"
 #include "spatial/packing.h"
 #include "spatial/stream.h"
 #include "spatial/types.h"
@@ -77,15 +78,7 @@ void gemv(stream<pack_i8<1>>& in, stream<pack_f32<1>>& scale_in,
                     }
                 }
             }
-            if (pending > K) {
-                SPATIAL_ENTER("gemv.DRAIN_REST");
-            DRAIN_REST:
-                for (int k = K; k < pending; ++k) {
-#pragma HLS PIPELINE II = 1
-                    SPATIAL_TRIP("gemv.DRAIN_REST");
-                    out.write(regs[k]);
-                }
-            }
+            drain_rest(out, regs, K, pending, "gemv.DRAIN_REST");
             const int valid = (C::N - q * OUTS) < OUTS ? (C::N - q * OUTS) : OUTS;
             for (int o = 0; o < valid; ++o) {
                 const int n = q * OUTS + o;
@@ -98,13 +91,7 @@ void gemv(stream<pack_i8<1>>& in, stream<pack_f32<1>>& scale_in,
             pending = valid;
         }
     }
-    SPATIAL_ENTER("gemv.FLUSH");
-FLUSH:
-    for (int k = 0; k < pending; ++k) {
-#pragma HLS PIPELINE II = 1
-        SPATIAL_TRIP("gemv.FLUSH");
-        out.write(regs[k]);
-    }
+    flush(out, regs, pending, "gemv.FLUSH");
 }
 
 }  // namespace spatial

@@ -22,6 +22,7 @@
 
 #include <type_traits>
 
+#include "spatial/drain.h"
 #include "spatial/packing.h"
 #include "spatial/stream.h"
 #include "spatial/types.h"
@@ -90,15 +91,7 @@ void linear(stream<pack_i8<C::P>>& in, stream<pack_f32<C::P>>& scale_in,
                     }
                 }
             }
-            if (pending > K) {
-                SPATIAL_ENTER("linear.DRAIN_REST");
-            DRAIN_REST:
-                for (int k = K; k < pending; ++k) {
-#pragma HLS PIPELINE II = 1
-                    SPATIAL_TRIP("linear.DRAIN_REST");
-                    out.write(regs[k]);
-                }
-            }
+            drain_rest(out, regs, K, pending, "linear.DRAIN_REST");
             // re-quantise into the output registers
             const int valid = (C::N - b * OUTS) < OUTS ? (C::N - b * OUTS) : OUTS;
             for (int o = 0; o < valid; ++o) {
@@ -117,13 +110,7 @@ void linear(stream<pack_i8<C::P>>& in, stream<pack_f32<C::P>>& scale_in,
             pending = valid;
         }
     }
-    SPATIAL_ENTER("linear.FLUSH");
-FLUSH:
-    for (int k = 0; k < pending; ++k) {
-#pragma HLS PIPELINE II = 1
-        SPATIAL_TRIP("linear.FLUSH");
-        out.write(regs[k]);
-    }
+    flush(out, regs, pending, "linear.FLUSH");
 }
 
 }  // namespace spatial

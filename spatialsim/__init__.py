@@ -1,13 +1,65 @@
 """spatialsim: simulate and model FPGA spatial (dataflow) accelerators for LLM inference.
 
-The package is split by concern: ``workload`` (model shapes and operator lists),
-``hardware`` (platforms), ``design`` (accelerator graphs), ``analytical`` (the closed-form
-model of Chen et al. 2024) and ``cli`` (the command line).
+The public API (docs/api.md)::
+
+    import spatialsim as ss
+    rep = ss.simulate(model="gpt2-medium", design="chen2024-w8a8", prompt_len=64, gen_len=8)
+    rep.ttft_ms, rep.tpot_ms, rep.kernels["ffn1"].busy, rep.to_json()
+
+``RunRequest`` is the frozen description of one experiment; ``simulate``, ``analyze``,
+``kernels`` and ``replay`` run it. The package is split by concern below that layer:
+``workload`` (model shapes and operator lists), ``hardware`` (platforms), ``design``
+(accelerator graphs), ``costmodel``, ``engine``, ``metrics``, ``analytical`` (the closed-form
+model of Chen et al. 2024), ``calibration``, ``serving``, ``report`` and ``cli``. The API
+names are imported on first use, so ``import spatialsim`` stays cheap.
 """
 
+from __future__ import annotations
+
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 try:
     __version__ = version("spatialsim")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
+
+_API = {
+    "RunRequest": "spatialsim.experiment.request",
+    "simulate": "spatialsim.experiment.session",
+    "analyze": "spatialsim.experiment.session",
+    "kernels": "spatialsim.experiment.session",
+    "replay": "spatialsim.experiment.session",
+    "RunReport": "spatialsim.experiment.reports",
+    "AnalysisReport": "spatialsim.experiment.reports",
+    "KernelsReport": "spatialsim.experiment.reports",
+    "ReplayReport": "spatialsim.experiment.reports",
+    "UserError": "spatialsim.errors",
+    "DeadlockError": "spatialsim.errors",
+    "load_trace": "spatialsim.workload.traces",
+}
+
+__all__ = ["__version__", *_API]
+
+if TYPE_CHECKING:
+    from spatialsim.errors import DeadlockError, UserError
+    from spatialsim.experiment.reports import (
+        AnalysisReport,
+        KernelsReport,
+        ReplayReport,
+        RunReport,
+    )
+    from spatialsim.experiment.request import RunRequest
+    from spatialsim.experiment.session import analyze, kernels, replay, simulate
+    from spatialsim.workload.traces import load_trace
+
+
+def __getattr__(name: str) -> Any:
+    """Import an API name from its module the first time it is used."""
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'spatialsim' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -5,7 +5,13 @@ class UserError(ValueError):
     """A mistake in what the user asked for: bad name, bad value, bad file.
 
     The message must name what was wrong (file, field, value) and what would be valid.
+    ``field`` names the request field at fault when there is one (``clock_mhz``, ``set``):
+    the library speaks of fields, and the command line maps them to its flags.
     """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def choices_message(what: str, value: object, valid: object) -> str:

@@ -103,7 +103,7 @@ def balance(model: ModelConfig, platform: Platform, prompt_len: int, clock_mhz: 
             resident_layers: int = 1, step: float = 2 * PACK_TOKENS) -> BalanceResult:
     """Linear search for the largest balanced M (Eqs. 10-12) that passes every constraint."""
     if prompt_len < 1:
-        raise UserError(f"--prompt-len must be positive, got {prompt_len}")
+        raise UserError(f"prompt_len must be positive, got {prompt_len}", field="prompt_len")
     best = None
     m = step
     binding = None

@@ -46,9 +46,11 @@ class Parallelism:
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise UserError(f"--{name} must be a positive integer, got {v!r}")
         if not self.link_gbps > 0:
-            raise UserError(f"--link-gbps must be positive, got {self.link_gbps}")
+            raise UserError(f"link_gbps must be positive, got {self.link_gbps}",
+                            field="link_gbps")
         if not 0 < self.link_efficiency <= 1:
-            raise UserError(f"--link-efficiency must be in (0, 1], got {self.link_efficiency}")
+            raise UserError(f"link_efficiency must be in (0, 1], got {self.link_efficiency}",
+                            field="link_efficiency")
 
     @property
     def devices(self) -> int:

@@ -253,7 +253,8 @@ def fit(obs: list[Observation], candidates: list[str], base: Values,
     move it) is also fixed at its default, and the rest are refitted.
     """
     if not obs:
-        raise UserError("nothing to calibrate against: give --board, --hls or --hbm")
+        raise UserError("nothing to calibrate against: give board runs, HLS reports or HBM "
+                        "measurements")
     names, fixed = identifiable(obs, candidates, base)
     while True:
         result = _fit_once(obs, names, fixed, base)

@@ -6,8 +6,6 @@ import argparse
 from typing import Any
 
 from spatialsim.analytical.balance import balance
-from spatialsim.analytical.design_checks import design_checks
-from spatialsim.analytical.latency import Parallelism, estimate_phase
 from spatialsim.cli.common import (
     DEFAULT_MODEL,
     DEFAULT_PROMPT,
@@ -16,10 +14,9 @@ from spatialsim.cli.common import (
     nonneg_int,
     positive_float,
     positive_int,
-    resolve,
+    request_from_args,
 )
-from spatialsim.design.resources import check_fit
-from spatialsim.errors import UserError
+from spatialsim.experiment.session import analyze
 from spatialsim.hardware.platform import get_platform
 from spatialsim.report.text import emit_json, table
 from spatialsim.workload.models import get_model
@@ -58,42 +55,14 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.balance:
         return _run_balance(args)
-    seq_len = args.prompt_len + max(args.gen_len - 1, 0)  # the longest context evaluated
-    model, platform, design = resolve(args, seq_len)
-    check_fit(design, platform)
-    clock = args.clock_mhz or design.clock_mhz
-    if clock > platform.max_clock_mhz:
-        raise UserError(f"--clock-mhz {clock:g} is above {platform.name}'s fabric ceiling of "
-                        f"{platform.max_clock_mhz:g} MHz")
-    par = Parallelism(tp=args.tp, pp=args.pp,
-                      link_gbps=args.link_gbps or platform.links.port_gbitps,
-                      link_efficiency=args.link_efficiency)
-    if args.pp > model.layers:
-        raise UserError(f"--pp {args.pp} exceeds {model.name}'s {model.layers} layers")
-    prefill = estimate_phase(design, platform, "prefill", args.prompt_len, clock, par)
-    contexts = list(range(args.prompt_len, args.prompt_len + max(args.gen_len, 1)))
-    decodes = [estimate_phase(design, platform, "decode", c, clock, par) for c in contexts]
-    decode_ms = sum(d.seconds for d in decodes) / len(decodes) * 1e3
-    first = decodes[0]
-    checks = {ph: design_checks(design, platform, ph, args.prompt_len, clock)
-              for ph in ("prefill", "decode")}
-    result = {
-        "model": model.name, "design": design.name, "platform": platform.name,
-        "clock_mhz": clock, "layers": model.layers, "prompt_len": args.prompt_len,
-        "gen_len": args.gen_len, "tp": par.tp, "pp": par.pp,
-        "prefill_ms": prefill.seconds * 1e3,
-        "decode_ms_per_token": decode_ms,
-        "stages": prefill.stages, "sync_cycles": prefill.sync_cycles,
-        "bound": prefill.bound,
-        "prefill": prefill.to_json(),
-        "decode": {**first.to_json(), "ms": decode_ms,
-                   "contexts": [contexts[0], contexts[-1]]},
-        "constraints": {ph: {c.name: c.to_json() for c in cs} for ph, cs in checks.items()},
-    }
+    req = request_from_args(args, args.prompt_len, args.gen_len)
+    report = analyze(req, tp=args.tp, pp=args.pp, link_gbps=args.link_gbps,
+                     link_efficiency=args.link_efficiency)
+    result = report.to_json()
     if args.json:
         emit_json(result, args.json)
     else:
-        _print(result, prefill.stages, first.stages)
+        _print(result, report.prefill.stages, report.decode.stages)
     return 0
 
 

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
-from pathlib import Path
+from typing import Any
 
-from spatialsim.design.fileio import load_design
+from spatialsim.costmodel.params import CostParams
 from spatialsim.design.graph import Design
-from spatialsim.design.overrides import apply_overrides
-from spatialsim.design.templates import DESIGNS, build_design
-from spatialsim.errors import UserError
-from spatialsim.hardware.platform import BUILTIN_PLATFORMS, Platform, get_platform
-from spatialsim.workload.models import MODELS, ModelConfig, get_model
+from spatialsim.design.templates import DESIGNS
+from spatialsim.experiment.request import (
+    DEFAULT_DESIGN,
+    DEFAULT_MODEL,
+    DEFAULT_PLATFORM,
+    DEFAULT_PROMPT,
+    GRANULARITIES,
+    RunRequest,
+)
+from spatialsim.experiment.session import resolve_design
+from spatialsim.hardware.platform import BUILTIN_PLATFORMS, Platform
+from spatialsim.workload.models import MODELS, ModelConfig
 
-DEFAULT_MODEL = "gpt2-medium"
-DEFAULT_PLATFORM = "u280"
-DEFAULT_PROMPT = 128
+__all__ = ["DEFAULT_MODEL", "DEFAULT_PLATFORM", "DEFAULT_PROMPT", "add_design_options",
+           "add_engine_options", "add_json_option", "request_from_args", "resolve"]
 
 
 def _number(text: str, cast: type, what: str, positive: bool) -> float:
@@ -68,30 +75,59 @@ def add_design_options(p: argparse.ArgumentParser, default_design: str) -> None:
                         "fifo.<name>.depth=<words>, design.clock_mhz=<MHz> (repeatable)")
 
 
+def add_engine_options(p: argparse.ArgumentParser) -> None:
+    """The simulation options every simulating command takes (run, demo's engine, replay)."""
+    p.add_argument("--layers", type=positive_int, default=None,
+                   help="simulate only the first N layers (default: all of the model's)")
+    p.add_argument("--clock-mhz", type=positive_float, default=None,
+                   help="kernel clock (default: the design's, 250 MHz for chen2024)")
+    p.add_argument("--granularity", choices=GRANULARITIES, default="coarse",
+                   help="coarse: transfers of a quarter row (fast, the default); fine: one "
+                        "event per FIFO word (small designs only)")
+    p.add_argument("--chunks-per-row", type=positive_int, default=4,
+                   help="pieces a row is cut into in coarse mode (default 4)")
+    p.add_argument("--every-layer", action="store_true",
+                   help="simulate every layer launch instead of replaying the identical "
+                        "layers of a step (same results, slower; for checking)")
+    p.add_argument("--launch-overhead-us", type=nonneg_float, default=None,
+                   help="host time to launch one layer's kernels (default 0: not "
+                        "characterised; calibrate it from board runs)")
+    p.add_argument("--cost", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a cost-model constant (repeatable): "
+                        + ", ".join(f.name for f in dataclasses.fields(CostParams))
+                        + " (docs/engine.md gives each default and its source)")
+    p.add_argument("--calibration", metavar="PROFILE", default=None,
+                   help="apply a calibration profile (a file from 'spatialsim calibrate', or "
+                        "'u280' for the shipped one) and report 95 %% intervals propagated "
+                        "from its parameter uncertainty")
+    p.add_argument("--host-io", action="store_true",
+                   help="add PCIe transfers: prompt activations in, hidden state out, and "
+                        "one token's activations each way per decode step")
+
+
+def request_from_args(args: argparse.Namespace, prompt_len: int | None = None,
+                      gen_len: int | None = None, **fields: Any) -> RunRequest:
+    """The request the parsed options describe (options a command lacks keep their
+    defaults; ``fields`` win)."""
+    get = vars(args).get
+    values: dict[str, Any] = {
+        "model": get("model"), "platform": get("platform", DEFAULT_PLATFORM),
+        "design": get("design", DEFAULT_DESIGN), "max_seq_len": get("max_seq_len"),
+        "set": tuple(get("overrides") or ()), "layers": get("layers"),
+        "clock_mhz": get("clock_mhz"), "granularity": get("granularity", "coarse"),
+        "chunks_per_row": get("chunks_per_row", 4),
+        "every_layer": bool(get("every_layer", False)),
+        "launch_overhead_us": get("launch_overhead_us"),
+        "cost": tuple(get("cost") or ()), "calibration": get("calibration"),
+        "host_io": bool(get("host_io", False))}
+    if prompt_len is not None:
+        values["prompt_len"] = prompt_len
+    if gen_len is not None:
+        values["gen_len"] = gen_len
+    values.update(fields)
+    return RunRequest(**values)
+
+
 def resolve(args: argparse.Namespace, seq_len: int) -> tuple[ModelConfig, Platform, Design]:
     """Model, platform and design (template or file, with ``--set`` applied)."""
-    platform = get_platform(args.platform)
-    spec = args.design
-    if spec in DESIGNS:
-        model = get_model(args.model or DEFAULT_MODEL)
-        max_seq = args.max_seq_len or seq_len
-        design = build_design(spec, model, max_seq)
-    elif spec.endswith(".toml") or Path(spec).exists():
-        if not Path(spec).exists():
-            raise UserError(f"design file {spec!r} does not exist")
-        design = load_design(Path(spec))
-        model = design.model
-        if args.model is not None and args.model != model.name:
-            raise UserError(f"--model {args.model} does not match design file {spec}, which "
-                            f"was built for {model.name}")
-    else:
-        raise UserError(f"unknown design {spec!r}; valid: {', '.join(DESIGNS)} "
-                        "(or a path to a design .toml file)")
-    design = apply_overrides(design, args.overrides)
-    if seq_len > design.max_seq_len:
-        raise UserError(f"sequence length {seq_len} exceeds the design's max_seq_len "
-                        f"{design.max_seq_len}; rebuild with --max-seq-len {seq_len}")
-    if seq_len > model.max_positions:
-        raise UserError(f"sequence length {seq_len} exceeds {model.name}'s context of "
-                        f"{model.max_positions} positions")
-    return model, platform, design
+    return resolve_design(request_from_args(args), seq_len)

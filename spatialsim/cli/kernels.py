@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from spatialsim.cli.common import add_design_options, add_json_option, positive_int, resolve
-from spatialsim.costmodel.design_estimate import HLS_ALIASES, estimates_json
+from spatialsim.cli.common import (
+    add_design_options,
+    add_json_option,
+    positive_int,
+    request_from_args,
+)
+from spatialsim.experiment.session import kernels
 from spatialsim.report.text import emit_json, table
 
 
@@ -29,22 +34,18 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    seq = args.seq_len + (1 if args.phase == "decode" else 0)
-    _, _, design = resolve(args, seq)
-    kernels = estimates_json(design, args.phase, args.seq_len)
-    doc = {"model": design.model.name, "design": design.name, "phase": args.phase,
-           "seq_len": args.seq_len, "clock_mhz": design.clock_mhz, "kernels": kernels,
-           "hls_aliases": HLS_ALIASES}
+    report = kernels(request_from_args(args), phase=args.phase, seq_len=args.seq_len)
+    doc = report.to_json()
     if args.json:
         emit_json(doc, args.json)
         return 0
-    print(f"{design.name} for {design.model.name}, {args.phase} at seq {args.seq_len}: "
+    print(f"{report.design} for {report.model}, {args.phase} at seq {args.seq_len}: "
           f"isolated cycles per layer")
     rows = []
-    for name, k in kernels.items():
+    for name, k in report.kernels.items():
         loops = ", ".join(f"{ln} {lp['entries']:,}x{lp['trips']:,}@II{lp['ii']:g}"
                           for ln, lp in k.get("loops", {}).items())
-        rows.append([name, k["kind"], k["cycles"], k["cycles"] / design.clock_mhz / 1e3,
+        rows.append([name, k["kind"], k["cycles"], k["cycles"] / report.clock_mhz / 1e3,
                      loops])
     print(table(["kernel", "kind", "cycles", "ms", "loops (entries x trips @ II)"], rows))
     return 0

@@ -35,13 +35,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except UserError as exc:
-        print(f"spatialsim {args.command}: error: {exc}", file=sys.stderr)
+        message = _flag_message(parser, args.command, exc)
+        print(f"spatialsim {args.command}: error: {message}", file=sys.stderr)
         return int(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         print("spatialsim: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+
+
+# request fields whose option is not simply --field-name
+_FLAGS = {"set": "--set", "cost": "--cost"}
+
+
+def _flag_message(parser: argparse.ArgumentParser, command: str, exc: UserError) -> str:
+    """The library names the request field at fault; on the command line, name the option.
+    A message that starts with the field (``clock_mhz 2000 is above ...``) starts with the
+    option instead when the command has one (``--clock-mhz 2000 is above ...``)."""
+    text = str(exc)
+    field = exc.field
+    if not field or not text.startswith(field) or text[len(field):][:1] not in (" ", ":", "="):
+        return text
+    flag = _FLAGS.get(field, "--" + field.replace("_", "-"))
+    subparsers = parser._subparsers
+    actions = subparsers._group_actions if subparsers is not None else []
+    for action in actions:
+        sub = getattr(action, "choices", None) or {}
+        if command in sub and flag in sub[command]._option_string_actions:
+            return flag + text[len(field):]
+    return text
 
 
 if __name__ == "__main__":

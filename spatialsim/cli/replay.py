@@ -8,22 +8,20 @@ from typing import Any
 
 from spatialsim.cli.common import (
     add_design_options,
+    add_engine_options,
     add_json_option,
     positive_float,
     positive_int,
-    resolve,
+    request_from_args,
 )
 from spatialsim.cli.progress import progress_bar
-from spatialsim.design.resources import check_fit
 from spatialsim.errors import UserError
+from spatialsim.experiment.session import replay
 from spatialsim.fileutil import atomic_write_text
 from spatialsim.report.text import emit_json, json_text, table
-from spatialsim.serving.latency import LatencyModel
-from spatialsim.serving.replay import replay
 from spatialsim.workload.traces import (
     ARRIVALS,
     OVERLONG,
-    load_trace,
     parse_length,
     synthesize,
     trace_csv,
@@ -41,6 +39,7 @@ def add_parsers(sub: Any) -> None:
                     "throughput and utilisation. Traces: our CSV (traces/README.md) or the "
                     "Azure LLM inference format.")
     add_design_options(p, "chen2024-w8a8")
+    add_engine_options(p)
     p.add_argument("--trace", required=True, help="trace CSV")
     p.add_argument("--limit", type=positive_int, default=None,
                    help="use the first N requests of the trace")
@@ -86,35 +85,22 @@ def run_trace(args: argparse.Namespace) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    probe = argparse.Namespace(**{**vars(args), "max_seq_len": args.max_seq_len or 1})
-    model, _, _ = resolve(probe, 1)  # the model (from --model or the design file)
-    trace = load_trace(Path(args.trace), model.max_positions, args.overlong, args.limit)
-    if not trace.requests:
-        raise UserError(f"{args.trace}: no request fits the model's context "
-                        f"({trace.dropped} dropped)")
-    longest = max(r.prompt_tokens + r.output_tokens for r in trace.requests)
-    if args.max_seq_len is None:
-        args.max_seq_len = longest
-    _, platform, design = resolve(args, longest)
-    check_fit(design, platform)
-    lm = LatencyModel.build(design, platform, max(r.prompt_tokens for r in trace.requests),
-                            longest, args.samples, progress_bar())
-    res = replay(trace, lm)
-    doc = {"model": design.model.name, "design": design.name, "platform": platform.name,
-           "trace": args.trace, **res.to_json(include_requests=False),
-           "latency_table": {"simulations": lm.simulations,
-                             "prefill_packs": lm.prefill_packs.tolist(),
-                             "decode_contexts": lm.decode_ctx.tolist()}}
+    req = request_from_args(args)
+    report = replay(args.trace, req, samples=args.samples, overlong=args.overlong,
+                    limit=args.limit, progress=progress_bar())
+    doc = report.to_json()
     if args.out:
-        folder = Path(args.out)
-        atomic_write_text(folder / "replay.json", json_text({**doc, **res.to_json()}))
+        atomic_write_text(Path(args.out) / "replay.json",
+                          json_text(report.to_json(include_requests=True)))
     if args.json:
         emit_json(doc, args.json)
         if args.json == "-":
             return 0
-    print(f"{design.model.name} on {platform.name} with {design.name}: {res.served} requests "
-          f"from {args.trace} ({res.dropped} dropped, {res.clipped} clipped to the model's "
-          f"context), FCFS, batch 1")
+    res, lm = report.result, report.latency
+    print(f"{report.model} on {report.platform} with {report.design} at "
+          f"{report.clock_mhz:g} MHz: {res.served} requests from {args.trace} "
+          f"({res.dropped} dropped, {res.clipped} clipped to the model's context), FCFS, "
+          "batch 1")
     rows = [[name] + [_ms(doc[key][p]) for p in ("p50", "p90", "p99", "mean")]
             for name, key in (("TTFT (incl. queue)", "ttft_ms"), ("TPOT", "tpot_ms"),
                               ("end-to-end", "e2e_ms"), ("queueing", "queue_ms"))]

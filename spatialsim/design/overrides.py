@@ -1,4 +1,4 @@
-"""``--set`` overrides: change any kernel parameter or FIFO depth of a design by name.
+"""Design overrides (``set``): change any kernel parameter or FIFO depth of a design by name.
 
 Syntax: ``kernel.<name>.<param>=<value>``, ``fifo.<name>.depth=<value>`` (or
 ``.width``), ``design.clock_mhz=<value>``, ``design.resident_layers=<value>``. Values are
@@ -8,6 +8,7 @@ TOML literals (``8``, ``2.5``, ``true``, ``["HBM[3]", "HBM[4]"]``); anything els
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from typing import Any
 
 from spatialsim.design.graph import Design
@@ -27,21 +28,29 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def _split(item: str) -> tuple[list[str], Any]:
+def parse_setting(item: str) -> tuple[str, Any]:
+    """``"target=value"`` as ``(target, value)``, the value a TOML literal or text."""
     if "=" not in item:
-        raise UserError(f"--set {item!r}: expected <target>=<value>, e.g. "
-                        "kernel.ffn1.cols=32 or fifo.ffn_residual_bypass.depth=16")
+        raise UserError(f"set {item!r}: expected <target>=<value>, e.g. "
+                        "kernel.ffn1.cols=32 or fifo.ffn_residual_bypass.depth=16", field="set")
     key, _, value = item.partition("=")
-    return key.strip().split("."), parse_value(value.strip())
+    return key.strip(), parse_value(value.strip())
 
 
 def apply_overrides(design: Design, items: list[str]) -> Design:
-    """A copy of ``design`` with every ``--set`` item applied, validated, in order."""
-    if not items:
+    """A copy of ``design`` with every ``"target=value"`` item applied, in order."""
+    return apply_settings(design, [parse_setting(item) for item in items])
+
+
+def apply_settings(design: Design, settings: Sequence[tuple[str, Any]]) -> Design:
+    """A copy of ``design`` with every ``(target, value)`` applied, validated, in order."""
+    if not settings:
         return design
     out = design.copy()
-    for item in items:
-        path, value = _split(item)
+    for key, value in settings:
+        value = list(value) if isinstance(value, tuple) else value
+        item = f"{key}={_literal(value)}"
+        path = key.split(".")
         if path[0] == "kernel" and len(path) == 3:
             _set_kernel(out, path[1], path[2], value, item)
         elif path[0] == "fifo" and len(path) == 3:
@@ -50,21 +59,32 @@ def apply_overrides(design: Design, items: list[str]) -> Design:
             setattr(out, path[1], float(value) if path[1] == "clock_mhz" and
                     isinstance(value, int) and not isinstance(value, bool) else value)
         else:
-            raise UserError(f"--set {item!r}: unknown target {'.'.join(path)!r}; valid: "
+            raise UserError(f"set {item!r}: unknown target {'.'.join(path)!r}; valid: "
                             "kernel.<name>.<param>, fifo.<name>.depth, fifo.<name>.width, "
-                            + ", ".join(f"design.{f}" for f in _DESIGN_FIELDS))
+                            + ", ".join(f"design.{f}" for f in _DESIGN_FIELDS), field="set")
     try:
         out.validate()
     except UserError as exc:
-        raise UserError(f"after --set: {exc}") from None
+        raise UserError(f"after set: {exc}", field="set") from None
     return out
+
+
+def _literal(value: Any) -> str:
+    """How a value is written after ``=`` (TOML: true, "text", [..])."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, str):
+        return value
+    return repr(value)
 
 
 def _set_kernel(design: Design, name: str, param: str, value: Any, item: str) -> None:
     hosts = [(b, g) for b, g in design.bitstreams.items() if name in g]
     if not hosts:
-        raise UserError(f"--set {item!r}: design {design.name} has no kernel {name!r}; "
-                        f"kernels: {', '.join(design.kernel_names())}")
+        raise UserError(f"set {item!r}: design {design.name} has no kernel {name!r}; "
+                        f"kernels: {', '.join(design.kernel_names())}", field="set")
     applied = 0
     for _, g in hosts:
         attrs = g.nodes[name]
@@ -74,16 +94,17 @@ def _set_kernel(design: Design, name: str, param: str, value: Any, item: str) ->
     if not applied:
         kinds = sorted({g.nodes[name]["kind"] for _, g in hosts})
         valid = sorted({p for k in kinds for p in KINDS[k]} | {"slr"})
-        raise UserError(f"--set {item!r}: kernel {name} ({', '.join(kinds)}) has no parameter "
-                        f"{param!r}; valid: {', '.join(valid)}")
+        raise UserError(f"set {item!r}: kernel {name} ({', '.join(kinds)}) has no parameter "
+                        f"{param!r}; valid: {', '.join(valid)}", field="set")
 
 
 def _set_fifo(design: Design, name: str, field: str, value: Any, item: str) -> None:
     if field not in _FIFO_FIELDS:
-        raise UserError(f"--set {item!r}: a FIFO has no field {field!r}; valid: depth, width")
+        raise UserError(f"set {item!r}: a FIFO has no field {field!r}; valid: depth, width",
+                        field="set")
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UserError(f"--set {item!r}: fifo {name}.{field} must be a positive integer, "
-                        f"got {value!r}")
+        raise UserError(f"set {item!r}: fifo {name}.{field} must be a positive integer, "
+                        f"got {value!r}", field="set")
     hits = 0
     for g in design.bitstreams.values():
         for _, _, attrs in g.edges(data=True):
@@ -91,5 +112,5 @@ def _set_fifo(design: Design, name: str, field: str, value: Any, item: str) -> N
                 attrs[_FIFO_FIELDS[field]] = value
                 hits += 1
     if not hits:
-        raise UserError(f"--set {item!r}: design {design.name} has no FIFO {name!r}; FIFOs: "
-                        f"{', '.join(design.fifo_names())}")
+        raise UserError(f"set {item!r}: design {design.name} has no FIFO {name!r}; FIFOs: "
+                        f"{', '.join(design.fifo_names())}", field="set")

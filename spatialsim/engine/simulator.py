@@ -105,13 +105,13 @@ class Simulation:
         model = design.model
         self.layers = config.layers if config.layers is not None else model.layers
         if self.layers > model.layers:
-            raise UserError(f"--layers {self.layers} exceeds {model.name}'s {model.layers} "
-                            f"layers")
+            raise UserError(f"layers {self.layers} exceeds {model.name}'s {model.layers} "
+                            "layers", field="layers")
         longest = config.prompt_len + config.gen_len
         if longest > design.max_seq_len:
             raise UserError(f"prompt + generated tokens = {longest} exceed the design's "
                             f"max_seq_len {design.max_seq_len}; rebuild it with "
-                            f"--max-seq-len {longest}")
+                            f"max_seq_len {longest}", field="max_seq_len")
         self.clock_mhz = config.clock_mhz if config.clock_mhz is not None else design.clock_mhz
         self.env = simpy.Environment()
         self.rec = Recorder()

@@ -25,6 +25,26 @@ class KernelStats:
     active_cycles: float
     fractions: dict[str, float]
 
+    @property
+    def busy(self) -> float:
+        """Share of the active cycles spent computing."""
+        return self.fractions["busy"]
+
+    @property
+    def starved(self) -> float:
+        """Share of the active cycles spent waiting on an empty input FIFO."""
+        return self.fractions["starved"]
+
+    @property
+    def blocked(self) -> float:
+        """Share of the active cycles spent waiting on a full output FIFO."""
+        return self.fractions["blocked"]
+
+    @property
+    def hbm_wait(self) -> float:
+        """Share of the active cycles spent waiting on off-chip memory."""
+        return self.fractions["hbm_wait"]
+
     def to_json(self) -> dict[str, Any]:
         return {**{s: _r(self.fractions[s]) for s in STATES}, "kind": self.kind,
                 "active_cycles": _r(self.active_cycles)}

@@ -70,9 +70,8 @@ def plot_folder(folder: Path) -> list[Path]:
     if replay.exists():
         written.append(replay_cdf(_read(replay), out))
     if not written:
-        raise UserError(f"{folder}: no result.json or replay.json to plot (write them with "
-                        f"'spatialsim run --out {folder}' or 'spatialsim replay --out "
-                        f"{folder}')")
+        raise UserError(f"{folder}: no result.json or replay.json to plot (a run or a "
+                        "replay writes them into a results folder)")
     return written
 
 

@@ -15,7 +15,7 @@ and keeps a cumulative decode table, so a request's decode time is one subtracti
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import ceil
 
 import numpy as np
@@ -51,22 +51,28 @@ class LatencyModel:
 
     @classmethod
     def build(cls, design: Design, platform: Platform, max_prompt: int, max_context: int,
-              samples: int = 12, progress: Progress | None = None) -> LatencyModel:
+              samples: int = 12, progress: Progress | None = None,
+              base: RunConfig | None = None) -> LatencyModel:
+        """Simulate the sampled points with ``base``'s engine options (clock, cost
+        constants, layers, granularity, host I/O); its lengths are replaced."""
         pack = design.tokens_per_pack("prefill")
+        base = base if base is not None else RunConfig(prompt_len=1)
         packs = sample_points(1, ceil(max_prompt / pack), samples)
         ctxs = sample_points(1, max(1, max_context - 1), samples)
         total, done = len(packs) + len(ctxs), 0
         pre = []
         for n in packs:
-            r = simulate(design, platform, RunConfig(prompt_len=min(n * pack, max_prompt)))
+            r = simulate(design, platform,
+                         replace(base, prompt_len=min(n * pack, max_prompt), gen_len=0,
+                                 decode_only=False))
             pre.append(r.ttft_ms)
             done += 1
             if progress:
                 progress(done, total, "latency table")
         dec = []
         for c in ctxs:
-            r = simulate(design, platform, RunConfig(prompt_len=c, gen_len=1,
-                                                     decode_only=True))
+            r = simulate(design, platform,
+                         replace(base, prompt_len=c, gen_len=1, decode_only=True))
             dec.append(r.token_cycles[0] / r.clock_mhz / 1e3)
             done += 1
             if progress:

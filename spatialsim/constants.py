@@ -1,0 +1,21 @@
+"""Names and constants shared across the layers, each defined once with its source.
+
+Everything here is a fact of the designs or of the statistics used, not a tunable cost
+(tunable costs live in :class:`spatialsim.costmodel.params.CostParams`).
+"""
+
+from __future__ import annotations
+
+# The four states a kernel's active time is split into (docs/metrics.md).
+STATES = ("busy", "starved", "blocked", "hbm_wait")
+BUSY, STARVED, BLOCKED, HBM_WAIT = range(4)
+
+# The non-linear kernels of the chen2024 designs compute and pass activations in fp32.
+FP32_BYTES = 4
+
+# chen2024.md 3: prefill tokens travel in packs of P = 8 and share each loaded weight (r_i).
+PACK_TOKENS = 8
+
+# Two-sided 95 % quantile of the normal distribution (1.95996, rounded as it is usually
+# quoted), for intervals propagated to first order from a calibration profile's covariance.
+Z95 = 1.96

@@ -1,0 +1,1 @@
+"""The experiment layer: requests, the functions that run them, and their reports."""

@@ -1,0 +1,257 @@
+"""What one experiment asks for: a frozen, hashable, picklable request validated once.
+
+A :class:`RunRequest` names the model, platform and design (built-in names or file paths),
+the design overrides, the workload (prompt and generated tokens) and the engine options. It
+is a plain value: equal requests compare equal, pickle to equal requests, and have the same
+:attr:`RunRequest.key` (and ``hash``) in every process, so a sweep can ship thousands of
+them to workers and skip the points it has already done. Building one checks every field
+(types, ranges, finite numbers, known names) with a message that names the field; nothing
+here reads a file. Resolving the names into a model, platform and design happens when the
+request is run (:mod:`spatialsim.experiment.session`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from spatialsim.costmodel.params import CostParams
+from spatialsim.design.overrides import parse_setting
+from spatialsim.design.templates import DESIGNS
+from spatialsim.errors import UserError
+from spatialsim.hardware.platform import BUILTIN_PLATFORMS
+from spatialsim.workload.models import MODELS
+
+DEFAULT_MODEL = "gpt2-medium"
+DEFAULT_PLATFORM = "u280"
+DEFAULT_DESIGN = "chen2024-w8a8"
+DEFAULT_PROMPT = 128
+GRANULARITIES = ("coarse", "fine")
+
+Setting = tuple[str, Any]
+
+
+def _settings(value: object) -> tuple[Setting, ...]:
+    """Design overrides as ``(target, value)`` pairs, in order: from a mapping, ``K=V``
+    strings (values are TOML literals) or pairs."""
+    if isinstance(value, Mapping):
+        items: Iterable[Any] = value.items()
+    elif isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise UserError(f"set must be a mapping or a list of 'target=value', got {value!r}",
+                        field="set")
+    else:
+        items = value
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            key, val = parse_setting(item)
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+            key, val = item
+        else:
+            raise UserError(f"set: {item!r} is neither 'target=value' nor a (target, value) "
+                            "pair", field="set")
+        out.append((key.strip(), _frozen(key, val)))
+    return tuple(out)
+
+
+def _frozen(key: str, value: Any) -> Any:
+    """A setting's value made hashable (lists become tuples); non-finite numbers refused."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(key, v) for v in value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UserError(f"set {key}={value}: not a finite number", field="set")
+    if value is None or not isinstance(value, (str, int, float, bool)):
+        raise UserError(f"set {key}={value!r}: values are numbers, booleans, strings or "
+                        "lists of them", field="set")
+    return value
+
+
+def _costs(value: object) -> tuple[tuple[str, float], ...]:
+    """Cost-model constants as ``(name, value)`` pairs, checked against CostParams."""
+    if isinstance(value, Mapping):
+        items: Iterable[Any] = value.items()
+    elif isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise UserError(f"cost must be a mapping of name to number, got {value!r}",
+                        field="cost")
+    else:
+        items = value
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            name, sep, text = item.partition("=")
+            if not sep:
+                raise UserError(f"cost {item!r}: expected NAME=VALUE", field="cost")
+            try:
+                num = float(text)
+            except ValueError:
+                raise UserError(f"cost {item!r}: {text!r} is not a number",
+                                field="cost") from None
+            item = (name.strip(), num)
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
+            raise UserError(f"cost: {item!r} is not a (name, number) pair", field="cost")
+        name, num = item
+        if isinstance(num, bool) or not isinstance(num, (int, float)):
+            raise UserError(f"cost {name}: {num!r} is not a number", field="cost")
+        out.append((name, float(num)))
+    CostParams().replace(**dict(out))  # names and ranges; its messages name the constant
+    return tuple(out)
+
+
+def _int(name: str, value: object, low: int, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise UserError(f"{name} must be an integer >= {low}, got {value!r}", field=name)
+
+
+def _number(name: str, value: object, positive: bool, optional: bool = True) -> None:
+    if optional and value is None:
+        return
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) \
+        and math.isfinite(value) and (value > 0 if positive else value >= 0)
+    if not ok:
+        what = "a finite number > 0" if positive else "a finite number >= 0"
+        raise UserError(f"{name} must be {what}, got {value!r}", field=name)
+
+
+def _name(name: str, value: object, builtins: Iterable[str], suffixes: tuple[str, ...],
+          optional: bool = False) -> None:
+    """A built-in name or something that looks like a path to a file of that kind."""
+    if optional and value is None:
+        return
+    if not isinstance(value, str) or not value:
+        raise UserError(f"{name} must be a name or a path, got {value!r}", field=name)
+    known = tuple(builtins)
+    if value in known or value.endswith(suffixes) or os.path.exists(value):
+        return
+    kinds = " or ".join(f"a path to a {s} file" for s in suffixes)
+    raise UserError(f"unknown {name} {value!r}; valid: {', '.join(sorted(known))} ({kinds})",
+                    field=name)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One simulation (or analysis) to run; every field is checked when it is built.
+
+    Names and files:
+
+    - ``model``: a built-in model or a path to a Hugging Face ``config.json``; None means
+      ``gpt2-medium``, or the model stored in a design file.
+    - ``platform``: a built-in platform or a platform ``.toml`` file.
+    - ``design``: a design template or a design ``.toml`` file.
+    - ``max_seq_len``: tokens the design is built to hold (sizes the KV buffers and the FFN
+      bypass); None means prompt + generated tokens.
+    - ``set``: design overrides ``target -> value`` applied in order
+      (``kernel.<name>.<param>``, ``fifo.<name>.depth``, ``design.clock_mhz``); a mapping,
+      ``"target=value"`` strings or pairs are accepted and stored as pairs.
+
+    Workload: ``prompt_len`` (tokens, >= 1) and ``gen_len`` (generated tokens, >= 0).
+
+    Engine:
+
+    - ``layers``: simulate only the first N layers (None: all the model's).
+    - ``clock_mhz``: kernel clock in MHz (None: the design's).
+    - ``granularity``: ``coarse`` (``chunks_per_row`` transfers per row) or ``fine``
+      (one event per FIFO word).
+    - ``every_layer``: simulate every layer launch instead of replaying identical ones.
+    - ``launch_overhead_us``: host time in microseconds to launch one layer (None: the
+      cost model's, or the calibration profile's).
+    - ``cost``: cost-model constants ``name -> value`` (units in each name, see
+      :class:`~spatialsim.costmodel.params.CostParams`); they win over a profile.
+    - ``calibration``: a calibration profile file, or ``u280`` for the shipped one; the
+      report then carries 95 % intervals.
+    - ``host_io``: add the PCIe transfers of activations in and out.
+    - ``timeline``: record kernel spans, FIFO levels and transfers for timelines.
+    """
+
+    model: str | None = None
+    platform: str = DEFAULT_PLATFORM
+    design: str = DEFAULT_DESIGN
+    prompt_len: int = DEFAULT_PROMPT
+    gen_len: int = 16
+    max_seq_len: int | None = None
+    set: tuple[Setting, ...] = ()
+    layers: int | None = None
+    clock_mhz: float | None = None
+    granularity: str = "coarse"
+    chunks_per_row: int = 4
+    every_layer: bool = False
+    launch_overhead_us: float | None = None
+    cost: tuple[tuple[str, float], ...] = ()
+    calibration: str | None = None
+    host_io: bool = False
+    timeline: bool = field(default=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "set", _settings(self.set))
+        object.__setattr__(self, "cost", _costs(self.cost))
+        _name("model", self.model, MODELS, (".json",), optional=True)
+        _name("platform", self.platform, BUILTIN_PLATFORMS, (".toml",))
+        _name("design", self.design, DESIGNS, (".toml",))
+        _int("prompt_len", self.prompt_len, 1)
+        _int("gen_len", self.gen_len, 0)
+        _int("max_seq_len", self.max_seq_len, 1, optional=True)
+        _int("layers", self.layers, 1, optional=True)
+        _number("clock_mhz", self.clock_mhz, positive=True)
+        if self.clock_mhz is not None:
+            object.__setattr__(self, "clock_mhz", float(self.clock_mhz))
+        if self.granularity not in GRANULARITIES:
+            raise UserError(f"granularity {self.granularity!r} is not one of "
+                            f"{', '.join(GRANULARITIES)}", field="granularity")
+        _int("chunks_per_row", self.chunks_per_row, 1)
+        _number("launch_overhead_us", self.launch_overhead_us, positive=False)
+        if self.launch_overhead_us is not None:
+            object.__setattr__(self, "launch_overhead_us", float(self.launch_overhead_us))
+        if self.calibration is not None and (not isinstance(self.calibration, str)
+                                             or not self.calibration):
+            raise UserError(f"calibration must be a profile name or path, got "
+                            f"{self.calibration!r}", field="calibration")
+        for flag in ("every_layer", "host_io", "timeline"):
+            if not isinstance(getattr(self, flag), bool):
+                raise UserError(f"{flag} must be true or false, got {getattr(self, flag)!r}",
+                                field=flag)
+
+    @property
+    def seq_len(self) -> int:
+        """The longest sequence the run holds: prompt plus generated tokens."""
+        return self.prompt_len + self.gen_len
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as JSON-ready values (pairs become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))  # type: ignore[no-any-return]
+
+    @property
+    def key(self) -> str:
+        """A SHA-256 of the canonical JSON of the fields: the same in every process."""
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def __hash__(self) -> int:
+        return int(self.key[:16], 16) - (1 << 63)
+
+    def replace(self, **changes: Any) -> RunRequest:
+        """A copy with ``changes`` (validated like a new request)."""
+        names = {f.name for f in dataclasses.fields(self)}
+        for name in changes:
+            if name not in names:
+                raise UserError(f"RunRequest has no field {name!r}; valid: "
+                                f"{', '.join(sorted(names))}", field=name)
+        return dataclasses.replace(self, **changes)
+
+
+def request(req: RunRequest | None = None, **fields: Any) -> RunRequest:
+    """``req`` with ``fields`` replaced, or a new request from ``fields``."""
+    if req is None:
+        names = {f.name for f in dataclasses.fields(RunRequest)}
+        unknown = sorted(set(fields) - names)
+        if unknown:
+            raise UserError(f"unknown request field(s) {', '.join(unknown)}; valid: "
+                            f"{', '.join(sorted(names))}", field=unknown[0])
+        return RunRequest(**fields)
+    return req.replace(**fields) if fields else req

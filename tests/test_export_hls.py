@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 
 from spatialsim.cli.main import main
+from spatialsim.design.templates import build_design
+from spatialsim.hardware.platform import get_platform
+from spatialsim.hls.export import export as hls_export
+from spatialsim.workload.models import get_model
 
 
 def export(tmp: Path, *args: str) -> Path:
@@ -49,7 +53,8 @@ def test_w4a8_exports_every_file_from_the_graph(tmp_path: Path,
     assert tcl.count("set_top GPT_layer_dataflow_region_") == 3
     # --set reaches the exported depth: one source of truth
     out2 = export(tmp_path / "b", "--design", "chen2024-w4a8", "--seq-len", "128",
-                  "--set", "fifo.ffn_residual_bypass.depth=16", "--set", "kernel.ffn1.cols=8")
+                  "--set", "fifo.ffn_residual_bypass.depth=16", "--set", "kernel.ffn1.cols=8",
+                  "--set", "kernel.ffn2.cols=8")  # FFN_COLS is shared: both, or a refusal
     assert "DEPTH_ffn_residual_bypass = 16;" in (out2 / "layer" / "config.h").read_text()
     assert "FFN_COLS = 8;" in (out2 / "layer" / "config.h").read_text()
 
@@ -120,3 +125,49 @@ def test_axi_stream_stand_in_declares_what_region_ports_use(tmp_path: Path) -> N
                            str(exe)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert subprocess.run([str(exe)], timeout=60).returncode == 0
+
+
+@pytest.mark.parametrize("sets, needle", [
+    (["kernel.ffn1.engines=8"], "kernel ffn2: engines = 4; the header's ENGINES_FFN is shared "
+                                "with ffn1 (engines = 8)"),
+    (["kernel.ffn1.engines=8", "kernel.ffn2.engines=8"],
+     "kernel ffn1: engines = 8; the GEMV template supports 1 to 4 engines"),
+    (["kernel.q_proj.engines=1", "kernel.k_proj.engines=1", "kernel.v_proj.engines=1",
+      "kernel.out_proj.engines=1"], "kernel q_proj: ports = ['HBM[5]', 'HBM[6]']; each of "
+                                    "its 1 engines needs its own port"),
+    (["kernel.ffn1.cols=32"], "kernel ffn2: cols = 16; the header's FFN_COLS is shared"),
+    (["kernel.sv_matmul.pack=1"], "kernel sv_matmul: pack = 1; the header's ATTN_PACK"),
+    (["kernel.q_proj.slr=1"], "kernel q_proj: slr = 1; the C++ places it in region 1"),
+    (["kernel.mask.heads_parallel=2"], "kernel mask: heads_parallel = 2"),
+])
+def test_designs_the_cxx_cannot_express_are_refused(tmp_path: Path, sets: list[str],
+                                                    needle: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    args = [a for s in sets for a in ("--set", s)]
+    code = main(["export-hls", "--design", "chen2024-w8a8", "--seq-len", "64",
+                 "--out", str(tmp_path / "x"), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err, err
+    assert "cannot export design chen2024-w8a8" in err
+    assert not (tmp_path / "x").exists()  # nothing half-written
+
+
+def test_export_takes_the_part_from_the_platform_and_the_clock_from_the_design(
+        tmp_path: Path) -> None:
+    out = export(tmp_path, "--design", "chen2024-w8a8", "--seq-len", "64", "--platform",
+                 "u55c", "--set", "design.hls_target_mhz=250")
+    tcl = (out / "decode" / "csynth.tcl").read_text()
+    assert "set_part xcu55c-fsvh2892-2L-e" in tcl and "create_clock -period 4\n" in tcl
+    # two FFN engines, each with its own port (ports differ per bitstream, so in Python)
+    design = build_design("chen2024-w8a8", get_model("gpt2-medium"), 64)
+    g = design.bitstreams["decode"]
+    g.nodes["ffn1"].update(engines=2, ports=("HBM[13]", "HBM[14]"))
+    g.nodes["ffn2"].update(engines=2, ports=("HBM[15]", "HBM[16]"))
+    design.validate()
+    hls_export(design, get_platform("u280"), tmp_path / "b")
+    header = (tmp_path / "b" / "decode" / "config.h").read_text()
+    assert "static constexpr int ENGINES_FFN = 2;" in header
+    top = (tmp_path / "b" / "decode" / "top.cpp").read_text()
+    assert "ffn1_addr_1" in top and "ffn1_addr_2" not in top
+    assert "sp=GPT_layer_dataflow_region_3_1.ffn2_addr_1:HBM[16]" in \
+        (tmp_path / "b" / "decode" / "connectivity.cfg").read_text()

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
 
 from spatialsim.costmodel.params import CostParams
 from spatialsim.design.graph import Design
@@ -277,6 +276,8 @@ def fit(obs: list[Observation], candidates: list[str], base: Values,
 
 def _fit_once(obs: list[Observation], names: list[str], fixed: dict[str, str],
               base: Values) -> FitResult:
+    from scipy import optimize, stats  # only a fit pays for scipy's import
+
     values = dict(base)
     cov = np.zeros((len(names), len(names)))
     stderr: Values = {}
@@ -306,6 +307,8 @@ def _fit_once(obs: list[Observation], names: list[str], fixed: dict[str, str],
 
 
 def _loo_fit(obs: list[Observation], names: list[str], start: Values) -> Values:
+    from scipy import optimize
+
     lo = np.array([PARAMS[n].lower for n in names])
     hi = np.array([PARAMS[n].upper for n in names])
     fn = _residuals(obs, names, start)

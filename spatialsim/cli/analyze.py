@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from spatialsim.analytical.balance import balance
 from spatialsim.cli.common import (
     DEFAULT_MODEL,
     DEFAULT_PROMPT,
@@ -16,7 +15,6 @@ from spatialsim.cli.common import (
     positive_int,
     request_from_args,
 )
-from spatialsim.experiment.session import analyze
 from spatialsim.hardware.platform import get_platform
 from spatialsim.report.text import emit_json, table
 from spatialsim.workload.models import get_model
@@ -55,6 +53,8 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.balance:
         return _run_balance(args)
+    from spatialsim.experiment.session import analyze
+
     req = request_from_args(args, args.prompt_len, args.gen_len)
     report = analyze(req, tp=args.tp, pp=args.pp, link_gbps=args.link_gbps,
                      link_efficiency=args.link_efficiency)
@@ -88,6 +88,8 @@ def _print(r: dict[str, Any], pre: dict[str, float], dec: dict[str, float]) -> N
 
 
 def _run_balance(args: argparse.Namespace) -> int:
+    from spatialsim.analytical.balance import balance
+
     model = get_model(args.model or DEFAULT_MODEL)
     platform = get_platform(args.platform)
     clock = args.clock_mhz or platform.kernel_clock_mhz

@@ -5,25 +5,17 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from spatialsim.calibration.fit import PARAMS, FitResult, apply, current_values, fit
-from spatialsim.calibration.hls_report import parse_report
-from spatialsim.calibration.measurements import load_board_csv, load_hbm_csv
-from spatialsim.calibration.observations import (
-    board_observations,
-    hbm_observations,
-    hls_observations,
-)
-from spatialsim.calibration.profile import save, to_toml
-from spatialsim.calibration.validate import validation_rows
 from spatialsim.cli.common import add_json_option, positive_int
-from spatialsim.costmodel.params import CostParams
-from spatialsim.design.templates import build_design
 from spatialsim.errors import UserError
-from spatialsim.hardware.platform import get_platform
 from spatialsim.report.text import emit_json, table
-from spatialsim.workload.models import get_model
+
+if TYPE_CHECKING:
+    from spatialsim.calibration.fit import FitResult
+
+# scipy and the calibration code are imported by the commands that use them, so the other
+# commands start without them.
 
 
 def add_parsers(sub: Any) -> None:
@@ -41,6 +33,8 @@ def add_parsers(sub: Any) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from spatialsim.calibration.hls_report import parse_report
+
     rep = parse_report(Path(args.file))
     if args.json:
         emit_json(rep.to_json(), args.json)
@@ -63,10 +57,6 @@ def run_report(args: argparse.Namespace) -> int:
 
 # ---- calibrate --------------------------------------------------------------------------
 
-HLS_CANDIDATES = [n for n in PARAMS if n.startswith(("cost.", "design."))
-                  and n not in ("cost.launch_overhead_us", "cost.slr_crossing_cycles",
-                                "cost.prefetch_bytes")]
-HBM_CANDIDATES = [n for n in PARAMS if n.startswith(("hbm.", "ddr."))]
 BOARD_CANDIDATES = ["cost.launch_overhead_us", "hbm.read_bw_gbps", "cost.slr_crossing_cycles",
                     "cost.gemv_pass_overhead_cycles", "cost.attn_gemv_overhead_cycles"]
 
@@ -99,7 +89,35 @@ def add_calibrate_parser(sub: Any) -> None:
     p.set_defaults(func=run_calibrate)
 
 
+def candidates(source: str) -> list[str]:
+    """The parameters a source of measurements may fit: HLS reports fit the cost model's
+    loop constants and the design's fill/drain, HBM microbenchmarks the memory model."""
+    from spatialsim.calibration.fit import PARAMS
+
+    if source == "hls":
+        return [n for n in PARAMS if n.startswith(("cost.", "design."))
+                and n not in ("cost.launch_overhead_us", "cost.slr_crossing_cycles",
+                              "cost.prefetch_bytes")]
+    if source == "hbm":
+        return [n for n in PARAMS if n.startswith(("hbm.", "ddr."))]
+    return list(BOARD_CANDIDATES)
+
+
 def run_calibrate(args: argparse.Namespace) -> int:
+    from spatialsim.calibration.fit import apply, current_values, fit
+    from spatialsim.calibration.hls_report import parse_report
+    from spatialsim.calibration.measurements import load_board_csv, load_hbm_csv
+    from spatialsim.calibration.observations import (
+        board_observations,
+        hbm_observations,
+        hls_observations,
+    )
+    from spatialsim.calibration.profile import save, to_toml
+    from spatialsim.costmodel.params import CostParams
+    from spatialsim.design.templates import build_design
+    from spatialsim.hardware.platform import get_platform
+    from spatialsim.workload.models import get_model
+
     if not (args.board or args.hls or args.hbm):
         raise UserError("nothing to calibrate against: give --board, --hls and/or --hbm")
     platform = get_platform(args.platform)
@@ -113,14 +131,14 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if args.hbm:
         hs = hbm_observations(load_hbm_csv(Path(args.hbm)), platform)
         notes["hbm_not_modelled"] = hs.not_modelled
-        fits["hbm"] = fit(hs.observations, HBM_CANDIDATES, base, loo)
+        fits["hbm"] = fit(hs.observations, candidates("hbm"), base, loo)
         base.update({n: fits["hbm"].values[n] for n in fits["hbm"].fitted})
     if args.hls:
         reports = [parse_report(Path(f)) for f in args.hls]
         hl = hls_observations(reports, design_ref, "prefill", args.hls_seq_len, cost,
                               platform)
         notes["hls_skipped"] = hl.skipped
-        fits["hls"] = fit(hl.observations, HLS_CANDIDATES, base, loo)
+        fits["hls"] = fit(hl.observations, candidates("hls"), base, loo)
         base.update({n: fits["hls"].values[n] for n in fits["hls"].fitted})
     if args.board:
         c, p = apply({k: v for k, v in base.items() if not k.startswith("design.")}, cost,
@@ -184,6 +202,8 @@ def _opt(value: float | None) -> str:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from spatialsim.calibration.validate import validation_rows
+
     rows = validation_rows()
     if args.json:
         emit_json({"rows": [r.to_json() for r in rows]}, args.json)

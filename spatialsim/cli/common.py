@@ -18,7 +18,6 @@ from spatialsim.experiment.request import (
     GRANULARITIES,
     RunRequest,
 )
-from spatialsim.experiment.session import resolve_design
 from spatialsim.hardware.platform import BUILTIN_PLATFORMS, Platform
 from spatialsim.workload.models import MODELS, ModelConfig
 
@@ -130,4 +129,6 @@ def request_from_args(args: argparse.Namespace, prompt_len: int | None = None,
 
 def resolve(args: argparse.Namespace, seq_len: int) -> tuple[ModelConfig, Platform, Design]:
     """Model, platform and design (template or file, with ``--set`` applied)."""
+    from spatialsim.experiment.session import resolve_design  # the engine, when used
+
     return resolve_design(request_from_args(args), seq_len)

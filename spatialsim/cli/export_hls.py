@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from spatialsim.cli.common import add_design_options, positive_int, resolve
-from spatialsim.hls.export import export
 
 
 def add_parser(sub: Any) -> None:
@@ -30,8 +29,12 @@ def run(args: argparse.Namespace) -> int:
     seq = args.seq_len or args.max_seq_len or 128
     if args.max_seq_len is None:
         args.max_seq_len = seq
-    _, _, design = resolve(args, seq)
-    paths = export(design, Path(args.out))
+    _, platform, design = resolve(args, seq)
+    from spatialsim.design.resources import check_fit
+    from spatialsim.hls.export import export
+
+    check_fit(design, platform)
+    paths = export(design, platform, Path(args.out))
     for path in paths:
         print(f"wrote {path}")
     return 0

@@ -11,7 +11,6 @@ from spatialsim.cli.common import (
     positive_int,
     request_from_args,
 )
-from spatialsim.experiment.session import kernels
 from spatialsim.report.text import emit_json, table
 
 
@@ -34,6 +33,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spatialsim.experiment.session import kernels
+
     report = kernels(request_from_args(args), phase=args.phase, seq_len=args.seq_len)
     doc = report.to_json()
     if args.json:

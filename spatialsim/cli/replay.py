@@ -16,7 +16,6 @@ from spatialsim.cli.common import (
 )
 from spatialsim.cli.progress import progress_bar
 from spatialsim.errors import UserError
-from spatialsim.experiment.session import replay
 from spatialsim.fileutil import atomic_write_text
 from spatialsim.report.text import emit_json, json_text, table
 from spatialsim.workload.traces import (
@@ -85,6 +84,8 @@ def run_trace(args: argparse.Namespace) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
+    from spatialsim.experiment.session import replay
+
     req = request_from_args(args)
     report = replay(args.trace, req, samples=args.samples, overlong=args.overlong,
                     limit=args.limit, progress=progress_bar())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spatialsim.cli.common import (
     DEFAULT_PROMPT,
@@ -19,12 +19,13 @@ from spatialsim.cli.common import (
 from spatialsim.cli.progress import progress_bar
 from spatialsim.errors import UserError
 from spatialsim.experiment.request import RunRequest
-from spatialsim.experiment.session import simulate
 from spatialsim.fileutil import atomic_write_text
-from spatialsim.metrics.result import RunResult
 from spatialsim.report.perfetto import perfetto_trace
 from spatialsim.report.run_summary import summary_text
 from spatialsim.report.text import emit_json, json_text
+
+if TYPE_CHECKING:
+    from spatialsim.metrics.result import RunResult
 
 RUN_DESIGN = "chen2024-w8a8"
 DEMO: dict[str, str] = {"model": "gpt2-medium", "platform": "u280", "design": "chen2024-w8a8"}
@@ -73,6 +74,8 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
 def simulate_cli(args: argparse.Namespace, prompt: int, gen: int) -> tuple[RunResult,
                                                                            dict[str, Any]]:
     """Simulate the request the options describe and assemble the JSON document."""
+    from spatialsim.experiment.session import simulate
+
     req = request_from_args(args, prompt, gen, timeline=bool(args.out))
     report = simulate(req, progress=progress_bar())
     return report.result, report.to_json(timing=not args.no_timing)
@@ -110,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from spatialsim.experiment.session import simulate
+
     req = RunRequest(**DEMO, prompt_len=DEMO_PROMPT, gen_len=DEMO_GEN, timeline=True)
     report = simulate(req, progress=progress_bar())
     doc = report.to_json()

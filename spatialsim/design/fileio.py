@@ -21,8 +21,8 @@ from spatialsim.errors import UserError
 from spatialsim.fileutil import atomic_write_text
 from spatialsim.workload.models import ModelConfig
 
-_TOP = ("name", "description", "clock_mhz", "max_seq_len", "resident_layers", "model",
-        "notes", "phases", "bitstreams")
+_TOP = ("name", "description", "clock_mhz", "hls_target_mhz", "max_seq_len",
+        "resident_layers", "model", "notes", "phases", "bitstreams")
 _FIFO_KEYS = ("name", "src", "dst", "depth_words", "width_bits")
 
 
@@ -35,10 +35,13 @@ def design_to_dict(design: Design) -> dict[str, Any]:
         fifos = [{"name": a["name"], "src": s, "dst": t, "depth_words": a["depth_words"],
                   "width_bits": a["width_bits"]} for s, t, a in g.edges(data=True)]
         bitstreams[bname] = {"kernels": kernels, "fifos": fifos}
+    hls = {} if design.hls_target_mhz is None else {
+        "hls_target_mhz": float(design.hls_target_mhz)}
     return {
         "name": design.name,
         "description": design.description,
         "clock_mhz": float(design.clock_mhz),
+        **hls,
         "max_seq_len": design.max_seq_len,
         "resident_layers": design.resident_layers,
         "model": dataclasses.asdict(design.model),
@@ -112,7 +115,8 @@ def design_from_dict(data: dict[str, Any], origin: str) -> Design:
         return Design(name=data["name"], description=data.get("description", ""),
                       clock_mhz=data["clock_mhz"], max_seq_len=data["max_seq_len"],
                       resident_layers=data.get("resident_layers", 1), model=model,
-                      phases=phases, bitstreams=bitstreams, notes=dict(data.get("notes", {})))
+                      phases=phases, bitstreams=bitstreams, notes=dict(data.get("notes", {})),
+                      hls_target_mhz=data.get("hls_target_mhz"))
     except UserError as exc:
         raise UserError(f"{origin}: {exc}") from None
 

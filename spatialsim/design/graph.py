@@ -46,6 +46,8 @@ class Design:
 
     Graph nodes carry ``kind``, ``slr`` and the kind's parameters; edges carry ``name``,
     ``depth_words`` and ``width_bits``. ``resident_layers`` is the paper's C.
+    ``hls_target_mhz`` is the clock Vitis HLS schedules the kernels for (a tighter target
+    than the achieved ``clock_mhz`` leaves timing margin); None means ``clock_mhz``.
     """
 
     name: str
@@ -57,6 +59,7 @@ class Design:
     bitstreams: dict[str, nx.DiGraph]
     description: str = ""
     notes: dict[str, str] = field(default_factory=dict)
+    hls_target_mhz: float | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -69,6 +72,10 @@ class Design:
                 or self.clock_mhz <= 0:
             raise UserError(f"{where}: clock_mhz must be a positive number, got "
                             f"{self.clock_mhz!r}")
+        hls = self.hls_target_mhz
+        if hls is not None and (isinstance(hls, bool) or not isinstance(hls, (int, float))
+                                or not 0 < hls < float("inf")):
+            raise UserError(f"{where}: hls_target_mhz must be a positive number, got {hls!r}")
         for fname in ("max_seq_len", "resident_layers"):
             value = getattr(self, fname)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -17,7 +17,7 @@ from spatialsim.errors import UserError
 
 _FIFO_FIELDS = {"depth": "depth_words", "depth_words": "depth_words", "width": "width_bits",
                 "width_bits": "width_bits"}
-_DESIGN_FIELDS = ("clock_mhz", "resident_layers")
+_DESIGN_FIELDS = ("clock_mhz", "hls_target_mhz", "resident_layers")
 
 
 def parse_value(text: str) -> Any:
@@ -56,7 +56,7 @@ def apply_settings(design: Design, settings: Sequence[tuple[str, Any]]) -> Desig
         elif path[0] == "fifo" and len(path) == 3:
             _set_fifo(out, path[1], path[2], value, item)
         elif path[0] == "design" and len(path) == 2 and path[1] in _DESIGN_FIELDS:
-            setattr(out, path[1], float(value) if path[1] == "clock_mhz" and
+            setattr(out, path[1], float(value) if path[1] in ("clock_mhz", "hls_target_mhz") and
                     isinstance(value, int) and not isinstance(value, bool) else value)
         else:
             raise UserError(f"set {item!r}: unknown target {'.'.join(path)!r}; valid: "

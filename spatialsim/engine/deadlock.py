@@ -54,7 +54,8 @@ def diagnose(kernels: list[Kernel], phase: str, layer: int, now: float) -> Deadl
         for c in full:
             msg += (f"\n{c['fifo']} is full at {c['depth']} words: {c['kernel']} must write "
                     f"more than that before {c['peer']} can read; deepen it with "
-                    f"the override fifo.{c['fifo']}.depth=<words>")
+                    f"--set fifo.{c['fifo']}.depth=<words> (in Python, RunRequest's set "
+                    f"field)")
     else:
         done = {k.name for k in kernels if k.done}
         lines = []

@@ -8,7 +8,11 @@ From the same design graph the simulator runs, per bitstream:
 - ``connectivity.cfg``: v++ ``sp=`` HBM bindings of every region port, ``slr=`` placement
   and ``stream_connect=`` links with their depths;
 - ``top.cpp``: the region top functions with their interface pragmas;
-- ``csim.tcl``, ``csynth.tcl``, ``cosim.tcl``: Vitis HLS scripts per region.
+- ``csim.tcl``, ``csynth.tcl``, ``cosim.tcl``: Vitis HLS scripts per region, for the
+  platform's part at the design's HLS target clock.
+
+A design the C++ templates cannot express exactly is refused before anything is written
+(:mod:`spatialsim.hls.fidelity`).
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ import networkx as nx
 from spatialsim.design.graph import Design
 from spatialsim.errors import UserError
 from spatialsim.fileutil import atomic_write_text
+from spatialsim.hardware.platform import Platform
+from spatialsim.hls.fidelity import check_exportable
 
 PREFIX = "GPT_layer_dataflow"
-HLS_PERIOD_NS = 3.33       # chen2024.md 3.4: HLS target 3.33 ns
-PART = "xcu280-fsvh2892-2L-e"
 
 
 @dataclass(frozen=True)
@@ -324,7 +328,14 @@ def top_cpp_decode(design: Design, bitstream: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def tcl(design: Design, bitstream: str, step: str) -> str:
+def hls_period_ns(design: Design) -> float:
+    """The clock period Vitis HLS schedules for: the design's HLS target, else its clock
+    (rounded to 10 ps, as HLS scripts write it: 300 MHz is 3.33 ns)."""
+    mhz = design.hls_target_mhz if design.hls_target_mhz is not None else design.clock_mhz
+    return round(1e3 / mhz, 2)
+
+
+def tcl(design: Design, platform: Platform, bitstream: str, step: str) -> str:
     g = design.bitstreams[bitstream]
     regions = sorted({region_of(g, n) for n in g.nodes})
     action = {"csim": "csim_design", "csynth": "csynth_design",
@@ -346,13 +357,17 @@ def tcl(design: Design, bitstream: str, step: str) -> str:
                   f'add_files -tb $hw/tb/{tb} -cflags '
                   '"-std=c++17 -I$kernels -I$hw/tb -I$here"',
                   "open_solution -reset solution -flow_target vitis",
-                  f"set_part {PART}", f"create_clock -period {HLS_PERIOD_NS}", action,
+                  f"set_part {platform.part}",
+                  f"create_clock -period {hls_period_ns(design):g}", action,
                   "close_project", ""]
     return "\n".join(lines)
 
 
-def export(design: Design, out: Path) -> list[Path]:
-    """Write every bitstream's files under ``out/<bitstream>/``; return the paths."""
+def export(design: Design, platform: Platform, out: Path) -> list[Path]:
+    """Write every bitstream's files under ``out/<bitstream>/`` for ``platform``'s part;
+    return the paths. Refuses (before writing anything) a design the C++ cannot express."""
+    for bitstream in design.bitstreams:
+        check_exportable(design, bitstream)
     written = []
     for bitstream in design.bitstreams:
         folder = out / bitstream
@@ -360,7 +375,7 @@ def export(design: Design, out: Path) -> list[Path]:
                  "connectivity.cfg": connectivity_cfg(design, bitstream),
                  "top.cpp": top_cpp(design, bitstream)}
         for step in ("csim", "csynth", "cosim"):
-            files[f"{step}.tcl"] = tcl(design, bitstream, step)
+            files[f"{step}.tcl"] = tcl(design, platform, bitstream, step)
         for name, text in files.items():
             path = folder / name
             atomic_write_text(path, text)

@@ -21,9 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from spatialsim.errors import UserError, choices_message
+
+if TYPE_CHECKING:
+    import numpy as np
 
 COLUMNS = ("request_id", "arrival_s", "prompt_tokens", "output_tokens")
 AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
@@ -173,6 +176,8 @@ class LengthDist:
                             f"bound {self.a:g}")
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        import numpy as np
+
         if self.kind == "fixed":
             v = np.full(n, round(self.a))
         elif self.kind == "uniform":
@@ -202,6 +207,8 @@ def arrivals(kind: str, n: int, rate_per_s: float, rng: np.random.Generator,
              spread: float = 0.5) -> np.ndarray:
     """Arrival times (s) of ``n`` requests at ``rate_per_s`` on average: ``fixed`` gaps,
     ``uniform`` gaps in [(1 - spread), (1 + spread)] / rate, or ``poisson``."""
+    import numpy as np
+
     if kind not in ARRIVALS:
         raise UserError(choices_message("arrival process", kind, ARRIVALS))
     if not rate_per_s > 0:
@@ -222,6 +229,8 @@ def synthesize(n: int, arrival: str, rate_per_s: float, prompt: LengthDist,
     """A seeded synthetic trace."""
     if n < 1:
         raise UserError(f"number of requests must be positive, got {n}")
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     times = arrivals(arrival, n, rate_per_s, rng)
     p, o = prompt.draw(rng, n), output.draw(rng, n)

@@ -1,0 +1,128 @@
+"""What the hw_kernels C++ can express, and the refusal of designs it cannot.
+
+The region functions (``hw_kernels/include/spatial/regions.h`` and ``regions_decode.h``)
+instantiate a fixed set of kernels in fixed regions from one ``LayerConfig`` whose fields
+several kernels share: the four attention-block linears share ``QKVO_COLS``, the two FFN
+linears ``FFN_COLS``, every linear ``W_BITS`` and ``BIAS``, both attention arrays
+``ATTN_COLS`` and ``ATTN_PACK``; in the GEMV bitstream every engine ``PES``, the Q/K/V/out
+engines ``ENGINES_QKVO``, the FFN engines ``ENGINES_FFN``, the attention engines ``HP``
+and ``LANES``. Other values are fixed in the templates (two weights per DSP, a pack of P
+rows, one to four GEMV engines with a port each, GeLU, LayerNorm). A design that differs
+from that would be exported as something other than what was simulated, so
+:func:`check_exportable` refuses it with the kernel, the field and the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+
+from spatialsim.design.graph import Design
+from spatialsim.errors import UserError
+
+# Kernels each region function instantiates (regions.h: region1/2/3; the decode tops the
+# same names).
+REGIONS: dict[int, tuple[str, ...]] = {
+    1: ("input_loader", "input_loader_q", "input_loader_kv", "q_proj", "k_proj", "v_proj"),
+    2: ("k_writer", "v_writer", "q_buffer", "qk_matmul", "mask", "softmax", "sv_matmul",
+        "out_proj", "residual0", "layernorm0"),
+    3: ("splitter", "ffn1", "gelu", "ffn2", "residual1", "layernorm1", "output_writer"),
+}
+
+# header field -> (kernels sharing it, their parameter)
+SHARED_SYSTOLIC: dict[str, tuple[tuple[str, ...], str]] = {
+    "QKVO_COLS": (("q_proj", "k_proj", "v_proj", "out_proj"), "cols"),
+    "FFN_COLS": (("ffn1", "ffn2"), "cols"),
+    "W_BITS": (("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2"), "weight_bits"),
+    "BIAS": (("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2"), "bias"),
+    "ATTN_COLS": (("qk_matmul", "sv_matmul"), "cols"),
+    "ATTN_PACK": (("qk_matmul", "sv_matmul"), "pack"),
+}
+SHARED_GEMV: dict[str, tuple[tuple[str, ...], str]] = {
+    "PES": (("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2"), "pes"),
+    "ENGINES_QKVO": (("q_proj", "k_proj", "v_proj", "out_proj"), "engines"),
+    "ENGINES_FFN": (("ffn1", "ffn2"), "engines"),
+    "W_BITS": (("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2"), "weight_bits"),
+    "HP": (("qk_matmul", "sv_matmul"), "heads_parallel"),
+    "LANES": (("qk_matmul", "sv_matmul"), "lanes"),
+}
+MATRICES = ("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2")
+MAX_GEMV_ENGINES = 4  # gemv.h: static_assert(ENGINES <= 4)
+
+
+def _fail(design: Design, bitstream: str, kernel: str, field: str, value: Any,
+          why: str) -> UserError:
+    return UserError(f"cannot export design {design.name} (bitstream {bitstream!r}) "
+                     f"faithfully: kernel {kernel}: {field} = {value!r}; {why}",
+                     field="design")
+
+
+def check_exportable(design: Design, bitstream: str) -> None:
+    """Raise :class:`UserError` naming the kernel and field if the C++ templates would
+    build something else than ``bitstream`` of ``design``."""
+    g: nx.DiGraph = design.bitstreams[bitstream]
+    expected = {name: region for region, names in REGIONS.items() for name in names}
+    for name in g.nodes:
+        if name not in expected:
+            raise _fail(design, bitstream, name, "kind", g.nodes[name]["kind"],
+                        "the region functions have no such kernel")
+    for name, region in expected.items():
+        if name not in g:
+            raise _fail(design, bitstream, name, "present", False,
+                        f"region {region} of the C++ instantiates it")
+        slr = g.nodes[name]["slr"]
+        if slr + 1 != region:
+            raise _fail(design, bitstream, name, "slr", slr,
+                        f"the C++ places it in region {region} (SLR{region - 1})")
+    systolic = g.nodes["q_proj"]["kind"] == "linear"
+    want = "linear" if systolic else "gemv"
+    for name in MATRICES:
+        if g.nodes[name]["kind"] != want:
+            raise _fail(design, bitstream, name, "kind", g.nodes[name]["kind"],
+                        f"the bitstream's q_proj is a {want}, and the regions use one "
+                        "family for all six")
+    shared = SHARED_SYSTOLIC if systolic else SHARED_GEMV
+    for header, (names, param) in shared.items():
+        first = g.nodes[names[0]][param]
+        for name in names[1:]:
+            if g.nodes[name][param] != first:
+                raise _fail(design, bitstream, name, param, g.nodes[name][param],
+                            f"the header's {header} is shared with {names[0]} "
+                            f"({param} = {first!r})")
+    pack = max(design.tokens_per_pack(ph) for ph, b in design.phases.items()
+               if b.bitstream == bitstream)
+    fixed: list[tuple[str, str, Any, str]] = [
+        ("gelu", "fn", "gelu", "the regions instantiate gelu<>"),
+        ("layernorm0", "norm", "layernorm", "the regions instantiate layernorm<>"),
+        ("layernorm1", "norm", "layernorm", "the regions instantiate layernorm<>"),
+    ]
+    for name in MATRICES:
+        fixed.append((name, "pack", 2, "the C++ packs two weights per DSP (PACK = 2)"))
+        fixed.append((name, "act_bits", 8, "activations are int8 in the C++"))
+    if systolic:
+        for name in (*MATRICES, "qk_matmul", "sv_matmul"):
+            fixed.append((name, "rows", pack, f"array rows are the pack size P = {pack}"))
+        for name in ("mask", "softmax"):
+            fixed.append((name, "heads_parallel", 1, "prefill attention runs one head at "
+                                                     "a time (AttnCfg HP = 1)"))
+    else:
+        hp = g.nodes["qk_matmul"]["heads_parallel"]
+        for name in ("mask", "softmax"):
+            fixed.append((name, "heads_parallel", hp, "decode attention shares HP with "
+                                                      "the attention engines"))
+    for name, param, value, why in fixed:
+        if g.nodes[name][param] != value:
+            raise _fail(design, bitstream, name, param, g.nodes[name][param], why)
+    for name in MATRICES:
+        a = g.nodes[name]
+        if systolic and len(a["ports"]) != 1:
+            raise _fail(design, bitstream, name, "ports", list(a["ports"]),
+                        "a systolic linear reads its weights through one m_axi port")
+        if not systolic:
+            if not 1 <= a["engines"] <= MAX_GEMV_ENGINES:
+                raise _fail(design, bitstream, name, "engines", a["engines"],
+                            f"the GEMV template supports 1 to {MAX_GEMV_ENGINES} engines")
+            if len(a["ports"]) != a["engines"]:
+                raise _fail(design, bitstream, name, "ports", list(a["ports"]),
+                            f"each of its {a['engines']} engines needs its own port")

@@ -40,7 +40,9 @@ _API = {
     "load_trace": "spatialsim.workload.traces",
 }
 
-__all__ = ["__version__", *_API]
+__all__ = ["AnalysisReport", "DeadlockError", "KernelsReport", "ReplayReport", "RunReport",
+           "RunRequest", "UserError", "__version__", "analyze", "kernels", "load_trace",
+           "replay", "simulate"]
 
 if TYPE_CHECKING:
     from spatialsim.errors import DeadlockError, UserError

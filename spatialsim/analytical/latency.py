@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from math import ceil
 from typing import Any
 
+from spatialsim.costmodel.work import decode_work, prefill_work
 from spatialsim.design.graph import Design
 from spatialsim.design.kernels import PORT_RE, macs_per_cycle
 from spatialsim.errors import UserError
 from spatialsim.hardware.platform import Platform
+from spatialsim.kinds import kind
 
 MATMUL_KERNELS = ("q_proj", "k_proj", "v_proj", "qk_matmul", "sv_matmul", "out_proj", "ffn1",
                   "ffn2")
@@ -60,11 +62,10 @@ class Parallelism:
 def kernel_macs(design: Design, phase: str, kernel: str, tokens: int) -> int:
     """MACs of one matrix kernel in one layer: the paper's Table 1 from the design's sizes."""
     a = design.graph(phase).nodes[kernel]
-    rows = tokens if phase == "prefill" else 1
-    keys = tokens if phase == "prefill" else tokens + 1
-    if a["kind"] in ("linear", "gemv"):
-        return int(rows * a["in_features"] * a["out_features"])
-    return int(rows * keys * a["heads"] * a["head_dim"])
+    pack = design.tokens_per_pack(phase)
+    step = prefill_work(tokens, pack) if phase == "prefill" else decode_work(tokens, pack)
+    spec = kind(a["kind"])
+    return spec.work(spec.of(kernel, a), step).macs
 
 
 def matmul_rates(design: Design, phase: str) -> dict[str, int]:

@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     from spatialsim.experiment.session import simulate
 
-    req = RunRequest(**DEMO, prompt_len=DEMO_PROMPT, gen_len=DEMO_GEN, timeline=True)
+    req = RunRequest(model=DEMO["model"], platform=DEMO["platform"], design=DEMO["design"],
+                     prompt_len=DEMO_PROMPT, gen_len=DEMO_GEN, timeline=True)
     report = simulate(req, progress=progress_bar())
     doc = report.to_json()
     text = summary_text(doc)

@@ -17,7 +17,7 @@ from spatialsim.costmodel.isolated import Estimate, estimate, weight_loader
 from spatialsim.costmodel.params import CostParams
 from spatialsim.costmodel.work import Work, decode_work, prefill_work
 from spatialsim.design.graph import Design
-from spatialsim.design.kernels import HANDOFF_KINDS
+from spatialsim.design.kernels import is_handoff
 
 MATRIX_WITH_WEIGHTS = ("linear", "gemv")
 
@@ -69,7 +69,7 @@ def region_latencies(design: Design, phase: str, kernels: dict[str, Estimate],
         for u in g.predecessors(n):
             if g.nodes[u]["slr"] != g.nodes[n]["slr"]:
                 continue  # another region: its link is a stream between concurrent kernels
-            if g.nodes[u]["kind"] in HANDOFF_KINDS:
+            if is_handoff(g.nodes[u]["kind"]):
                 t = max(t, start[u] + kernels[u].cycles)
             else:
                 t = max(t, start[u])

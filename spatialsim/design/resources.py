@@ -1,17 +1,18 @@
 """Resource estimation of a design and the check that it fits its platform.
 
-Per-kernel costs are linear in the kernel's parallelism: ``per_pe`` times its MAC lanes
-(PEs of an array or GEMV engine), ``per_lane`` times its token lanes, plus a fixed part.
-The coefficients were fitted to the instance tables of the Vitis HLS reports of the
-chen2024 W4A8 GPT-2-medium layer (``vitis_reports/chen2024_w4a8_gpt2m/region_*_csynth.rpt``,
-8 lanes, 8x16 linears, 8x8 attention arrays); ``tests/test_resources.py`` shows estimate and
-report side by side. FIFOs, KV buffers and AXI masters are costed from their sizes.
+Per-kernel costs come from each kernel kind (``spatialsim/kinds/``): linear in the kernel's
+parallelism, ``per_pe`` times its MAC lanes (PEs of an array or GEMV engine), ``per_lane``
+times its token lanes, plus a fixed part. The coefficients were fitted to the instance
+tables of the Vitis HLS reports of the chen2024 W4A8 GPT-2-medium layer
+(``vitis_reports/chen2024_w4a8_gpt2m/region_*_csynth.rpt``, 8 lanes, 8x16 linears, 8x8
+attention arrays); ``tests/test_resources.py`` shows estimate and report side by side.
+FIFOs and AXI masters are costed from their sizes.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from math import ceil
 from typing import Any
 
@@ -19,8 +20,8 @@ from spatialsim.design.graph import Design
 from spatialsim.design.kernels import PORT_RE
 from spatialsim.errors import UserError
 from spatialsim.hardware.platform import Platform
-
-RESOURCES = ("dsp", "lut", "ff", "bram36", "uram")
+from spatialsim.kinds import kind
+from spatialsim.kinds.base import RESOURCES as RESOURCES
 
 URAM_WIDTH_BITS = 72    # UltraRAM is 4K x 72 (AMD UG573)
 URAM_DEPTH = 4096
@@ -29,84 +30,10 @@ BRAM36_DEPTH = 512
 SRL_MAX_BITS = 16384    # FIFOs up to this many bits become shift registers / LUTRAM
 SRL_LUT_PER_32_BITS = 1  # one SRL32 LUT per bit column per 32 entries (AMD UG574)
 URAM_MIN_BITS = 147456  # above half a URAM, Vitis maps deep FIFOs to URAM (seen in region_3)
-# The KV buffers in region_2 use twice the minimal URAM count (1R1W mapping): K is 16384 x 64
-# bits (4 URAM minimum) and takes 8.
-KV_URAM_FACTOR = 2
 M_AXI_LUT = 8001        # one m_axi adapter (gmem*_m_axi rows of every region report)
 M_AXI_FF = 4567
 REGION_CONTROL_LUT = 466  # control_s_axi, mean of the three region reports
 REGION_CONTROL_FF = 269
-
-
-@dataclass(frozen=True)
-class Coeffs:
-    """Linear resource model of one kernel kind: per PE (MAC lane), per token lane, fixed."""
-
-    per_pe: dict[str, float] = field(default_factory=dict)
-    per_lane: dict[str, float] = field(default_factory=dict)
-    fixed: dict[str, float] = field(default_factory=dict)
-
-
-# Fitted to the W4A8 region reports (module names in parentheses).
-COEFFS: dict[str, Coeffs] = {
-    # Linear_layer_*: 176 DSP = 128 PEs + 6 per lane for fp32 re-quantisation; ~58.5k LUT.
-    "linear": Coeffs(per_pe={"dsp": 1, "lut": 456.7, "ff": 428.2},
-                     per_lane={"dsp": 6}, fixed={"uram": 1}),
-    # GEMV engines reuse the linear PE (one DSP per packed weight pair) and re-quantise one
-    # token lane per engine; no report exists for them yet.
-    "gemv": Coeffs(per_pe={"dsp": 1, "lut": 456.7, "ff": 428.2}, per_lane={"dsp": 6}),
-    # Attention_layer (Q.K^T): 192 DSP = 64 PEs + 16 per lane (dequantise, 1/sqrt(d) scale).
-    "attn_matmul/qk": Coeffs(per_pe={"dsp": 1, "lut": 380.1, "ff": 401.1},
-                             per_lane={"dsp": 16}),
-    # Context_layer (softmax.V): 88 DSP = 64 PEs + 3 per lane; 2 BRAM18.
-    "attn_matmul/sv": Coeffs(per_pe={"dsp": 1, "lut": 407.0, "ff": 297.3},
-                             per_lane={"dsp": 3}, fixed={"bram36": 1}),
-    "attn_gemv/qk": Coeffs(per_pe={"dsp": 1, "lut": 380.1, "ff": 401.1}, per_lane={"dsp": 16}),
-    "attn_gemv/sv": Coeffs(per_pe={"dsp": 1, "lut": 407.0, "ff": 297.3}, per_lane={"dsp": 3}),
-    # input_loader_q / input_loader_kv (quantising): 24 DSP, ~5.05k LUT for 8 lanes.
-    "loader/quantize": Coeffs(per_lane={"dsp": 3, "lut": 631.5, "ff": 408.1}),
-    "loader": Coeffs(fixed={"lut": 892, "ff": 938}),           # input_loader
-    "splitter": Coeffs(per_lane={"dsp": 3, "lut": 537.0, "ff": 350.9}),  # input_loader_ds1_res1
-    "writer": Coeffs(fixed={"lut": 1124, "ff": 933}),           # output_writer
-    "kv_writer": Coeffs(fixed={"lut": 482, "ff": 156, "bram36": 2}),     # K_writer / V_writer
-    "buffer": Coeffs(fixed={"lut": 327, "ff": 107, "bram36": 2}),        # Q_buffer
-    "mask": Coeffs(fixed={"lut": 656, "ff": 54}),                        # Mask_layer
-    "softmax": Coeffs(per_lane={"dsp": 4.75, "lut": 978.5, "ff": 635.1}),  # Softmax_layer
-    "layernorm": Coeffs(per_lane={"dsp": 10, "lut": 1600, "ff": 2342}, fixed={"bram36": 10}),
-    "activation": Coeffs(per_lane={"dsp": 32, "lut": 2042, "ff": 3271}, fixed={"uram": 8}),
-    "residual": Coeffs(per_lane={"dsp": 2, "lut": 243.6, "ff": 454.6}, fixed={"bram36": 8}),
-}
-
-
-def _pes(attrs: dict[str, Any]) -> int:
-    kind = attrs["kind"]
-    if kind in ("linear", "attn_matmul"):
-        return int(attrs["rows"] * attrs["cols"])
-    if kind == "gemv":
-        return int(attrs["engines"] * attrs["pes"])
-    if kind == "attn_gemv":
-        return int(attrs["heads_parallel"] * attrs["lanes"])
-    return 0
-
-
-def _lanes(attrs: dict[str, Any]) -> int:
-    kind = attrs["kind"]
-    if kind in ("linear", "attn_matmul"):
-        return int(attrs["rows"])
-    if kind == "gemv":
-        return int(attrs["engines"])
-    if kind == "attn_gemv":
-        return int(attrs["heads_parallel"])
-    return int(attrs.get("lanes", 0)) * int(attrs.get("heads_parallel", 1))
-
-
-def _coeff_key(attrs: dict[str, Any]) -> str:
-    kind = attrs["kind"]
-    if kind in ("attn_matmul", "attn_gemv"):
-        return f"{kind}/{attrs['op']}"
-    if kind == "loader" and attrs["quantize"]:
-        return "loader/quantize"
-    return str(kind)
 
 
 def uram_blocks(width_bits: int, depth: int) -> int:
@@ -119,14 +46,8 @@ def bram36_blocks(width_bits: int, depth: int) -> int:
 
 def kernel_resources(attrs: dict[str, Any]) -> dict[str, float]:
     """Estimated resources of one kernel, its KV buffer and its AXI masters."""
-    c = COEFFS[_coeff_key(attrs)]
-    pes, lanes = _pes(attrs), _lanes(attrs)
-    out = {r: c.per_pe.get(r, 0.0) * pes + c.per_lane.get(r, 0.0) * lanes + c.fixed.get(r, 0.0)
-           for r in RESOURCES}
-    if attrs["kind"] == "kv_writer":
-        # The cache holds max_seq_len x features elements, stored 8 tokens (64 bits) per word.
-        depth = ceil(attrs["max_seq_len"] * attrs["features"] * attrs["act_bits"] / 64)
-        out["uram"] += KV_URAM_FACTOR * uram_blocks(64, depth)
+    spec = kind(attrs["kind"])
+    out = spec.resources(spec.partial("?", attrs))
     ports = len(attrs.get("ports", ()))
     out["lut"] += M_AXI_LUT * ports
     out["ff"] += M_AXI_FF * ports

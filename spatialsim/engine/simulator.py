@@ -19,10 +19,10 @@ from typing import Any
 import networkx as nx
 import simpy
 
-from spatialsim.costmodel.kernels import output_burst_words
 from spatialsim.costmodel.params import CostParams
 from spatialsim.costmodel.work import Work, decode_work, prefill_work
 from spatialsim.design.graph import Design
+from spatialsim.design.kernels import is_handoff, kernel_params
 from spatialsim.engine.deadlock import diagnose
 from spatialsim.engine.fifo import Fifo
 from spatialsim.engine.kernels import Granularity, Kernel
@@ -130,7 +130,7 @@ class Simulation:
             slr_hops = abs(g.nodes[src]["slr"] - g.nodes[dst]["slr"])
             f = Fifo(self.env, a["name"], a["depth_words"], src, dst, a["width_bits"],
                      latency=crossing * slr_hops,
-                     staging=output_burst_words(g.nodes[src]))
+                     staging=self._kparams[src].output_burst_words())
             f.monitor = self.rec.fifo_monitor(phase, a["name"], a["depth_words"],
                                               a["width_bits"], self.env.now, 0)
             f.timeline = self.timeline
@@ -147,11 +147,12 @@ class Simulation:
         for node in g.nodes:
             attrs = g.nodes[node]
             ins = {src: fifos[(src, node)] for src in g.predecessors(node)}
-            in_kinds = {src: g.nodes[src]["kind"] for src in g.predecessors(node)}
+            handoff = frozenset(src for src in g.predecessors(node)
+                                if is_handoff(g.nodes[src]["kind"]))
             outs = [fifos[(node, dst)] for dst in g.successors(node)]
             acc = self.rec.kernel(phase, node, attrs["kind"])
-            kernels.append(Kernel(env, node, attrs, step, ins, outs, acc, self.mem,
-                                  cfg.params, cfg.granularity, in_kinds,
+            kernels.append(Kernel(env, node, self._kparams[node], step, ins, outs, acc,
+                                  self.mem, cfg.params, cfg.granularity, handoff,
                                   self.rec.phases[phase].waits, self.timeline))
         if self.timeline is not None:
             for node in g.nodes:
@@ -245,6 +246,8 @@ class Simulation:
         self._snapshot = {n: (c.bytes_read, c.bytes_written, c.busy_cycles)
                           for n, c in self.mem.channels.items()}
         g = self.design.graph(phase)
+        # typed parameters of every kernel, validated once per phase, not per launch
+        self._kparams = {n: kernel_params(n, g.nodes[n]) for n in g.nodes}
         return g, self._fifos(phase, g)
 
     def _end_phase(self, phase: str) -> None:

@@ -28,7 +28,7 @@ from spatialsim.design.graph import Design
 from spatialsim.errors import UserError
 from spatialsim.fileutil import atomic_write_text
 from spatialsim.hardware.platform import Platform
-from spatialsim.hls.fidelity import check_exportable
+from spatialsim.hls.fidelity import check_exportable, hls_values
 
 PREFIX = "GPT_layer_dataflow"
 
@@ -133,12 +133,16 @@ def config_header(design: Design, bitstream: str) -> str:
         lines.append(f"    static constexpr int DEPTH_{a['name']} = {a['depth_words']};")
     lines.append("};")
     lines.append("")
-    lines.append("// Every kernel's parameters, as in the design graph:")
+    lines.append("// Every kernel's parameters, as in the design graph, and what its kind")
+    lines.append("// contributes to the configuration above:")
     for n in g.nodes:
         a = g.nodes[n]
         params = ", ".join(f"{k}={','.join(v) if isinstance(v, tuple) else v}"
                            for k, v in a.items() if k not in ("kind",))
         lines.append(f"//   {n} ({a['kind']}): {params}")
+        hook = hls_values(n, a)
+        if hook:
+            lines.append("//     -> " + ", ".join(f"{k}={v}" for k, v in hook.items()))
     return "\n".join(lines) + "\n"
 
 

@@ -20,6 +20,17 @@ import networkx as nx
 
 from spatialsim.design.graph import Design
 from spatialsim.errors import UserError
+from spatialsim.kinds import kind
+
+# export-hook keys and the kernel parameters they come from (for messages)
+_PARAM_OF = {"COLS": "cols", "PACK": "pack", "W_BITS": "weight_bits", "BIAS": "bias",
+             "PES": "pes", "ENGINES": "engines", "HP": "heads_parallel", "LANES": "lanes"}
+
+
+def hls_values(name: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    """What kernel ``name`` contributes to the HLS configuration (its kind's export hook)."""
+    spec = kind(attrs["kind"])
+    return spec.hls(spec.of(name, attrs))
 
 # Kernels each region function instantiates (regions.h: region1/2/3; the decode tops the
 # same names).
@@ -30,22 +41,22 @@ REGIONS: dict[int, tuple[str, ...]] = {
     3: ("splitter", "ffn1", "gelu", "ffn2", "residual1", "layernorm1", "output_writer"),
 }
 
-# header field -> (kernels sharing it, their parameter)
+# header field -> (kernels sharing it, the key of their kinds' export hook)
 SHARED_SYSTOLIC: dict[str, tuple[tuple[str, ...], str]] = {
-    "QKVO_COLS": (("q_proj", "k_proj", "v_proj", "out_proj"), "cols"),
-    "FFN_COLS": (("ffn1", "ffn2"), "cols"),
-    "W_BITS": (("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2"), "weight_bits"),
-    "BIAS": (("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2"), "bias"),
-    "ATTN_COLS": (("qk_matmul", "sv_matmul"), "cols"),
-    "ATTN_PACK": (("qk_matmul", "sv_matmul"), "pack"),
+    "QKVO_COLS": (("q_proj", "k_proj", "v_proj", "out_proj"), "COLS"),
+    "FFN_COLS": (("ffn1", "ffn2"), "COLS"),
+    "W_BITS": (("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2"), "W_BITS"),
+    "BIAS": (("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2"), "BIAS"),
+    "ATTN_COLS": (("qk_matmul", "sv_matmul"), "COLS"),
+    "ATTN_PACK": (("qk_matmul", "sv_matmul"), "PACK"),
 }
 SHARED_GEMV: dict[str, tuple[tuple[str, ...], str]] = {
-    "PES": (("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2"), "pes"),
-    "ENGINES_QKVO": (("q_proj", "k_proj", "v_proj", "out_proj"), "engines"),
-    "ENGINES_FFN": (("ffn1", "ffn2"), "engines"),
-    "W_BITS": (("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2"), "weight_bits"),
-    "HP": (("qk_matmul", "sv_matmul"), "heads_parallel"),
-    "LANES": (("qk_matmul", "sv_matmul"), "lanes"),
+    "PES": (("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2"), "PES"),
+    "ENGINES_QKVO": (("q_proj", "k_proj", "v_proj", "out_proj"), "ENGINES"),
+    "ENGINES_FFN": (("ffn1", "ffn2"), "ENGINES"),
+    "W_BITS": (("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2"), "W_BITS"),
+    "HP": (("qk_matmul", "sv_matmul"), "HP"),
+    "LANES": (("qk_matmul", "sv_matmul"), "LANES"),
 }
 MATRICES = ("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2")
 MAX_GEMV_ENGINES = 4  # gemv.h: static_assert(ENGINES <= 4)
@@ -82,14 +93,16 @@ def check_exportable(design: Design, bitstream: str) -> None:
             raise _fail(design, bitstream, name, "kind", g.nodes[name]["kind"],
                         f"the bitstream's q_proj is a {want}, and the regions use one "
                         "family for all six")
+    hooks = {n: hls_values(n, g.nodes[n]) for n in g.nodes}
     shared = SHARED_SYSTOLIC if systolic else SHARED_GEMV
-    for header, (names, param) in shared.items():
-        first = g.nodes[names[0]][param]
+    for header, (names, key) in shared.items():
+        param = _PARAM_OF[key]
+        first = hooks[names[0]][key]
         for name in names[1:]:
-            if g.nodes[name][param] != first:
+            if hooks[name][key] != first:
                 raise _fail(design, bitstream, name, param, g.nodes[name][param],
                             f"the header's {header} is shared with {names[0]} "
-                            f"({param} = {first!r})")
+                            f"({param} = {g.nodes[names[0]][param]!r})")
     pack = max(design.tokens_per_pack(ph) for ph, b in design.phases.items()
                if b.bitstream == bitstream)
     fixed: list[tuple[str, str, Any, str]] = [

@@ -10,13 +10,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from spatialsim.constants import FP32_BYTES
 from spatialsim.errors import UserError
 from spatialsim.workload.models import ModelConfig
 
 OpKind = Literal["matmul", "elementwise", "reduction"]
 Phase = Literal["prefill", "decode"]
 
-FP32_BYTES = 4  # the non-linear kernels of the chen2024 designs compute in fp32
+
+
+def matmul_macs(rows: int, k: int, n: int) -> int:
+    """MACs of ``rows`` tokens through a K x N weight matrix (Table 1's linears)."""
+    return rows * k * n
+
+
+def attention_macs(rows: int, keys: int, heads: int, head_dim: int) -> int:
+    """MACs of Q.K^T (or softmax.V): every query row against ``keys`` keys, every head."""
+    return rows * keys * heads * head_dim
+
+
+def weight_bytes(k: int, n: int, weight_bits: int) -> float:
+    """Bytes of a K x N weight matrix of ``weight_bits`` weights."""
+    return k * n * weight_bits / 8
 
 
 @dataclass(frozen=True)
@@ -70,14 +85,14 @@ def layer_operators(model: ModelConfig, phase: Phase, tokens: int,
         raise UserError(f"phase {phase!r}; valid: prefill, decode")
     _check(tokens, "prefill length" if phase == "prefill" else "decode context")
     p = precision or Precision()
-    d, dkv, f, h = model.hidden, model.kv_hidden, model.ffn, model.heads
-    wb, ab = p.weight_bits / 8, p.act_bits / 8
+    d, dkv, f, h, hd = model.hidden, model.kv_hidden, model.ffn, model.heads, model.head_dim
+    ab = p.act_bits / 8
     rows = tokens if phase == "prefill" else 1      # tokens flowing through the layer
     keys = tokens if phase == "prefill" else tokens + 1  # keys each query attends to
 
     def linear(name: str, k: int, n: int, out_bytes: float) -> Operator:
-        return Operator(name, "matmul", rows * k * n, rows * n, k * n * wb, rows * k * ab,
-                        rows * n * out_bytes)
+        return Operator(name, "matmul", matmul_macs(rows, k, n), rows * n,
+                        weight_bytes(k, n, p.weight_bits), rows * k * ab, rows * n * out_bytes)
 
     def ew(name: str, n: int, kind: OpKind = "elementwise", inputs: int = 1) -> Operator:
         return Operator(name, kind, 0, n, 0.0, inputs * n * FP32_BYTES, n * FP32_BYTES)
@@ -87,16 +102,16 @@ def layer_operators(model: ModelConfig, phase: Phase, tokens: int,
     scores = h * rows * keys
     ops = [
         linear("q_proj", d, d, ab),
-        Operator("k_proj", "matmul", rows * d * dkv, rows * dkv, d * dkv * wb, rows * d * ab,
-                 rows * dkv * ab, kv_write),
-        Operator("v_proj", "matmul", rows * d * dkv, rows * dkv, d * dkv * wb, rows * d * ab,
-                 rows * dkv * ab, kv_write),
-        Operator("qk_matmul", "matmul", rows * keys * d, scores, 0.0, rows * d * ab,
-                 scores * FP32_BYTES, kv_read),
+        Operator("k_proj", "matmul", matmul_macs(rows, d, dkv), rows * dkv,
+                 weight_bytes(d, dkv, p.weight_bits), rows * d * ab, rows * dkv * ab, kv_write),
+        Operator("v_proj", "matmul", matmul_macs(rows, d, dkv), rows * dkv,
+                 weight_bytes(d, dkv, p.weight_bits), rows * d * ab, rows * dkv * ab, kv_write),
+        Operator("qk_matmul", "matmul", attention_macs(rows, keys, h, hd), scores, 0.0,
+                 rows * d * ab, scores * FP32_BYTES, kv_read),
         ew("mask", scores),
         ew("softmax", scores, "reduction"),
-        Operator("sv_matmul", "matmul", rows * keys * d, rows * d, 0.0, scores * ab,
-                 rows * d * ab, kv_read),
+        Operator("sv_matmul", "matmul", attention_macs(rows, keys, h, hd), rows * d, 0.0,
+                 scores * ab, rows * d * ab, kv_read),
         linear("out_proj", d, d, FP32_BYTES),
         ew("residual0", rows * d, inputs=2),
         ew("layernorm0", rows * d, "reduction"),

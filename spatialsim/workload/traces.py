@@ -20,7 +20,6 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from spatialsim.errors import UserError, choices_message

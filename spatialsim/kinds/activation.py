@@ -1,0 +1,71 @@
+"""The FFN activation (fp32): GeLU reads one word per output (II 1); SwiGLU reads the gate
+and up words of each output (II 2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from spatialsim.costmodel.loops import Estimate, Loop, make_estimate
+from spatialsim.costmodel.params import CostParams
+from spatialsim.costmodel.work import Work
+from spatialsim.kinds.base import (
+    Coeffs,
+    KernelParams,
+    KernelProcess,
+    KernelWork,
+    Proc,
+    features,
+    lanes,
+    param,
+)
+from spatialsim.kinds.registry import KindSpec, register
+
+
+@dataclass(frozen=True)
+class ActivationParams(KernelParams):
+    KIND = "activation"
+
+    lanes: int = lanes()
+    features: int = features()
+    fn: str = param("function", choices=("gelu", "silu_mul"))
+
+    @property
+    def fan_in(self) -> int:
+        """Input words per output: 2 for SwiGLU (gate and up), 1 for GeLU."""
+        return 2 if self.fn == "silu_mul" else 1
+
+
+def work(p: ActivationParams, w: Work) -> KernelWork:
+    return KernelWork(elements=w.tokens * p.features * p.fan_in)
+
+
+def estimate(name: str, p: ActivationParams, w: Work, cost: CostParams) -> Estimate:
+    loops = [Loop("ACT", p.features, p.fan_in, cost.activation_depth_cycles, w.packs)]
+    return make_estimate(name, p.KIND, loops, 0.0, cost)
+
+
+def body(k: KernelProcess) -> Proc:
+    p: ActivationParams = k.p
+    inp = k.stream_in()
+    for _ in k.step.pack_sizes():
+        for wo in k.gran.split(p.features):
+            yield from k.take(inp, p.fan_in * wo, p.fan_in * wo, float(p.fan_in))
+            yield from k.emit(wo, span=p.fan_in * wo)
+        yield from k.busy(k.params.activation_depth_cycles - p.fan_in)
+
+
+def hls(p: ActivationParams) -> dict[str, Any]:
+    return {"FN": p.fn}
+
+
+# GeLU (W4A8 region reports)
+COEFFS = Coeffs(per_lane={"dsp": 32, "lut": 2042, "ff": 3271}, fixed={"uram": 8})
+
+
+def resources(p: ActivationParams) -> dict[str, float]:
+    return COEFFS.scaled(0, p.lanes)
+
+
+SPEC = register(KindSpec("activation", __doc__ or "", ActivationParams, work, estimate, body,
+                         hls, resources))

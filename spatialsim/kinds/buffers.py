@@ -1,0 +1,151 @@
+"""On-chip buffers handed over whole: the K and V writers (with the off-chip cache) and the
+Q buffer. Attention waits until they are complete (the synchronisation point)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+from typing import Any
+
+from spatialsim.costmodel.loops import (
+    SIMPLE_DEPTH,
+    Estimate,
+    Loop,
+    make_estimate,
+    row_store_fitted,
+)
+from spatialsim.costmodel.params import CostParams
+from spatialsim.costmodel.work import Work
+from spatialsim.kinds.base import (
+    Coeffs,
+    KernelParams,
+    KernelProcess,
+    KernelWork,
+    Proc,
+    bits,
+    count,
+    features,
+    lanes,
+    param,
+    port_bits,
+    ports,
+)
+from spatialsim.kinds.registry import KindSpec, register
+
+
+@dataclass(frozen=True)
+class KvWriterParams(KernelParams):
+    KIND = "kv_writer"
+
+    target: str = param("which cache it fills", choices=("k", "v"))
+    ii: int = count("initiation interval of the write loop", 1, 64)
+    features: int = features()
+    max_seq_len: int = count("tokens the cache holds")
+    act_bits: int = bits("cached element bit width")
+    ports: tuple[str, ...] = ports("memory port(s) holding every layer's cache off chip")
+    port_bits: int = port_bits()
+
+
+@dataclass(frozen=True)
+class BufferParams(KernelParams):
+    KIND = "buffer"
+
+    features: int = features()
+    lanes: int = lanes()
+
+
+def kv_work(p: KvWriterParams, w: Work) -> KernelWork:
+    return KernelWork(elements=(w.tokens + w.cached) * p.features)
+
+
+def kv_estimate(name: str, p: KvWriterParams, w: Work, cost: CostParams) -> Estimate:
+    f = p.features
+    beats = ceil(w.cached * f * p.act_bits / p.port_bits)
+    loops = [Loop("CACHE_LOAD", beats, 1, SIMPLE_DEPTH, 1 if w.cached else 0),
+             Loop("WRITE", f, p.ii, SIMPLE_DEPTH, w.packs)]
+    return make_estimate(name, p.KIND, loops, w.packs * row_store_fitted(f, cost), cost)
+
+
+def kv_body(k: KernelProcess) -> Proc:
+    """Fill the on-chip K or V buffer for the layer, keep the off-chip cache up to date,
+    then hand the buffer to attention. In decode the layer's cached rows are loaded first."""
+    p: KvWriterParams = k.p
+    f, ii = p.features, p.ii
+    elem = p.act_bits / 8
+    load_ready = k.env.now
+    if k.step.cached:
+        load_ready = k.open(k.step.cached * f * elem).request(k.env.now,
+                                                              k.step.cached * f * elem)
+    writes = k.open(k.step.tokens * f * elem, write=True)
+    inp = k.stream_in()
+    last = k.env.now
+    fitted = row_store_fitted(f, k.params)
+    for ntok in k.step.pack_sizes():
+        for w in k.gran.split(f):
+            yield from k.take(inp, w, w * ii, ii)
+            last = writes.request(k.env.now, w * ntok * elem)
+        yield from k.busy(SIMPLE_DEPTH - ii + fitted)
+    yield from k.wait_memory(load_ready)
+    yield from k.emit(1)
+    yield from k.wait_memory(last)
+
+
+def kv_hls(p: KvWriterParams) -> dict[str, Any]:
+    """kv.h: the write loop's II (the transposed V write runs at II 4 or 8)."""
+    return {"II": p.ii, "MAXL": p.max_seq_len}
+
+
+def buffer_work(p: BufferParams, w: Work) -> KernelWork:
+    return KernelWork(elements=w.tokens * p.features)
+
+
+def buffer_estimate(name: str, p: BufferParams, w: Work, cost: CostParams) -> Estimate:
+    loops = [Loop("STORE", p.features, 1, SIMPLE_DEPTH, w.packs)]
+    return make_estimate(name, p.KIND, loops, w.packs * row_store_fitted(p.features, cost),
+                         cost)
+
+
+def buffer_body(k: KernelProcess) -> Proc:
+    """Store every pack (Q waits for the K/V synchronisation point), then hand the buffer
+    to attention."""
+    p: BufferParams = k.p
+    inp = k.stream_in()
+    fitted = row_store_fitted(p.features, k.params)
+    for _ in k.step.pack_sizes():
+        yield from k.consume(inp, p.features)
+        yield from k.busy(SIMPLE_DEPTH - 1 + fitted)
+    yield from k.emit(1)
+
+
+def buffer_hls(p: BufferParams) -> dict[str, Any]:
+    return {"F": p.features}
+
+
+# W4A8 region reports: K_writer / V_writer, Q_buffer
+KV_COEFFS = Coeffs(fixed={"lut": 482, "ff": 156, "bram36": 2})
+BUFFER_COEFFS = Coeffs(fixed={"lut": 327, "ff": 107, "bram36": 2})
+URAM_WIDTH_BITS = 72    # UltraRAM is 4K x 72 (AMD UG573)
+URAM_DEPTH = 4096
+# The KV buffers in region_2 use twice the minimal URAM count (1R1W mapping): K is 16384 x 64
+# bits (4 URAM minimum) and takes 8.
+KV_URAM_FACTOR = 2
+
+
+def kv_resources(p: KvWriterParams) -> dict[str, float]:
+    """The writer's logic and its on-chip buffer: max_seq_len x features elements, stored
+    8 tokens (64 bits) per word."""
+    out = KV_COEFFS.scaled(0, 0)
+    depth = ceil(p.max_seq_len * p.features * p.act_bits / 64)
+    out["uram"] += KV_URAM_FACTOR * ceil(64 / URAM_WIDTH_BITS) * ceil(depth / URAM_DEPTH)
+    return out
+
+
+def buffer_resources(p: BufferParams) -> dict[str, float]:
+    return BUFFER_COEFFS.scaled(0, p.lanes)
+
+
+register(KindSpec("kv_writer", "K or V writer: on-chip buffer plus off-chip cache",
+                  KvWriterParams, kv_work, kv_estimate, kv_body, kv_hls, kv_resources,
+                  handoff=True))
+register(KindSpec("buffer", "Q buffer handed to attention", BufferParams, buffer_work,
+                  buffer_estimate, buffer_body, buffer_hls, buffer_resources, handoff=True))

@@ -1,0 +1,152 @@
+"""The systolic linear (prefill, chen2024.md 3.1): an output-stationary array of ``rows``
+tokens by ``cols`` PE columns, ``pack`` MACs per DSP, weights streamed from HBM.
+
+Per pack it computes ceil(N / (cols x pack)) output blocks, each a K-cycle reduction plus
+fill and drain (``block_overhead_cycles``); block 0 streams the input row, later blocks
+replay it; every block streams its weights (re-read once per pack).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+from typing import Any
+
+from spatialsim.costmodel.loops import (
+    Estimate,
+    Loop,
+    array_prologue,
+    drain_cycles,
+    drain_loops,
+    mac_depth,
+    make_estimate,
+)
+from spatialsim.costmodel.params import CostParams
+from spatialsim.costmodel.work import Work
+from spatialsim.kinds.base import (
+    Coeffs,
+    KernelParams,
+    KernelProcess,
+    KernelWork,
+    Proc,
+    bits,
+    block_overhead,
+    count,
+    param,
+    port_bits,
+    ports,
+)
+from spatialsim.kinds.registry import KindSpec, register
+from spatialsim.workload.operators import matmul_macs, weight_bytes
+
+
+@dataclass(frozen=True)
+class LinearParams(KernelParams):
+    KIND = "linear"
+
+    rows: int = count("systolic array rows (tokens of a pack)", 1, 64)
+    cols: int = count("systolic array PE columns", 1, 256)
+    pack: int = count("MACs per DSP (weights packed per DSP word)", 1, 4)
+    in_features: int = count("reduction length K")
+    out_features: int = count("output features N")
+    weight_bits: int = bits("weight bit width")
+    act_bits: int = bits("activation bit width")
+    out_dtype: str = param("output type after re-quantisation", choices=("int8", "fp32"))
+    bias: bool = param("add an int16 bias before re-quantisation")
+    block_overhead_cycles: float = block_overhead()
+    ports: tuple[str, ...] = ports()
+    port_bits: int = port_bits()
+
+    @property
+    def outputs_per_block(self) -> int:
+        """Output features one pass of the array produces: PE columns x MACs per DSP."""
+        return self.cols * self.pack
+
+    @property
+    def blocks(self) -> int:
+        """Output blocks per pack: ceil(N / outputs per block)."""
+        return ceil(self.out_features / self.outputs_per_block)
+
+    @property
+    def block_cycles(self) -> float:
+        """One output block: K reduction cycles plus the array's fill and drain."""
+        return float(self.in_features + self.block_overhead_cycles)
+
+    @property
+    def block_weight_bytes(self) -> float:
+        """Weights one block streams: K x (cols x pack) weights of ``weight_bits``."""
+        return self.in_features * self.outputs_per_block * self.weight_bits / 8
+
+    def macs_per_cycle(self, tokens_per_pack: int) -> int:
+        """A systolic array's rows hold the tokens of a pack, so with fewer tokens than rows
+        (decode with single-token packs) only that many rows do useful work."""
+        return min(self.rows, tokens_per_pack) * self.cols * self.pack
+
+    def weight_bits_per_cycle(self) -> int:
+        return self.cols * self.pack * self.weight_bits
+
+    def output_burst_words(self) -> int:
+        return self.outputs_per_block
+
+
+def work(p: LinearParams, w: Work) -> KernelWork:
+    """Every token of every pack, with the weights re-read once per pack."""
+    return KernelWork(macs=matmul_macs(w.tokens, p.in_features, p.out_features),
+                      weight_bytes=weight_bytes(p.in_features, p.out_features,
+                                                p.weight_bits) * w.packs)
+
+
+def estimate(name: str, p: LinearParams, w: Work, cost: CostParams) -> Estimate:
+    k = p.in_features
+    loops = [Loop("MAC", k, 1, mac_depth(p.block_overhead_cycles), w.packs * p.blocks)]
+    loops += drain_loops(k, p.out_features, p.outputs_per_block, p.blocks, w.packs)
+    return make_estimate(name, p.KIND, loops, w.packs * array_prologue(k, cost), cost)
+
+
+def body(k: KernelProcess) -> Proc:
+    """Block 0 streams the input row, later blocks replay it; every block streams its
+    weights from memory (re-read once per pack)."""
+    p: LinearParams = k.p
+    kdim, n = p.in_features, p.out_features
+    tail = mac_depth(p.block_overhead_cycles) - 1
+    block = kdim + tail
+    groups = k.gran.split(p.blocks)
+    weights = k.open(kdim * n * p.weight_bits / 8)
+    inp = k.stream_in()
+    prologue = array_prologue(kdim, k.params)
+    for _ in k.step.pack_sizes():
+        left = n
+        yield from k.busy(prologue)
+        for gi, g in enumerate(groups):
+            ready = weights.request(k.env.now, g * p.block_weight_bytes)
+            if gi == 0:
+                yield from k.consume(inp, kdim)
+                yield from k.busy(tail + (g - 1) * block)
+            else:
+                yield from k.busy(g * block)
+            yield from k.wait_memory(ready)
+            out = min(left, g * p.outputs_per_block)
+            left -= out
+            # a group of g blocks finished one block at a time: outputs trickled over it
+            yield from k.emit(out, span=(g - 1) * block)
+    yield from k.busy(drain_cycles(estimate(k.name, p, k.step, k.params)))
+
+
+def hls(p: LinearParams) -> dict[str, Any]:
+    """linear.h's LinearCfg: COLS, PACK, W_BITS, HAS_BIAS (rows are the pack size P)."""
+    return {"COLS": p.cols, "PACK": p.pack, "W_BITS": p.weight_bits, "BIAS": p.bias,
+            "ROWS": p.rows, "ACT_BITS": p.act_bits, "PORTS": len(p.ports)}
+
+
+# Linear_layer_*: 176 DSP = 128 PEs + 6 per lane for fp32 re-quantisation; ~58.5k LUT
+# (W4A8 region reports).
+COEFFS = Coeffs(per_pe={"dsp": 1, "lut": 456.7, "ff": 428.2}, per_lane={"dsp": 6},
+                fixed={"uram": 1})
+
+
+def resources(p: LinearParams) -> dict[str, float]:
+    return COEFFS.scaled(p.rows * p.cols, p.rows)
+
+
+SPEC = register(KindSpec("linear", __doc__ or "", LinearParams, work, estimate, body, hls,
+                         resources))

@@ -1,0 +1,116 @@
+"""Row plumbing in fp32: the residual add of two streams and the splitter that copies a row
+to the next linear (quantised) and to the FFN bypass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from spatialsim.costmodel.loops import (
+    SIMPLE_DEPTH,
+    Estimate,
+    Loop,
+    make_estimate,
+    row_store_fitted,
+)
+from spatialsim.costmodel.params import CostParams
+from spatialsim.costmodel.work import Work
+from spatialsim.kinds.base import (
+    Coeffs,
+    KernelParams,
+    KernelProcess,
+    KernelWork,
+    Proc,
+    features,
+    lanes,
+    param,
+    rowwise,
+)
+from spatialsim.kinds.registry import KindSpec, register
+
+
+@dataclass(frozen=True)
+class ResidualParams(KernelParams):
+    KIND = "residual"
+
+    lanes: int = lanes()
+    features: int = features()
+
+
+def residual_work(p: ResidualParams, w: Work) -> KernelWork:
+    return KernelWork(elements=w.tokens * p.features)
+
+
+def residual_estimate(name: str, p: ResidualParams, w: Work, cost: CostParams) -> Estimate:
+    loops = [Loop("ADD", p.features, 1, SIMPLE_DEPTH, w.packs)]
+    return make_estimate(name, p.KIND, loops, w.packs * row_store_fitted(p.features, cost),
+                         cost)
+
+
+def residual_body(k: KernelProcess) -> Proc:
+    """Add two streams element by element (the inputs in graph order)."""
+    p: ResidualParams = k.p
+    a, b = list(k.ins.values())
+    fitted = row_store_fitted(p.features, k.params)
+    for _ in k.step.pack_sizes():
+        for w in k.gran.split(p.features):
+            yield from k.get(a, w)
+            yield from k.take(b, w, w, 1.0)
+            yield from k.emit(w, span=w)
+        yield from k.busy(SIMPLE_DEPTH - 1 + fitted)
+
+
+def residual_hls(p: ResidualParams) -> dict[str, Any]:
+    return {"F": p.features}
+
+
+@dataclass(frozen=True)
+class SplitterParams(KernelParams):
+    KIND = "splitter"
+
+    lanes: int = lanes()
+    features: int = features()
+    quantize: bool = param("quantise the copy sent to the next linear")
+
+
+def splitter_work(p: SplitterParams, w: Work) -> KernelWork:
+    return KernelWork(elements=w.tokens * p.features)
+
+
+def splitter_estimate(name: str, p: SplitterParams, w: Work, cost: CostParams) -> Estimate:
+    loops = [Loop("SPLIT", p.features, 1, SIMPLE_DEPTH, w.packs)]
+    return make_estimate(name, p.KIND, loops, 0.0, cost)
+
+
+def splitter_body(k: KernelProcess) -> Proc:
+    """Copy the row to every output (quantised copy for the linear, fp32 bypass), chunk by
+    chunk and output by output: the bypass must hold what the FFN has not consumed."""
+    p: SplitterParams = k.p
+    for _ in k.step.pack_sizes():
+        yield from rowwise(k, p.features, p.features)
+        yield from k.busy(SIMPLE_DEPTH - 1)
+
+
+def splitter_hls(p: SplitterParams) -> dict[str, Any]:
+    return {"F": p.features, "QUANTIZE": p.quantize}
+
+
+# W4A8 region reports: Res_layer; input_loader_ds1_res1 (the splitter)
+RESIDUAL_COEFFS = Coeffs(per_lane={"dsp": 2, "lut": 243.6, "ff": 454.6}, fixed={"bram36": 8})
+SPLITTER_COEFFS = Coeffs(per_lane={"dsp": 3, "lut": 537.0, "ff": 350.9})
+
+
+def residual_resources(p: ResidualParams) -> dict[str, float]:
+    return RESIDUAL_COEFFS.scaled(0, p.lanes)
+
+
+def splitter_resources(p: SplitterParams) -> dict[str, float]:
+    return SPLITTER_COEFFS.scaled(0, p.lanes)
+
+
+register(KindSpec("residual", "element-wise add of two streams", ResidualParams,
+                  residual_work, residual_estimate, residual_body, residual_hls,
+                  residual_resources))
+register(KindSpec("splitter", "copies a row to the next linear and to the bypass",
+                  SplitterParams, splitter_work, splitter_estimate, splitter_body,
+                  splitter_hls, splitter_resources))

@@ -147,12 +147,10 @@ class Simulation:
         for node in g.nodes:
             attrs = g.nodes[node]
             ins = {src: fifos[(src, node)] for src in g.predecessors(node)}
-            handoff = frozenset(src for src in g.predecessors(node)
-                                if is_handoff(g.nodes[src]["kind"]))
             outs = [fifos[(node, dst)] for dst in g.successors(node)]
             acc = self.rec.kernel(phase, node, attrs["kind"])
             kernels.append(Kernel(env, node, self._kparams[node], step, ins, outs, acc,
-                                  self.mem, cfg.params, cfg.granularity, handoff,
+                                  self.mem, cfg.params, cfg.granularity, self._handoff[node],
                                   self.rec.phases[phase].waits, self.timeline))
         if self.timeline is not None:
             for node in g.nodes:
@@ -248,6 +246,8 @@ class Simulation:
         g = self.design.graph(phase)
         # typed parameters of every kernel, validated once per phase, not per launch
         self._kparams = {n: kernel_params(n, g.nodes[n]) for n in g.nodes}
+        self._handoff = {n: frozenset(s for s in g.predecessors(n)
+                                      if is_handoff(g.nodes[s]["kind"])) for n in g.nodes}
         return g, self._fifos(phase, g)
 
     def _end_phase(self, phase: str) -> None:

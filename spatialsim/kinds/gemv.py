@@ -105,6 +105,7 @@ def body(k: KernelProcess) -> Proc:
     kdim, n = p.in_features, p.out_features
     pass_cycles = p.pass_cycles(k.params)
     pass_bytes = p.pass_bytes_per_engine * p.engines
+    per_pass = p.outputs_per_pass
     groups = k.gran.split(p.passes)
     weights = k.open(kdim * n * p.weight_bits / 8)
     inp = k.stream_in()
@@ -116,7 +117,7 @@ def body(k: KernelProcess) -> Proc:
             ready = weights.request(k.env.now, g * pass_bytes)
             yield from k.busy(g * pass_cycles)
             yield from k.wait_memory(ready)
-            out = min(left, g * p.outputs_per_pass)
+            out = min(left, g * per_pass)
             left -= out
             yield from k.emit(out, span=(g - 1) * pass_cycles)
     yield from k.busy(drain_cycles(estimate(k.name, p, k.step, k.params)))

@@ -110,6 +110,7 @@ def body(k: KernelProcess) -> Proc:
     kdim, n = p.in_features, p.out_features
     tail = mac_depth(p.block_overhead_cycles) - 1
     block = kdim + tail
+    per_block, block_bytes = p.outputs_per_block, p.block_weight_bytes
     groups = k.gran.split(p.blocks)
     weights = k.open(kdim * n * p.weight_bits / 8)
     inp = k.stream_in()
@@ -118,14 +119,14 @@ def body(k: KernelProcess) -> Proc:
         left = n
         yield from k.busy(prologue)
         for gi, g in enumerate(groups):
-            ready = weights.request(k.env.now, g * p.block_weight_bytes)
+            ready = weights.request(k.env.now, g * block_bytes)
             if gi == 0:
                 yield from k.consume(inp, kdim)
                 yield from k.busy(tail + (g - 1) * block)
             else:
                 yield from k.busy(g * block)
             yield from k.wait_memory(ready)
-            out = min(left, g * p.outputs_per_block)
+            out = min(left, g * per_block)
             left -= out
             # a group of g blocks finished one block at a time: outputs trickled over it
             yield from k.emit(out, span=(g - 1) * block)

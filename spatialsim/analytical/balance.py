@@ -20,13 +20,13 @@ from spatialsim.analytical.constraints import (
     onchip_check,
     weight_elements,
 )
+from spatialsim.constants import PACK_TOKENS
 from spatialsim.errors import UserError
 from spatialsim.hardware.platform import Platform
 from spatialsim.workload.models import ModelConfig
 
 W4A8_BITS = (4, 8)       # the W4A8 design point the search targets (chen2024.md 3.1)
 MACS_PER_DSP = 2         # two MACs per DSP with weight packing (chen2024.md 3.1)
-PACK_TOKENS = 8          # tokens sharing a loaded weight in prefill, r_i (chen2024.md 3)
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,8 @@ with each fitted parameter moved by one standard error).
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ from spatialsim.design.graph import Design
 from spatialsim.errors import UserError
 from spatialsim.fileutil import atomic_write_text
 from spatialsim.hardware.platform import Platform
+from spatialsim.tomlio import builtin_text, parse_toml, read_text
 
 BUILTIN_PROFILES = ("u280",)
 
@@ -82,21 +81,17 @@ def save(path: Path, text: str) -> None:
 def load(spec: str) -> Profile:
     """A built-in profile by name, or a profile file."""
     if spec in BUILTIN_PROFILES:
-        text = resources.files("spatialsim.calibration").joinpath(f"data/{spec}.toml") \
-            .read_text(encoding="utf-8")
+        text = builtin_text("spatialsim.calibration", f"{spec}.toml")
         origin = f"built-in profile {spec}"
     else:
         path = Path(spec)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UserError(f"calibration profile {spec!r}: cannot read ({exc.strerror}); "
+            text = read_text(path, "calibration profile")
+        except UserError as exc:
+            raise UserError(f"calibration profile {spec!r}: {str(exc)[len(str(path)) + 2:]}; "
                             f"built-in: {', '.join(BUILTIN_PROFILES)}") from None
         origin = str(path)
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{origin}: not valid TOML ({exc})") from None
+    doc = parse_toml(text, origin)
     try:
         params = doc["parameters"]
         values = {n: float(p["value"]) for n, p in params.items()}

@@ -13,9 +13,7 @@ For each number in ``data/reference.toml``:
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from spatialsim.analytical.latency import estimate_phase
@@ -27,6 +25,7 @@ from spatialsim.design.templates import build_design
 from spatialsim.engine.memsys import MemorySystem
 from spatialsim.engine.simulator import RunConfig, simulate
 from spatialsim.hardware.platform import Platform, get_platform
+from spatialsim.tomlio import builtin_toml
 from spatialsim.workload.models import get_model
 
 NOT_MODELLED = {
@@ -60,9 +59,7 @@ class Row:
 
 
 def reference_data() -> dict[str, Any]:
-    text = resources.files("spatialsim.calibration").joinpath("data/reference.toml") \
-        .read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    return builtin_toml("spatialsim.calibration", "reference.toml", "reference data")
 
 
 def hls_rows(ref: dict[str, Any], params: CostParams | None = None) -> list[Row]:

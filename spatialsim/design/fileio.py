@@ -9,7 +9,6 @@ are errors.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import tomli_w
 from spatialsim.design.graph import Design, PhaseBinding
 from spatialsim.errors import UserError
 from spatialsim.fileutil import atomic_write_text
+from spatialsim.tomlio import parse_toml, read_text
 from spatialsim.workload.models import ModelConfig
 
 _TOP = ("name", "description", "clock_mhz", "hls_target_mhz", "max_seq_len",
@@ -122,16 +122,8 @@ def design_from_dict(data: dict[str, Any], origin: str) -> Design:
 
 
 def loads_design(text: str, origin: str) -> Design:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{origin}: not valid TOML ({exc})") from None
-    return design_from_dict(data, origin)
+    return design_from_dict(parse_toml(text, origin), origin)
 
 
 def load_design(path: Path) -> Design:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read design file ({exc.strerror})") from None
-    return loads_design(text, str(path))
+    return loads_design(read_text(path, "design file"), str(path))

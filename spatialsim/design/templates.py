@@ -14,11 +14,11 @@ from math import ceil
 
 import networkx as nx
 
+from spatialsim.constants import PACK_TOKENS
 from spatialsim.design.graph import BYPASS_FIFO, Design, PhaseBinding, add_fifo, add_kernel
 from spatialsim.errors import UserError, choices_message
 from spatialsim.workload.models import ModelConfig
 
-PACK_TOKENS = 8        # chen2024.md 3: tokens travel in packs of P = 8
 STREAM_DEPTH = 4       # chen2024.md 3: most hls::stream FIFOs are 4 deep
 LINK_DEPTH = 16        # kernel.cfg: stream_connect depth between region kernels
 PORT_BITS = 512        # m_axi width of the loaders and GEMV engines (chen2024.md 3.3)

@@ -20,7 +20,6 @@ from typing import Any
 import simpy
 
 from spatialsim.metrics.monitors import LevelMonitor
-from spatialsim.metrics.timeline import Timeline
 
 
 class Fifo:
@@ -42,7 +41,6 @@ class Fifo:
         "name",
         "span",
         "src",
-        "timeline",
         "width_bits",
         "words_got",
         "words_put",
@@ -64,7 +62,6 @@ class Fifo:
         self.monitor = LevelMonitor()
         self.fill_time = float("-inf")
         self.span = 0.0
-        self.timeline: Timeline | None = None  # level changes, when recording
         self.words_put = 0   # words offered and asked for since the last reset (diagnosis)
         self.words_got = 0
         self._get_need = 0
@@ -106,8 +103,6 @@ class Fifo:
                 rem -= x
                 self.level += x
                 self.monitor.update(now, min(self.level, self.depth))
-                if self.timeline is not None:
-                    self.timeline.level(self.name, now, min(self.level, self.depth))
         if not rem:
             return None
         self._put_rem = rem
@@ -144,8 +139,6 @@ class Fifo:
         if level != self.level:
             self.level = level
             self.monitor.update(self.env.now, min(level, self.depth))
-            if self.timeline is not None:
-                self.timeline.level(self.name, self.env.now, min(level, self.depth))
         if not need:
             return None
         self._get_need = need

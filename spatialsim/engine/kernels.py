@@ -18,6 +18,7 @@ from typing import Any
 
 import simpy
 
+from spatialsim.constants import BLOCKED, BUSY, HBM_WAIT, STARVED
 from spatialsim.costmodel.params import CostParams
 from spatialsim.costmodel.work import Work
 from spatialsim.engine.fifo import Fifo
@@ -25,8 +26,7 @@ from spatialsim.engine.memory import Stream
 from spatialsim.engine.memsys import MemorySystem
 from spatialsim.kinds import kind
 from spatialsim.kinds.base import KernelParams, split
-from spatialsim.metrics.monitors import BLOCKED, BUSY, HBM_WAIT, STARVED
-from spatialsim.metrics.timeline import Timeline
+from spatialsim.metrics.recorder import KernelProbe
 
 Proc = Generator[simpy.Event, Any, None]
 
@@ -62,10 +62,9 @@ class Kernel:
     """
 
     def __init__(self, env: simpy.Environment, name: str, p: KernelParams, step: Work,
-                 ins: dict[str, Fifo], outs: list[Fifo], acc: list[float],
+                 ins: dict[str, Fifo], outs: list[Fifo], probe: KernelProbe,
                  mem: MemorySystem, params: CostParams, gran: Granularity,
-                 handoff_ins: frozenset[str], waits: dict[tuple[str, str, str], float],
-                 timeline: Timeline | None = None) -> None:
+                 handoff_ins: frozenset[str]) -> None:
         self.env = env
         self.name = name
         self.p: Any = p
@@ -74,9 +73,7 @@ class Kernel:
         self.ins = ins            # keyed by the producing kernel's name
         self.handoff_ins = handoff_ins
         self.outs = outs
-        self.acc = acc
-        self.waits = waits        # (kernel, state, FIFO or ports) -> cycles, for reports
-        self.timeline = timeline  # spans for timelines, when recording
+        self.charge = probe.charge  # (state, cycles, start, end, waited on) to the metrics
         self.mem = mem
         self.params = params
         self.gran = gran
@@ -88,9 +85,8 @@ class Kernel:
     def busy(self, cycles: float) -> Proc:
         if cycles > 0:
             yield self.env.timeout(cycles)
-            self.acc[BUSY] += cycles
-            if self.timeline is not None:
-                self.timeline.span(self.name, "busy", self.env.now - cycles, self.env.now)
+            now = self.env.now
+            self.charge(BUSY, cycles, now - cycles, now)
 
     def get(self, fifo: Fifo, words: int) -> Proc:
         """Take ``words``; charge the wait (and any link latency) as starved."""
@@ -126,13 +122,10 @@ class Kernel:
             yield env.timeout(delay)
         starved = arrived - t0 - (cycles - remaining)
         if starved > 0:
-            self.acc[STARVED] += starved
-            key = (self.name, "starved", fifo.name)
-            self.waits[key] = self.waits.get(key, 0.0) + starved
-        self.acc[BUSY] += cycles
-        if self.timeline is not None:
-            self.timeline.span(self.name, "starved", t0, t0 + max(starved, 0.0))
-            self.timeline.span(self.name, "busy", t0 + max(starved, 0.0), env.now)
+            self.charge(STARVED, starved, t0, t0 + starved, fifo.name)
+        else:
+            starved = 0.0
+        self.charge(BUSY, cycles, t0 + starved, env.now)
 
     def put(self, fifo: Fifo, words: int, span: float = 0.0) -> Proc:
         ev = fifo.put(words, span)
@@ -141,11 +134,8 @@ class Kernel:
             self.waiting = (fifo, "put")
             yield ev
             self.waiting = None
-            self.acc[BLOCKED] += self.env.now - t0
-            key = (self.name, "blocked", fifo.name)
-            self.waits[key] = self.waits.get(key, 0.0) + self.env.now - t0
-            if self.timeline is not None:
-                self.timeline.span(self.name, "blocked", t0, self.env.now)
+            now = self.env.now
+            self.charge(BLOCKED, now - t0, t0, now, fifo.name)
 
     def emit(self, words: int, fifos: list[Fifo] | None = None, span: float = 0.0) -> Proc:
         """Write ``words`` to each output FIFO (one word per transfer in fine mode);
@@ -163,11 +153,7 @@ class Kernel:
         now = self.env.now
         if ready > now:
             yield self.env.timeout(ready - now)
-            self.acc[HBM_WAIT] += ready - now
-            key = (self.name, "hbm_wait", ",".join(getattr(self.p, "ports", ())))
-            self.waits[key] = self.waits.get(key, 0.0) + ready - now
-            if self.timeline is not None:
-                self.timeline.span(self.name, "hbm_wait", now, ready)
+            self.charge(HBM_WAIT, ready - now, now, ready, ",".join(getattr(self.p, "ports", ())))
 
     def consume(self, fifo: Fifo, words: int, cycles_per_word: float = 1.0) -> Proc:
         """Read ``words`` in chunks, spending ``cycles_per_word`` on each (a pipelined loop)."""

@@ -10,7 +10,7 @@ here: a request returns the cycle its data is complete, and the kernel waits if 
 
 from __future__ import annotations
 
-from spatialsim.metrics.timeline import Timeline
+from spatialsim.metrics.recorder import ChannelProbe
 
 
 class MemoryChannel:
@@ -22,13 +22,13 @@ class MemoryChannel:
         "bytes_read",
         "bytes_written",
         "name",
+        "probe",
         "requests",
-        "timeline",
     )
 
-    def __init__(self, name: str, timeline: Timeline | None = None) -> None:
+    def __init__(self, name: str, probe: ChannelProbe | None = None) -> None:
         self.name = name
-        self.timeline = timeline
+        self.probe = probe  # the run's metrics, when simulating
         self.busy_until = 0.0
         self.bytes_read = 0.0
         self.bytes_written = 0.0
@@ -46,8 +46,8 @@ class MemoryChannel:
         xfer = nbytes / bytes_per_cycle
         ready = free + xfer if free > earliest else earliest + latency_cycles + xfer
         self.busy_until = ready
-        if self.timeline is not None:
-            self.timeline.transfer(self.name, ready - xfer, ready, nbytes)
+        if self.probe is not None:
+            self.probe.transfer(ready - xfer, ready, nbytes, write)
         self.busy_cycles += xfer
         self.requests += 1
         if write:

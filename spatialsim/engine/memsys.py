@@ -7,13 +7,15 @@ model (request-size curve, port width x clock, switch and SLR-crossing latency).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from spatialsim.costmodel.memory import hbm_channel_rate_gbps, hbm_latency_ns, port_rate_gbps
 from spatialsim.costmodel.params import CostParams
 from spatialsim.design.kernels import PORT_RE
 from spatialsim.engine.memory import MemoryChannel, Stream
 from spatialsim.errors import UserError
 from spatialsim.hardware.platform import Platform
-from spatialsim.metrics.timeline import Timeline
+from spatialsim.metrics.recorder import ChannelProbe
 
 PCIE = "PCIe"
 
@@ -22,7 +24,7 @@ class MemorySystem:
     """Every memory channel of a platform, shared by all kernels of a run."""
 
     def __init__(self, platform: Platform, clock_mhz: float, params: CostParams,
-                 timeline: Timeline | None = None) -> None:
+                 probe: Callable[[str], ChannelProbe] | None = None) -> None:
         self.platform = platform
         self.clock_mhz = clock_mhz
         self.params = params
@@ -30,8 +32,8 @@ class MemorySystem:
         for kind, count in platform.memory_channels().items():
             for i in range(count):
                 name = f"{kind}[{i}]"
-                self.channels[name] = MemoryChannel(name, timeline)
-        self.channels[PCIE] = MemoryChannel(PCIE, timeline)
+                self.channels[name] = MemoryChannel(name, probe(name) if probe else None)
+        self.channels[PCIE] = MemoryChannel(PCIE, probe(PCIE) if probe else None)
 
     def _cycles(self, ns: float) -> float:
         return ns * self.clock_mhz / 1e3

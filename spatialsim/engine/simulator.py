@@ -19,6 +19,7 @@ from typing import Any
 import networkx as nx
 import simpy
 
+from spatialsim.constants import FP32_BYTES
 from spatialsim.costmodel.params import CostParams
 from spatialsim.costmodel.work import Work, decode_work, prefill_work
 from spatialsim.design.graph import Design
@@ -31,9 +32,6 @@ from spatialsim.errors import UserError
 from spatialsim.hardware.platform import Platform
 from spatialsim.metrics.recorder import Recorder
 from spatialsim.metrics.result import RunResult, build_result
-from spatialsim.metrics.timeline import Launch, Timeline
-
-FP32_BYTES = 4
 
 
 @dataclass(frozen=True)
@@ -114,9 +112,8 @@ class Simulation:
                             f"max_seq_len {longest}", field="max_seq_len")
         self.clock_mhz = config.clock_mhz if config.clock_mhz is not None else design.clock_mhz
         self.env = simpy.Environment()
-        self.rec = Recorder()
-        self.timeline = Timeline() if config.timeline else None
-        self.mem = MemorySystem(platform, self.clock_mhz, config.params, self.timeline)
+        self.rec = Recorder(timeline=config.timeline)
+        self.mem = MemorySystem(platform, self.clock_mhz, config.params, self.rec.channel)
         self._step = 0
         self._current: list[Kernel] = []
         self._where = ("prefill", 0)
@@ -131,9 +128,8 @@ class Simulation:
             f = Fifo(self.env, a["name"], a["depth_words"], src, dst, a["width_bits"],
                      latency=crossing * slr_hops,
                      staging=self._kparams[src].output_burst_words())
-            f.monitor = self.rec.fifo_monitor(phase, a["name"], a["depth_words"],
-                                              a["width_bits"], self.env.now, 0)
-            f.timeline = self.timeline
+            f.monitor = self.rec.fifo(phase, a["name"], a["depth_words"], a["width_bits"],
+                                      self.env.now)
             fifos[(src, dst)] = f
         return fifos
 
@@ -145,25 +141,18 @@ class Simulation:
             yield env.timeout(overhead)
         kernels = []
         for node in g.nodes:
-            attrs = g.nodes[node]
             ins = {src: fifos[(src, node)] for src in g.predecessors(node)}
             outs = [fifos[(node, dst)] for dst in g.successors(node)]
-            acc = self.rec.kernel(phase, node, attrs["kind"])
-            kernels.append(Kernel(env, node, self._kparams[node], step, ins, outs, acc,
-                                  self.mem, cfg.params, cfg.granularity, self._handoff[node],
-                                  self.rec.phases[phase].waits, self.timeline))
-        if self.timeline is not None:
-            for node in g.nodes:
-                if node not in self.timeline.kernel_order:
-                    self.timeline.kernel_order.append(node)
-            t_launch = env.now
+            probe = self.rec.kernel(phase, node, g.nodes[node]["kind"])
+            kernels.append(Kernel(env, node, self._kparams[node], step, ins, outs, probe,
+                                  self.mem, cfg.params, cfg.granularity, self._handoff[node]))
+        t_launch = env.now
         self._current = kernels
-        self.rec.phases[phase].launches += 1
+        self.rec.launch_begin(phase, list(g.nodes))
         for f in fifos.values():
             f.words_put = f.words_got = 0
         yield env.all_of([env.process(k.run()) for k in kernels])
-        if self.timeline is not None:
-            self.timeline.launches.append(Launch(phase, self._step, t_launch, env.now))
+        self.rec.launch_end(phase, self._step, t_launch, env.now)
         for f in fifos.values():
             if f.level or f.words_put != f.words_got:
                 raise UserError(
@@ -187,50 +176,17 @@ class Simulation:
                 yield from self._launch(phase, g, fifos, step)
                 layer += 1
                 continue
-            before = self._measure(phase)
+            before = self.rec.snapshot(phase)
             t0 = self.env.now
             yield from self._launch(phase, g, fifos, step)
             layer += 1
             if not self._idle(fifos):
                 continue
             copies = self.layers - layer
-            after = self._measure(phase)
+            after = self.rec.snapshot(phase)
             yield self.env.timeout(copies * (self.env.now - t0))
-            self._replay(phase, before, after, copies)
-            if self.timeline is not None and self.timeline.launches:
-                self.timeline.launches[-1].copies = copies
-                self.timeline.launches[-1].copies_end = self.env.now
+            self.rec.replay(phase, before, after, copies, self.env.now)
             layer = self.layers
-
-    def _measure(self, phase: str) -> dict[str, Any]:
-        rec = self.rec.phases[phase]
-        return {"kernels": {n: list(a) for n, a in rec.kernels.items()},
-                "fifos": {n: f.monitor.area for n, f in rec.fifos.items()},
-                "channels": {n: (c.bytes_read, c.bytes_written, c.busy_cycles)
-                             for n, c in self.mem.channels.items()},
-                "waits": dict(rec.waits), "launches": rec.launches}
-
-    def _replay(self, phase: str, before: dict[str, Any], after: dict[str, Any],
-                copies: int) -> None:
-        """Add ``copies`` times the measured effect of one launch (``after`` - ``before``)."""
-        rec = self.rec.phases[phase]
-        now = self.env.now
-        for name, acc in rec.kernels.items():
-            prev = before["kernels"].get(name, [0.0] * len(acc))
-            for i in range(len(acc)):
-                acc[i] += copies * (after["kernels"][name][i] - prev[i])
-        for name, f in rec.fifos.items():
-            f.monitor.update(now, 0)  # empty between launches
-            f.monitor.area += copies * (after["fifos"][name] - before["fifos"][name])
-        for name, c in self.mem.channels.items():
-            r0, w0, b0 = before["channels"][name]
-            r1, w1, b1 = after["channels"][name]
-            c.bytes_read += copies * (r1 - r0)
-            c.bytes_written += copies * (w1 - w0)
-            c.busy_cycles += copies * (b1 - b0)
-        for key, cycles in after["waits"].items():
-            rec.waits[key] += copies * (cycles - before["waits"].get(key, 0.0))
-        rec.launches += copies * (after["launches"] - before["launches"])
 
     def _host_transfer(self, nbytes: float) -> Generator[simpy.Event, Any, None]:
         ready = self.mem.open_pcie(self.env.now).request(self.env.now, nbytes)
@@ -241,8 +197,6 @@ class Simulation:
     def _phase(self, phase: str) -> tuple[nx.DiGraph, dict[tuple[str, str], Fifo]]:
         binding = self.design.phases[phase]
         self.rec.begin_phase(phase, binding.bitstream, self.env.now)
-        self._snapshot = {n: (c.bytes_read, c.bytes_written, c.busy_cycles)
-                          for n, c in self.mem.channels.items()}
         g = self.design.graph(phase)
         # typed parameters of every kernel, validated once per phase, not per launch
         self._kparams = {n: kernel_params(n, g.nodes[n]) for n in g.nodes}
@@ -251,15 +205,7 @@ class Simulation:
         return g, self._fifos(phase, g)
 
     def _end_phase(self, phase: str) -> None:
-        now = self.env.now
-        rec = self.rec.phases[phase]
-        rec.end = now
-        for f in rec.fifos.values():
-            f.monitor.close(now)
-        for n, c in self.mem.channels.items():
-            r0, w0, b0 = self._snapshot[n]
-            self.rec.channel_totals(phase, n, c.bytes_read - r0, c.bytes_written - w0,
-                                    c.busy_cycles - b0)
+        self.rec.end_phase(phase, self.env.now)
 
     def _host(self) -> Generator[simpy.Event, Any, None]:
         if not self.config.decode_only:
@@ -316,8 +262,8 @@ class Simulation:
                             layers=self.layers, prompt_len=cfg.prompt_len,
                             gen_len=cfg.gen_len, granularity=cfg.granularity.label,
                             wall_s=wall, params=params)
-        if self.timeline is not None:
-            result = dataclasses.replace(result, timeline=self.timeline)
+        if self.rec.timeline is not None:
+            result = dataclasses.replace(result, timeline=self.rec.timeline)
         return result
 
 

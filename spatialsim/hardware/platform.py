@@ -8,15 +8,14 @@ dotted field path (``hbm.read_bw_gbps``, ``slr.dsp``...).
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from spatialsim.errors import UserError, choices_message
+from spatialsim.tomlio import builtin_text, parse_toml, read_toml
 
 BUILTIN_PLATFORMS = ("u280", "u55c", "u250", "vck5000")
 
@@ -286,28 +285,19 @@ def platform_from_dict(data: dict[str, Any], origin: str) -> Platform:
 
 def load_platform_file(path: Path) -> Platform:
     """Load a user's platform TOML file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read platform file ({exc.strerror})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{path}: not valid TOML ({exc})") from None
-    return platform_from_dict(data, str(path))
+    return platform_from_dict(read_toml(path, "platform file"), str(path))
 
 
 def builtin_platform_text(name: str) -> str:
     """The TOML text of a built-in platform."""
-    return resources.files("spatialsim.hardware").joinpath(f"data/{name}.toml").read_text(
-        encoding="utf-8")
+    return builtin_text("spatialsim.hardware", f"{name}.toml")
 
 
 def get_platform(spec: str) -> Platform:
     """A built-in platform by name, or a user's TOML file by path."""
     if spec in BUILTIN_PLATFORMS:
-        return platform_from_dict(tomllib.loads(builtin_platform_text(spec)),
-                                  f"built-in platform {spec}")
+        origin = f"built-in platform {spec}"
+        return platform_from_dict(parse_toml(builtin_platform_text(spec), origin), origin)
     path = Path(spec)
     if path.suffix == ".toml" or path.exists():
         if not path.exists():

@@ -6,8 +6,10 @@ a kernel accumulator adds up how long the kernel spent in each state.
 
 from __future__ import annotations
 
-STATES = ("busy", "starved", "blocked", "hbm_wait")
-BUSY, STARVED, BLOCKED, HBM_WAIT = range(4)
+from spatialsim.constants import BLOCKED, BUSY, HBM_WAIT, STARVED, STATES
+
+__all__ = ["BLOCKED", "BUSY", "HBM_WAIT", "STARVED", "STATES", "LevelMonitor",
+           "new_accumulator"]
 
 
 class LevelMonitor:

@@ -24,7 +24,6 @@ from spatialsim.metrics.result import RunResult
 from spatialsim.metrics.timeline import Timeline
 
 HOST, KERNELS, FIFOS, HBM = 0, 1, 2, 3
-STATES = ("busy", "starved", "blocked", "hbm_wait")
 
 
 def _meta(pid: int, name: str, tid: int | None = None, sort: int | None = None,

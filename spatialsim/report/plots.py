@@ -27,12 +27,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 
+from spatialsim.constants import STATES
 from spatialsim.errors import UserError
 from spatialsim.fileutil import atomic_write_with
 
 COLORS = {"busy": "#2b8a3e", "starved": "#f59f00", "blocked": "#c92a2a",
           "hbm_wait": "#1971c2", "replayed": "#adb5bd"}
-STATES = ("busy", "starved", "blocked", "hbm_wait")
 
 
 def _read(path: Path) -> Any:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from spatialsim.constants import STATES, Z95
 from spatialsim.report.text import table
 
-STATES = ("busy", "starved", "blocked", "hbm_wait")
 TOP_STALLS = 8
 WORKER_BUSY = 0.2
 
@@ -34,9 +34,9 @@ def summary_text(doc: dict[str, Any]) -> str:
         rows.append(["decode rate", f"{1e3 / doc['tpot_ms']:.1f} tokens/s", ""])
     cal = doc.get("calibration")
     if cal:
-        rows[0][1] += f" +- {1.96 * cal['ttft_ms_stderr']:.3f}"
+        rows[0][1] += f" +- {Z95 * cal['ttft_ms_stderr']:.3f}"
         if toks and "tpot_ms_stderr" in cal:
-            rows[1][1] += f" +- {1.96 * cal['tpot_ms_stderr']:.3f}"
+            rows[1][1] += f" +- {Z95 * cal['tpot_ms_stderr']:.3f}"
     lines += ["", table(["", "simulated", "analytical (Eq. 8 / 9)"], rows)]
     if cal:
         lines.append(f"calibration profile {cal['profile']}: intervals are 95 %, propagated "

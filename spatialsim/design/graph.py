@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import networkx as nx
@@ -135,12 +136,62 @@ class Design:
         return sorted({n for g in self.bitstreams.values() for n in g.nodes})
 
     def copy(self) -> Design:
-        """A deep copy whose graphs can be changed without touching this design."""
-        return copy.deepcopy(self)
+        """A deep copy whose graphs can be changed without touching this design (a copy of
+        a frozen design is not frozen)."""
+        graphs = {b: _editable_copy(g) for b, g in self.bitstreams.items()}
+        out = copy.copy(self)
+        object.__setattr__(out, "_frozen", False)
+        out.bitstreams = graphs
+        out.phases = dict(self.phases)
+        out.notes = dict(self.notes)
+        return out
+
+    def freeze(self) -> Design:
+        """Validate, then make the design read-only: its fields and its graphs' structure
+        and attributes can no longer change (``copy`` gives a design to edit)."""
+        if self.frozen:
+            return self
+        self.validate()
+        for g in self.bitstreams.values():
+            nodes = g._node  # networkx keeps each node's and edge's attributes in one dict
+            for n, a in list(nodes.items()):
+                nodes[n] = MappingProxyType(dict(a))
+            for u, v, a in list(g.edges(data=True)):
+                proxy = MappingProxyType(dict(a))
+                g._succ[u][v] = proxy
+                g._pred[v][u] = proxy
+            nx.freeze(g)
+        object.__setattr__(self, "_frozen", True)
+        return self
+
+    @property
+    def frozen(self) -> bool:
+        return bool(self.__dict__.get("_frozen", False))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.__dict__.get("_frozen", False):
+            raise AttributeError(f"design {self.name} is frozen; change a copy()")
+        object.__setattr__(self, name, value)
 
     def crosses_slr(self, bitstream: str, src: str, dst: str) -> bool:
         g = self.bitstreams[bitstream]
         return bool(g.nodes[src]["slr"] != g.nodes[dst]["slr"])
+
+
+def _editable_copy(g: nx.DiGraph) -> nx.DiGraph:
+    """A copy of ``g`` with its own attribute dicts, in the same node, successor and
+    predecessor order (a kernel reads its inputs in predecessor order)."""
+    h = nx.DiGraph()
+    h.graph.update(g.graph)
+    for n, a in g.nodes(data=True):
+        h.add_node(n, **a)
+    for u, nbrs in g.succ.items():
+        for v, a in nbrs.items():
+            h._succ[u][v] = dict(a)
+    for v, nbrs in g.pred.items():
+        for u in nbrs:
+            h._pred[v][u] = h._succ[u][v]
+    return h
 
 
 def add_kernel(g: nx.DiGraph, name: str, kind: str, slr: int, **params: Any) -> None:

@@ -10,7 +10,6 @@ runs the systolic bitstream and decode the GEMV one.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field
@@ -261,9 +260,7 @@ class Simulation:
                             platform=self.platform.name, clock_mhz=self.clock_mhz,
                             layers=self.layers, prompt_len=cfg.prompt_len,
                             gen_len=cfg.gen_len, granularity=cfg.granularity.label,
-                            wall_s=wall, params=params)
-        if self.rec.timeline is not None:
-            result = dataclasses.replace(result, timeline=self.rec.timeline)
+                            wall_s=wall, params=params, timeline=self.rec.timeline)
         return result
 
 

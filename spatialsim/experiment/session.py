@@ -62,7 +62,7 @@ def resolve_design(req: RunRequest, seq_len: int) -> tuple[ModelConfig, Platform
     else:
         raise UserError(f"unknown design {spec!r}; valid: {', '.join(DESIGNS)} "
                         "(or a path to a design .toml file)", field="design")
-    design = apply_settings(design, req.set)
+    design = apply_settings(design, req.set).freeze()
     if seq_len > design.max_seq_len:
         raise UserError(f"sequence length {seq_len} exceeds the design's max_seq_len "
                         f"{design.max_seq_len}; rebuild with max_seq_len {seq_len}",
@@ -103,7 +103,7 @@ def prepare(req: RunRequest, seq_len: int | None = None) -> Prepared:
             raise UserError(f"calibration {req.calibration} was fitted on {profile.platform}, "
                             f"but the platform is {platform.name}", field="calibration")
         base, platform = profile.apply(base, platform)
-        design = profile.apply_design(design)
+        design = profile.apply_design(design).freeze()
     return Prepared(model, design, platform, raw_platform, _params(req, base), clock,
                     profile)
 

@@ -230,8 +230,9 @@ def _merge_channels(phases: list[PhaseRecord]) -> dict[str, ChannelStats]:
 
 def build_result(rec: Recorder, *, model: str, design: str, platform: str, clock_mhz: float,
                  layers: int, prompt_len: int, gen_len: int, granularity: str,
-                 wall_s: float | None, params: dict[str, float]) -> RunResult:
-    """Freeze a recorder into a :class:`RunResult`."""
+                 wall_s: float | None, params: dict[str, float],
+                 timeline: Timeline | None = None) -> RunResult:
+    """Freeze a recorder into a :class:`RunResult` (with its timeline, when recorded)."""
     phases = list(rec.phases.values())
     prefill = rec.phases.get("prefill")
     return RunResult(
@@ -241,4 +242,5 @@ def build_result(rec: Recorder, *, model: str, design: str, platform: str, clock
         token_cycles=tuple(rec.token_cycles),
         phases={p: _phase_stats(r) for p, r in rec.phases.items()},
         kernels=_merge_kernels(phases), fifos=_merge_fifos(phases),
-        hbm=_merge_channels(phases), events=rec.events, wall_s=wall_s, params=params)
+        hbm=_merge_channels(phases), events=rec.events, wall_s=wall_s, params=params,
+        timeline=timeline)

@@ -20,8 +20,16 @@ from spatialsim.workload.models import get_model
 PROMPT, GEN = 128, 128
 # Half the PE columns of every array, half the PEs of every GEMV engine and half the lanes
 # of every decode attention head: half the MAC rate everywhere.
-MATRIX_KERNELS = ("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2", "qk_matmul",
-                  "sv_matmul")
+MATRIX_KERNELS = (
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "out_proj",
+    "ffn1",
+    "ffn2",
+    "qk_matmul",
+    "sv_matmul",
+)
 
 
 def halve(design: Design) -> Design:
@@ -48,8 +56,11 @@ def measure(design: Design, replay: bool, repeat: int) -> tuple[float, int, floa
     walls, events, cycles = [], 0, 0.0
     for _ in range(repeat):
         t0 = time.perf_counter()
-        r = simulate(design, get_platform("u280"),
-                     RunConfig(prompt_len=PROMPT, gen_len=GEN, replay_layers=replay))
+        r = simulate(
+            design,
+            get_platform("u280"),
+            RunConfig(prompt_len=PROMPT, gen_len=GEN, replay_layers=replay),
+        )
         walls.append(time.perf_counter() - t0)
         events, cycles = r.events, r.prefill_cycles + sum(r.token_cycles)
     # the best of the repeats: the run least disturbed by other work on the machine
@@ -63,10 +74,14 @@ def main() -> None:
     base = build_design("chen2024-w8a8", get_model("gpt2-medium"), PROMPT + GEN)
     slow = halve(base)
     measure(base, True, 1)  # warm-up: imports and caches out of the timings
-    print(f"GPT-2-medium, prompt {PROMPT} + {GEN} generated, chen2024-w8a8 on u280 "
-          f"(best of {args.repeat})")
-    header = (f"{'case':34s} {'wall s':>8s} {'events':>10s} {'events/s':>10s} "
-              f"{'sim cycles':>14s} {'cycles/s':>12s}")
+    print(
+        f"GPT-2-medium, prompt {PROMPT} + {GEN} generated, chen2024-w8a8 on u280 "
+        f"(best of {args.repeat})"
+    )
+    header = (
+        f"{'case':34s} {'wall s':>8s} {'events':>10s} {'events/s':>10s} "
+        f"{'sim cycles':>14s} {'cycles/s':>12s}"
+    )
     print(header)
     print("-" * len(header))
     results = {}
@@ -75,12 +90,16 @@ def main() -> None:
             case = f"{label}, {'replay layers' if replay else 'every layer'}"
             wall, events, cycles = measure(design, replay, args.repeat)
             results[(label, replay)] = wall
-            print(f"{case:34s} {wall:8.2f} {events:10,d} {events / wall:10,.0f} "
-                  f"{cycles:14,.0f} {cycles / wall:12,.3g}")
+            print(
+                f"{case:34s} {wall:8.2f} {events:10,d} {events / wall:10,.0f} "
+                f"{cycles:14,.0f} {cycles / wall:12,.3g}"
+            )
     for replay in (True, False):
         a, b = results[("default", replay)], results[("MAC rates halved", replay)]
-        print(f"halving MAC rates changes wall time by {100 * (b / a - 1):+.1f} % "
-              f"({'replay layers' if replay else 'every layer'})")
+        print(
+            f"halving MAC rates changes wall time by {100 * (b / a - 1):+.1f} % "
+            f"({'replay layers' if replay else 'every layer'})"
+        )
 
 
 if __name__ == "__main__":

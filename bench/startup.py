@@ -23,10 +23,12 @@ CASES = {
     "import spatialsim.cli.main": [sys.executable, "-c", "import spatialsim.cli.main"],
     "python -c pass (interpreter alone)": [sys.executable, "-c", "pass"],
 }
-PROBE = ("import sys, runpy; sys.argv = {argv!r}; "
-         "exec('try:\\n runpy.run_module(\"spatialsim.cli.main\", run_name=\"__main__\")\\n"
-         "except SystemExit: pass'); "
-         "print('LOADED', [m for m in {heavy!r} if m in sys.modules], file=sys.stderr)")
+PROBE = (
+    "import sys, runpy; sys.argv = {argv!r}; "
+    'exec(\'try:\\n runpy.run_module("spatialsim.cli.main", run_name="__main__")\\n'
+    "except SystemExit: pass'); "
+    "print('LOADED', [m for m in {heavy!r} if m in sys.modules], file=sys.stderr)"
+)
 
 
 def wall(cmd: list[str], repeat: int) -> float:
@@ -40,10 +42,9 @@ def wall(cmd: list[str], repeat: int) -> float:
 
 def loaded(argv: list[str]) -> str:
     code = PROBE.format(argv=["spatialsim", *argv], heavy=HEAVY)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("LOADED")]
-    return lines[-1][len("LOADED "):] if lines else "?"
+    return lines[-1][len("LOADED ") :] if lines else "?"
 
 
 def main() -> None:

@@ -14,17 +14,33 @@ from pathlib import Path
 from spatialsim.cli.main import main as spatialsim
 
 ROOT = Path(__file__).resolve().parents[1]
-FIGURES = ("gantt_layer.png", "stalls.png", "fifo_occupancy.png", "decode_latency.png",
-           "replay_cdf.png")
+FIGURES = (
+    "gantt_layer.png",
+    "stalls.png",
+    "fifo_occupancy.png",
+    "decode_latency.png",
+    "replay_cdf.png",
+)
 
 
 def make(out: Path) -> list[Path]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "demo"
-        steps = [["demo", "--out", str(work)],
-                 ["replay", "--model", "gpt2-medium", "--design", "chen2024-w8a8",
-                  "--trace", str(ROOT / "traces/poisson_100.csv"), "--out", str(work)],
-                 ["plot", str(work)]]
+        steps = [
+            ["demo", "--out", str(work)],
+            [
+                "replay",
+                "--model",
+                "gpt2-medium",
+                "--design",
+                "chen2024-w8a8",
+                "--trace",
+                str(ROOT / "traces/poisson_100.csv"),
+                "--out",
+                str(work),
+            ],
+            ["plot", str(work)],
+        ]
         for args in steps:
             if spatialsim(args) != 0:
                 raise SystemExit(f"spatialsim {' '.join(args)} failed")

@@ -40,9 +40,21 @@ _API = {
     "load_trace": "spatialsim.workload.traces",
 }
 
-__all__ = ["AnalysisReport", "DeadlockError", "KernelsReport", "ReplayReport", "RunReport",
-           "RunRequest", "UserError", "__version__", "analyze", "kernels", "load_trace",
-           "replay", "simulate"]
+__all__ = [
+    "AnalysisReport",
+    "DeadlockError",
+    "KernelsReport",
+    "ReplayReport",
+    "RunReport",
+    "RunRequest",
+    "UserError",
+    "__version__",
+    "analyze",
+    "kernels",
+    "load_trace",
+    "replay",
+    "simulate",
+]
 
 if TYPE_CHECKING:
     from spatialsim.errors import DeadlockError, UserError

@@ -95,13 +95,20 @@ def test_multi_fpga_eq13() -> None:
     l, d, f, n = 128, 1024, 4096, 24
     tcomm = l * d * 8 / (0.5 * 100e9) * FREQ
     tmem = d * f / 2 * 16 / HBM * FREQ / 2
-    want = (n / 3) * (l * d * d / (2 * 256)
-                      + 3 * max(l * d * d / (2 * 256), l * l * d / (2 * 64),
-                                l * d * f / (2 * 256), tmem, tcomm)) / FREQ
+    want = (
+        (n / 3)
+        * (
+            l * d * d / (2 * 256)
+            + 3
+            * max(l * d * d / (2 * 256), l * l * d / (2 * 64), l * d * f / (2 * 256), tmem, tcomm)
+        )
+        / FREQ
+    )
     assert got.seconds == pytest.approx(want, rel=1e-12)
     assert got.stages["comm"] == pytest.approx(tcomm)
-    slow = estimate_phase(design, U280, "prefill", 128,
-                          par=Parallelism(tp=8, link_gbps=1, link_efficiency=0.5))
+    slow = estimate_phase(
+        design, U280, "prefill", 128, par=Parallelism(tp=8, link_gbps=1, link_efficiency=0.5)
+    )
     assert slow.bound == "comm"
 
 

@@ -32,11 +32,20 @@ def test_fit_recovers_parameters_of_a_known_linear_model() -> None:
     obs = []
     for i in range(8):
         a, b = 1 + i, 3 + 2 * i
-        value = (a * truth["cost.launch_overhead_us"] + b * truth["cost.slr_crossing_cycles"]
-                 + 50) * (1 + 0.002 * rng.normal())
-        obs.append(Observation(f"m{i}", "test", value, "x",
-                               lambda v, a=a, b=b: a * v["cost.launch_overhead_us"]
-                               + b * v["cost.slr_crossing_cycles"] + 50))
+        value = (
+            a * truth["cost.launch_overhead_us"] + b * truth["cost.slr_crossing_cycles"] + 50
+        ) * (1 + 0.002 * rng.normal())
+        obs.append(
+            Observation(
+                f"m{i}",
+                "test",
+                value,
+                "x",
+                lambda v, a=a, b=b: (
+                    a * v["cost.launch_overhead_us"] + b * v["cost.slr_crossing_cycles"] + 50
+                ),
+            )
+        )
     res = fit(obs, [*truth, "cost.prefetch_bytes"], base)
     for name, value in truth.items():
         lo, hi = res.ci95[name]
@@ -48,13 +57,21 @@ def test_fit_recovers_parameters_of_a_known_linear_model() -> None:
 
 def test_parameters_that_cannot_be_told_apart_are_fixed_with_a_reason() -> None:
     base = current_values(CostParams(), U280)
-    obs = [Observation(f"m{i}", "test", 100.0 + i, "x",
-                       lambda v: v["cost.launch_overhead_us"] + v["cost.slr_crossing_cycles"]
-                       + 90) for i in range(5)]
+    obs = [
+        Observation(
+            f"m{i}",
+            "test",
+            100.0 + i,
+            "x",
+            lambda v: v["cost.launch_overhead_us"] + v["cost.slr_crossing_cycles"] + 90,
+        )
+        for i in range(5)
+    ]
     res = fit(obs, ["cost.launch_overhead_us", "cost.slr_crossing_cycles"], base)
     assert res.fitted == ["cost.launch_overhead_us"]
-    assert "cannot be told apart from cost.launch_overhead_us" in \
-        res.fixed["cost.slr_crossing_cycles"]
+    assert (
+        "cannot be told apart from cost.launch_overhead_us" in res.fixed["cost.slr_crossing_cycles"]
+    )
 
 
 def test_measurement_files_are_checked(tmp_path: Path) -> None:
@@ -83,8 +100,13 @@ def board_csv(path: Path, truth: dict[str, float], noise: float = 0.005) -> None
     rng = np.random.default_rng(42)
     cost, plat = apply(truth, CostParams(), U280)
     rows = []
-    for model, prompt, gen in (("gpt2", 16, 4), ("gpt2", 48, 4), ("gpt2", 32, 8),
-                               ("bert-base", 24, 2), ("gpt2", 64, 2)):
+    for model, prompt, gen in (
+        ("gpt2", 16, 4),
+        ("gpt2", 48, 4),
+        ("gpt2", 32, 8),
+        ("bert-base", 24, 2),
+        ("gpt2", 64, 2),
+    ):
         d = build_design("chen2024-w8a8", get_model(model), prompt + gen)
         r = simulate(d, plat, RunConfig(prompt_len=prompt, gen_len=gen, layers=2, params=cost))
         assert r.tpot_ms is not None
@@ -94,7 +116,8 @@ def board_csv(path: Path, truth: dict[str, float], noise: float = 0.005) -> None
 
 
 def test_board_runs_calibrate_then_predict_another_model_with_error_bars(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     truth = {"cost.launch_overhead_us": 15.0, "hbm.read_bw_gbps": 12.0}
     board_csv(tmp_path / "board.csv", truth)
     prof = tmp_path / "p.toml"
@@ -104,14 +127,35 @@ def test_board_runs_calibrate_then_predict_another_model_with_error_bars(
     doc = tomllib.loads(prof.read_text())
     for name, value in truth.items():
         p = doc["parameters"][name]
-        assert p["ci95"][0] < value < p["ci95"][1], name       # the truth is inside
+        assert p["ci95"][0] < value < p["ci95"][1], name  # the truth is inside
         assert p["value"] == pytest.approx(value, rel=0.2), name
-    assert "cost.slr_crossing_cycles" in doc["fixed"] or \
-        "cost.slr_crossing_cycles" in doc["parameters"]
+    assert (
+        "cost.slr_crossing_cycles" in doc["fixed"]
+        or "cost.slr_crossing_cycles" in doc["parameters"]
+    )
     # predict a model and design the fit never saw, with a 95 % interval
-    assert main(["run", "--model", "gpt2-medium", "--design", "chen2024-w8a8",
-                 "--prompt-len", "32", "--gen-len", "4", "--layers", "2",
-                 "--calibration", str(prof), "--json", "-"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--model",
+                "gpt2-medium",
+                "--design",
+                "chen2024-w8a8",
+                "--prompt-len",
+                "32",
+                "--gen-len",
+                "4",
+                "--layers",
+                "2",
+                "--calibration",
+                str(prof),
+                "--json",
+                "-",
+            ]
+        )
+        == 0
+    )
     pred = json.loads(capsys.readouterr().out)
     cal = pred["calibration"]
     lo, hi = cal["tpot_ms_ci95"]
@@ -119,21 +163,48 @@ def test_board_runs_calibrate_then_predict_another_model_with_error_bars(
     cost, plat = apply(truth, CostParams(), U280)
     d = build_design("chen2024-w8a8", get_model("gpt2-medium"), 36)
     true = simulate(d, plat, RunConfig(prompt_len=32, gen_len=4, layers=2, params=cost))
-    print(f"predicted TPOT {pred['tpot_ms']:.4f} ms [{lo:.4f}, {hi:.4f}]; true "
-          f"{true.tpot_ms:.4f}")
+    print(f"predicted TPOT {pred['tpot_ms']:.4f} ms [{lo:.4f}, {hi:.4f}]; true {true.tpot_ms:.4f}")
     assert lo - (hi - lo) / 2 < true.tpot_ms < hi + (hi - lo) / 2  # within ~2 sigma of it
     assert true.tpot_ms == pytest.approx(pred["tpot_ms"], rel=0.02)
 
 
 def test_run_with_a_profile_reports_intervals(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "--prompt-len", "16", "--gen-len", "2", "--layers", "2",
-                 "--calibration", "u280"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--prompt-len",
+                "16",
+                "--gen-len",
+                "2",
+                "--layers",
+                "2",
+                "--calibration",
+                "u280",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "+-" in out and "calibration profile u280" in out
     with pytest.raises(SystemExit):
         main(["run", "--calibration"])
-    assert main(["run", "--layers", "1", "--gen-len", "0", "--platform", "u55c",
-                 "--calibration", "u280"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "--layers",
+                "1",
+                "--gen-len",
+                "0",
+                "--platform",
+                "u55c",
+                "--calibration",
+                "u280",
+            ]
+        )
+        == 2
+    )
     assert "was fitted on u280" in capsys.readouterr().err
 
 
@@ -147,17 +218,36 @@ def test_shipped_profile_loads_and_says_what_it_could_not_fit() -> None:
 
 
 @pytest.mark.shared
-def test_shipped_profile_is_reproducible(shared: Path, tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_shipped_profile_is_reproducible(
+    shared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The command recorded in the profile re-derives it from ../shared."""
     shipped = Path(__file__).resolve().parents[1] / "spatialsim/calibration/data/u280.toml"
     ref = shared / "reference"
     out = tmp_path / "u280.toml"
-    assert main(["calibrate", "--hbm", str(ref / "calibration/u280_hbm.csv"), "--hls",
-                 *(str(ref / f"vitis_reports/chen2024_w4a8_gpt2m/region_{i}_csynth.rpt")
-                   for i in (1, 2, 3)),
-                 "--hls-design", "chen2024-w4a8", "--hls-model", "gpt2-medium",
-                 "--hls-seq-len", "128", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                "--hbm",
+                str(ref / "calibration/u280_hbm.csv"),
+                "--hls",
+                *(
+                    str(ref / f"vitis_reports/chen2024_w4a8_gpt2m/region_{i}_csynth.rpt")
+                    for i in (1, 2, 3)
+                ),
+                "--hls-design",
+                "chen2024-w4a8",
+                "--hls-model",
+                "gpt2-medium",
+                "--hls-seq-len",
+                "128",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     a, b = tomllib.loads(shipped.read_text()), tomllib.loads(out.read_text())
     assert a["parameters"].keys() == b["parameters"].keys()

@@ -16,8 +16,13 @@ SUBCOMMANDS = ("analyze", "models", "platforms", "design", "run", "demo")
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "spatialsim.cli.main", *args],
-                          capture_output=True, text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "spatialsim.cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 def test_version_and_help_on_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
@@ -32,9 +37,26 @@ def test_version_and_help_on_every_subcommand(capsys: pytest.CaptureFixture[str]
 
 
 def test_analyze_json_has_the_promised_keys(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["analyze", "--model", "gpt2-medium", "--platform", "u280", "--design",
-                 "chen2024-w4a8", "--prompt-len", "128", "--clock-mhz", "250",
-                 "--json", "-"]) == 0
+    assert (
+        main(
+            [
+                "analyze",
+                "--model",
+                "gpt2-medium",
+                "--platform",
+                "u280",
+                "--design",
+                "chen2024-w4a8",
+                "--prompt-len",
+                "128",
+                "--clock-mhz",
+                "250",
+                "--json",
+                "-",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert {"prefill_ms", "decode_ms_per_token", "clock_mhz", "stages", "bound"} <= set(out)
     assert out["prefill_ms"] == pytest.approx(251.65824)
@@ -63,8 +85,20 @@ def test_readable_output_and_balance() -> None:
 
 def test_design_export_loads_back(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "sub" / "mine.toml"
-    assert main(["design", "--design", "chen2024-w8a8", "--set", "kernel.ffn1.cols=32",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "design",
+                "--design",
+                "chen2024-w8a8",
+                "--set",
+                "kernel.ffn1.cols=32",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "SLR2" in capsys.readouterr().out
     assert main(["analyze", "--design", str(out), "--json", "-"]) == 0
     from_file = json.loads(capsys.readouterr().out)
@@ -83,24 +117,28 @@ def test_models_and_platforms_commands(capsys: pytest.CaptureFixture[str]) -> No
     assert "Shuhai" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("args, message", [
-    (("analyze", "--model", "gpt5"), "unknown model 'gpt5'; valid: bert-base"),
-    (("analyze", "--platform", "u999"), "unknown platform 'u999'; valid: u250, u280"),
-    (("analyze", "--design", "nope"), "unknown design 'nope'; valid: chen2024-w4a8"),
-    (("analyze", "--design", "missing.toml"), "design file 'missing.toml' does not exist"),
-    (("analyze", "--set", "kernel.ffn1.cols=0"), "cols = 0 is out of range [1, 256]"),
-    (("analyze", "--set", "kernel.ffn1.colz=2"), "has no parameter 'colz'; valid:"),
-    (("analyze", "--prompt-len", "0"), "--prompt-len: expected a positive integer"),
-    (("analyze", "--prompt-len", "600", "--model", "bert-base"),
-     "exceeds bert-base's context of 512"),
-    (("analyze", "--platform", "u250"), "platform u250 has no HBM"),
-    (("analyze", "--clock-mhz", "2000"), "above u280's fabric ceiling"),
-    (("analyze", "--clock-mhz", "nan"), "--clock-mhz: expected a positive number, got nan"),
-    (("analyze", "--gen-len", "-1"), "--gen-len: expected an integer >= 0, got -1"),
-    (("analyze", "--link-efficiency", "1.5"), "--link-efficiency must be in (0, 1]"),
-    (("design", "--set", "kernel.ffn2.rows=64", "--set", "kernel.ffn2.cols=128"),
-     "DSP demand"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("analyze", "--model", "gpt5"), "unknown model 'gpt5'; valid: bert-base"),
+        (("analyze", "--platform", "u999"), "unknown platform 'u999'; valid: u250, u280"),
+        (("analyze", "--design", "nope"), "unknown design 'nope'; valid: chen2024-w4a8"),
+        (("analyze", "--design", "missing.toml"), "design file 'missing.toml' does not exist"),
+        (("analyze", "--set", "kernel.ffn1.cols=0"), "cols = 0 is out of range [1, 256]"),
+        (("analyze", "--set", "kernel.ffn1.colz=2"), "has no parameter 'colz'; valid:"),
+        (("analyze", "--prompt-len", "0"), "--prompt-len: expected a positive integer"),
+        (
+            ("analyze", "--prompt-len", "600", "--model", "bert-base"),
+            "exceeds bert-base's context of 512",
+        ),
+        (("analyze", "--platform", "u250"), "platform u250 has no HBM"),
+        (("analyze", "--clock-mhz", "2000"), "above u280's fabric ceiling"),
+        (("analyze", "--clock-mhz", "nan"), "--clock-mhz: expected a positive number, got nan"),
+        (("analyze", "--gen-len", "-1"), "--gen-len: expected an integer >= 0, got -1"),
+        (("analyze", "--link-efficiency", "1.5"), "--link-efficiency must be in (0, 1]"),
+        (("design", "--set", "kernel.ffn2.rows=64", "--set", "kernel.ffn2.cols=128"), "DSP demand"),
+    ],
+)
 def test_user_errors_are_clear_and_without_traceback(args: tuple[str, ...], message: str) -> None:
     res = run(*args)
     assert res.returncode == 2

@@ -11,28 +11,45 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["calibrate", "--out", "x.toml"], "nothing to calibrate against"),
-    (["calibrate", "--board", "missing.csv", "--out", "x.toml"], "missing.csv: cannot read"),
-    (["calibrate", "--hbm", "missing.csv", "--platform", "u999", "--out", "x.toml"],
-     "unknown platform 'u999'"),
-    (["replay", "--trace", "missing.csv"], "missing.csv: cannot read trace"),
-    (["replay", "--trace", "traces/poisson_100.csv", "--limit", "0"],
-     "expected a positive integer"),
-    (["replay", "--trace", "traces/poisson_100.csv", "--design", "nope"], "unknown design"),
-    (["trace", "--prompt", "normal:3"], "lognormal:MEDIAN:SIGMA"),
-    (["trace", "--rate", "0"], "expected a positive number"),
-    (["trace", "--prompt", "uniform:50:10"], "upper bound 10 is below the lower bound 50"),
-    (["plot", "no-such-folder"], "not a folder"),
-    (["kernels", "--phase", "middle"], "invalid choice: 'middle'"),
-    (["export-hls", "--design", "chen2024-w4a8"], "the following arguments are required: --out"),
-    (["report-hls", "README.md"], "not a Vitis HLS synthesis report"),
-    (["run", "--calibration", "no-such-profile.toml", "--layers", "1"],
-     "calibration profile 'no-such-profile.toml': cannot read"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["calibrate", "--out", "x.toml"], "nothing to calibrate against"),
+        (["calibrate", "--board", "missing.csv", "--out", "x.toml"], "missing.csv: cannot read"),
+        (
+            ["calibrate", "--hbm", "missing.csv", "--platform", "u999", "--out", "x.toml"],
+            "unknown platform 'u999'",
+        ),
+        (["replay", "--trace", "missing.csv"], "missing.csv: cannot read trace"),
+        (
+            ["replay", "--trace", "traces/poisson_100.csv", "--limit", "0"],
+            "expected a positive integer",
+        ),
+        (["replay", "--trace", "traces/poisson_100.csv", "--design", "nope"], "unknown design"),
+        (["trace", "--prompt", "normal:3"], "lognormal:MEDIAN:SIGMA"),
+        (["trace", "--rate", "0"], "expected a positive number"),
+        (["trace", "--prompt", "uniform:50:10"], "upper bound 10 is below the lower bound 50"),
+        (["plot", "no-such-folder"], "not a folder"),
+        (["kernels", "--phase", "middle"], "invalid choice: 'middle'"),
+        (
+            ["export-hls", "--design", "chen2024-w4a8"],
+            "the following arguments are required: --out",
+        ),
+        (["report-hls", "README.md"], "not a Vitis HLS synthesis report"),
+        (
+            ["run", "--calibration", "no-such-profile.toml", "--layers", "1"],
+            "calibration profile 'no-such-profile.toml': cannot read",
+        ),
+    ],
+)
 def test_bad_input(args: list[str], needle: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "spatialsim.cli.main", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "spatialsim.cli.main", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert needle in proc.stderr
     assert "Traceback" not in proc.stderr

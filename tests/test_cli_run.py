@@ -11,14 +11,34 @@ import pytest
 
 from spatialsim.cli.main import main
 
-KEYS = {"model", "design", "platform", "clock_mhz", "layers", "prompt_len", "gen_len", "ttft_ms",
-        "tpot_ms", "per_token_ms", "prefill_cycles", "kernels", "fifos", "hbm", "events",
-        "wall_s"}
+KEYS = {
+    "model",
+    "design",
+    "platform",
+    "clock_mhz",
+    "layers",
+    "prompt_len",
+    "gen_len",
+    "ttft_ms",
+    "tpot_ms",
+    "per_token_ms",
+    "prefill_cycles",
+    "kernels",
+    "fifos",
+    "hbm",
+    "events",
+    "wall_s",
+}
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "spatialsim.cli.main", *args],
-                          capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "spatialsim.cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
@@ -27,9 +47,23 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object
 
 
 def test_run_json_has_the_promised_keys(capsys: pytest.CaptureFixture[str]) -> None:
-    doc = run_json(capsys, "--model", "gpt2-medium", "--platform", "u280", "--design",
-                   "chen2024-w8a8", "--prompt-len", "32", "--gen-len", "3", "--layers", "2",
-                   "--clock-mhz", "250")
+    doc = run_json(
+        capsys,
+        "--model",
+        "gpt2-medium",
+        "--platform",
+        "u280",
+        "--design",
+        "chen2024-w8a8",
+        "--prompt-len",
+        "32",
+        "--gen-len",
+        "3",
+        "--layers",
+        "2",
+        "--clock-mhz",
+        "250",
+    )
     assert set(doc) >= KEYS
     assert doc["layers"] == 2 and doc["prompt_len"] == 32 and doc["gen_len"] == 3
     per_token = doc["per_token_ms"]
@@ -52,13 +86,26 @@ def test_prefill_only_run_has_null_tpot(capsys: pytest.CaptureFixture[str]) -> N
     assert set(doc["phases"]) == {"prefill"}  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("model", ["bert-base", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl",
-                                   "llama2-7b"])
+@pytest.mark.parametrize(
+    "model", ["bert-base", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "llama2-7b"]
+)
 @pytest.mark.parametrize("design", ["chen2024-w4a8", "chen2024-w8a8"])
-def test_run_works_for_the_supported_models(capsys: pytest.CaptureFixture[str], model: str,
-                                            design: str) -> None:
-    doc = run_json(capsys, "--model", model, "--design", design, "--prompt-len", "16",
-                   "--gen-len", "2", "--layers", "1")
+def test_run_works_for_the_supported_models(
+    capsys: pytest.CaptureFixture[str], model: str, design: str
+) -> None:
+    doc = run_json(
+        capsys,
+        "--model",
+        model,
+        "--design",
+        design,
+        "--prompt-len",
+        "16",
+        "--gen-len",
+        "2",
+        "--layers",
+        "1",
+    )
     assert doc["model"] == model and doc["design"] == design
     assert doc["ttft_ms"] > 0 and doc["tpot_ms"] > 0  # type: ignore[operator]
     if model == "llama2-7b":  # its weights overflow the 256 MiB pseudo-channels
@@ -69,8 +116,18 @@ def test_identical_runs_write_byte_identical_json(tmp_path: Path) -> None:
     outs = []
     for i in range(2):
         path = tmp_path / f"r{i}.json"
-        proc = cli("run", "--prompt-len", "24", "--gen-len", "3", "--layers", "3",
-                   "--no-timing", "--json", str(path))
+        proc = cli(
+            "run",
+            "--prompt-len",
+            "24",
+            "--gen-len",
+            "3",
+            "--layers",
+            "3",
+            "--no-timing",
+            "--json",
+            str(path),
+        )
         assert proc.returncode == 0, proc.stderr
         outs.append(path.read_bytes())
     assert outs[0] == outs[1]
@@ -86,8 +143,17 @@ def test_summary_names_latencies_and_stalls(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_out_folder_gets_result_and_summary(tmp_path: Path) -> None:
-    proc = cli("run", "--prompt-len", "16", "--gen-len", "1", "--layers", "1", "--out",
-               str(tmp_path / "res"))
+    proc = cli(
+        "run",
+        "--prompt-len",
+        "16",
+        "--gen-len",
+        "1",
+        "--layers",
+        "1",
+        "--out",
+        str(tmp_path / "res"),
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((tmp_path / "res" / "result.json").read_text())
     assert set(doc) >= KEYS
@@ -105,31 +171,45 @@ def test_demo_writes_its_results_folder(tmp_path: Path) -> None:
 
 
 def test_deadlock_exits_3_with_the_cycle_and_no_traceback() -> None:
-    proc = cli("run", "--design", "chen2024-w4a8", "--prompt-len", "64", "--gen-len", "0",
-               "--layers", "1", "--set", "fifo.ffn_residual_bypass.depth=16")
+    proc = cli(
+        "run",
+        "--design",
+        "chen2024-w4a8",
+        "--prompt-len",
+        "64",
+        "--gen-len",
+        "0",
+        "--layers",
+        "1",
+        "--set",
+        "fifo.ffn_residual_bypass.depth=16",
+    )
     assert proc.returncode == 3
     assert "Traceback" not in proc.stderr
     assert "deadlock" in proc.stderr and "ffn_residual_bypass (depth 16 words" in proc.stderr
     assert "splitter" in proc.stderr and "residual1" in proc.stderr
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--prompt-len", "0"], "expected a positive integer"),
-    (["--gen-len", "-1"], "expected an integer >= 0"),
-    (["--prompt-len", "2000", "--max-seq-len", "2001"], "exceeds gpt2-medium's context"),
-    (["--prompt-len", "64", "--max-seq-len", "32"], "exceeds the design's max_seq_len"),
-    (["--layers", "30"], "exceeds gpt2-medium's 24 layers"),
-    (["--design", "nope"], "unknown design 'nope'"),
-    (["--model", "gpt5"], "unknown model 'gpt5'"),
-    (["--set", "kernel.ffn1.cols=0"], "kernel ffn1: cols = 0 is out of range"),
-    (["--set", "kernel.ffn1.ports=[\"HBM[99]\"]"], "HBM[99]"),
-    (["--clock-mhz", "2000"], "above u280's fabric ceiling"),
-    (["--launch-overhead-us", "-3"], "expected a number >= 0"),
-    (["--granularity", "medium"], "invalid choice: 'medium'"),
-    (["--cost", "bogus=1"], "unknown cost parameter 'bogus'"),
-    (["--cost", "slr_crossing_cycles=abc"], "'abc' is not a number"),
-    (["--cost", "slr_crossing_cycles=-2"], "slr_crossing_cycles must be a finite number >= 0"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--prompt-len", "0"], "expected a positive integer"),
+        (["--gen-len", "-1"], "expected an integer >= 0"),
+        (["--prompt-len", "2000", "--max-seq-len", "2001"], "exceeds gpt2-medium's context"),
+        (["--prompt-len", "64", "--max-seq-len", "32"], "exceeds the design's max_seq_len"),
+        (["--layers", "30"], "exceeds gpt2-medium's 24 layers"),
+        (["--design", "nope"], "unknown design 'nope'"),
+        (["--model", "gpt5"], "unknown model 'gpt5'"),
+        (["--set", "kernel.ffn1.cols=0"], "kernel ffn1: cols = 0 is out of range"),
+        (["--set", 'kernel.ffn1.ports=["HBM[99]"]'], "HBM[99]"),
+        (["--clock-mhz", "2000"], "above u280's fabric ceiling"),
+        (["--launch-overhead-us", "-3"], "expected a number >= 0"),
+        (["--granularity", "medium"], "invalid choice: 'medium'"),
+        (["--cost", "bogus=1"], "unknown cost parameter 'bogus'"),
+        (["--cost", "slr_crossing_cycles=abc"], "'abc' is not a number"),
+        (["--cost", "slr_crossing_cycles=-2"], "slr_crossing_cycles must be a finite number >= 0"),
+    ],
+)
 def test_bad_input_is_a_clear_error_without_traceback(args: list[str], needle: str) -> None:
     proc = cli("run", "--gen-len", "1", "--layers", "1", *args)
     assert proc.returncode == 2, proc.stdout
@@ -139,8 +219,17 @@ def test_bad_input_is_a_clear_error_without_traceback(args: list[str], needle: s
 
 def test_cost_constants_change_the_simulation(capsys: pytest.CaptureFixture[str]) -> None:
     base = run_json(capsys, "--prompt-len", "16", "--gen-len", "1", "--layers", "2")
-    slow = run_json(capsys, "--prompt-len", "16", "--gen-len", "1", "--layers", "2",
-                    "--cost", "layernorm_norm_depth_cycles=1153")
+    slow = run_json(
+        capsys,
+        "--prompt-len",
+        "16",
+        "--gen-len",
+        "1",
+        "--layers",
+        "2",
+        "--cost",
+        "layernorm_norm_depth_cycles=1153",
+    )
     # 1,000 more cycles per row; each of the 2 layers has two LayerNorm rows on its
     # critical path (LayerNorm 0 and LayerNorm 1 of the last pack)
     extra = slow["prefill_cycles"] - base["prefill_cycles"]  # type: ignore[operator]
@@ -151,10 +240,18 @@ def test_cost_constants_change_the_simulation(capsys: pytest.CaptureFixture[str]
 def test_json_to_an_unwritable_place_is_an_error(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    proc = cli("run", "--layers", "1", "--gen-len", "0", "--prompt-len", "8", "--json",
-               str(blocker / "r.json"))
+    proc = cli(
+        "run",
+        "--layers",
+        "1",
+        "--gen-len",
+        "0",
+        "--prompt-len",
+        "8",
+        "--json",
+        str(blocker / "r.json"),
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "a-file" in proc.stderr
-    proc = cli("run", "--layers", "1", "--gen-len", "0", "--prompt-len", "8", "--out",
-               str(blocker))
+    proc = cli("run", "--layers", "1", "--gen-len", "0", "--prompt-len", "8", "--out", str(blocker))
     assert proc.returncode == 2 and "not a directory" in proc.stderr

@@ -24,13 +24,29 @@ def test_pipelined_loop_is_ii_times_trips_minus_one_plus_depth() -> None:
 
 
 # Vitis HLS estimates of the W4A8 GPT-2-medium layer at l = 128 (chen2024.md section 4).
-HLS_CYCLES = {"q_proj": 528_822, "out_proj": 528_821, "ffn1": 2_110_901, "ffn2": 2_104_773,
-              "qk_matmul": 293_201, "sv_matmul": 281_937, "mask": 32_770, "softmax": 175_617,
-              "layernorm0": 84_317, "residual0": 24_849, "k_writer": 24_721,
-              "v_writer": 73_873, "q_buffer": 24_737, "gelu": 68_212, "splitter": 16_392,
-              "output_writer": 16_458, "weight_loader_r1": 524_361,
-              "weight_loader_r3": 2_097_225, "region_1": 528_900, "region_2": 602_718,
-              "region_3": 2_110_967}
+HLS_CYCLES = {
+    "q_proj": 528_822,
+    "out_proj": 528_821,
+    "ffn1": 2_110_901,
+    "ffn2": 2_104_773,
+    "qk_matmul": 293_201,
+    "sv_matmul": 281_937,
+    "mask": 32_770,
+    "softmax": 175_617,
+    "layernorm0": 84_317,
+    "residual0": 24_849,
+    "k_writer": 24_721,
+    "v_writer": 73_873,
+    "q_buffer": 24_737,
+    "gelu": 68_212,
+    "splitter": 16_392,
+    "output_writer": 16_458,
+    "weight_loader_r1": 524_361,
+    "weight_loader_r3": 2_097_225,
+    "region_1": 528_900,
+    "region_2": 602_718,
+    "region_3": 2_110_967,
+}
 
 
 def w4a8_estimates() -> dict[str, float]:
@@ -50,15 +66,26 @@ def test_every_w4a8_kernel_is_within_two_percent_of_the_hls_report() -> None:
         worst = max(worst, abs(err))
     assert worst < 0.02
     # the linears, LayerNorm, softmax, mask, GeLU and writers are within 0.2 %
-    for name in ("q_proj", "ffn1", "ffn2", "layernorm0", "softmax", "mask", "gelu",
-                 "v_writer", "output_writer", "region_2"):
+    for name in (
+        "q_proj",
+        "ffn1",
+        "ffn2",
+        "layernorm0",
+        "softmax",
+        "mask",
+        "gelu",
+        "v_writer",
+        "output_writer",
+        "region_2",
+    ):
         assert est[name] == pytest.approx(HLS_CYCLES[name], rel=0.002), name
 
 
 def test_region_2_latency_is_the_v_writer_then_the_output_projection() -> None:
     est = w4a8_estimates()
-    assert est["region_2"] == pytest.approx(est["v_writer"] + est["out_proj"]
-                                            + CostParams().dataflow_overhead_cycles)
+    assert est["region_2"] == pytest.approx(
+        est["v_writer"] + est["out_proj"] + CostParams().dataflow_overhead_cycles
+    )
 
 
 def test_estimates_follow_structure_for_other_shapes() -> None:
@@ -66,8 +93,10 @@ def test_estimates_follow_structure_for_other_shapes() -> None:
     d = build_design("chen2024-w4a8", get_model("gpt2-medium"), 128)
     base = kernel_estimates(d, "prefill", 128)["ffn1"]
     wide = apply_overrides(d, ["kernel.ffn1.cols=32"])
-    assert kernel_estimates(wide, "prefill", 128)["ffn1"].loops[0].entries == \
-        base.loops[0].entries // 2
+    assert (
+        kernel_estimates(wide, "prefill", 128)["ffn1"].loops[0].entries
+        == base.loops[0].entries // 2
+    )
     big = build_design("chen2024-w4a8", get_model("gpt2-xl"), 256)
     e = kernel_estimates(big, "prefill", 256)["ffn2"]
     assert e.loops[0].trips == 6400 and e.loops[0].entries == 32 * 1600 // 32

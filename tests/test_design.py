@@ -33,16 +33,27 @@ def test_w4a8_template_matches_the_artifact() -> None:
     # Decode reuses the arrays with single-token packs: one of eight rows works.
     assert matmul_rates(d, "decode")["ffn1"] == 32
     # kernel.cfg: Wk HBM[1], Wv HBM[2], Wq HBM[3], Wo HBM[4], FFN HBM[5], HBM[6]
-    ports = {k: g.nodes[k]["ports"] for k in ("k_proj", "v_proj", "q_proj", "out_proj",
-                                              "ffn1", "ffn2")}
-    assert ports == {"k_proj": ("HBM[1]",), "v_proj": ("HBM[2]",), "q_proj": ("HBM[3]",),
-                     "out_proj": ("HBM[4]",), "ffn1": ("HBM[5]",), "ffn2": ("HBM[6]",)}
+    ports = {
+        k: g.nodes[k]["ports"] for k in ("k_proj", "v_proj", "q_proj", "out_proj", "ffn1", "ffn2")
+    }
+    assert ports == {
+        "k_proj": ("HBM[1]",),
+        "v_proj": ("HBM[2]",),
+        "q_proj": ("HBM[3]",),
+        "out_proj": ("HBM[4]",),
+        "ffn1": ("HBM[5]",),
+        "ffn2": ("HBM[6]",),
+    }
     assert [g.nodes[k]["slr"] for k in ("q_proj", "out_proj", "ffn1")] == [0, 1, 2]
     edges = {a["name"]: (s, t, a) for s, t, a in g.edges(data=True)}
     # the bypass holds the whole l x d activation: 128 / 8 packs x 1024 features of 8 fp32
     src, dst, bypass = edges[BYPASS_FIFO]
-    assert (src, dst, bypass["depth_words"], bypass["width_bits"]) == \
-        ("splitter", "residual1", 16 * 1024, 256)
+    assert (src, dst, bypass["depth_words"], bypass["width_bits"]) == (
+        "splitter",
+        "residual1",
+        16 * 1024,
+        256,
+    )
     assert edges["gelu_to_ffn2"][2]["depth_words"] == GPT2M.ffn
     assert edges["softmax_to_sv_matmul"][2]["depth_words"] == 128
     for s, t, a in g.edges(data=True):  # links between regions are 16 deep, inner FIFOs 4+
@@ -79,21 +90,25 @@ def test_design_file_round_trips_exactly(tmp_path: Path, name: str, model: str) 
 
 def test_hand_edited_design_file_is_honoured(tmp_path: Path) -> None:
     text = dumps_design(build_design("chen2024-w4a8", GPT2M, 128))
-    text = text.replace("[bitstreams.layer.kernels.ffn1]\nkind = \"linear\"\nslr = 2\nrows = 8\n"
-                        "cols = 16", "[bitstreams.layer.kernels.ffn1]\nkind = \"linear\"\nslr = 2\n"
-                        "rows = 8\ncols = 32")
+    text = text.replace(
+        '[bitstreams.layer.kernels.ffn1]\nkind = "linear"\nslr = 2\nrows = 8\ncols = 16',
+        '[bitstreams.layer.kernels.ffn1]\nkind = "linear"\nslr = 2\nrows = 8\ncols = 32',
+    )
     d = loads_design(text, "edited.toml")
     assert matmul_rates(d, "prefill")["ffn1"] == 512
 
 
-@pytest.mark.parametrize("edit, message", [
-    (("rows = 8", "rowz = 8"), "has no parameter 'rowz'"),
-    (("clock_mhz = 250.0", "clock_mhz = 250.0\ncolour = 1"), "unknown key design.colour"),
-    (('kind = "mask"', 'kind = "masker"'), "unknown kind 'masker'; valid: activation"),
-    (("depth_words = 4", "depth_words = 0"), "depth_words must be a positive integer"),
-    (('src = "mask"', 'src = "nowhere"'), "src kernel 'nowhere' is not defined"),
-    (("weight_bits = 4", "weight_bits = 5"), "weight_bits = 5 is not allowed; valid: 2, 4"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (("rows = 8", "rowz = 8"), "has no parameter 'rowz'"),
+        (("clock_mhz = 250.0", "clock_mhz = 250.0\ncolour = 1"), "unknown key design.colour"),
+        (('kind = "mask"', 'kind = "masker"'), "unknown kind 'masker'; valid: activation"),
+        (("depth_words = 4", "depth_words = 0"), "depth_words must be a positive integer"),
+        (('src = "mask"', 'src = "nowhere"'), "src kernel 'nowhere' is not defined"),
+        (("weight_bits = 4", "weight_bits = 5"), "weight_bits = 5 is not allowed; valid: 2, 4"),
+    ],
+)
 def test_bad_design_files(edit: tuple[str, str], message: str) -> None:
     text = dumps_design(build_design("chen2024-w4a8", GPT2M, 128)).replace(*edit, 1)
     with pytest.raises(UserError) as err:
@@ -103,8 +118,15 @@ def test_bad_design_files(edit: tuple[str, str], message: str) -> None:
 
 def test_set_overrides_change_only_what_they_name() -> None:
     d = build_design("chen2024-w4a8", GPT2M, 128)
-    e = apply_overrides(d, ["kernel.ffn1.cols=32", "fifo.ffn_residual_bypass.depth=16",
-                            "kernel.out_proj.ports=[\"HBM[9]\"]", "design.clock_mhz=300"])
+    e = apply_overrides(
+        d,
+        [
+            "kernel.ffn1.cols=32",
+            "fifo.ffn_residual_bypass.depth=16",
+            'kernel.out_proj.ports=["HBM[9]"]',
+            "design.clock_mhz=300",
+        ],
+    )
     assert matmul_rates(e, "prefill")["ffn1"] == 2 * matmul_rates(d, "prefill")["ffn1"]
     assert matmul_rates(e, "prefill")["ffn2"] == matmul_rates(d, "prefill")["ffn2"]
     src, dst = e.fifo("layer", BYPASS_FIFO)
@@ -121,16 +143,19 @@ def test_set_on_w8a8_reaches_the_bitstream_that_has_the_parameter() -> None:
     assert matmul_rates(e, "prefill")["ffn1"] == matmul_rates(d, "prefill")["ffn1"]
 
 
-@pytest.mark.parametrize("item, message", [
-    ("kernel.ffn9.cols=2", "has no kernel 'ffn9'"),
-    ("kernel.ffn1.cols=abc", "cols must be an integer, got 'abc'"),
-    ("kernel.ffn1.cols=-3", "cols = -3 is out of range"),
-    ("kernel.ffn1.ports=HBM", "port 'HBM' is not 'HBM[i]' or 'DDR[i]'"),
-    ("fifo.ffn_residual_bypass.depth=0", "must be a positive integer"),
-    ("fifo.ffn_residual_bypass.colour=1", "has no field 'colour'"),
-    ("kernel.ffn1", "expected <target>=<value>"),
-    ("widget.x=1", "unknown target 'widget.x'"),
-])
+@pytest.mark.parametrize(
+    "item, message",
+    [
+        ("kernel.ffn9.cols=2", "has no kernel 'ffn9'"),
+        ("kernel.ffn1.cols=abc", "cols must be an integer, got 'abc'"),
+        ("kernel.ffn1.cols=-3", "cols = -3 is out of range"),
+        ("kernel.ffn1.ports=HBM", "port 'HBM' is not 'HBM[i]' or 'DDR[i]'"),
+        ("fifo.ffn_residual_bypass.depth=0", "must be a positive integer"),
+        ("fifo.ffn_residual_bypass.colour=1", "has no field 'colour'"),
+        ("kernel.ffn1", "expected <target>=<value>"),
+        ("widget.x=1", "unknown target 'widget.x'"),
+    ],
+)
 def test_bad_overrides(item: str, message: str) -> None:
     d = build_design("chen2024-w4a8", GPT2M, 128)
     with pytest.raises(UserError, match=None) as err:
@@ -143,8 +168,9 @@ def test_fit_check_accepts_the_paper_designs_and_refuses_oversized_ones() -> Non
     for name in ("chen2024-w4a8", "chen2024-w8a8"):
         for model in ("gpt2-medium", "gpt2-xl", "llama2-7b"):
             check_fit(build_design(name, MODELS[model], 128), u280)
-    big = apply_overrides(build_design("chen2024-w4a8", GPT2M, 128),
-                          ["kernel.ffn1.rows=32", "kernel.ffn1.cols=128"])
+    big = apply_overrides(
+        build_design("chen2024-w4a8", GPT2M, 128), ["kernel.ffn1.rows=32", "kernel.ffn1.cols=128"]
+    )
     with pytest.raises(UserError) as err:
         check_fit(big, u280)
     msg = str(err.value)
@@ -154,10 +180,14 @@ def test_fit_check_accepts_the_paper_designs_and_refuses_oversized_ones() -> Non
 
 
 def test_fit_check_refuses_missing_memory_channels() -> None:
-    d = apply_overrides(build_design("chen2024-w4a8", GPT2M, 128),
-                        ['kernel.ffn2.ports=["HBM[32]"]'])
-    with pytest.raises(UserError, match=r"binds HBM\[32\], but platform u280 has 32 HBM "
-                                         r"channels \(HBM\[0\]..HBM\[31\]\)"):
+    d = apply_overrides(
+        build_design("chen2024-w4a8", GPT2M, 128), ['kernel.ffn2.ports=["HBM[32]"]']
+    )
+    with pytest.raises(
+        UserError,
+        match=r"binds HBM\[32\], but platform u280 has 32 HBM "
+        r"channels \(HBM\[0\]..HBM\[31\]\)",
+    ):
         check_fit(d, get_platform("u280"))
     with pytest.raises(UserError, match="platform u250 has no HBM"):
         check_fit(build_design("chen2024-w4a8", GPT2M, 128), get_platform("u250"))

@@ -13,8 +13,9 @@ from spatialsim.engine.fifo import Fifo
 Log = list[tuple[Any, ...]]
 
 
-def producer(env: simpy.Environment, fifo: Fifo, log: Log, chunks: list[int],
-             gap: float) -> Generator[simpy.Event, Any, None]:
+def producer(
+    env: simpy.Environment, fifo: Fifo, log: Log, chunks: list[int], gap: float
+) -> Generator[simpy.Event, Any, None]:
     for i, n in enumerate(chunks):
         yield env.timeout(gap)
         ev = fifo.put(n)
@@ -24,8 +25,9 @@ def producer(env: simpy.Environment, fifo: Fifo, log: Log, chunks: list[int],
             log.append(("put-done", i, env.now))
 
 
-def consumer(env: simpy.Environment, fifo: Fifo, log: Log, chunks: list[int],
-             work: float) -> Generator[simpy.Event, Any, None]:
+def consumer(
+    env: simpy.Environment, fifo: Fifo, log: Log, chunks: list[int], work: float
+) -> Generator[simpy.Event, Any, None]:
     for i, n in enumerate(chunks):
         ev = fifo.get(n)
         if ev is not None:
@@ -42,9 +44,16 @@ def test_back_pressure_blocks_the_producer_until_the_consumer_drains() -> None:
     env.process(consumer(env, fifo, log, [1, 1, 1, 1], work=0))
     env.run()
     # consumer takes each word as it arrives: no blocking, everything at the put time
-    assert log == [("put", 0, 1, "accepted"), ("got", 0, 1), ("put", 1, 2, "accepted"),
-                   ("got", 1, 2), ("put", 2, 3, "accepted"), ("got", 2, 3),
-                   ("put", 3, 4, "accepted"), ("got", 3, 4)]
+    assert log == [
+        ("put", 0, 1, "accepted"),
+        ("got", 0, 1),
+        ("put", 1, 2, "accepted"),
+        ("got", 1, 2),
+        ("put", 2, 3, "accepted"),
+        ("got", 2, 3),
+        ("put", 3, 4, "accepted"),
+        ("got", 3, 4),
+    ]
 
     env = simpy.Environment()
     fifo = Fifo(env, "f", 2, "p", "c")
@@ -54,10 +63,18 @@ def test_back_pressure_blocks_the_producer_until_the_consumer_drains() -> None:
     env.run()
     # depth 2: the third word blocks until the consumer starts at t=10; the fourth finds
     # the FIFO full again and waits for the consumer's next get at t=12
-    assert log == [("put", 0, 1, "accepted"), ("put", 1, 2, "accepted"),
-                   ("put", 2, 3, "blocked"), ("got", 0, 10), ("put-done", 2, 10),
-                   ("put", 3, 11, "blocked"), ("got", 1, 12), ("put-done", 3, 12),
-                   ("got", 2, 14), ("got", 3, 16)]
+    assert log == [
+        ("put", 0, 1, "accepted"),
+        ("put", 1, 2, "accepted"),
+        ("put", 2, 3, "blocked"),
+        ("got", 0, 10),
+        ("put-done", 2, 10),
+        ("put", 3, 11, "blocked"),
+        ("got", 1, 12),
+        ("put-done", 3, 12),
+        ("got", 2, 14),
+        ("got", 3, 16),
+    ]
 
 
 def slow_start(env: simpy.Environment, fifo: Fifo, log: Log) -> Generator[simpy.Event, Any, None]:
@@ -98,8 +115,12 @@ def test_consumer_waits_for_a_whole_chunk_assembled_from_several_puts() -> None:
     env.process(consumer(env, fifo, log, [6], work=0))
     env.process(producer(env, fifo, log, [2, 2, 2], gap=3))
     env.run()
-    assert log == [("put", 0, 3, "accepted"), ("put", 1, 6, "accepted"),
-                   ("put", 2, 9, "accepted"), ("got", 0, 9)]
+    assert log == [
+        ("put", 0, 3, "accepted"),
+        ("put", 1, 6, "accepted"),
+        ("put", 2, 9, "accepted"),
+        ("got", 0, 9),
+    ]
 
 
 def test_same_time_events_keep_scheduling_order() -> None:
@@ -131,15 +152,15 @@ def test_occupancy_is_time_weighted_and_max_is_recorded() -> None:
     fifo = Fifo(env, "f", 4, "p", "c")
 
     def proc() -> Generator[simpy.Event, Any, None]:
-        fifo.put(4)              # level 4 during [0, 10)
+        fifo.put(4)  # level 4 during [0, 10)
         yield env.timeout(10)
-        fifo.get(3)              # level 1 during [10, 30)
+        fifo.get(3)  # level 1 during [10, 30)
         yield env.timeout(20)
         fifo.get(1)
 
     env.process(proc())
     env.run()
-    fifo.monitor.close(40)       # level 0 during [30, 40)
+    fifo.monitor.close(40)  # level 0 during [30, 40)
     assert fifo.monitor.area == pytest.approx(4 * 10 + 1 * 20)
     assert fifo.monitor.max_level == 4
     assert fifo.monitor.area / 40 == pytest.approx(1.5)
@@ -148,9 +169,9 @@ def test_occupancy_is_time_weighted_and_max_is_recorded() -> None:
 def test_output_staging_adds_room_but_not_occupancy() -> None:
     env = simpy.Environment()
     fifo = Fifo(env, "f", 4, "p", "c", staging=32)
-    assert fifo.put(32) is None           # a finished block fits the output registers
-    assert fifo.monitor.max_level == 4    # the FIFO proper holds at most its depth
-    assert fifo.put(8) is not None        # beyond depth + staging the producer blocks
+    assert fifo.put(32) is None  # a finished block fits the output registers
+    assert fifo.monitor.max_level == 4  # the FIFO proper holds at most its depth
+    assert fifo.put(8) is not None  # beyond depth + staging the producer blocks
 
 
 def test_link_latency_delays_only_fresh_words() -> None:
@@ -159,10 +180,10 @@ def test_link_latency_delays_only_fresh_words() -> None:
 
     def proc() -> Generator[simpy.Event, Any, None]:
         fifo.put(2)
-        assert fifo.ready_at(handed_off=False) == 4     # put at 0, usable at 4
+        assert fifo.ready_at(handed_off=False) == 4  # put at 0, usable at 4
         yield env.timeout(10)
         fifo.get(2)
-        fifo.put(1)                                      # refilled at 10
+        fifo.put(1)  # refilled at 10
         assert fifo.ready_at(handed_off=False) == 14
 
     env.process(proc())

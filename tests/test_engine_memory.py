@@ -13,8 +13,7 @@ from spatialsim.hardware.platform import get_platform
 
 def test_requests_queue_first_come_first_served() -> None:
     ch = MemoryChannel("HBM[0]")
-    log = [ch.request(0, 1000, 10, 20), ch.request(0, 1000, 10, 20),
-           ch.request(500, 1000, 10, 20)]
+    log = [ch.request(0, 1000, 10, 20), ch.request(0, 1000, 10, 20), ch.request(500, 1000, 10, 20)]
     # first pays latency (20) + 100; the second streams on behind it; the third finds the
     # channel idle again and pays the latency
     assert log == [120, 220, 620]
@@ -38,8 +37,8 @@ def test_a_stream_splits_over_its_ports_and_waits_for_the_slowest() -> None:
 def test_prefetch_lets_a_read_start_before_it_is_issued_but_not_before_launch() -> None:
     ch = MemoryChannel("c")
     s = Stream([ch], [10.0], [0.0], prefetch=30.0, write=False, launch=100.0)
-    assert s.request(200, 100) == 200   # data already there when the consumer asks
-    assert ch.busy_until == 180         # it streamed during [170, 180], ahead of the ask
+    assert s.request(200, 100) == 200  # data already there when the consumer asks
+    assert ch.busy_until == 180  # it streamed during [170, 180], ahead of the ask
     ch2 = MemoryChannel("d")
     s2 = Stream([ch2], [10.0], [0.0], prefetch=30.0, write=False, launch=100.0)
     assert s2.request(110, 100) == 110  # cannot start before the launch at 100

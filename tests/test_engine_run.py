@@ -27,8 +27,16 @@ DESIGNS = ("chen2024-w4a8", "chen2024-w8a8")
 
 def tiny(layers: int = 2) -> ModelConfig:
     """A GPT-2-shaped model small enough for fine-grained runs."""
-    return dataclasses.replace(get_model("gpt2"), name="tiny", layers=layers, hidden=256,
-                               heads=4, head_dim=64, ffn=1024, kv_heads=4)
+    return dataclasses.replace(
+        get_model("gpt2"),
+        name="tiny",
+        layers=layers,
+        hidden=256,
+        heads=4,
+        head_dim=64,
+        ffn=1024,
+        kv_heads=4,
+    )
 
 
 def run(design: Design, prompt: int, gen: int = 0, **kw: object) -> RunResult:
@@ -72,19 +80,20 @@ def test_replaying_identical_layers_equals_simulating_every_layer(name: str) -> 
         a, b = fast.phases[phase], slow.phases[phase]
         assert a.launches == b.launches == (4 if phase == "prefill" else 12)
         for k in a.kernels:
-            assert a.kernels[k].active_cycles == pytest.approx(b.kernels[k].active_cycles,
-                                                               rel=1e-9)
+            assert a.kernels[k].active_cycles == pytest.approx(b.kernels[k].active_cycles, rel=1e-9)
             for s, v in a.kernels[k].fractions.items():
                 assert v == pytest.approx(b.kernels[k].fractions[s], abs=1e-9)
         for f in a.fifos:
-            assert a.fifos[f].mean_occupancy == pytest.approx(b.fifos[f].mean_occupancy,
-                                                              rel=1e-9, abs=1e-12)
+            assert a.fifos[f].mean_occupancy == pytest.approx(
+                b.fifos[f].mean_occupancy, rel=1e-9, abs=1e-12
+            )
             assert a.fifos[f].max_occupancy == b.fifos[f].max_occupancy
         for c in a.hbm:
             assert a.hbm[c].bytes == b.hbm[c].bytes
             assert a.hbm[c].utilization == pytest.approx(b.hbm[c].utilization, rel=1e-9)
-        assert {s.kernel + s.state + s.on: s.cycles for s in a.stalls} == \
-            pytest.approx({s.kernel + s.state + s.on: s.cycles for s in b.stalls}, rel=1e-9)
+        assert {s.kernel + s.state + s.on: s.cycles for s in a.stalls} == pytest.approx(
+            {s.kernel + s.state + s.on: s.cycles for s in b.stalls}, rel=1e-9
+        )
 
 
 @pytest.mark.parametrize("name", DESIGNS)
@@ -92,9 +101,11 @@ def test_coarse_and_fine_transfers_agree_within_two_percent(name: str) -> None:
     d = build_design(name, tiny(layers=2), 68)
     fine = run(d, 64, 4, granularity=Granularity(None))
     coarse = run(d, 64, 4)
-    print(f"{name}: prefill fine {fine.prefill_cycles:,.0f} coarse {coarse.prefill_cycles:,.0f};"
-          f" tokens fine {fine.token_cycles} coarse {coarse.token_cycles}; events "
-          f"{fine.events:,} vs {coarse.events:,}")
+    print(
+        f"{name}: prefill fine {fine.prefill_cycles:,.0f} coarse {coarse.prefill_cycles:,.0f};"
+        f" tokens fine {fine.token_cycles} coarse {coarse.token_cycles}; events "
+        f"{fine.events:,} vs {coarse.events:,}"
+    )
     assert fine.events > 20 * coarse.events
     assert coarse.prefill_cycles == pytest.approx(fine.prefill_cycles, rel=0.02)
     for c, f in zip(coarse.token_cycles, fine.token_cycles, strict=True):
@@ -108,8 +119,10 @@ def test_long_prompt_prefill_is_within_five_percent_of_eq8(name: str) -> None:
     d = build_design(name, get_model("gpt2-medium"), 512)
     r = run(d, 512, layers=2)
     eq8 = estimate_phase(d, U280, "prefill", 512).layer_cycles * 2
-    print(f"{name} l=512: simulated {r.prefill_cycles:,.0f} cycles, Eq. 8 {eq8:,.0f}, "
-          f"ratio {r.prefill_cycles / eq8:.4f}")
+    print(
+        f"{name} l=512: simulated {r.prefill_cycles:,.0f} cycles, Eq. 8 {eq8:,.0f}, "
+        f"ratio {r.prefill_cycles / eq8:.4f}"
+    )
     assert r.prefill_cycles == pytest.approx(eq8, rel=0.05)
     assert all(st.fractions["hbm_wait"] < 0.01 for st in r.phases["prefill"].kernels.values())
 
@@ -129,8 +142,9 @@ def test_short_prompt_gap_to_eq8_is_pipeline_fill_and_drain() -> None:
     drain = r.prefill_cycles - ffn1.active_cycles
     overhead = busy - eq.stages["ffn1"]
     gap = r.prefill_cycles - eq.layer_cycles
-    print(f"gap {gap:,.0f} = fill {fill:,.0f} + drain {drain:,.0f} + block overhead "
-          f"{overhead:,.0f}")
+    print(
+        f"gap {gap:,.0f} = fill {fill:,.0f} + drain {drain:,.0f} + block overhead {overhead:,.0f}"
+    )
     assert gap > 0.05 * eq.layer_cycles
     assert fill + drain + overhead == pytest.approx(gap, rel=1e-9)
     # one pack through FFN2: 32 blocks of K + 6 fill/drain and the row prologue
@@ -158,22 +172,25 @@ def test_decode_is_a_serial_chain_of_hbm_bound_gemvs_not_eq9s_pipeline() -> None
     ffn1 = dec.kernels["ffn1"]
     running = (ffn1.fractions["busy"] + ffn1.fractions["hbm_wait"]) * ffn1.active_cycles
     per_launch = running / dec.launches
-    rate = 13.2e9 / 250e6                    # bytes per cycle of one channel
-    mem = 1024 * 4096 / 4 / rate             # each engine's share of the weights
-    prefetch = 16384 / rate                  # m_axi read-ahead during the input buffering
+    rate = 13.2e9 / 250e6  # bytes per cycle of one channel
+    mem = 1024 * 4096 / 4 / rate  # each engine's share of the weights
+    prefetch = 16384 / rate  # m_axi read-ahead during the input buffering
     latency = (106.7 + 15.6 + 2 * 16.0) * 0.25  # page hit + switch + 2 SLR crossings
     flush = 256 + 1  # the last pass's 256 outputs leave the output registers (II 1, depth 2)
     expected = 1024 + mem - prefetch + latency + flush
-    print(f"ffn1 per launch {per_launch:,.1f} cycles; input 1024 + weights {mem:,.1f} - "
-          f"prefetch {prefetch:,.1f} + latency {latency:.1f} + flush {flush} = "
-          f"{expected:,.1f}")
+    print(
+        f"ffn1 per launch {per_launch:,.1f} cycles; input 1024 + weights {mem:,.1f} - "
+        f"prefetch {prefetch:,.1f} + latency {latency:.1f} + flush {flush} = "
+        f"{expected:,.1f}"
+    )
     assert per_launch == pytest.approx(expected, rel=0.002)
 
 
 @pytest.mark.parametrize("name", DESIGNS)
 def test_shallow_ffn_bypass_deadlocks_and_the_cycle_is_named(name: str) -> None:
-    d = apply_overrides(build_design(name, get_model("gpt2-medium"), 64),
-                        ["fifo.ffn_residual_bypass.depth=16"])
+    d = apply_overrides(
+        build_design(name, get_model("gpt2-medium"), 64), ["fifo.ffn_residual_bypass.depth=16"]
+    )
     with pytest.raises(DeadlockError) as err:
         run(d, 64, 0, layers=1)
     msg = str(err.value)
@@ -197,9 +214,20 @@ def test_a_full_depth_bypass_does_not_deadlock() -> None:
 
 def test_event_count_scales_with_work_items_not_cycles() -> None:
     base = build_design("chen2024-w8a8", get_model("gpt2-medium"), 136)
-    slow = apply_overrides(base, [f"kernel.{k}.cols={c}" for k, c in
-                                  (("q_proj", 4), ("k_proj", 4), ("v_proj", 4),
-                                   ("out_proj", 4), ("ffn1", 8), ("ffn2", 8))])
+    slow = apply_overrides(
+        base,
+        [
+            f"kernel.{k}.cols={c}"
+            for k, c in (
+                ("q_proj", 4),
+                ("k_proj", 4),
+                ("v_proj", 4),
+                ("out_proj", 4),
+                ("ffn1", 8),
+                ("ffn2", 8),
+            )
+        ],
+    )
     a, b = run(base, 128, 4, layers=2), run(slow, 128, 4, layers=2)
     assert b.prefill_cycles > 1.5 * a.prefill_cycles
     assert b.events == pytest.approx(a.events, rel=0.1)
@@ -218,8 +246,10 @@ def test_channels_shared_by_two_gemvs_slow_both() -> None:
     assert qb.fractions["hbm_wait"] > qa.fractions["hbm_wait"] + 0.2
     assert b.token_cycles[0] > a.token_cycles[0] * 1.05
     assert b.phases["decode"].hbm["HBM[1]"].bytes == 2 * a.phases["decode"].hbm["HBM[1]"].bytes
-    assert b.phases["decode"].hbm["HBM[1]"].utilization > \
-        1.5 * a.phases["decode"].hbm["HBM[1]"].utilization
+    assert (
+        b.phases["decode"].hbm["HBM[1]"].utilization
+        > 1.5 * a.phases["decode"].hbm["HBM[1]"].utilization
+    )
     assert "HBM[5]" not in b.phases["decode"].hbm
 
 
@@ -267,8 +297,10 @@ def test_bad_run_configs_are_user_errors() -> None:
 
 @pytest.mark.parametrize("features", [2048, 8192])
 def test_kernels_that_disagree_on_a_row_size_are_reported(features: int) -> None:
-    d = apply_overrides(build_design("chen2024-w8a8", get_model("gpt2-medium"), 16),
-                        [f"kernel.gelu.features={features}"])
+    d = apply_overrides(
+        build_design("chen2024-w8a8", get_model("gpt2-medium"), 16),
+        [f"kernel.gelu.features={features}"],
+    )
     with pytest.raises(UserError) as err:
         run(d, 16, 0, layers=1)
     msg = str(err.value)
@@ -276,8 +308,15 @@ def test_kernels_that_disagree_on_a_row_size_are_reported(features: int) -> None
     assert ("ffn1_to_gelu" in msg) and ("gelu" in msg)
 
 
-@pytest.mark.parametrize("name,phase", [("chen2024-w4a8", "prefill"), ("chen2024-w8a8", "prefill"),
-                                        ("chen2024-w8a8", "decode"), ("chen2024-w4a8", "decode")])
+@pytest.mark.parametrize(
+    "name,phase",
+    [
+        ("chen2024-w4a8", "prefill"),
+        ("chen2024-w8a8", "prefill"),
+        ("chen2024-w8a8", "decode"),
+        ("chen2024-w4a8", "decode"),
+    ],
+)
 def test_simulated_busy_cycles_equal_the_isolated_loop_estimates(name: str, phase: str) -> None:
     """The engine spends exactly the cycles of each kernel's loops (the isolated estimate
     without the call overhead); the memory-bound cache load is time in hbm_wait instead."""

@@ -31,19 +31,28 @@ def parse_cfg(text: str) -> dict[str, object]:
             sp.setdefault(int(m.group(1)), set()).add(m.group(2))
         elif m := re.match(r"slr=\w+_region_(\d)_1:(SLR\d)", line):
             slr[int(m.group(1))] = m.group(2)
-        elif m := re.match(r"stream_connect=\w+_region_(\d)_1\.\w+:\w+_region_(\d)_1\.\w+:(\d+)",
-                           line):
+        elif m := re.match(
+            r"stream_connect=\w+_region_(\d)_1\.\w+:\w+_region_(\d)_1\.\w+:(\d+)", line
+        ):
             links.append((int(m.group(1)), int(m.group(2)), int(m.group(3))))
     return {"sp": sp, "slr": slr, "links": Counter(links)}
 
 
-def test_w4a8_exports_every_file_from_the_graph(tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
-    out = export(tmp_path, "--model", "gpt2-medium", "--design", "chen2024-w4a8",
-                 "--seq-len", "128")
+def test_w4a8_exports_every_file_from_the_graph(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = export(
+        tmp_path, "--model", "gpt2-medium", "--design", "chen2024-w4a8", "--seq-len", "128"
+    )
     files = sorted(p.name for p in (out / "layer").iterdir())
-    assert files == ["config.h", "connectivity.cfg", "cosim.tcl", "csim.tcl", "csynth.tcl",
-                     "top.cpp"]
+    assert files == [
+        "config.h",
+        "connectivity.cfg",
+        "cosim.tcl",
+        "csim.tcl",
+        "csynth.tcl",
+        "top.cpp",
+    ]
     header = (out / "layer" / "config.h").read_text()
     assert "static constexpr int DEPTH_ffn_residual_bypass = 16384;" in header
     assert "#define SPATIAL_DEPTH_softmax_to_sv_matmul 128" in header
@@ -52,9 +61,19 @@ def test_w4a8_exports_every_file_from_the_graph(tmp_path: Path,
     assert "set_part xcu280-fsvh2892-2L-e" in tcl and "create_clock -period 3.33" in tcl
     assert tcl.count("set_top GPT_layer_dataflow_region_") == 3
     # --set reaches the exported depth: one source of truth
-    out2 = export(tmp_path / "b", "--design", "chen2024-w4a8", "--seq-len", "128",
-                  "--set", "fifo.ffn_residual_bypass.depth=16", "--set", "kernel.ffn1.cols=8",
-                  "--set", "kernel.ffn2.cols=8")  # FFN_COLS is shared: both, or a refusal
+    out2 = export(
+        tmp_path / "b",
+        "--design",
+        "chen2024-w4a8",
+        "--seq-len",
+        "128",
+        "--set",
+        "fifo.ffn_residual_bypass.depth=16",
+        "--set",
+        "kernel.ffn1.cols=8",
+        "--set",
+        "kernel.ffn2.cols=8",
+    )  # FFN_COLS is shared: both, or a refusal
     assert "DEPTH_ffn_residual_bypass = 16;" in (out2 / "layer" / "config.h").read_text()
     assert "FFN_COLS = 8;" in (out2 / "layer" / "config.h").read_text()
 
@@ -63,7 +82,13 @@ def test_w8a8_exports_both_bitstreams(tmp_path: Path) -> None:
     out = export(tmp_path, "--design", "chen2024-w8a8", "--seq-len", "64")
     for b in ("prefill", "decode"):
         assert sorted(p.name for p in (out / b).iterdir()) == [
-            "config.h", "connectivity.cfg", "cosim.tcl", "csim.tcl", "csynth.tcl", "top.cpp"]
+            "config.h",
+            "connectivity.cfg",
+            "cosim.tcl",
+            "csim.tcl",
+            "csynth.tcl",
+            "top.cpp",
+        ]
     top = (out / "decode" / "top.cpp").read_text()
     assert "ffn1_addr_3" in top and "decode_region2<L>" in top  # 4 FFN engines, 4 ports
     assert "tb_layer_decode.cpp" in (out / "decode" / "csim.tcl").read_text()
@@ -75,12 +100,13 @@ def test_w8a8_exports_both_bitstreams(tmp_path: Path) -> None:
 
 
 @pytest.mark.shared
-def test_connectivity_has_the_structure_of_the_real_w4a8_file(shared: Path,
-                                                              tmp_path: Path) -> None:
-    real = parse_cfg((shared / "reference/vitis_reports/chen2024_w4a8_gpt2m/kernel.cfg")
-                     .read_text())
-    out = export(tmp_path, "--model", "gpt2-medium", "--design", "chen2024-w4a8",
-                 "--seq-len", "128")
+def test_connectivity_has_the_structure_of_the_real_w4a8_file(shared: Path, tmp_path: Path) -> None:
+    real = parse_cfg(
+        (shared / "reference/vitis_reports/chen2024_w4a8_gpt2m/kernel.cfg").read_text()
+    )
+    out = export(
+        tmp_path, "--model", "gpt2-medium", "--design", "chen2024-w4a8", "--seq-len", "128"
+    )
     ours = parse_cfg((out / "layer" / "connectivity.cfg").read_text())
     assert ours["slr"] == real["slr"] == {1: "SLR0", 2: "SLR1", 3: "SLR2"}
     assert ours["links"] == real["links"] == Counter({(1, 2, 16): 4, (2, 3, 16): 1})
@@ -92,60 +118,110 @@ def test_connectivity_has_the_structure_of_the_real_w4a8_file(shared: Path,
 
 
 @pytest.mark.hw
-@pytest.mark.parametrize("design,bitstream", [("chen2024-w4a8", "layer"),
-                                              ("chen2024-w8a8", "prefill"),
-                                              ("chen2024-w8a8", "decode")])
+@pytest.mark.parametrize(
+    "design,bitstream",
+    [("chen2024-w4a8", "layer"), ("chen2024-w8a8", "prefill"), ("chen2024-w8a8", "decode")],
+)
 def test_generated_top_functions_compile(tmp_path: Path, design: str, bitstream: str) -> None:
-    from hwutil import ap_types_dir, compiler
+    from hwutil import CXXFLAGS, ap_types_dir, compiler
 
     out = export(tmp_path, "--design", design, "--seq-len", "32")
     root = Path(__file__).resolve().parents[1] / "hw_kernels"
-    proc = subprocess.run([compiler(), "-std=c++17", "-fsyntax-only", "-w",
-                           f"-I{root / 'include'}", f"-I{ap_types_dir()}",
-                           f"-I{out / bitstream}", str(out / bitstream / "top.cpp")],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            compiler(),
+            *CXXFLAGS,
+            "-fsyntax-only",
+            f"-I{root / 'include'}",
+            "-isystem",
+            str(ap_types_dir()),
+            f"-I{out / bitstream}",
+            str(out / bitstream / "top.cpp"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 @pytest.mark.hw
 def test_axi_stream_stand_in_declares_what_region_ports_use(tmp_path: Path) -> None:
     """hls::axis from the ap_axi_sdata.h stand-in carries data plus side channels."""
-    from hwutil import ap_types_dir, compiler
+    from hwutil import CXXFLAGS, ap_types_dir, compiler
 
     src = tmp_path / "axis.cpp"
-    src.write_text('#include "spatial/ap_axi_sdata.h"\n#include "spatial/stream.h"\n'
-                   "int main() { spatial::stream<hls::axis<ap_uint<64>, 1, 1, 1>> s(\"l\", 2);\n"
-                   "  hls::axis<ap_uint<64>, 1, 1, 1> w; w.data = 42; w.last = 1;\n"
-                   "  s.write(w); auto r = s.read();\n"
-                   "  return (r.data == 42 && r.last == 1) ? 0 : 1; }\n")
+    src.write_text(
+        '#include "spatial/ap_axi_sdata.h"\n#include "spatial/stream.h"\n'
+        'int main() { spatial::stream<hls::axis<ap_uint<64>, 1, 1, 1>> s("l", 2);\n'
+        "  hls::axis<ap_uint<64>, 1, 1, 1> w; w.data = 42; w.last = 1;\n"
+        "  s.write(w); auto r = s.read();\n"
+        "  return (r.data == 42 && r.last == 1) ? 0 : 1; }\n"
+    )
     root = Path(__file__).resolve().parents[1] / "hw_kernels"
     exe = tmp_path / "axis"
-    proc = subprocess.run([compiler(), "-std=c++17", "-w", "-pthread",
-                           f"-I{root / 'include'}", f"-I{ap_types_dir()}", str(src), "-o",
-                           str(exe)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            compiler(),
+            *CXXFLAGS,
+            "-pthread",
+            f"-I{root / 'include'}",
+            "-isystem",
+            str(ap_types_dir()),
+            str(src),
+            "-o",
+            str(exe),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert subprocess.run([str(exe)], timeout=60).returncode == 0
 
 
-@pytest.mark.parametrize("sets, needle", [
-    (["kernel.ffn1.engines=8"], "kernel ffn2: engines = 4; the header's ENGINES_FFN is shared "
-                                "with ffn1 (engines = 8)"),
-    (["kernel.ffn1.engines=8", "kernel.ffn2.engines=8"],
-     "kernel ffn1: engines = 8; the GEMV template supports 1 to 4 engines"),
-    (["kernel.q_proj.engines=1", "kernel.k_proj.engines=1", "kernel.v_proj.engines=1",
-      "kernel.out_proj.engines=1"], "kernel q_proj: ports = ['HBM[5]', 'HBM[6]']; each of "
-                                    "its 1 engines needs its own port"),
-    (["kernel.ffn1.cols=32"], "kernel ffn2: cols = 16; the header's FFN_COLS is shared"),
-    (["kernel.sv_matmul.pack=1"], "kernel sv_matmul: pack = 1; the header's ATTN_PACK"),
-    (["kernel.q_proj.slr=1"], "kernel q_proj: slr = 1; the C++ places it in region 1"),
-    (["kernel.mask.heads_parallel=2"], "kernel mask: heads_parallel = 2"),
-])
-def test_designs_the_cxx_cannot_express_are_refused(tmp_path: Path, sets: list[str],
-                                                    needle: str,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "sets, needle",
+    [
+        (
+            ["kernel.ffn1.engines=8"],
+            "kernel ffn2: engines = 4; the header's ENGINES_FFN is shared with ffn1 (engines = 8)",
+        ),
+        (
+            ["kernel.ffn1.engines=8", "kernel.ffn2.engines=8"],
+            "kernel ffn1: engines = 8; the GEMV template supports 1 to 4 engines",
+        ),
+        (
+            [
+                "kernel.q_proj.engines=1",
+                "kernel.k_proj.engines=1",
+                "kernel.v_proj.engines=1",
+                "kernel.out_proj.engines=1",
+            ],
+            "kernel q_proj: ports = ['HBM[5]', 'HBM[6]']; each of its 1 engines needs its own port",
+        ),
+        (["kernel.ffn1.cols=32"], "kernel ffn2: cols = 16; the header's FFN_COLS is shared"),
+        (["kernel.sv_matmul.pack=1"], "kernel sv_matmul: pack = 1; the header's ATTN_PACK"),
+        (["kernel.q_proj.slr=1"], "kernel q_proj: slr = 1; the C++ places it in region 1"),
+        (["kernel.mask.heads_parallel=2"], "kernel mask: heads_parallel = 2"),
+    ],
+)
+def test_designs_the_cxx_cannot_express_are_refused(
+    tmp_path: Path, sets: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = [a for s in sets for a in ("--set", s)]
-    code = main(["export-hls", "--design", "chen2024-w8a8", "--seq-len", "64",
-                 "--out", str(tmp_path / "x"), *args])
+    code = main(
+        [
+            "export-hls",
+            "--design",
+            "chen2024-w8a8",
+            "--seq-len",
+            "64",
+            "--out",
+            str(tmp_path / "x"),
+            *args,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and needle in err, err
     assert "cannot export design chen2024-w8a8" in err
@@ -153,9 +229,19 @@ def test_designs_the_cxx_cannot_express_are_refused(tmp_path: Path, sets: list[s
 
 
 def test_export_takes_the_part_from_the_platform_and_the_clock_from_the_design(
-        tmp_path: Path) -> None:
-    out = export(tmp_path, "--design", "chen2024-w8a8", "--seq-len", "64", "--platform",
-                 "u55c", "--set", "design.hls_target_mhz=250")
+    tmp_path: Path,
+) -> None:
+    out = export(
+        tmp_path,
+        "--design",
+        "chen2024-w8a8",
+        "--seq-len",
+        "64",
+        "--platform",
+        "u55c",
+        "--set",
+        "design.hls_target_mhz=250",
+    )
     tcl = (out / "decode" / "csynth.tcl").read_text()
     assert "set_part xcu55c-fsvh2892-2L-e" in tcl and "create_clock -period 4\n" in tcl
     # two FFN engines, each with its own port (ports differ per bitstream, so in Python)
@@ -169,5 +255,7 @@ def test_export_takes_the_part_from_the_platform_and_the_clock_from_the_design(
     assert "static constexpr int ENGINES_FFN = 2;" in header
     top = (tmp_path / "b" / "decode" / "top.cpp").read_text()
     assert "ffn1_addr_1" in top and "ffn1_addr_2" not in top
-    assert "sp=GPT_layer_dataflow_region_3_1.ffn2_addr_1:HBM[16]" in \
-        (tmp_path / "b" / "decode" / "connectivity.cfg").read_text()
+    assert (
+        "sp=GPT_layer_dataflow_region_3_1.ffn2_addr_1:HBM[16]"
+        in (tmp_path / "b" / "decode" / "connectivity.cfg").read_text()
+    )

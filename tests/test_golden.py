@@ -48,8 +48,7 @@ def test_per_token_quantisation_uses_each_rows_maximum() -> None:
 def test_gelu_tanh_approximation_error_against_erf_is_as_stated() -> None:
     x = np.linspace(-10, 10, 200_001).astype(F32)
     err = np.abs(ops.gelu(x).astype(np.float64) - ops.gelu_erf(x))
-    print(f"GeLU tanh approximation: max |error| {err.max():.3g} at x = "
-          f"{x[np.argmax(err)]:.3f}")
+    print(f"GeLU tanh approximation: max |error| {err.max():.3g} at x = {x[np.argmax(err)]:.3f}")
     assert 4.0e-4 < err.max() < 5.0e-4
     assert abs(abs(x[np.argmax(err)]) - 2.7) < 0.2
     # the artifact's bug (chen2024.md 3.2): zero below 3 instead of below -3

@@ -21,16 +21,16 @@ def test_region_reports(shared: Path) -> None:
     assert (r1.top, r1.part) == ("Bert_layer_dataflow_region_1", "xcu280-fsvh2892-2L-e")
     assert (r1.clock_target_ns, r1.clock_estimated_ns) == (3.33, 2.433)
     assert (r1.latency_cycles, r1.interval_cycles) == (528900, 528823)
-    assert r1.modules["Linear_layer_qkv_74_1"] == {"latency_cycles": 528822,
-                                                   "interval_cycles": 528822}
-    assert r1.modules["weight_loader_r1_1"] == {"latency_cycles": 524361,
-                                                "interval_cycles": 524362}
+    assert r1.modules["Linear_layer_qkv_74_1"] == {
+        "latency_cycles": 528822,
+        "interval_cycles": 528822,
+    }
+    assert r1.modules["weight_loader_r1_1"] == {"latency_cycles": 524361, "interval_cycles": 524362}
     assert r1.modules["input_loader_q_1"]["latency_cycles"] == 16464
     assert len(r1.modules) == 7 and r1.loops == {}
     assert r1.resources == {"BRAM_18K": 0, "DSP": 576, "FF": 205511, "LUT": 257971, "URAM": 3}
     r2 = parse_report(shared / W4A8 / "region_2_csynth.rpt")
-    assert (r2.latency_cycles, r2.interval_cycles, r2.clock_estimated_ns) == (602718, 528822,
-                                                                              2.939)
+    assert (r2.latency_cycles, r2.interval_cycles, r2.clock_estimated_ns) == (602718, 528822, 2.939)
     assert r2.modules["Softmax_layer_1"]["latency_cycles"] == 175617
     assert r2.modules["V_writer"] == {"latency_cycles": 73873, "interval_cycles": 73873}
     assert r2.resources["URAM"] == 18 and r2.resources["DSP"] == 590
@@ -42,19 +42,24 @@ def test_region_reports(shared: Path) -> None:
 
 
 def test_module_report_with_a_loop(shared: Path) -> None:
-    for name in ("stage_M_Pipeline_l_S_m_0_r_l_m_csynth.rpt",
-                 "stage_M_Pipeline_l_S_m_0_r_l_m_csynth.xml"):
+    for name in (
+        "stage_M_Pipeline_l_S_m_0_r_l_m_csynth.rpt",
+        "stage_M_Pipeline_l_S_m_0_r_l_m_csynth.xml",
+    ):
         r = parse_report(shared / ATAX / name)
         assert r.top == "stage_M_Pipeline_l_S_m_0_r_l_m"
         assert (r.clock_target_ns, r.clock_estimated_ns) == (2.5, 2.231)
         assert (r.latency_cycles, r.interval_cycles) == (4122, 4122)
         loop = r.loops["l_S_m_0_r_l_m"]
-        assert (loop.trip_count, loop.ii, loop.iteration_latency, loop.latency_cycles) == \
-            (4100, 1, 22, 4120)
+        assert (loop.trip_count, loop.ii, loop.iteration_latency, loop.latency_cycles) == (
+            4100,
+            1,
+            22,
+            4120,
+        )
         # Vitis 2022.1 counts a pipelined loop as II x (trips - 1) + iteration latency - 1,
         # and the function around it adds 2 cycles
-        assert loop.ii * (loop.trip_count - 1) + loop.iteration_latency - 1 == \
-            loop.latency_cycles
+        assert loop.ii * (loop.trip_count - 1) + loop.iteration_latency - 1 == loop.latency_cycles
         assert r.latency_cycles == loop.latency_cycles + 2
         assert r.resources["DSP"] == 119 and r.resources["LUT"] == 18318
 
@@ -62,11 +67,12 @@ def test_module_report_with_a_loop(shared: Path) -> None:
 def test_dataflow_top_text_and_xml(shared: Path) -> None:
     text = parse_report(shared / ATAX / "kernel_atax_csynth.rpt")
     assert (text.latency_cycles, text.interval_cycles) == (4912, 4913)
-    assert text.modules == {"stage_M": {"latency_cycles": 4912, "interval_cycles": 4912},
-                            "stage_N": {"latency_cycles": 4316, "interval_cycles": 4316}}
+    assert text.modules == {
+        "stage_M": {"latency_cycles": 4912, "interval_cycles": 4912},
+        "stage_N": {"latency_cycles": 4316, "interval_cycles": 4316},
+    }
     xml = parse_report(shared / ATAX / "kernel_atax_csynth.xml")
-    assert (xml.latency_cycles, xml.interval_cycles, xml.clock_estimated_ns) == (4912, 4913,
-                                                                                 2.231)
+    assert (xml.latency_cycles, xml.interval_cycles, xml.clock_estimated_ns) == (4912, 4913, 2.231)
     assert xml.resources == text.resources
 
 
@@ -76,7 +82,7 @@ def test_summary_reports_text_and_xml_agree(shared: Path) -> None:
     assert text.top == xml.top == "kernel_atax"
     assert text.latency_cycles == xml.latency_cycles == 4912
     assert text.interval_cycles == xml.interval_cycles == 4913
-    assert text.clock_target_ns == xml.clock_target_ns == 2.5   # derived from ns / cycles
+    assert text.clock_target_ns == xml.clock_target_ns == 2.5  # derived from ns / cycles
     assert "clock_target_ns" in text.derived[0]
     assert text.clock_estimated_ns is None and xml.clock_estimated_ns == 2.231
     for name in ("stage_M", "stage_N", "stage_M_Pipeline_l_S_m_0_r_l_m"):
@@ -93,8 +99,17 @@ def test_summary_reports_text_and_xml_agree(shared: Path) -> None:
 def test_cli_json(shared: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report-hls", str(shared / W4A8 / "region_3_csynth.rpt"), "--json", "-"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert {"top", "part", "clock_target_ns", "clock_estimated_ns", "latency_cycles",
-            "interval_cycles", "modules", "loops", "resources"} <= set(doc)
+    assert {
+        "top",
+        "part",
+        "clock_target_ns",
+        "clock_estimated_ns",
+        "latency_cycles",
+        "interval_cycles",
+        "modules",
+        "loops",
+        "resources",
+    } <= set(doc)
     assert doc["modules"]["Gelu_layer_1"] == {"latency_cycles": 68212, "interval_cycles": 68212}
 
 

@@ -35,12 +35,14 @@ def loops_of(*estimates: Any) -> list[Loop]:
     return [lp for e in estimates for lp in e.loops]
 
 
-def expect(trips: dict[str, dict[str, int]], loops: list[Loop], prefixes: dict[str, str],
-           case: str) -> None:
+def expect(
+    trips: dict[str, dict[str, int]], loops: list[Loop], prefixes: dict[str, str], case: str
+) -> None:
     """C++ label "<prefix>.<LOOP>" counted the cost model's entries and trips."""
     want: dict[str, list[int]] = {}
-    for lp, pre in ((lp, prefixes[lp.name] if lp.name in prefixes else prefixes["*"])
-                    for lp in loops):
+    for lp, pre in (
+        (lp, prefixes[lp.name] if lp.name in prefixes else prefixes["*"]) for lp in loops
+    ):
         w = want.setdefault(f"{pre}.{lp.name}", [0, 0])
         w[0] += lp.entries
         w[1] += lp.total_trips
@@ -71,13 +73,28 @@ class Cases:
         return self.root / name
 
     def header(self) -> str:
-        return ("#pragma once\n" + "\n".join(self.structs) + "\n#define CASES(X) "
-                + " ".join(self.entries) + "\n")
+        return (
+            "#pragma once\n"
+            + "\n".join(self.structs)
+            + "\n#define CASES(X) "
+            + " ".join(self.entries)
+            + "\n"
+        )
 
 
-def gemv_case(cases: Cases, rng: np.random.Generator, name: str, k: int, n: int,
-              engines: int, pes: int, fp32: bool, bias: bool, token_scales: bool,
-              tokens: int) -> None:
+def gemv_case(
+    cases: Cases,
+    rng: np.random.Generator,
+    name: str,
+    k: int,
+    n: int,
+    engines: int,
+    pes: int,
+    fp32: bool,
+    bias: bool,
+    token_scales: bool,
+    tokens: int,
+) -> None:
     x = rng.normal(size=(tokens, k)).astype(F32)
     xq, xs = quantize_per_token(x)
     wq, ws = quantize_weights(rng.normal(size=(k, n)).astype(F32), 8)
@@ -87,19 +104,52 @@ def gemv_case(cases: Cases, rng: np.random.Generator, name: str, k: int, n: int,
     y = ops.dequantize(acc, xs if token_scales else np.full(tokens, static, F32), ws)
     out_scale = F32(np.abs(y).max() / 127)
     want = y if fp32 else ops.requantize(y, out_scale).astype(np.int8)
-    attrs = {"kind": "gemv", "engines": engines, "pes": pes, "pack": 2, "in_features": k,
-             "out_features": n}
+    attrs = {
+        "kind": "gemv",
+        "engines": engines,
+        "pes": pes,
+        "pack": 2,
+        "in_features": k,
+        "out_features": n,
+    }
     est = estimate(name, attrs, Work("decode", tokens, 1, 1, 0), PARAMS)
-    d = cases.add("run_gemv", name, {"K": k, "N": n, "ENGINES": engines, "PES": pes,
-                                     "PACK": 2, "OUT_FP32": fp32, "HAS_BIAS": bias,
-                                     "TOKEN_SCALES": token_scales},
-                  lambda t, e=est, nm=name: expect(t, list(e.loops), {"*": "gemv"}, nm))
-    write(d, x=xq.astype(np.int8), xs=xs, w=wq.astype(np.int8), ws=ws, bias=bias_v,
-          params=np.array([static, inverse_scale(out_scale)], F32), want=want)
+    d = cases.add(
+        "run_gemv",
+        name,
+        {
+            "K": k,
+            "N": n,
+            "ENGINES": engines,
+            "PES": pes,
+            "PACK": 2,
+            "OUT_FP32": fp32,
+            "HAS_BIAS": bias,
+            "TOKEN_SCALES": token_scales,
+        },
+        lambda t, e=est, nm=name: expect(t, list(e.loops), {"*": "gemv"}, nm),
+    )
+    write(
+        d,
+        x=xq.astype(np.int8),
+        xs=xs,
+        w=wq.astype(np.int8),
+        ws=ws,
+        bias=bias_v,
+        params=np.array([static, inverse_scale(out_scale)], F32),
+        want=want,
+    )
 
 
-def attention_case(cases: Cases, rng: np.random.Generator, name: str, heads: int, hd: int,
-                   cols: int, pack: int, tokens: int) -> None:
+def attention_case(
+    cases: Cases,
+    rng: np.random.Generator,
+    name: str,
+    heads: int,
+    hd: int,
+    cols: int,
+    pack: int,
+    tokens: int,
+) -> None:
     f, p = heads * hd, 8
     q, k, v = (rng.integers(-127, 128, (tokens, f)) for _ in range(3))
     scale = F32(0.02)
@@ -108,30 +158,77 @@ def attention_case(cases: Cases, rng: np.random.Generator, name: str, heads: int
     pq, inv = ops.softmax_exp(scores)
     ctx = ops.context_quantize(ops.sv_acc(pq, v.reshape(tokens, heads, hd)), inv)
     work = prefill_work(tokens, p)
-    common = {"rows": p, "cols": cols, "pack": pack, "heads": heads, "head_dim": hd,
-              "block_overhead_cycles": 6}
-    ests = [estimate("qk", {"kind": "attn_matmul", "op": "qk", **common}, work, PARAMS),
-            estimate("sv", {"kind": "attn_matmul", "op": "sv", **common}, work, PARAMS),
-            estimate("mask", {"kind": "mask", "heads": heads, "heads_parallel": 1}, work,
-                     PARAMS),
-            estimate("softmax", {"kind": "softmax", "heads": heads, "heads_parallel": 1,
-                                 "reduction_ii": 4}, work, PARAMS)]
+    common = {
+        "rows": p,
+        "cols": cols,
+        "pack": pack,
+        "heads": heads,
+        "head_dim": hd,
+        "block_overhead_cycles": 6,
+    }
+    ests = [
+        estimate("qk", {"kind": "attn_matmul", "op": "qk", **common}, work, PARAMS),
+        estimate("sv", {"kind": "attn_matmul", "op": "sv", **common}, work, PARAMS),
+        estimate("mask", {"kind": "mask", "heads": heads, "heads_parallel": 1}, work, PARAMS),
+        estimate(
+            "softmax",
+            {"kind": "softmax", "heads": heads, "heads_parallel": 1, "reduction_ii": 4},
+            work,
+            PARAMS,
+        ),
+    ]
     kv = {"kind": "kv_writer", "features": f, "ii": 1, "act_bits": 8, "port_bits": 512}
-    ests += [estimate("k", kv, work, PARAMS), estimate("v", kv, work, PARAMS),
-             estimate("q", {"kind": "buffer", "features": f}, work, PARAMS)]
-    prefixes = {"MAC": "attn_matmul", "DRAIN_REST": "attn_matmul", "FLUSH": "attn_matmul",
-                "MASK": "mask", "MAX": "softmax", "EXP_SUM": "softmax", "WRITE": "kv_writer",
-                "STORE": "buffer"}
-    d = cases.add("run_attention", name,
-                  {"P": p, "HEADS": heads, "HD": hd, "COLS": cols, "PACK": pack, "MAXL": 16,
-                   "MAXPACKS": 2, "HP": 1, "F": f},
-                  lambda t, e=ests, nm=name: expect(t, loops_of(*e), prefixes, nm))
-    write(d, q=q.astype(np.int8), k=k.astype(np.int8), v=v.astype(np.int8),
-          params=np.array([scale], F32), want_ctx=ctx.astype(np.int8))
+    ests += [
+        estimate("k", kv, work, PARAMS),
+        estimate("v", kv, work, PARAMS),
+        estimate("q", {"kind": "buffer", "features": f}, work, PARAMS),
+    ]
+    prefixes = {
+        "MAC": "attn_matmul",
+        "DRAIN_REST": "attn_matmul",
+        "FLUSH": "attn_matmul",
+        "MASK": "mask",
+        "MAX": "softmax",
+        "EXP_SUM": "softmax",
+        "WRITE": "kv_writer",
+        "STORE": "buffer",
+    }
+    d = cases.add(
+        "run_attention",
+        name,
+        {
+            "P": p,
+            "HEADS": heads,
+            "HD": hd,
+            "COLS": cols,
+            "PACK": pack,
+            "MAXL": 16,
+            "MAXPACKS": 2,
+            "HP": 1,
+            "F": f,
+        },
+        lambda t, e=ests, nm=name: expect(t, loops_of(*e), prefixes, nm),
+    )
+    write(
+        d,
+        q=q.astype(np.int8),
+        k=k.astype(np.int8),
+        v=v.astype(np.int8),
+        params=np.array([scale], F32),
+        want_ctx=ctx.astype(np.int8),
+    )
 
 
-def decode_attention_case(cases: Cases, rng: np.random.Generator, name: str, heads: int,
-                          hd: int, hp: int, lanes: int, cached: int) -> None:
+def decode_attention_case(
+    cases: Cases,
+    rng: np.random.Generator,
+    name: str,
+    heads: int,
+    hd: int,
+    hp: int,
+    lanes: int,
+    cached: int,
+) -> None:
     f = heads * hd
     keys = cached + 1
     kk, vv = rng.integers(-127, 128, (keys, f)), rng.integers(-127, 128, (keys, f))
@@ -143,66 +240,123 @@ def decode_attention_case(cases: Cases, rng: np.random.Generator, name: str, hea
     ctx = ops.context_quantize(ops.sv_acc(pq, vv.reshape(keys, heads, hd)), inv)
     work = decode_work(cached, 1)
     common = {"heads_parallel": hp, "lanes": lanes, "heads": heads, "head_dim": hd}
-    ests = [estimate("qk", {"kind": "attn_gemv", "op": "qk", **common}, work, PARAMS),
-            estimate("sv", {"kind": "attn_gemv", "op": "sv", **common}, work, PARAMS),
-            estimate("mask", {"kind": "mask", "heads": heads, "heads_parallel": hp}, work,
-                     PARAMS),
-            estimate("softmax", {"kind": "softmax", "heads": heads, "heads_parallel": hp,
-                                 "reduction_ii": 4}, work, PARAMS)]
+    ests = [
+        estimate("qk", {"kind": "attn_gemv", "op": "qk", **common}, work, PARAMS),
+        estimate("sv", {"kind": "attn_gemv", "op": "sv", **common}, work, PARAMS),
+        estimate("mask", {"kind": "mask", "heads": heads, "heads_parallel": hp}, work, PARAMS),
+        estimate(
+            "softmax",
+            {"kind": "softmax", "heads": heads, "heads_parallel": hp, "reduction_ii": 4},
+            work,
+            PARAMS,
+        ),
+    ]
     kv = {"kind": "kv_writer", "features": f, "ii": 1, "act_bits": 8, "port_bits": 512}
-    ests += [estimate("k", kv, work, PARAMS), estimate("v", kv, work, PARAMS),
-             estimate("q", {"kind": "buffer", "features": f}, work, PARAMS)]
-    prefixes = {"LOAD": "attn_gemv", "ROW": "attn_gemv", "MASK": "mask", "MAX": "softmax",
-                "EXP_SUM": "softmax", "WRITE": "kv_writer", "CACHE_LOAD": "kv_writer",
-                "STORE": "buffer"}
-    d = cases.add("run_decode_attention", name,
-                  {"P": 1, "HEADS": heads, "HD": hd, "HP": hp, "LANES": lanes, "MAXL": 16,
-                   "MAXPACKS": 1, "F": f},
-                  lambda t, e=ests, nm=name: expect(t, loops_of(*e), prefixes, nm))
-    write(d, cache_k=kk[:cached].astype(np.int8), cache_v=vv[:cached].astype(np.int8),
-          q=q[0].astype(np.int8), k=kk[cached].astype(np.int8), v=vv[cached].astype(np.int8),
-          params=np.array([scale], F32), want_ctx=ctx.reshape(f).astype(np.int8))
+    ests += [
+        estimate("k", kv, work, PARAMS),
+        estimate("v", kv, work, PARAMS),
+        estimate("q", {"kind": "buffer", "features": f}, work, PARAMS),
+    ]
+    prefixes = {
+        "LOAD": "attn_gemv",
+        "ROW": "attn_gemv",
+        "MASK": "mask",
+        "MAX": "softmax",
+        "EXP_SUM": "softmax",
+        "WRITE": "kv_writer",
+        "CACHE_LOAD": "kv_writer",
+        "STORE": "buffer",
+    }
+    d = cases.add(
+        "run_decode_attention",
+        name,
+        {
+            "P": 1,
+            "HEADS": heads,
+            "HD": hd,
+            "HP": hp,
+            "LANES": lanes,
+            "MAXL": 16,
+            "MAXPACKS": 1,
+            "F": f,
+        },
+        lambda t, e=ests, nm=name: expect(t, loops_of(*e), prefixes, nm),
+    )
+    write(
+        d,
+        cache_k=kk[:cached].astype(np.int8),
+        cache_v=vv[:cached].astype(np.int8),
+        q=q[0].astype(np.int8),
+        k=kk[cached].astype(np.int8),
+        v=vv[cached].astype(np.int8),
+        params=np.array([scale], F32),
+        want_ctx=ctx.reshape(f).astype(np.int8),
+    )
 
 
-def rowwise_case(cases: Cases, rng: np.random.Generator, name: str, feats: int,
-                 tokens: int) -> None:
+def rowwise_case(
+    cases: Cases, rng: np.random.Generator, name: str, feats: int, tokens: int
+) -> None:
     x = (rng.normal(size=(tokens, feats)) * 2).astype(F32)
     bb = rng.normal(size=(tokens, feats)).astype(F32)
     gamma = (1 + 0.1 * rng.normal(size=feats)).astype(F32)
     beta = (0.1 * rng.normal(size=feats)).astype(F32)
     s_g, s_s = F32(0.03), F32(0.05)
     work = prefill_work(tokens, 8)
-    ests = [estimate("ln", {"kind": "layernorm", "features": feats, "reduction_ii": 4}, work,
-                     PARAMS),
-            estimate("gelu", {"kind": "activation", "features": feats, "fn": "gelu"}, work,
-                     PARAMS),
-            estimate("res", {"kind": "residual", "features": feats}, work, PARAMS),
-            estimate("split", {"kind": "splitter", "features": feats}, work, PARAMS),
-            estimate("swiglu", {"kind": "activation", "features": feats, "fn": "silu_mul"},
-                     work, PARAMS)]
-    prefixes = {"SUM": "layernorm", "NORM": "layernorm", "ACT": "activation",
-                "ADD": "residual", "SPLIT": "splitter"}
-    d = cases.add("run_rowwise", name, {"P": 8, "F": feats},
-                  lambda t, e=ests, nm=name: expect(t, loops_of(*e), prefixes, nm))
-    write(d, x=x, b=bb, gamma=gamma, beta=beta,
-          params=np.array([inverse_scale(s_g), inverse_scale(s_s)], F32),
-          want_ln=ops.layernorm(x, gamma, beta),
-          want_gelu=quantize(ops.gelu(x), s_g).astype(np.int8),
-          want_res=ops.residual(x, bb), want_split=quantize(x, s_s).astype(np.int8),
-          want_swiglu=quantize(ops.silu_mul(x, bb), s_g).astype(np.int8))
+    ests = [
+        estimate("ln", {"kind": "layernorm", "features": feats, "reduction_ii": 4}, work, PARAMS),
+        estimate("gelu", {"kind": "activation", "features": feats, "fn": "gelu"}, work, PARAMS),
+        estimate("res", {"kind": "residual", "features": feats}, work, PARAMS),
+        estimate("split", {"kind": "splitter", "features": feats}, work, PARAMS),
+        estimate(
+            "swiglu", {"kind": "activation", "features": feats, "fn": "silu_mul"}, work, PARAMS
+        ),
+    ]
+    prefixes = {
+        "SUM": "layernorm",
+        "NORM": "layernorm",
+        "ACT": "activation",
+        "ADD": "residual",
+        "SPLIT": "splitter",
+    }
+    d = cases.add(
+        "run_rowwise",
+        name,
+        {"P": 8, "F": feats},
+        lambda t, e=ests, nm=name: expect(t, loops_of(*e), prefixes, nm),
+    )
+    write(
+        d,
+        x=x,
+        b=bb,
+        gamma=gamma,
+        beta=beta,
+        params=np.array([inverse_scale(s_g), inverse_scale(s_s)], F32),
+        want_ln=ops.layernorm(x, gamma, beta),
+        want_gelu=quantize(ops.gelu(x), s_g).astype(np.int8),
+        want_res=ops.residual(x, bb),
+        want_split=quantize(x, s_s).astype(np.int8),
+        want_swiglu=quantize(ops.silu_mul(x, bb), s_g).astype(np.int8),
+    )
 
 
-def memory_case(cases: Cases, rng: np.random.Generator, name: str, feats: int,
-                tokens: int) -> None:
+def memory_case(cases: Cases, rng: np.random.Generator, name: str, feats: int, tokens: int) -> None:
     x = rng.normal(size=(tokens, feats)).astype(F32)
     xq, xs = quantize_per_token(x)
     work = prefill_work(tokens, 8)
-    ests = [estimate("l", {"kind": "loader", "features": feats}, work, PARAMS),
-            estimate("l", {"kind": "loader", "features": feats}, work, PARAMS),
-            estimate("w", {"kind": "writer", "features": feats}, work, PARAMS)]
-    d = cases.add("run_memory", name, {"P": 8, "F": feats},
-                  lambda t, e=ests, nm=name: expect(t, loops_of(*e),
-                                                    {"LOAD": "loader", "STORE": "writer"}, nm))
+    ests = [
+        estimate("l", {"kind": "loader", "features": feats}, work, PARAMS),
+        estimate("l", {"kind": "loader", "features": feats}, work, PARAMS),
+        estimate("w", {"kind": "writer", "features": feats}, work, PARAMS),
+    ]
+    d = cases.add(
+        "run_memory",
+        name,
+        {"P": 8, "F": feats},
+        lambda t, e=ests, nm=name: expect(
+            t, loops_of(*e), {"LOAD": "loader", "STORE": "writer"}, nm
+        ),
+    )
     write(d, x=x, xs=xs, want_q=xq.astype(np.int8))
 
 

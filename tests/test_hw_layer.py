@@ -23,8 +23,16 @@ TOKENS = 13  # one full pack of 8 and a partial one
 
 
 def tiny_design(name: str, overrides: list[str] | None = None):  # type: ignore[no-untyped-def]
-    model = dataclasses.replace(get_model("gpt2"), name="tiny", layers=1, hidden=64, heads=4,
-                                head_dim=16, ffn=128, kv_heads=4)
+    model = dataclasses.replace(
+        get_model("gpt2"),
+        name="tiny",
+        layers=1,
+        hidden=64,
+        heads=4,
+        head_dim=16,
+        ffn=128,
+        kv_heads=4,
+    )
     return apply_overrides(build_design(name, model, 16), overrides or [])
 
 
@@ -35,24 +43,48 @@ def layer_case(tmp: Path, weight_bits: int, bias: bool) -> dict[str, np.ndarray]
     out = layer.forward(x, p)
     lins = [p.q, p.k, p.v, p.o, p.f1, p.f2]
     zeros = [np.zeros(lin.w.shape[1], np.int16) for lin in lins]
-    write(tmp, x=x, xs=out["x_scale"],
-          wq=p.q.w.astype(np.int8), wk=p.k.w.astype(np.int8), wv=p.v.w.astype(np.int8),
-          wo=p.o.w.astype(np.int8), w1=p.f1.w.astype(np.int8), w2=p.f2.w.astype(np.int8),
-          scales=np.concatenate([lin.scale for lin in lins]).astype(F32),
-          biases=np.concatenate([lin.bias.astype(np.int16) if lin.bias is not None else z
-                                 for lin, z in zip(lins, zeros, strict=True)]),
-          norms=np.concatenate([p.ln0_gamma, p.ln0_beta, p.ln1_gamma, p.ln1_beta]).astype(F32),
-          consts=np.array([inverse_scale(p.s_q), inverse_scale(p.s_k), inverse_scale(p.s_v),
-                           p.qk_scale, p.s_v, p.s_f1, inverse_scale(p.s_f1), p.s_f2,
-                           inverse_scale(p.s_f2)], F32),
-          want=out["y"], want_scale=per_token_scale(out["y"]))
+    write(
+        tmp,
+        x=x,
+        xs=out["x_scale"],
+        wq=p.q.w.astype(np.int8),
+        wk=p.k.w.astype(np.int8),
+        wv=p.v.w.astype(np.int8),
+        wo=p.o.w.astype(np.int8),
+        w1=p.f1.w.astype(np.int8),
+        w2=p.f2.w.astype(np.int8),
+        scales=np.concatenate([lin.scale for lin in lins]).astype(F32),
+        biases=np.concatenate(
+            [
+                lin.bias.astype(np.int16) if lin.bias is not None else z
+                for lin, z in zip(lins, zeros, strict=True)
+            ]
+        ),
+        norms=np.concatenate([p.ln0_gamma, p.ln0_beta, p.ln1_gamma, p.ln1_beta]).astype(F32),
+        consts=np.array(
+            [
+                inverse_scale(p.s_q),
+                inverse_scale(p.s_k),
+                inverse_scale(p.s_v),
+                p.qk_scale,
+                p.s_v,
+                p.s_f1,
+                inverse_scale(p.s_f1),
+                p.s_f2,
+                inverse_scale(p.s_f2),
+            ],
+            F32,
+        ),
+        want=out["y"],
+        want_scale=per_token_scale(out["y"]),
+    )
     return out
 
 
-@pytest.mark.parametrize("name,bits,bias", [("chen2024-w4a8", 4, False),
-                                            ("chen2024-w8a8", 8, True)])
-def test_layer_matches_the_numpy_layer(tmp_path: Path, name: str, bits: int,
-                                       bias: bool) -> None:
+@pytest.mark.parametrize(
+    "name,bits,bias", [("chen2024-w4a8", 4, False), ("chen2024-w8a8", 8, True)]
+)
+def test_layer_matches_the_numpy_layer(tmp_path: Path, name: str, bits: int, bias: bool) -> None:
     design = tiny_design(name)
     bitstream = design.phases["prefill"].bitstream
     out = layer_case(tmp_path / "case", bits, bias)
@@ -67,6 +99,7 @@ def test_layer_matches_the_numpy_layer(tmp_path: Path, name: str, bits: int,
 
 def run_case(exe: Path, case: Path):  # type: ignore[no-untyped-def]
     import subprocess
+
     proc = subprocess.run([str(exe), str(case)], capture_output=True, text=True, timeout=120)
     print(proc.stdout[-3000:], proc.stderr[-2000:])
     return proc
@@ -88,23 +121,43 @@ def test_decode_step_of_the_gemv_bitstream_matches_the_numpy_layer(tmp_path: Pat
     rng = np.random.default_rng(5)
     prompt = rng.normal(size=(10, 64)).astype(F32)
     p = layer.make_layer(rng, 64, 4, 128, 8, prompt)
-    past = layer.forward(prompt[:9], p)          # fills the K/V cache of 9 tokens
+    past = layer.forward(prompt[:9], p)  # fills the K/V cache of 9 tokens
     step = layer.forward(prompt[9:], p, first_position=9, past_k=past["k"], past_v=past["v"])
     lins = [p.q, p.k, p.v, p.o, p.f1, p.f2]
     case = tmp_path / "case"
-    write(case, x=prompt[9:], xs=step["x_scale"],
-          wq=p.q.w.astype(np.int8), wk=p.k.w.astype(np.int8), wv=p.v.w.astype(np.int8),
-          wo=p.o.w.astype(np.int8), w1=p.f1.w.astype(np.int8), w2=p.f2.w.astype(np.int8),
-          scales=np.concatenate([lin.scale for lin in lins]).astype(F32),
-          biases=np.zeros(5 * 64 + 128, np.int16),
-          norms=np.concatenate([p.ln0_gamma, p.ln0_beta, p.ln1_gamma, p.ln1_beta]).astype(F32),
-          consts=np.array([inverse_scale(p.s_q), inverse_scale(p.s_k), inverse_scale(p.s_v),
-                           p.qk_scale, p.s_v, p.s_f1, inverse_scale(p.s_f1), p.s_f2,
-                           inverse_scale(p.s_f2)], F32),
-          cache_k=past["k"].astype(np.int8), cache_v=past["v"].astype(np.int8),
-          want=step["y"], want_k=step["k"].astype(np.int8))
-    exe = build("tb_layer_decode", tmp_path / "build", "config.h",
-                config_header(design, "decode"))
+    write(
+        case,
+        x=prompt[9:],
+        xs=step["x_scale"],
+        wq=p.q.w.astype(np.int8),
+        wk=p.k.w.astype(np.int8),
+        wv=p.v.w.astype(np.int8),
+        wo=p.o.w.astype(np.int8),
+        w1=p.f1.w.astype(np.int8),
+        w2=p.f2.w.astype(np.int8),
+        scales=np.concatenate([lin.scale for lin in lins]).astype(F32),
+        biases=np.zeros(5 * 64 + 128, np.int16),
+        norms=np.concatenate([p.ln0_gamma, p.ln0_beta, p.ln1_gamma, p.ln1_beta]).astype(F32),
+        consts=np.array(
+            [
+                inverse_scale(p.s_q),
+                inverse_scale(p.s_k),
+                inverse_scale(p.s_v),
+                p.qk_scale,
+                p.s_v,
+                p.s_f1,
+                inverse_scale(p.s_f1),
+                p.s_f2,
+                inverse_scale(p.s_f2),
+            ],
+            F32,
+        ),
+        cache_k=past["k"].astype(np.int8),
+        cache_v=past["v"].astype(np.int8),
+        want=step["y"],
+        want_k=step["k"].astype(np.int8),
+    )
+    exe = build("tb_layer_decode", tmp_path / "build", "config.h", config_header(design, "decode"))
     proc = run_case(exe, case)
     assert proc.returncode == 0, proc.stdout
     got = np.fromfile(case / "got.bin", F32)

@@ -18,9 +18,11 @@ def kernels_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, ob
 
 @pytest.mark.shared
 def test_every_kernel_of_the_hls_csv_is_within_two_percent(
-        shared: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    doc = kernels_json(capsys, "--model", "gpt2-medium", "--design", "chen2024-w4a8",
-                       "--seq-len", "128")
+    shared: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = kernels_json(
+        capsys, "--model", "gpt2-medium", "--design", "chen2024-w4a8", "--seq-len", "128"
+    )
     kernels, aliases = doc["kernels"], doc["hls_aliases"]
     assert isinstance(kernels, dict) and isinstance(aliases, dict)
     path = shared / "reference/calibration/hls_w4a8_gpt2m_layer.csv"
@@ -31,14 +33,24 @@ def test_every_kernel_of_the_hls_csv_is_within_two_percent(
         name = aliases[row["module"]]
         ours = kernels[name]["cycles"]
         hls = int(row["latency_cycles"])
-        print(f"{row['module']:24s} -> {name:18s} {ours:12,.0f} vs {hls:12,} "
-              f"({ours / hls - 1:+.3%})")
+        print(
+            f"{row['module']:24s} -> {name:18s} {ours:12,.0f} vs {hls:12,} ({ours / hls - 1:+.3%})"
+        )
         assert ours == pytest.approx(hls, rel=0.02), row["module"]
 
 
 def test_decode_estimates_the_gemv_engines(capsys: pytest.CaptureFixture[str]) -> None:
-    doc = kernels_json(capsys, "--model", "gpt2-medium", "--design", "chen2024-w8a8",
-                       "--seq-len", "256", "--phase", "decode")
+    doc = kernels_json(
+        capsys,
+        "--model",
+        "gpt2-medium",
+        "--design",
+        "chen2024-w8a8",
+        "--seq-len",
+        "256",
+        "--phase",
+        "decode",
+    )
     k = doc["kernels"]
     assert isinstance(k, dict)
     ffn1 = k["ffn1"]

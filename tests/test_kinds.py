@@ -32,8 +32,22 @@ from spatialsim.kinds.base import (
 from spatialsim.kinds.registry import PARTS, missing_parts, unregister
 from spatialsim.workload.models import get_model
 
-BUILTIN = {"loader", "writer", "splitter", "linear", "gemv", "attn_matmul", "attn_gemv",
-           "kv_writer", "buffer", "mask", "softmax", "layernorm", "activation", "residual"}
+BUILTIN = {
+    "loader",
+    "writer",
+    "splitter",
+    "linear",
+    "gemv",
+    "attn_matmul",
+    "attn_gemv",
+    "kv_writer",
+    "buffer",
+    "mask",
+    "softmax",
+    "layernorm",
+    "activation",
+    "residual",
+}
 
 
 def test_every_registered_kind_has_every_part() -> None:
@@ -63,8 +77,11 @@ def test_typed_parameters_are_validated_with_the_kernel_named() -> None:
     d = build_design("chen2024-w8a8", get_model("gpt2-medium"), 64)
     attrs = dict(d.graph("prefill").nodes["ffn1"])
     p = REGISTRY["linear"].of("ffn1", attrs)
-    assert (p.cols, p.ports, p.blocks) == (attrs["cols"], tuple(attrs["ports"]),
-                                           -(-attrs["out_features"] // (p.cols * p.pack)))
+    assert (p.cols, p.ports, p.blocks) == (
+        attrs["cols"],
+        tuple(attrs["ports"]),
+        -(-attrs["out_features"] // (p.cols * p.pack)),
+    )
     with pytest.raises(AttributeError):
         p.cols = 3  # type: ignore[misc]
     with pytest.raises(UserError, match="kernel ffn1: cols = 0 is out of range"):
@@ -74,6 +91,7 @@ def test_typed_parameters_are_validated_with_the_kernel_named() -> None:
 
 
 # ---- a toy kind, defined here and nowhere else --------------------------------------------
+
 
 @dataclass(frozen=True)
 class ScaleParams(KernelParams):
@@ -90,8 +108,9 @@ def _work(p: ScaleParams, w: Work) -> KernelWork:
 
 
 def _estimate(name: str, p: ScaleParams, w: Work, cost: CostParams) -> Estimate:
-    return make_estimate(name, p.KIND, [Loop("SCALE", p.features, p.ii, SIMPLE_DEPTH,
-                                             w.packs)], 0.0, cost)
+    return make_estimate(
+        name, p.KIND, [Loop("SCALE", p.features, p.ii, SIMPLE_DEPTH, w.packs)], 0.0, cost
+    )
 
 
 def _body(k: KernelProcess) -> Proc:
@@ -114,8 +133,9 @@ def _resources(p: ScaleParams) -> dict[str, float]:
 
 @pytest.fixture
 def toy() -> Iterator[KindSpec]:
-    spec = register(KindSpec("toy_scale", "a toy kind", ScaleParams, _work, _estimate,
-                             _body, _hls, _resources))
+    spec = register(
+        KindSpec("toy_scale", "a toy kind", ScaleParams, _work, _estimate, _body, _hls, _resources)
+    )
     yield spec
     unregister("toy_scale")
 
@@ -148,10 +168,18 @@ def test_a_new_kind_runs_everywhere(toy: KindSpec, tmp_path: Path) -> None:
     assert runs[3].ttft_ms > runs[1].ttft_ms
     assert runs[3].kernels["scale"].busy > runs[1].kernels["scale"].busy
     with pytest.raises(UserError, match="kernel scale: ii = 99 is out of range"):
-        ss.simulate(design=str(tmp_path / "toy1.toml"), prompt_len=8, gen_len=0,
-                    set={"kernel.scale.ii": 99})
-    assert REGISTRY["toy_scale"].work(REGISTRY["toy_scale"].of("scale", {
-        "slr": 2, "features": 10, "ii": 1}), prefill_work(16, 8)).elements == 160
+        ss.simulate(
+            design=str(tmp_path / "toy1.toml"), prompt_len=8, gen_len=0, set={"kernel.scale.ii": 99}
+        )
+    assert (
+        REGISTRY["toy_scale"]
+        .work(
+            REGISTRY["toy_scale"].of("scale", {"slr": 2, "features": 10, "ii": 1}),
+            prefill_work(16, 8),
+        )
+        .elements
+        == 160
+    )
 
 
 def test_a_kind_without_a_registration_is_an_error() -> None:

@@ -12,39 +12,100 @@ ALLOWED = {
     "workload": {"errors", "constants", "workload"},
     "hardware": {"errors", "tomlio", "hardware"},
     "kinds": {"errors", "constants", "workload", "costmodel", "kinds"},
-    "design": {"errors", "constants", "fileutil", "tomlio", "workload", "hardware", "kinds",
-               "design"},
-    "analytical": {"errors", "constants", "workload", "hardware", "costmodel", "kinds",
-                   "design", "analytical"},
+    "design": {
+        "errors",
+        "constants",
+        "fileutil",
+        "tomlio",
+        "workload",
+        "hardware",
+        "kinds",
+        "design",
+    },
+    "analytical": {
+        "errors",
+        "constants",
+        "workload",
+        "hardware",
+        "costmodel",
+        "kinds",
+        "design",
+        "analytical",
+    },
     "report": {"errors", "constants", "fileutil", "metrics", "report"},
     "costmodel": {"errors", "constants", "hardware", "kinds", "design", "costmodel"},
     "metrics": {"constants", "metrics"},
-    "engine": {"errors", "constants", "hardware", "kinds", "design", "costmodel", "metrics",
-               "engine"},
+    "engine": {
+        "errors",
+        "constants",
+        "hardware",
+        "kinds",
+        "design",
+        "costmodel",
+        "metrics",
+        "engine",
+    },
     "hls": {"errors", "fileutil", "workload", "hardware", "kinds", "design", "hls"},
     "golden": {"golden"},
-    "serving": {"errors", "workload", "hardware", "design", "costmodel", "engine", "metrics",
-                "serving"},
-    "calibration": {"errors", "constants", "fileutil", "tomlio", "workload", "hardware", "design",
-                    "costmodel", "engine", "metrics", "analytical", "calibration"},
-    "experiment": {"errors", "constants", "workload", "hardware", "design", "costmodel",
-                   "engine", "metrics", "analytical", "calibration", "serving",
-                   "experiment"},
+    "serving": {
+        "errors",
+        "workload",
+        "hardware",
+        "design",
+        "costmodel",
+        "engine",
+        "metrics",
+        "serving",
+    },
+    "calibration": {
+        "errors",
+        "constants",
+        "fileutil",
+        "tomlio",
+        "workload",
+        "hardware",
+        "design",
+        "costmodel",
+        "engine",
+        "metrics",
+        "analytical",
+        "calibration",
+    },
+    "experiment": {
+        "errors",
+        "constants",
+        "workload",
+        "hardware",
+        "design",
+        "costmodel",
+        "engine",
+        "metrics",
+        "analytical",
+        "calibration",
+        "serving",
+        "experiment",
+    },
 }
 # The kinds sit below the cost models they share a vocabulary with: they may use only the
 # cost model's pure building blocks, never the modules that look kinds up.
-KINDS_MAY_USE = {"spatialsim.costmodel.loops", "spatialsim.costmodel.params",
-                 "spatialsim.costmodel.work"}
-FORBIDDEN_THIRD_PARTY = {"kinds": {"simpy", "matplotlib", "networkx"},
-                         "experiment": {"matplotlib"},
-                         "analytical": {"simpy", "matplotlib"}, "design": {"simpy", "matplotlib"},
-                         "workload": {"simpy", "matplotlib", "networkx"},
-                         "costmodel": {"simpy", "matplotlib"},
-                         "metrics": {"simpy", "matplotlib"},
-                         "engine": {"matplotlib"},
-                         "report": {"simpy"},
-                         "golden": {"simpy", "matplotlib", "networkx"},
-                         "hls": {"simpy", "matplotlib"}}
+KINDS_MAY_USE = {
+    "spatialsim.costmodel.loops",
+    "spatialsim.costmodel.params",
+    "spatialsim.costmodel.work",
+}
+FORBIDDEN_THIRD_PARTY = {
+    "kinds": {"simpy", "matplotlib", "networkx"},
+    "experiment": {"matplotlib"},
+    "analytical": {"simpy", "matplotlib"},
+    "design": {"simpy", "matplotlib"},
+    "workload": {"simpy", "matplotlib", "networkx"},
+    "costmodel": {"simpy", "matplotlib"},
+    "metrics": {"simpy", "matplotlib"},
+    "engine": {"matplotlib"},
+    "report": {"simpy"},
+    "golden": {"simpy", "matplotlib", "networkx"},
+    "hls": {"simpy", "matplotlib"},
+}
 
 
 def _imports(path: Path) -> set[str]:
@@ -68,8 +129,9 @@ def test_packages_import_only_downwards() -> None:
                     assert parts[1] in allowed, f"{path.name} in {pkg} imports {name}"
                     if pkg == "kinds" and parts[1] == "costmodel":
                         assert name in KINDS_MAY_USE, f"{path.name} in kinds imports {name}"
-                assert parts[0] not in FORBIDDEN_THIRD_PARTY.get(pkg, set()), \
+                assert parts[0] not in FORBIDDEN_THIRD_PARTY.get(pkg, set()), (
                     f"{path.name} in {pkg} imports {name}"
+                )
             checked += 1
     assert checked >= 40
 

@@ -21,14 +21,19 @@ def test_u280_matches_the_reference() -> None:
     assert p.hbm is not None and p.hbm.channels == 32 and p.hbm.channel_mb == 256
     assert p.hbm.peak_bw_gbps * p.hbm.channels == pytest.approx(460, rel=0.001)
     # UG1393 quotes 460 GB/s / 32 = 14.375; the port rate 256 b x 450 MHz is 14.4
-    assert p.hbm.peak_bw_gbps == pytest.approx(p.hbm.port_bits / 8 * p.hbm.axi_clock_mhz / 1e3,
-                                               rel=0.002)
+    assert p.hbm.peak_bw_gbps == pytest.approx(
+        p.hbm.port_bits / 8 * p.hbm.axi_clock_mhz / 1e3, rel=0.002
+    )
     assert p.hbm.read_bw_gbps == 13.2 and p.hbm.all_read_bw_gbps == 421.6
     # Shuhai latencies are quoted in 450 MHz cycles: 48 / 55 / 62, switch +7, far 77
     cyc = 1e3 / p.hbm.axi_clock_mhz
-    for ns, cycles in ((p.hbm.latency_ns, 48), (p.hbm.page_closed_latency_ns, 55),
-                       (p.hbm.page_miss_latency_ns, 62), (p.hbm.switch_penalty_ns, 7),
-                       (p.hbm.far_latency_ns, 77)):
+    for ns, cycles in (
+        (p.hbm.latency_ns, 48),
+        (p.hbm.page_closed_latency_ns, 55),
+        (p.hbm.page_miss_latency_ns, 62),
+        (p.hbm.switch_penalty_ns, 7),
+        (p.hbm.far_latency_ns, 77),
+    ):
         assert ns == pytest.approx(cycles * cyc, abs=0.1)
     assert p.ddr is not None and p.ddr.channels == 2 and p.ddr.read_bw_gbps == 17.94
     assert p.links.ports == 2 and p.links.port_gbitps == 100
@@ -75,13 +80,16 @@ def test_user_platform_file(tmp_path: Path) -> None:
     assert p.name == "my-card" and p.hbm is not None and p.hbm.channels == 16
 
 
-@pytest.mark.parametrize("edit, message", [
-    (('channels = 32', 'channels = 32\nchanels = 4'), "unknown key platform.hbm.chanels"),
-    (('port_bits = 256', 'port_bits = -256'), "hbm.port_bits must be a positive number"),
-    (('dsp = 2880', 'dsp = "many"'), "platform.slrs[0].dsp must be an integer"),
-    (('lanes = 16\n', ''), "missing key platform.pcie.lanes"),
-    (('[pcie]', '[pcie'), "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (("channels = 32", "channels = 32\nchanels = 4"), "unknown key platform.hbm.chanels"),
+        (("port_bits = 256", "port_bits = -256"), "hbm.port_bits must be a positive number"),
+        (("dsp = 2880", 'dsp = "many"'), "platform.slrs[0].dsp must be an integer"),
+        (("lanes = 16\n", ""), "missing key platform.pcie.lanes"),
+        (("[pcie]", "[pcie"), "not valid TOML"),
+    ],
+)
 def test_bad_platform_files(tmp_path: Path, edit: tuple[str, str], message: str) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(builtin_platform_text("u280").replace(*edit, 1))

@@ -18,8 +18,13 @@ def block_after(text: str, marker: str) -> str:
 
 
 def cli(*args: str, cwd: Path) -> str:
-    proc = subprocess.run([sys.executable, "-m", "spatialsim.cli.main", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "spatialsim.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -34,5 +39,6 @@ def test_quick_start_demo_excerpt_matches_the_demo(tmp_path: Path) -> None:
 def test_validation_table_matches_spatialsim_validate(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
     quoted = block_after(readme, "## Validation")
-    assert cli("validate", cwd=tmp_path) == quoted, \
+    assert cli("validate", cwd=tmp_path) == quoted, (
         "README's validation table is stale: rerun spatialsim validate"
+    )

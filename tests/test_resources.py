@@ -17,7 +17,7 @@ REPORTS = "reference/vitis_reports/chen2024_w4a8_gpt2m"
 def _hls_totals(path: Path) -> dict[str, float]:
     """The 'Total' row of the report's utilisation summary: BRAM_18K, DSP, FF, LUT, URAM."""
     text = path.read_text()
-    summary = text[text.index("== Utilization Estimates"):]
+    summary = text[text.index("== Utilization Estimates") :]
     m = re.search(r"\|Total\s*\|\s*(\d+)\|\s*(\d+)\|\s*(\d+)\|\s*(\d+)\|\s*(\d+)\|", summary)
     assert m is not None, path
     bram18, dsp, ff, lut, uram = (int(x) for x in m.groups())
@@ -42,12 +42,13 @@ def test_estimates_track_the_hls_reports(shared: Path) -> None:
 def test_fifo_storage_follows_size() -> None:
     assert fifo_resources(4, 64)["uram"] == 0 and fifo_resources(4, 64)["lut"] > 0
     assert fifo_resources(16384, 256)["uram"] == 16  # the W4A8 bypass: 4 x 72-bit x 4 deep
-    assert fifo_resources(4096, 64)["uram"] == 1     # GeLU -> FFN2
+    assert fifo_resources(4096, 64)["uram"] == 1  # GeLU -> FFN2
     assert fifo_resources(1024, 64)["bram36"] == 2 and fifo_resources(1024, 64)["uram"] == 0
 
 
 def test_resources_scale_with_array_size() -> None:
     from spatialsim.design.overrides import apply_overrides
+
     d = build_design("chen2024-w4a8", MODELS["gpt2-medium"], 128)
     e = apply_overrides(d, ["kernel.ffn1.cols=32"])
     before, after = estimate(d, "layer"), estimate(e, "layer")

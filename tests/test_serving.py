@@ -22,16 +22,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def flat_model(prefill_ms: float, step_ms: float, max_context: int = 4096) -> LatencyModel:
     """A latency model with constant prefill and decode-step times."""
-    return LatencyModel(pack=8, prefill_packs=np.array([1.0, 1000.0]),
-                        prefill_ms=np.array([prefill_ms, prefill_ms]),
-                        decode_ctx=np.array([0.0, 4096.0]),
-                        decode_ms=np.array([step_ms, step_ms]), max_context=max_context,
-                        simulations=0)
+    return LatencyModel(
+        pack=8,
+        prefill_packs=np.array([1.0, 1000.0]),
+        prefill_ms=np.array([prefill_ms, prefill_ms]),
+        decode_ctx=np.array([0.0, 4096.0]),
+        decode_ms=np.array([step_ms, step_ms]),
+        max_context=max_context,
+        simulations=0,
+    )
 
 
 def test_first_come_first_served_with_queueing() -> None:
-    trace = Trace([Request("a", 0.0, 16, 4), Request("b", 0.010, 16, 2),
-                   Request("c", 1.0, 16, 0)])
+    trace = Trace([Request("a", 0.0, 16, 4), Request("b", 0.010, 16, 2), Request("c", 1.0, 16, 0)])
     res = replay(trace, flat_model(prefill_ms=20.0, step_ms=5.0))
     a, b, c = res.per_request
     assert a["queue_ms"] == 0 and a["ttft_ms"] == pytest.approx(20)
@@ -58,12 +61,13 @@ def test_latency_tables_interpolate_within_one_percent_of_exact_simulation() -> 
         exact = simulate(design, platform, RunConfig(prompt_len=int(prompt))).ttft_ms
         worst_p = max(worst_p, abs(lm.prefill(int(prompt)) / exact - 1))
     for ctx in rng.integers(1, 1023, 8):
-        r = simulate(design, platform, RunConfig(prompt_len=int(ctx), gen_len=1,
-                                                 decode_only=True))
+        r = simulate(design, platform, RunConfig(prompt_len=int(ctx), gen_len=1, decode_only=True))
         exact = r.token_cycles[0] / r.clock_mhz / 1e3
         worst_d = max(worst_d, abs(lm.decode_step(int(ctx)) / exact - 1))
-    print(f"interpolation error: prefill {worst_p:.3%}, decode step {worst_d:.3%} "
-          f"({lm.simulations} exact simulations)")
+    print(
+        f"interpolation error: prefill {worst_p:.3%}, decode step {worst_d:.3%} "
+        f"({lm.simulations} exact simulations)"
+    )
     assert worst_p < 0.01 and worst_d < 0.01
     assert lm.simulations <= 50
     cum = lm.decode_table()
@@ -76,10 +80,23 @@ def test_sample_points_cover_the_range() -> None:
     assert sample_points(5, 5, 12) == [5]
 
 
-def test_replay_cli_on_a_shipped_trace(tmp_path: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["replay", "--model", "gpt2", "--trace", str(ROOT / "traces/poisson_100.csv"),
-                 "--json", "-", "--out", str(tmp_path)]) == 0
+def test_replay_cli_on_a_shipped_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "replay",
+                "--model",
+                "gpt2",
+                "--trace",
+                str(ROOT / "traces/poisson_100.csv"),
+                "--json",
+                "-",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     for key in ("ttft_ms", "tpot_ms", "e2e_ms", "queue_ms"):
         assert set(doc[key]) == {"p50", "p90", "p99", "mean"}
@@ -93,19 +110,20 @@ def test_replay_cli_on_a_shipped_trace(tmp_path: Path,
 
 
 @pytest.mark.shared
-def test_replay_of_the_azure_conversation_trace(shared: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_replay_of_the_azure_conversation_trace(
+    shared: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     trace = shared / "traces/azure_llm_2023/AzureLLMInferenceTrace_conv.csv"
     assert main(["replay", "--trace", str(trace), "--limit", "2000", "--json", "-"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["requests"] + doc["dropped"] == 2000
-    assert doc["clipped"] > 0          # GPT-2-medium's 1,024-token context
+    assert doc["clipped"] > 0  # GPT-2-medium's 1,024-token context
     for key in ("ttft_ms", "e2e_ms", "queue_ms"):
         assert doc[key]["p50"] <= doc[key]["p90"] <= doc[key]["p99"]
     # queueing + prefill = TTFT, and the end-to-end time includes both
     assert doc["ttft_ms"]["mean"] >= doc["queue_ms"]["mean"]
     assert doc["e2e_ms"]["mean"] >= doc["ttft_ms"]["mean"]
-    assert 0.9 < doc["utilization"] <= 1.0   # arrivals outpace a batch-1 accelerator
+    assert 0.9 < doc["utilization"] <= 1.0  # arrivals outpace a batch-1 accelerator
 
 
 def test_replay_errors(tmp_path: Path) -> None:

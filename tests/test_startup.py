@@ -23,13 +23,22 @@ print(sorted(m for m in ("scipy", "matplotlib") if m in sys.modules))
 """
 
 
-@pytest.mark.parametrize("argv", [
-    ["--version"],
-    ["run", "--layers", "1", "--prompt-len", "8", "--gen-len", "1"],
-    ["analyze"],
-    ["kernels"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--version"],
+        ["run", "--layers", "1", "--prompt-len", "8", "--gen-len", "1"],
+        ["analyze"],
+        ["kernels"],
+    ],
+)
 def test_commands_do_not_load_scipy_or_matplotlib(argv: list[str]) -> None:
-    proc = subprocess.run([sys.executable, "-c", PROBE.format(argv=argv)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE.format(argv=argv)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout

@@ -22,12 +22,16 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def test_perfetto_trace_has_a_track_per_kernel_with_state_spans_and_counters() -> None:
     design = build_design("chen2024-w8a8", get_model("gpt2-medium"), 40)
-    r = simulate(design, get_platform("u280"),
-                 RunConfig(prompt_len=32, gen_len=3, layers=4, timeline=True))
-    tr = json.loads(json.dumps(perfetto_trace(r)))   # plain JSON, as written to disk
+    r = simulate(
+        design, get_platform("u280"), RunConfig(prompt_len=32, gen_len=3, layers=4, timeline=True)
+    )
+    tr = json.loads(json.dumps(perfetto_trace(r)))  # plain JSON, as written to disk
     ev = tr["traceEvents"]
-    threads = {e["tid"]: e["args"]["name"] for e in ev
-               if e["ph"] == "M" and e["name"] == "thread_name" and e["pid"] == 1}
+    threads = {
+        e["tid"]: e["args"]["name"]
+        for e in ev
+        if e["ph"] == "M" and e["name"] == "thread_name" and e["pid"] == 1
+    }
     kernels = set(design.graph("prefill").nodes) | set(design.graph("decode").nodes)
     assert set(threads.values()) == kernels
     spans = [e for e in ev if e["ph"] == "X" and e["pid"] == 1]
@@ -35,7 +39,7 @@ def test_perfetto_trace_has_a_track_per_kernel_with_state_spans_and_counters() -
     for e in spans:
         assert e["dur"] > 0 and e["ts"] >= 0
         by_track.setdefault(e["tid"], set()).add(e["name"])
-    assert set(by_track) == set(threads)                     # every kernel has spans
+    assert set(by_track) == set(threads)  # every kernel has spans
     states = {n for names in by_track.values() for n in names if not n.startswith("replayed")}
     assert states == {"busy", "starved", "blocked", "hbm_wait"}
     # prefill + 3 decode steps, each: one simulated layer and 3 replayed ones
@@ -46,32 +50,58 @@ def test_perfetto_trace_has_a_track_per_kernel_with_state_spans_and_counters() -
     hbm = [e for e in ev if e["ph"] == "C" and e["pid"] == 3]
     assert {e["name"] for e in fifo} >= {"ffn_residual_bypass", "gelu_to_ffn2"}
     assert {e["name"] for e in hbm} >= {"HBM[5]", "HBM[9]"}
-    assert max(e["args"]["GB/s"] for e in hbm) <= 13.2 * 1.001   # never above a channel
+    assert max(e["args"]["GB/s"] for e in hbm) <= 13.2 * 1.001  # never above a channel
     # busy time on the first layer's spans equals the simulated busy cycles of that launch
     q = next(t for t, n in threads.items() if n == "q_proj")
     first = next(e for e in host if e["cat"] == "prefill")
-    busy_us = sum(e["dur"] for e in spans if e["tid"] == q and e["name"] == "busy"
-                  and e["ts"] < first["ts"] + first["dur"])
+    busy_us = sum(
+        e["dur"]
+        for e in spans
+        if e["tid"] == q and e["name"] == "busy" and e["ts"] < first["ts"] + first["dur"]
+    )
     stats = r.phases["prefill"].kernels["q_proj"]
-    assert busy_us * 250 == pytest.approx(stats.fractions["busy"] * stats.active_cycles / 4,
-                                          rel=1e-6)
+    assert busy_us * 250 == pytest.approx(
+        stats.fractions["busy"] * stats.active_cycles / 4, rel=1e-6
+    )
 
 
-def test_run_out_and_plot_write_every_figure(tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_out_and_plot_write_every_figure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "res"
-    assert main(["run", "--prompt-len", "24", "--gen-len", "4", "--layers", "2", "--out",
-                 str(out)]) == 0
+    assert (
+        main(["run", "--prompt-len", "24", "--gen-len", "4", "--layers", "2", "--out", str(out)])
+        == 0
+    )
     trace = json.loads((out / "trace.perfetto.json").read_text())
     assert trace["otherData"]["model"] == "gpt2-medium"
-    assert main(["replay", "--model", "gpt2", "--trace", str(ROOT / "traces/poisson_100.csv"),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "replay",
+                "--model",
+                "gpt2",
+                "--trace",
+                str(ROOT / "traces/poisson_100.csv"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["plot", str(out)]) == 0
     names = sorted(p.name for p in (out / "plots").glob("*.png"))
-    assert names == ["decode_latency.png", "fifo_occupancy.png", "gantt_layer.png",
-                     "gantt_run.png", "hbm_utilization.png", "replay_cdf.png",
-                     "sim_vs_analytical.png", "stalls.png"]
+    assert names == [
+        "decode_latency.png",
+        "fifo_occupancy.png",
+        "gantt_layer.png",
+        "gantt_run.png",
+        "hbm_utilization.png",
+        "replay_cdf.png",
+        "sim_vs_analytical.png",
+        "stalls.png",
+    ]
     for p in (out / "plots").glob("*.png"):
         data = p.read_bytes()
         assert data.startswith(PNG) and len(data) > 10_000, p.name

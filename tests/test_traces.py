@@ -41,26 +41,44 @@ def test_format_round_trips_and_checks_its_rows(tmp_path: Path) -> None:
 
 
 def test_overlong_requests_are_clipped_or_dropped_and_counted() -> None:
-    trace = Trace([Request("a", 0, 100, 10), Request("b", 1, 2000, 10),
-                   Request("c", 2, 50, 5000)])
+    trace = Trace([Request("a", 0, 100, 10), Request("b", 1, 2000, 10), Request("c", 2, 50, 5000)])
     clip = fit_context(trace, 1024, "clip")
     assert [r.prompt_tokens for r in clip.requests] == [100, 1014]
-    assert (clip.clipped, clip.dropped) == (1, 1)   # c cannot fit even with no prompt
+    assert (clip.clipped, clip.dropped) == (1, 1)  # c cannot fit even with no prompt
     drop = fit_context(trace, 1024, "drop")
     assert [r.request_id for r in drop.requests] == ["a"] and drop.dropped == 2
 
 
 def test_generators_are_seeded_and_have_the_asked_statistics() -> None:
-    a = synthesize(2000, "poisson", 4.0, parse_length("lognormal:200:0.5"),
-                   parse_length("uniform:10:20", low=0), seed=7)
-    b = synthesize(2000, "poisson", 4.0, parse_length("lognormal:200:0.5"),
-                   parse_length("uniform:10:20", low=0), seed=7)
+    a = synthesize(
+        2000,
+        "poisson",
+        4.0,
+        parse_length("lognormal:200:0.5"),
+        parse_length("uniform:10:20", low=0),
+        seed=7,
+    )
+    b = synthesize(
+        2000,
+        "poisson",
+        4.0,
+        parse_length("lognormal:200:0.5"),
+        parse_length("uniform:10:20", low=0),
+        seed=7,
+    )
     assert trace_csv(a) == trace_csv(b)
-    assert trace_csv(a) != trace_csv(synthesize(2000, "poisson", 4.0,
-                                                parse_length("lognormal:200:0.5"),
-                                                parse_length("uniform:10:20", low=0), 8))
+    assert trace_csv(a) != trace_csv(
+        synthesize(
+            2000,
+            "poisson",
+            4.0,
+            parse_length("lognormal:200:0.5"),
+            parse_length("uniform:10:20", low=0),
+            8,
+        )
+    )
     gaps = np.diff([r.arrival_s for r in a])
-    assert gaps.mean() == pytest.approx(0.25, rel=0.1)            # 4 per second
+    assert gaps.mean() == pytest.approx(0.25, rel=0.1)  # 4 per second
     assert np.median([r.prompt_tokens for r in a]) == pytest.approx(200, rel=0.1)
     assert {r.output_tokens for r in a} <= set(range(10, 21))
     rng = np.random.default_rng(0)
@@ -72,18 +90,65 @@ def test_generators_are_seeded_and_have_the_asked_statistics() -> None:
         parse_length("normal:3")
 
 
-@pytest.mark.parametrize("name,args", [
-    ("poisson_100.csv", ["--requests", "100", "--arrival", "poisson", "--rate", "0.5",
-                         "--prompt", "lognormal:256:0.8", "--output", "uniform:16:128",
-                         "--seed", "1"]),
-    ("burst_fixed_50.csv", ["--requests", "50", "--arrival", "fixed", "--rate", "20",
-                            "--prompt", "fixed:128", "--output", "fixed:32", "--seed", "0"]),
-    ("uniform_long_40.csv", ["--requests", "40", "--arrival", "uniform", "--rate", "0.1",
-                             "--prompt", "uniform:512:960", "--output", "lognormal:48:0.5",
-                             "--seed", "3"]),
-])
-def test_shipped_traces_regenerate_from_their_seed(tmp_path: Path, name: str,
-                                                   args: list[str]) -> None:
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        (
+            "poisson_100.csv",
+            [
+                "--requests",
+                "100",
+                "--arrival",
+                "poisson",
+                "--rate",
+                "0.5",
+                "--prompt",
+                "lognormal:256:0.8",
+                "--output",
+                "uniform:16:128",
+                "--seed",
+                "1",
+            ],
+        ),
+        (
+            "burst_fixed_50.csv",
+            [
+                "--requests",
+                "50",
+                "--arrival",
+                "fixed",
+                "--rate",
+                "20",
+                "--prompt",
+                "fixed:128",
+                "--output",
+                "fixed:32",
+                "--seed",
+                "0",
+            ],
+        ),
+        (
+            "uniform_long_40.csv",
+            [
+                "--requests",
+                "40",
+                "--arrival",
+                "uniform",
+                "--rate",
+                "0.1",
+                "--prompt",
+                "uniform:512:960",
+                "--output",
+                "lognormal:48:0.5",
+                "--seed",
+                "3",
+            ],
+        ),
+    ],
+)
+def test_shipped_traces_regenerate_from_their_seed(
+    tmp_path: Path, name: str, args: list[str]
+) -> None:
     out = tmp_path / name
     assert main(["trace", *args, "--out", str(out)]) == 0
     assert out.read_bytes() == (ROOT / "traces" / name).read_bytes()

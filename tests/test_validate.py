@@ -18,7 +18,8 @@ def rows(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
 
 
 def test_every_reference_number_is_shown_with_signed_errors(
-        capsys: pytest.CaptureFixture[str]) -> None:
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     out = rows(capsys)
     ref = reference_data()
     assert len(out) == len(ref["hls"]["modules"]) + len(ref["memory"])

@@ -27,8 +27,14 @@ def test_builtin_shapes_match_published_configs() -> None:
     assert set(MODELS) == set(expected)
     for name, (layers, hidden, heads, ffn, vocab, pos) in expected.items():
         m = MODELS[name]
-        assert (m.layers, m.hidden, m.heads, m.ffn, m.vocab, m.max_positions) == \
-            (layers, hidden, heads, ffn, vocab, pos), name
+        assert (m.layers, m.hidden, m.heads, m.ffn, m.vocab, m.max_positions) == (
+            layers,
+            hidden,
+            heads,
+            ffn,
+            vocab,
+            pos,
+        ), name
         assert m.head_dim * m.heads == m.hidden
     assert MODELS["bert-base"].norm == "post" and not MODELS["bert-base"].causal
     assert MODELS["gpt2"].norm == "pre" and MODELS["gpt2"].ffn_kind == "gelu"
@@ -80,9 +86,18 @@ def _write(tmp_path: Path, cfg: dict[str, object]) -> Path:
 
 
 def test_hf_gpt2_config(tmp_path: Path) -> None:
-    folder = _write(tmp_path, {"model_type": "gpt2", "n_layer": 24, "n_embd": 1024,
-                               "n_head": 16, "n_positions": 1024, "vocab_size": 50257,
-                               "n_inner": None})
+    folder = _write(
+        tmp_path,
+        {
+            "model_type": "gpt2",
+            "n_layer": 24,
+            "n_embd": 1024,
+            "n_head": 16,
+            "n_positions": 1024,
+            "vocab_size": 50257,
+            "n_inner": None,
+        },
+    )
     m = get_model(str(folder))
     assert (m.name, m.layers, m.hidden, m.ffn, m.head_dim) == ("my-model", 24, 1024, 4096, 64)
     base = MODELS["gpt2-medium"]
@@ -91,32 +106,67 @@ def test_hf_gpt2_config(tmp_path: Path) -> None:
 
 def test_hf_bert_and_llama_configs(tmp_path: Path) -> None:
     bert = tmp_path / "bert.json"
-    bert.write_text(json.dumps({"model_type": "bert", "num_hidden_layers": 12,
-                                "hidden_size": 768, "num_attention_heads": 12,
-                                "intermediate_size": 3072, "vocab_size": 30522,
-                                "max_position_embeddings": 512}))
+    bert.write_text(
+        json.dumps(
+            {
+                "model_type": "bert",
+                "num_hidden_layers": 12,
+                "hidden_size": 768,
+                "num_attention_heads": 12,
+                "intermediate_size": 3072,
+                "vocab_size": 30522,
+                "max_position_embeddings": 512,
+            }
+        )
+    )
     m = get_model(str(bert))
     assert m.norm == "post" and not m.causal and m.ffn == 3072
     llama = tmp_path / "llama.json"
-    llama.write_text(json.dumps({"model_type": "llama", "num_hidden_layers": 80,
-                                 "hidden_size": 8192, "num_attention_heads": 64,
-                                 "num_key_value_heads": 8, "intermediate_size": 28672,
-                                 "vocab_size": 32000, "max_position_embeddings": 4096}))
+    llama.write_text(
+        json.dumps(
+            {
+                "model_type": "llama",
+                "num_hidden_layers": 80,
+                "hidden_size": 8192,
+                "num_attention_heads": 64,
+                "num_key_value_heads": 8,
+                "intermediate_size": 28672,
+                "vocab_size": 32000,
+                "max_position_embeddings": 4096,
+            }
+        )
+    )
     m = get_model(str(llama))
     assert m.kv_heads == 8 and m.kv_hidden == 1024 and m.ffn_kind == "swiglu"
     ops = {o.name: o for o in layer_operators(m, "prefill", 4)}
     assert ops["k_proj"].macs == 4 * 8192 * 1024  # grouped-query K projection
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{not json", "not valid JSON"),
-    (json.dumps({"model_type": "t5"}), "model_type 't5' is not supported; valid: bert, gpt2"),
-    (json.dumps({"model_type": "gpt2", "n_layer": 2, "n_embd": 64}),
-     "missing field 'n_head' or 'num_attention_heads'"),
-    (json.dumps({"model_type": "bert", "num_hidden_layers": -1, "hidden_size": 64,
-                 "num_attention_heads": 2, "intermediate_size": 8, "vocab_size": 8,
-                 "max_position_embeddings": 8}), "'num_hidden_layers' must be a positive"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "not valid JSON"),
+        (json.dumps({"model_type": "t5"}), "model_type 't5' is not supported; valid: bert, gpt2"),
+        (
+            json.dumps({"model_type": "gpt2", "n_layer": 2, "n_embd": 64}),
+            "missing field 'n_head' or 'num_attention_heads'",
+        ),
+        (
+            json.dumps(
+                {
+                    "model_type": "bert",
+                    "num_hidden_layers": -1,
+                    "hidden_size": 64,
+                    "num_attention_heads": 2,
+                    "intermediate_size": 8,
+                    "vocab_size": 8,
+                    "max_position_embeddings": 8,
+                }
+            ),
+            "'num_hidden_layers' must be a positive",
+        ),
+    ],
+)
 def test_bad_hf_configs_name_file_and_field(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "config.json"
     path.write_text(content)

@@ -25,8 +25,8 @@ from spatialsim.errors import UserError
 from spatialsim.hardware.platform import Platform
 from spatialsim.workload.models import ModelConfig
 
-W4A8_BITS = (4, 8)       # the W4A8 design point the search targets (chen2024.md 3.1)
-MACS_PER_DSP = 2         # two MACs per DSP with weight packing (chen2024.md 3.1)
+W4A8_BITS = (4, 8)  # the W4A8 design point the search targets (chen2024.md 3.1)
+MACS_PER_DSP = 2  # two MACs per DSP with weight packing (chen2024.md 3.1)
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,14 @@ class BalanceResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "m": self.m, "next_m": self.next_m, "macs_per_cycle": self.rates,
+            "m": self.m,
+            "next_m": self.next_m,
+            "macs_per_cycle": self.rates,
             "clock_mhz": self.clock_mhz,
-            "prompt_len": self.prompt_len, "resident_layers": self.resident_layers,
-            "weights_on_chip": self.weights_on_chip, "weight_channels": self.channels,
+            "prompt_len": self.prompt_len,
+            "resident_layers": self.resident_layers,
+            "weights_on_chip": self.weights_on_chip,
+            "weight_channels": self.channels,
             "binding": None if self.binding is None else self.binding.name,
             "constraints": {c.name: c.to_json() for c in self.checks},
             "prefill_ms": self.prefill_seconds * 1e3,
@@ -62,12 +66,26 @@ class BalanceResult:
 def _rates(model: ModelConfig, m: float, l: int) -> dict[str, float]:
     d, f = model.hidden, model.ffn
     gated = model.ffn_matrices - 1  # f1 carries gate and up projections for SwiGLU
-    return {"q": m, "k": m, "v": m, "p": m, "a1": m * l / d, "a2": m * l / d,
-            "f1": m * f / d * gated, "f2": m * f / d}
+    return {
+        "q": m,
+        "k": m,
+        "v": m,
+        "p": m,
+        "a1": m * l / d,
+        "a2": m * l / d,
+        "f1": m * f / d * gated,
+        "f2": m * f / d,
+    }
 
 
-def _channels_needed(model: ModelConfig, rates: dict[str, float], platform: Platform,
-                     weight_bits: int, clock_mhz: float, streamed: bool) -> dict[str, int]:
+def _channels_needed(
+    model: ModelConfig,
+    rates: dict[str, float],
+    platform: Platform,
+    weight_bits: int,
+    clock_mhz: float,
+    streamed: bool,
+) -> dict[str, int]:
     if not streamed:
         return {}
     kind = "HBM" if platform.hbm is not None else "DDR"
@@ -79,8 +97,9 @@ def _channels_needed(model: ModelConfig, rates: dict[str, float], platform: Plat
     return out
 
 
-def _evaluate(model: ModelConfig, platform: Platform, m: float, l: int, c: int,
-              clock_mhz: float) -> tuple[list[Check], bool, dict[str, int], dict[str, float]]:
+def _evaluate(
+    model: ModelConfig, platform: Platform, m: float, l: int, c: int, clock_mhz: float
+) -> tuple[list[Check], bool, dict[str, int], dict[str, float]]:
     wb, ab = W4A8_BITS
     rates = _rates(model, m, l)
     elements = weight_elements(model)
@@ -92,15 +111,28 @@ def _evaluate(model: ModelConfig, platform: Platform, m: float, l: int, c: int,
     if not on_chip:
         mems = platform.memory_channels()
         usable = max(mems.values()) - 1  # one channel carries activations in and out
-        checks.append(Check("offchip_channels", float(sum(channels.values()) * c), usable,
-                            "channels", "Eq. 7: channels needed so every operator gets "
-                            "B_i = b_W x M_i / r_i x freq (one channel kept for activations)"))
+        checks.append(
+            Check(
+                "offchip_channels",
+                float(sum(channels.values()) * c),
+                usable,
+                "channels",
+                "Eq. 7: channels needed so every operator gets "
+                "B_i = b_W x M_i / r_i x freq (one channel kept for activations)",
+            )
+        )
         checks.append(bandwidth_check(op, platform, wb, clock_mhz))
     return checks, on_chip, channels, rates
 
 
-def balance(model: ModelConfig, platform: Platform, prompt_len: int, clock_mhz: float,
-            resident_layers: int = 1, step: float = 2 * PACK_TOKENS) -> BalanceResult:
+def balance(
+    model: ModelConfig,
+    platform: Platform,
+    prompt_len: int,
+    clock_mhz: float,
+    resident_layers: int = 1,
+    step: float = 2 * PACK_TOKENS,
+) -> BalanceResult:
     """Linear search for the largest balanced M (Eqs. 10-12) that passes every constraint."""
     if prompt_len < 1:
         raise UserError(f"prompt_len must be positive, got {prompt_len}", field="prompt_len")
@@ -109,8 +141,9 @@ def balance(model: ModelConfig, platform: Platform, prompt_len: int, clock_mhz: 
     binding = None
     limit = platform.fabric_macs_per_cycle(MACS_PER_DSP, clock_mhz)
     while m <= limit:
-        checks, on_chip, channels, rates = _evaluate(model, platform, m, prompt_len,
-                                                     resident_layers, clock_mhz)
+        checks, on_chip, channels, rates = _evaluate(
+            model, platform, m, prompt_len, resident_layers, clock_mhz
+        )
         failed = [c for c in checks if not c.ok]
         if failed:
             binding = max(failed, key=lambda c: c.utilization)
@@ -118,18 +151,34 @@ def balance(model: ModelConfig, platform: Platform, prompt_len: int, clock_mhz: 
         best = (m, checks, on_chip, channels, rates)
         m += step
     if best is None:
-        raise UserError(f"no balanced W4A8 design of {model.name} fits {platform.name} even at "
-                        f"M = {step:g}: {binding.detail if binding else ''}")
+        raise UserError(
+            f"no balanced W4A8 design of {model.name} fits {platform.name} even at "
+            f"M = {step:g}: {binding.detail if binding else ''}"
+        )
     m, checks, on_chip, channels, rates = best
     n, l, d = model.layers, prompt_len, model.hidden
     c = resident_layers
     prefill = n * (1 + 1 / c) * l * d * d / m / (clock_mhz * 1e6)  # Eq. 11
     # Eq. 9 with the balanced rates: decode streams one token, r_i = 1.
     gated = model.ffn_matrices - 1
-    dec_stage = max(d * d / rates["k"], (l + 1) * d / rates["a1"],
-                    d * model.ffn * gated / rates["f1"], d * model.ffn / rates["f2"])
+    dec_stage = max(
+        d * d / rates["k"],
+        (l + 1) * d / rates["a1"],
+        d * model.ffn * gated / rates["f1"],
+        d * model.ffn / rates["f2"],
+    )
     decode = n / c * (d * d / rates["k"] + c * dec_stage) / (clock_mhz * 1e6)
-    return BalanceResult(m=m, next_m=m + step, rates=rates, checks=checks, binding=binding,
-                         weights_on_chip=on_chip, channels=channels, prefill_seconds=prefill,
-                         decode_seconds=decode, clock_mhz=clock_mhz, prompt_len=prompt_len,
-                         resident_layers=resident_layers)
+    return BalanceResult(
+        m=m,
+        next_m=m + step,
+        rates=rates,
+        checks=checks,
+        binding=binding,
+        weights_on_chip=on_chip,
+        channels=channels,
+        prefill_seconds=prefill,
+        decode_seconds=decode,
+        clock_mhz=clock_mhz,
+        prompt_len=prompt_len,
+        resident_layers=resident_layers,
+    )

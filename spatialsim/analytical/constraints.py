@@ -17,7 +17,7 @@ from spatialsim.hardware.platform import BRAM36_BITS, Platform
 from spatialsim.workload.models import ModelConfig
 
 BRAM_PORT_BITS = 72  # widest BRAM36 port (AMD UG573); packing puts 72 // b_W weights per word
-STAGE_FIFOS = 16     # chen2024.md 2: 16 stage-to-stage FIFOs
+STAGE_FIFOS = 16  # chen2024.md 2: 16 stage-to-stage FIFOs
 STAGE_FIFO_DEPTH = 4  # chen2024.md 3: depth of the inner-region FIFOs
 
 
@@ -40,8 +40,14 @@ class Check:
         return self.demand / self.capacity if self.capacity else float("inf")
 
     def to_json(self) -> dict[str, Any]:
-        return {"demand": self.demand, "capacity": self.capacity, "unit": self.unit,
-                "ok": self.ok, "utilization": self.utilization, "detail": self.detail}
+        return {
+            "demand": self.demand,
+            "capacity": self.capacity,
+            "unit": self.unit,
+            "ok": self.ok,
+            "utilization": self.utilization,
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True)
@@ -57,22 +63,46 @@ class OperatorRates:
 def weight_elements(model: ModelConfig) -> dict[str, int]:
     """s_i for the operators that hold weights (gated FFNs fuse gate and up into f1)."""
     d, dkv, f = model.hidden, model.kv_hidden, model.ffn
-    return {"q": d * d, "k": d * dkv, "v": d * dkv, "p": d * d,
-            "f1": d * f * (model.ffn_matrices - 1), "f2": d * f}
+    return {
+        "q": d * d,
+        "k": d * dkv,
+        "v": d * dkv,
+        "p": d * d,
+        "f1": d * f * (model.ffn_matrices - 1),
+        "f2": d * f,
+    }
 
 
-def compute_check(rates: OperatorRates, resident_layers: int, platform: Platform,
-                  macs_per_dsp: int, clock_mhz: float) -> Check:
+def compute_check(
+    rates: OperatorRates,
+    resident_layers: int,
+    platform: Platform,
+    macs_per_dsp: int,
+    clock_mhz: float,
+) -> Check:
     demand = sum(rates.macs.values()) * resident_layers
     cap = platform.fabric_macs_per_cycle(macs_per_dsp, clock_mhz)
-    return Check("compute", demand, cap, "MAC/cycle",
-                 f"Eq. 2: sum M_i x C <= M_tot = usable DSPs x {macs_per_dsp} MACs/DSP"
-                 + (" + AI engines" if platform.aie else ""))
+    return Check(
+        "compute",
+        demand,
+        cap,
+        "MAC/cycle",
+        f"Eq. 2: sum M_i x C <= M_tot = usable DSPs x {macs_per_dsp} MACs/DSP"
+        + (" + AI engines" if platform.aie else ""),
+    )
 
 
-def onchip_check(model: ModelConfig, rates: OperatorRates, resident_layers: int,
-                 platform: Platform, weight_bits: int, act_bits: int, max_seq_len: int,
-                 prompt_len: int, streamed: bool | None = None) -> tuple[Check, bool]:
+def onchip_check(
+    model: ModelConfig,
+    rates: OperatorRates,
+    resident_layers: int,
+    platform: Platform,
+    weight_bits: int,
+    act_bits: int,
+    max_seq_len: int,
+    prompt_len: int,
+    streamed: bool | None = None,
+) -> tuple[Check, bool]:
     """Eq. 3; returns the check and whether weights stay on chip.
 
     ``streamed`` says whether the design streams weights from off-chip memory; ``None``
@@ -81,17 +111,24 @@ def onchip_check(model: ModelConfig, rates: OperatorRates, resident_layers: int,
     cap = float(platform.onchip_bits())
     weights = model.weights_per_layer() * weight_bits * resident_layers
     kv = 4 * max_seq_len * model.kv_hidden * act_bits * resident_layers
-    fifos = (STAGE_FIFOS * STAGE_FIFO_DEPTH * act_bits + prompt_len * model.hidden * act_bits) \
-        * resident_layers
+    fifos = (
+        STAGE_FIFOS * STAGE_FIFO_DEPTH * act_bits + prompt_len * model.hidden * act_bits
+    ) * resident_layers
     on_chip = weights + kv + fifos <= cap if streamed is None else not streamed
     held = weights if on_chip else 2 * sum(rates.macs[i] * weight_bits for i in rates.weights)
     what = "all weights on chip" if on_chip else "weights streamed, double-buffered tiles"
-    return Check("onchip_memory", held + kv + fifos, cap, "bits",
-                 f"Eq. 3: {what} {held:,.0f} + KV cache {kv:,.0f} + FIFOs {fifos:,.0f}"), on_chip
+    return Check(
+        "onchip_memory",
+        held + kv + fifos,
+        cap,
+        "bits",
+        f"Eq. 3: {what} {held:,.0f} + KV cache {kv:,.0f} + FIFOs {fifos:,.0f}",
+    ), on_chip
 
 
-def port_check(rates: OperatorRates, platform: Platform, weight_bits: int,
-               packed: bool, streamed: bool) -> Check:
+def port_check(
+    rates: OperatorRates, platform: Platform, weight_bits: int, packed: bool, streamed: bool
+) -> Check:
     """Eqs. 4-6: BRAM blocks for weight buffers split into M_i / r_i partitions.
 
     A buffer holds the whole weight matrix (s_i) when weights stay on chip, or a
@@ -104,12 +141,18 @@ def port_check(rates: OperatorRates, platform: Platform, weight_bits: int,
         s = 2 * parts if streamed else total
         blocks += ceil(s * weight_bits / (parts * BRAM36_BITS)) * parts / k
     cap = platform.total("bram36") - platform.reserved.bram36
-    return Check("memory_ports_packed" if packed else "memory_ports", blocks, cap, "BRAM36",
-                 f"Eqs. 4-6: weight buffers in BRAM, {k} weight(s) per word")
+    return Check(
+        "memory_ports_packed" if packed else "memory_ports",
+        blocks,
+        cap,
+        "BRAM36",
+        f"Eqs. 4-6: weight buffers in BRAM, {k} weight(s) per word",
+    )
 
 
-def bandwidth_check(rates: OperatorRates, platform: Platform, weight_bits: int,
-                    clock_mhz: float) -> Check:
+def bandwidth_check(
+    rates: OperatorRates, platform: Platform, weight_bits: int, clock_mhz: float
+) -> Check:
     """Eq. 7 per channel: the busiest channel's demand against its measured bandwidth."""
     kind = "HBM" if platform.hbm is not None else "DDR"
     bw = platform.channel_read_bw_gbps(kind)
@@ -119,6 +162,11 @@ def bandwidth_check(rates: OperatorRates, platform: Platform, weight_bits: int,
         per_channel = demand / max(1, rates.channels.get(i, 1))
         if per_channel > worst:
             worst, name = per_channel, i
-    return Check("offchip_bandwidth", worst, bw, "GB/s",
-                 f"Eq. 7: B_i = b_W x M_i / r_i x freq per channel, busiest operator {name} "
-                 f"({kind} channel measured {bw} GB/s)")
+    return Check(
+        "offchip_bandwidth",
+        worst,
+        bw,
+        "GB/s",
+        f"Eq. 7: B_i = b_W x M_i / r_i x freq per channel, busiest operator {name} "
+        f"({kind} channel measured {bw} GB/s)",
+    )

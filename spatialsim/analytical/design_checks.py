@@ -19,8 +19,16 @@ from spatialsim.design.kernels import macs_per_cycle
 from spatialsim.hardware.platform import Platform
 
 # Paper symbols for the design's canonical kernels.
-SYMBOLS = {"q": "q_proj", "k": "k_proj", "v": "v_proj", "a1": "qk_matmul", "a2": "sv_matmul",
-           "p": "out_proj", "f1": "ffn1", "f2": "ffn2"}
+SYMBOLS = {
+    "q": "q_proj",
+    "k": "k_proj",
+    "v": "v_proj",
+    "a1": "qk_matmul",
+    "a2": "sv_matmul",
+    "p": "out_proj",
+    "f1": "ffn1",
+    "f2": "ffn2",
+}
 
 
 def operator_rates(design: Design, phase: str) -> OperatorRates:
@@ -36,8 +44,9 @@ def operator_rates(design: Design, phase: str) -> OperatorRates:
     return OperatorRates(macs, reuse, weight_elements(design.model), channels)
 
 
-def design_checks(design: Design, platform: Platform, phase: str, prompt_len: int,
-                  clock_mhz: float) -> list[Check]:
+def design_checks(
+    design: Design, platform: Platform, phase: str, prompt_len: int, clock_mhz: float
+) -> list[Check]:
     """Eqs. 2-7 for ``design`` in ``phase`` on ``platform``."""
     g = design.graph(phase)
     rates = operator_rates(design, phase)
@@ -45,12 +54,25 @@ def design_checks(design: Design, platform: Platform, phase: str, prompt_len: in
     ab = int(g.nodes["q_proj"]["act_bits"])
     pack = int(g.nodes["q_proj"]["pack"])
     streamed = any("ports" in g.nodes[k] for k in SYMBOLS.values())
-    onchip, _ = onchip_check(design.model, rates, design.resident_layers, platform, wb, ab,
-                             design.max_seq_len, prompt_len, streamed)
+    onchip, _ = onchip_check(
+        design.model,
+        rates,
+        design.resident_layers,
+        platform,
+        wb,
+        ab,
+        design.max_seq_len,
+        prompt_len,
+        streamed,
+    )
     # Eq. 2 counts the hardware: every array row, whether or not a pack fills it.
-    peak = dataclasses.replace(rates, macs={s: float(macs_per_cycle(g.nodes[k], 1 << 20))
-                                            for s, k in SYMBOLS.items()})
-    return [compute_check(peak, design.resident_layers, platform, pack, clock_mhz), onchip,
-            port_check(rates, platform, wb, packed=False, streamed=streamed),
-            port_check(rates, platform, wb, packed=True, streamed=streamed),
-            bandwidth_check(rates, platform, wb, clock_mhz)]
+    peak = dataclasses.replace(
+        rates, macs={s: float(macs_per_cycle(g.nodes[k], 1 << 20)) for s, k in SYMBOLS.items()}
+    )
+    return [
+        compute_check(peak, design.resident_layers, platform, pack, clock_mhz),
+        onchip,
+        port_check(rates, platform, wb, packed=False, streamed=streamed),
+        port_check(rates, platform, wb, packed=True, streamed=streamed),
+        bandwidth_check(rates, platform, wb, clock_mhz),
+    ]

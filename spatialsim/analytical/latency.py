@@ -27,8 +27,16 @@ from spatialsim.errors import UserError
 from spatialsim.hardware.platform import Platform
 from spatialsim.kinds import kind
 
-MATMUL_KERNELS = ("q_proj", "k_proj", "v_proj", "qk_matmul", "sv_matmul", "out_proj", "ffn1",
-                  "ffn2")
+MATMUL_KERNELS = (
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "qk_matmul",
+    "sv_matmul",
+    "out_proj",
+    "ffn1",
+    "ffn2",
+)
 WEIGHT_KERNELS = ("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2")
 STAGES = ("qkv", "qk_matmul", "sv_matmul", "out_proj", "ffn1", "ffn2", "mem", "comm")
 
@@ -48,11 +56,12 @@ class Parallelism:
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise UserError(f"--{name} must be a positive integer, got {v!r}")
         if not self.link_gbps > 0:
-            raise UserError(f"link_gbps must be positive, got {self.link_gbps}",
-                            field="link_gbps")
+            raise UserError(f"link_gbps must be positive, got {self.link_gbps}", field="link_gbps")
         if not 0 < self.link_efficiency <= 1:
-            raise UserError(f"link_efficiency must be in (0, 1], got {self.link_efficiency}",
-                            field="link_efficiency")
+            raise UserError(
+                f"link_efficiency must be in (0, 1], got {self.link_efficiency}",
+                field="link_efficiency",
+            )
 
     @property
     def devices(self) -> int:
@@ -73,8 +82,10 @@ def matmul_rates(design: Design, phase: str) -> dict[str, int]:
     g, p = design.graph(phase), design.tokens_per_pack(phase)
     missing = [k for k in MATMUL_KERNELS if k not in g]
     if missing:
-        raise UserError(f"design {design.name}: phase {phase} lacks kernel(s) "
-                        f"{', '.join(missing)} that the analytical model needs")
+        raise UserError(
+            f"design {design.name}: phase {phase} lacks kernel(s) "
+            f"{', '.join(missing)} that the analytical model needs"
+        )
     return {k: macs_per_cycle(g.nodes[k], p) for k in MATMUL_KERNELS}
 
 
@@ -100,8 +111,9 @@ def channel_bytes(design: Design, phase: str, tokens: int) -> dict[str, float]:
     return dict(per_channel)
 
 
-def memory_cycles(design: Design, platform: Platform, phase: str, tokens: int,
-                  clock_mhz: float, tp: int = 1) -> tuple[float, str | None]:
+def memory_cycles(
+    design: Design, platform: Platform, phase: str, tokens: int, clock_mhz: float, tp: int = 1
+) -> tuple[float, str | None]:
     """T_mem in cycles: the busiest channel's weight bytes over its measured read bandwidth.
 
     Returns the cycles and the channel that sets them.
@@ -133,14 +145,21 @@ class PhaseEstimate:
     mem_channel: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"tokens": self.tokens, "sync_cycles": self.sync_cycles,
-                "stages": self.stages, "bound": self.bound,
-                "total_cycles": self.total_cycles, "ms": self.seconds * 1e3,
-                "macs_per_cycle": self.rates, "mem_channel": self.mem_channel}
+        return {
+            "tokens": self.tokens,
+            "sync_cycles": self.sync_cycles,
+            "stages": self.stages,
+            "bound": self.bound,
+            "total_cycles": self.total_cycles,
+            "ms": self.seconds * 1e3,
+            "macs_per_cycle": self.rates,
+            "mem_channel": self.mem_channel,
+        }
 
 
-def comm_cycles(design: Design, phase: str, tokens: int, par: Parallelism,
-                clock_mhz: float) -> float:
+def comm_cycles(
+    design: Design, phase: str, tokens: int, par: Parallelism, clock_mhz: float
+) -> float:
     """T_comm in cycles: an l x d activation (b_A bits) over the link, when devices > 1."""
     if par.devices == 1:
         return 0.0
@@ -150,9 +169,14 @@ def comm_cycles(design: Design, phase: str, tokens: int, par: Parallelism,
     return float(seconds * clock_mhz * 1e6)
 
 
-def estimate_phase(design: Design, platform: Platform, phase: str, tokens: int,
-                   clock_mhz: float | None = None,
-                   par: Parallelism | None = None) -> PhaseEstimate:
+def estimate_phase(
+    design: Design,
+    platform: Platform,
+    phase: str,
+    tokens: int,
+    clock_mhz: float | None = None,
+    par: Parallelism | None = None,
+) -> PhaseEstimate:
     """Eq. 8 (prefill, ``tokens`` = l) or Eq. 9 (decode, ``tokens`` = context l), with the
     multi-FPGA form of Eqs. 13/14 when ``par`` splits the model."""
     par = par or Parallelism()
@@ -172,11 +196,20 @@ def estimate_phase(design: Design, platform: Platform, phase: str, tokens: int,
         "comm": comm_cycles(design, phase, tokens, par, freq),
     }
     sync = max(cyc["k_proj"], cyc["v_proj"]) / p1  # K and V complete before attention
-    bound = max(STAGES, key=lambda s: stages[s])   # first of equals wins: compute over mem
+    bound = max(STAGES, key=lambda s: stages[s])  # first of equals wins: compute over mem
     layers = design.model.layers
     iterations = layers / (p2 * c)
     layer_cycles = sync + p2 * c * stages[bound]
     total = iterations * layer_cycles
-    return PhaseEstimate(phase=phase, tokens=tokens, sync_cycles=sync, stages=stages,
-                         bound=bound, layer_cycles=layer_cycles, total_cycles=total,
-                         seconds=total / (freq * 1e6), rates=rates, mem_channel=channel)
+    return PhaseEstimate(
+        phase=phase,
+        tokens=tokens,
+        sync_cycles=sync,
+        stages=stages,
+        bound=bound,
+        layer_cycles=layer_cycles,
+        total_cycles=total,
+        seconds=total / (freq * 1e6),
+        rates=rates,
+        mem_channel=channel,
+    )

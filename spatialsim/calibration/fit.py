@@ -42,37 +42,42 @@ class ParamSpec:
 
 
 # What calibration may fit, in priority order (earlier wins when two cannot be separated).
-PARAMS: dict[str, ParamSpec] = {p.name: p for p in (
-    ParamSpec("design.block_overhead_cycles", 0, 1024, "array fill/drain cycles per block"),
-    ParamSpec("design.reduction_ii", 1, 64, "II of the fp32 reductions (softmax, LayerNorm)"),
-    ParamSpec("cost.array_prologue_cycles", 0, 1e4, "systolic array per-row prologue"),
-    ParamSpec("cost.array_prologue_divisor", 1, 1e4, "K / divisor part of that prologue"),
-    ParamSpec("cost.softmax_exp_depth_cycles", 0, 1e4, "softmax exp-and-sum loop depth"),
-    ParamSpec("cost.layernorm_norm_depth_cycles", 0, 1e4, "LayerNorm normalise loop depth"),
-    ParamSpec("cost.activation_depth_cycles", 0, 1e4, "GeLU / SwiGLU pipeline depth"),
-    ParamSpec("cost.row_store_cycles_per_word", 0, 8, "extra cycles per word of writers"),
-    ParamSpec("cost.row_store_overhead_cycles", 0, 1e4, "per-row overhead of writers"),
-    ParamSpec("cost.axi_call_cycles", 0, 1e4, "m_axi loader/writer first-access latency"),
-    ParamSpec("cost.dataflow_overhead_cycles", 0, 1e5, "region dataflow overhead"),
-    ParamSpec("cost.call_overhead_cycles", 0, 100, "function entry and exit"),
-    ParamSpec("cost.gemv_pass_overhead_cycles", 0, 1e4, "GEMV pass fill and drain"),
-    ParamSpec("cost.attn_gemv_overhead_cycles", 0, 1e4, "decode attention pipeline"),
-    ParamSpec("hbm.read_bw_gbps", 0.1, 100, "one HBM channel's sequential read rate"),
-    ParamSpec("hbm.write_bw_gbps", 0.1, 100, "one HBM channel's sequential write rate"),
-    ParamSpec("hbm.latency_ns", 1, 1e4, "HBM idle read latency (page hit)"),
-    ParamSpec("hbm.switch_penalty_ns", 0, 1e3, "latency added by the HBM switch"),
-    ParamSpec("hbm.small_burst_bw_gbps", 0.01, 100, "HBM rate of 32-byte bursts"),
-    ParamSpec("ddr.read_bw_gbps", 0.1, 100, "one DDR channel's read rate"),
-    ParamSpec("ddr.write_bw_gbps", 0.1, 100, "one DDR channel's write rate"),
-    ParamSpec("cost.launch_overhead_us", 0, 1e5, "host time per layer launch"),
-    ParamSpec("cost.slr_crossing_cycles", 0, 1e3, "inter-SLR link latency"),
-    ParamSpec("cost.prefetch_bytes", 0, 1e8, "AXI read-ahead window"),
-)}
+PARAMS: dict[str, ParamSpec] = {
+    p.name: p
+    for p in (
+        ParamSpec("design.block_overhead_cycles", 0, 1024, "array fill/drain cycles per block"),
+        ParamSpec("design.reduction_ii", 1, 64, "II of the fp32 reductions (softmax, LayerNorm)"),
+        ParamSpec("cost.array_prologue_cycles", 0, 1e4, "systolic array per-row prologue"),
+        ParamSpec("cost.array_prologue_divisor", 1, 1e4, "K / divisor part of that prologue"),
+        ParamSpec("cost.softmax_exp_depth_cycles", 0, 1e4, "softmax exp-and-sum loop depth"),
+        ParamSpec("cost.layernorm_norm_depth_cycles", 0, 1e4, "LayerNorm normalise loop depth"),
+        ParamSpec("cost.activation_depth_cycles", 0, 1e4, "GeLU / SwiGLU pipeline depth"),
+        ParamSpec("cost.row_store_cycles_per_word", 0, 8, "extra cycles per word of writers"),
+        ParamSpec("cost.row_store_overhead_cycles", 0, 1e4, "per-row overhead of writers"),
+        ParamSpec("cost.axi_call_cycles", 0, 1e4, "m_axi loader/writer first-access latency"),
+        ParamSpec("cost.dataflow_overhead_cycles", 0, 1e5, "region dataflow overhead"),
+        ParamSpec("cost.call_overhead_cycles", 0, 100, "function entry and exit"),
+        ParamSpec("cost.gemv_pass_overhead_cycles", 0, 1e4, "GEMV pass fill and drain"),
+        ParamSpec("cost.attn_gemv_overhead_cycles", 0, 1e4, "decode attention pipeline"),
+        ParamSpec("hbm.read_bw_gbps", 0.1, 100, "one HBM channel's sequential read rate"),
+        ParamSpec("hbm.write_bw_gbps", 0.1, 100, "one HBM channel's sequential write rate"),
+        ParamSpec("hbm.latency_ns", 1, 1e4, "HBM idle read latency (page hit)"),
+        ParamSpec("hbm.switch_penalty_ns", 0, 1e3, "latency added by the HBM switch"),
+        ParamSpec("hbm.small_burst_bw_gbps", 0.01, 100, "HBM rate of 32-byte bursts"),
+        ParamSpec("ddr.read_bw_gbps", 0.1, 100, "one DDR channel's read rate"),
+        ParamSpec("ddr.write_bw_gbps", 0.1, 100, "one DDR channel's write rate"),
+        ParamSpec("cost.launch_overhead_us", 0, 1e5, "host time per layer launch"),
+        ParamSpec("cost.slr_crossing_cycles", 0, 1e3, "inter-SLR link latency"),
+        ParamSpec("cost.prefetch_bytes", 0, 1e8, "AXI read-ahead window"),
+    )
+}
 
 
 # design parameter -> the kernel kinds that carry it
-DESIGN_KINDS = {"block_overhead_cycles": ("linear", "attn_matmul"),
-                "reduction_ii": ("softmax", "layernorm")}
+DESIGN_KINDS = {
+    "block_overhead_cycles": ("linear", "attn_matmul"),
+    "reduction_ii": ("softmax", "layernorm"),
+}
 
 
 def current_values(cost: CostParams, platform: Platform, design: Design | None = None) -> Values:
@@ -84,8 +89,9 @@ def current_values(cost: CostParams, platform: Platform, design: Design | None =
         if group == "design":
             if design is not None:
                 for g in design.bitstreams.values():
-                    found = [a[attr] for _, a in g.nodes(data=True)
-                             if a["kind"] in DESIGN_KINDS[attr]]
+                    found = [
+                        a[attr] for _, a in g.nodes(data=True) if a["kind"] in DESIGN_KINDS[attr]
+                    ]
                     if found:
                         out[name] = float(found[0])
                         break
@@ -103,15 +109,12 @@ def current_values(cost: CostParams, platform: Platform, design: Design | None =
 def apply(values: Values, cost: CostParams, platform: Platform) -> tuple[CostParams, Platform]:
     """``cost`` and ``platform`` with ``values`` (parameter name -> value) applied."""
     cost_changes = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("cost.")}
-    hbm: dict[str, Any] = {k.split(".", 1)[1]: v for k, v in values.items()
-                           if k.startswith("hbm.")}
-    ddr: dict[str, Any] = {k.split(".", 1)[1]: v for k, v in values.items()
-                           if k.startswith("ddr.")}
+    hbm: dict[str, Any] = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("hbm.")}
+    ddr: dict[str, Any] = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("ddr.")}
     unknown = [k for k in values if k not in PARAMS]
     values = {k: v for k, v in values.items() if not k.startswith("design.")}
     if unknown:
-        raise UserError(f"unknown calibration parameter {unknown[0]!r}; valid: "
-                        f"{', '.join(PARAMS)}")
+        raise UserError(f"unknown calibration parameter {unknown[0]!r}; valid: {', '.join(PARAMS)}")
     cost = cost.replace(**cost_changes) if cost_changes else cost
     if hbm and platform.hbm is not None:
         platform = dataclasses.replace(platform, hbm=dataclasses.replace(platform.hbm, **hbm))
@@ -182,18 +185,23 @@ class FitResult:
     def summary(self) -> dict[str, Any]:
         errs = np.array([r.error for r in self.residuals])
         loo = np.array([r.loo_error for r in self.residuals if r.loo_error is not None])
-        return {"observations": len(self.residuals), "fitted": len(self.fitted),
-                "rms_error": float(np.sqrt(np.mean(errs ** 2))) if len(errs) else 0.0,
-                "max_abs_error": float(np.max(np.abs(errs))) if len(errs) else 0.0,
-                "loo_rms_error": float(np.sqrt(np.mean(loo ** 2))) if len(loo) else None,
-                "loo_max_abs_error": float(np.max(np.abs(loo))) if len(loo) else None}
+        return {
+            "observations": len(self.residuals),
+            "fitted": len(self.fitted),
+            "rms_error": float(np.sqrt(np.mean(errs**2))) if len(errs) else 0.0,
+            "max_abs_error": float(np.max(np.abs(errs))) if len(errs) else 0.0,
+            "loo_rms_error": float(np.sqrt(np.mean(loo**2))) if len(loo) else None,
+            "loo_max_abs_error": float(np.max(np.abs(loo))) if len(loo) else None,
+        }
 
 
-def _residuals(obs: list[Observation], names: list[str], base: Values) -> Callable[
-        [np.ndarray], np.ndarray]:
+def _residuals(
+    obs: list[Observation], names: list[str], base: Values
+) -> Callable[[np.ndarray], np.ndarray]:
     def fn(x: np.ndarray) -> np.ndarray:
         values = {**base, **dict(zip(names, (float(v) for v in x), strict=True))}
         return np.array([(o.predict(values) - o.observed) / o.observed for o in obs])
+
     return fn
 
 
@@ -208,8 +216,9 @@ def _jacobian(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarr
     return np.array(cols).T if cols else np.zeros((len(r0), 0))
 
 
-def identifiable(obs: list[Observation], candidates: list[str], base: Values
-                 ) -> tuple[list[str], dict[str, str]]:
+def identifiable(
+    obs: list[Observation], candidates: list[str], base: Values
+) -> tuple[list[str], dict[str, str]]:
     """Split ``candidates`` into parameters the observations determine and fixed ones."""
     fixed: dict[str, str] = {}
     names = [c for c in candidates if c in base]
@@ -234,48 +243,52 @@ def identifiable(obs: list[Observation], candidates: list[str], base: Values
         involved = [keep[j] for j in np.argsort(-weights)[:2]]
         drop = max(involved)  # the later (lower-priority) of the two
         other = min(involved)
-        fixed[names[drop]] = (f"cannot be told apart from {names[other]} with these "
-                              f"measurements")
+        fixed[names[drop]] = f"cannot be told apart from {names[other]} with these measurements"
         keep.remove(drop)
     while keep and len(keep) >= len(obs):
         drop = keep.pop()
-        fixed[names[drop]] = (f"not enough measurements ({len(obs)}) for "
-                              f"{len(keep) + 1} parameters")
+        fixed[names[drop]] = f"not enough measurements ({len(obs)}) for {len(keep) + 1} parameters"
     return [names[i] for i in keep], fixed
 
 
-def fit(obs: list[Observation], candidates: list[str], base: Values,
-        leave_one_out: bool = True) -> FitResult:
+def fit(
+    obs: list[Observation], candidates: list[str], base: Values, leave_one_out: bool = True
+) -> FitResult:
     """Fit the identifiable ``candidates`` to ``obs``, starting from ``base``.
 
     A parameter whose 95 % interval comes out wider than its own size (the data barely
     move it) is also fixed at its default, and the rest are refitted.
     """
     if not obs:
-        raise UserError("nothing to calibrate against: give board runs, HLS reports or HBM "
-                        "measurements")
+        raise UserError(
+            "nothing to calibrate against: give board runs, HLS reports or HBM measurements"
+        )
     names, fixed = identifiable(obs, candidates, base)
     while True:
         result = _fit_once(obs, names, fixed, base)
-        weak = [(result.ci95[n][1] - result.ci95[n][0]) / 2
-                / max(abs(result.values[n]), abs(base[n]), 1e-12) for n in names]
+        weak = [
+            (result.ci95[n][1] - result.ci95[n][0])
+            / 2
+            / max(abs(result.values[n]), abs(base[n]), 1e-12)
+            for n in names
+        ]
         if not names or max(weak) <= 1.0:
             break
         worst = names[int(np.argmax(weak))]
         half = (result.ci95[worst][1] - result.ci95[worst][0]) / 2
-        fixed[worst] = (f"too uncertain: its 95 % interval (+-{half:.3g}) is wider than "
-                        f"its value")
+        fixed[worst] = f"too uncertain: its 95 % interval (+-{half:.3g}) is wider than its value"
         names = [n for n in names if n != worst]
     if leave_one_out and names and len(obs) > len(names) + 1:
         for i, o in enumerate(obs):
-            rest = obs[:i] + obs[i + 1:]
+            rest = obs[:i] + obs[i + 1 :]
             sub = _loo_fit(rest, names, result.values)
             result.residuals[i].loo_predicted = o.predict(sub)
     return result
 
 
-def _fit_once(obs: list[Observation], names: list[str], fixed: dict[str, str],
-              base: Values) -> FitResult:
+def _fit_once(
+    obs: list[Observation], names: list[str], fixed: dict[str, str], base: Values
+) -> FitResult:
     from scipy import optimize, stats  # only a fit pays for scipy's import
 
     values = dict(base)
@@ -288,8 +301,9 @@ def _fit_once(obs: list[Observation], names: list[str], fixed: dict[str, str],
         hi = np.array([PARAMS[n].upper for n in names])
         x0 = np.clip(np.array([base[n] for n in names], float), lo, hi)
         fn = _residuals(obs, names, base)
-        sol = optimize.least_squares(fn, x0, bounds=(lo, hi), x_scale="jac", xtol=1e-12,
-                                     ftol=1e-12, gtol=1e-12)
+        sol = optimize.least_squares(
+            fn, x0, bounds=(lo, hi), x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12
+        )
         values.update(dict(zip(names, (float(v) for v in sol.x), strict=True)))
         jac = _jacobian(fn, sol.x)
         ssr = float(np.sum(fn(sol.x) ** 2))
@@ -301,8 +315,9 @@ def _fit_once(obs: list[Observation], names: list[str], fixed: dict[str, str],
             stderr[n] = se
             ci[n] = (values[n] - t * se, values[n] + t * se)
     result = FitResult(values, stderr, ci, cov, list(names), dict(fixed), dof=dof)
-    result.residuals = [Residual(o.label, o.source, o.observed, o.predict(values), o.unit)
-                        for o in obs]
+    result.residuals = [
+        Residual(o.label, o.source, o.observed, o.predict(values), o.unit) for o in obs
+    ]
     return result
 
 
@@ -312,6 +327,7 @@ def _loo_fit(obs: list[Observation], names: list[str], start: Values) -> Values:
     lo = np.array([PARAMS[n].lower for n in names])
     hi = np.array([PARAMS[n].upper for n in names])
     fn = _residuals(obs, names, start)
-    sol = optimize.least_squares(fn, np.array([start[n] for n in names]), bounds=(lo, hi),
-                                 x_scale="jac")
+    sol = optimize.least_squares(
+        fn, np.array([start[n] for n in names]), bounds=(lo, hi), x_scale="jac"
+    )
     return {**start, **dict(zip(names, (float(v) for v in sol.x), strict=True))}

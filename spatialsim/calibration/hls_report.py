@@ -34,9 +34,12 @@ class Loop:
     latency_cycles: int | None
 
     def to_json(self) -> dict[str, Any]:
-        return {"trip_count": self.trip_count, "ii": self.ii,
-                "iteration_latency": self.iteration_latency,
-                "latency_cycles": self.latency_cycles}
+        return {
+            "trip_count": self.trip_count,
+            "ii": self.ii,
+            "iteration_latency": self.iteration_latency,
+            "latency_cycles": self.latency_cycles,
+        }
 
 
 @dataclass
@@ -57,13 +60,20 @@ class HlsReport:
     derived: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"file": self.path, "format": self.format, "top": self.top, "part": self.part,
-                "clock_target_ns": self.clock_target_ns,
-                "clock_estimated_ns": self.clock_estimated_ns,
-                "latency_cycles": self.latency_cycles, "interval_cycles": self.interval_cycles,
-                "modules": self.modules,
-                "loops": {k: v.to_json() for k, v in self.loops.items()},
-                "resources": self.resources, "derived": self.derived}
+        return {
+            "file": self.path,
+            "format": self.format,
+            "top": self.top,
+            "part": self.part,
+            "clock_target_ns": self.clock_target_ns,
+            "clock_estimated_ns": self.clock_estimated_ns,
+            "latency_cycles": self.latency_cycles,
+            "interval_cycles": self.interval_cycles,
+            "modules": self.modules,
+            "loops": {k: v.to_json() for k, v in self.loops.items()},
+            "resources": self.resources,
+            "derived": self.derived,
+        }
 
 
 def _int(text: str) -> int | None:
@@ -92,18 +102,21 @@ def parse_report(path: Path) -> HlsReport:
         return _parse_summary(path, text)
     if "Vitis HLS Report for" in text or "Vivado HLS Report for" in text:
         return _parse_module(path, text)
-    raise UserError(f"{path}: not a Vitis HLS synthesis report (expected a *_csynth.rpt, "
-                    f"csynth.rpt or *_csynth.xml file)")
+    raise UserError(
+        f"{path}: not a Vitis HLS synthesis report (expected a *_csynth.rpt, "
+        f"csynth.rpt or *_csynth.xml file)"
+    )
 
 
 # ---- module report (text) --------------------------------------------------------------
+
 
 def _section(text: str, start: str, end: str | None = None) -> str:
     i = text.find(start)
     if i < 0:
         return ""
     j = text.find(end, i + len(start)) if end else -1
-    return text[i: j if j > 0 else len(text)]
+    return text[i : j if j > 0 else len(text)]
 
 
 def _table_rows(block: str) -> list[list[str]]:
@@ -134,20 +147,29 @@ def _parse_module(path: Path, text: str) -> HlsReport:
         if len(row) >= 6 and _int(row[1]) is not None:
             latency, interval = _int(row[1]), _int(row[5])
             break
-    rep = HlsReport(str(path), "text", top, part,
-                    float(clock.group(1)) if clock else None,
-                    float(clock.group(2)) if clock else None, latency, interval)
+    rep = HlsReport(
+        str(path),
+        "text",
+        top,
+        part,
+        float(clock.group(1)) if clock else None,
+        float(clock.group(2)) if clock else None,
+        latency,
+        interval,
+    )
     inst_block = _section(perf, "* Instance:", "* Loop:")
     for row in _table_rows(inst_block):
         if len(row) >= 8 and row[1]:
-            rep.modules[row[1]] = {"latency_cycles": _int(row[3]),
-                                   "interval_cycles": _int(row[7])}
+            rep.modules[row[1]] = {"latency_cycles": _int(row[3]), "interval_cycles": _int(row[7])}
     loop_block = _section(perf, "* Loop:")
     for row in _table_rows(loop_block):
         if len(row) >= 7 and row[0].startswith("-"):
             rep.loops[row[0].lstrip("- ").strip()] = Loop(
-                trip_count=_int(row[6]), ii=_int(row[4]), iteration_latency=_int(row[3]),
-                latency_cycles=_int(row[2]))
+                trip_count=_int(row[6]),
+                ii=_int(row[4]),
+                iteration_latency=_int(row[3]),
+                latency_cycles=_int(row[2]),
+            )
     util = _section(text, "== Utilization Estimates", "+ Detail:")
     names: list[str] = []
     for line in util.splitlines():
@@ -155,8 +177,11 @@ def _parse_module(path: Path, text: str) -> HlsReport:
         if len(cells) > 2 and cells[0] == "Name":
             names = cells[1:]
         if cells and cells[0] == "Total" and names:
-            rep.resources = {n: v for n, c in zip(names, cells[1:], strict=False)
-                             if n in RESOURCES and (v := _int(c)) is not None}
+            rep.resources = {
+                n: v
+                for n, c in zip(names, cells[1:], strict=False)
+                if n in RESOURCES and (v := _int(c)) is not None
+            }
             break
     return rep
 
@@ -167,6 +192,7 @@ def _match(pattern: str, text: str) -> str | None:
 
 
 # ---- synthesis summary (text) ----------------------------------------------------------
+
 
 def _parse_summary(path: Path, text: str) -> HlsReport:
     top = _match(r"Synthesis Summary Report of '([^']+)'", text) or path.stem
@@ -187,13 +213,20 @@ def _parse_summary(path: Path, text: str) -> HlsReport:
                 if ns and latency:
                     rep.clock_target_ns = round(ns / latency, 3)
                     rep.derived.append("clock_target_ns = latency (ns) / latency (cycles)")
-                rep.resources = {n: v for n, c in zip(RESOURCES, r[9:14], strict=False)
-                                 if (v := _int(c.split("(")[0])) is not None}
+                rep.resources = {
+                    n: v
+                    for n, c in zip(RESOURCES, r[9:14], strict=False)
+                    if (v := _int(c.split("(")[0])) is not None
+                }
             else:
                 rep.modules[name] = {"latency_cycles": latency, "interval_cycles": interval}
         else:
-            rep.loops[name] = Loop(trip_count=_int(r[7]), ii=_int(r[6]),
-                                   iteration_latency=_int(r[5]), latency_cycles=latency)
+            rep.loops[name] = Loop(
+                trip_count=_int(r[7]),
+                ii=_int(r[6]),
+                iteration_latency=_int(r[5]),
+                latency_cycles=latency,
+            )
     return rep
 
 
@@ -206,6 +239,7 @@ def _float(text: str) -> float | None:
 
 # ---- XML -------------------------------------------------------------------------------
 
+
 def _parse_xml(path: Path, text: str) -> HlsReport:
     try:
         root = ET.fromstring(text)
@@ -216,17 +250,21 @@ def _parse_xml(path: Path, text: str) -> HlsReport:
         raise UserError(f"{path}: XML has no UserAssignments: not a Vitis HLS csynth report")
     perf = root.find("PerformanceEstimates")
     lat = perf.find("SummaryOfOverallLatency") if perf is not None else None
-    est = perf.find("SummaryOfTimingAnalysis/EstimatedClockPeriod") if perf is not None \
-        else None
+    est = perf.find("SummaryOfTimingAnalysis/EstimatedClockPeriod") if perf is not None else None
     interval = None
     if lat is not None:
         iv = lat.findtext("Interval-max") or lat.findtext("PipelineInitiationInterval")
         interval = _int(iv) if iv is not None else None
     rep = HlsReport(
-        str(path), "xml", ua.findtext("TopModelName", path.stem), ua.findtext("Part"),
+        str(path),
+        "xml",
+        ua.findtext("TopModelName", path.stem),
+        ua.findtext("Part"),
         _float(ua.findtext("TargetClockPeriod", "")),
         _float(est.text or "") if est is not None else None,
-        _int(lat.findtext("Worst-caseLatency", "")) if lat is not None else None, interval)
+        _int(lat.findtext("Worst-caseLatency", "")) if lat is not None else None,
+        interval,
+    )
     if perf is not None:
         _xml_loops(perf.find("SummaryOfLoopLatency"), rep)
     res = root.find("AreaEstimates/Resources")
@@ -237,9 +275,10 @@ def _parse_xml(path: Path, text: str) -> HlsReport:
         ml = mod.find("PerformanceEstimates/SummaryOfOverallLatency")
         if name == rep.top or ml is None:
             continue
-        rep.modules[name] = {"latency_cycles": _int(ml.findtext("Worst-caseLatency", "")),
-                             "interval_cycles": _int(ml.findtext("PipelineInitiationInterval",
-                                                                  ""))}
+        rep.modules[name] = {
+            "latency_cycles": _int(ml.findtext("Worst-caseLatency", "")),
+            "interval_cycles": _int(ml.findtext("PipelineInitiationInterval", "")),
+        }
         _xml_loops(mod.find("PerformanceEstimates/SummaryOfLoopLatency"), rep)
     return rep
 
@@ -252,4 +291,5 @@ def _xml_loops(node: ET.Element | None, rep: HlsReport) -> None:
             trip_count=_int(loop.findtext("TripCount", "")),
             ii=_int(loop.findtext("PipelineII", "")),
             iteration_latency=_int(loop.findtext("PipelineDepth", "")),
-            latency_cycles=_int(loop.findtext("Latency", "")))
+            latency_cycles=_int(loop.findtext("Latency", "")),
+        )

@@ -18,8 +18,17 @@ from pathlib import Path
 
 from spatialsim.errors import UserError
 
-BOARD_COLUMNS = ("model", "design", "platform", "layers", "prompt_len", "gen_len", "clock_mhz",
-                 "ttft_ms", "tpot_ms")
+BOARD_COLUMNS = (
+    "model",
+    "design",
+    "platform",
+    "layers",
+    "prompt_len",
+    "gen_len",
+    "clock_mhz",
+    "ttft_ms",
+    "tpot_ms",
+)
 BOARD_OPTIONAL = ("prefill_layer_ms", "decode_layer_ms", "note")
 HBM_COLUMNS = ("quantity", "value", "unit", "conditions", "kind", "source")
 
@@ -44,8 +53,10 @@ class BoardRun:
 
     @property
     def label(self) -> str:
-        return (f"{Path(self.file).name}:{self.row} {self.model}/{self.design} "
-                f"l={self.prompt_len} g={self.gen_len}")
+        return (
+            f"{Path(self.file).name}:{self.row} {self.model}/{self.design} "
+            f"l={self.prompt_len} g={self.gen_len}"
+        )
 
 
 @dataclass(frozen=True)
@@ -65,19 +76,30 @@ def _read(path: Path, required: tuple[str, ...], optional: tuple[str, ...]) -> l
             header = reader.fieldnames or []
             missing = [c for c in required if c not in header]
             if missing:
-                raise UserError(f"{path}: missing column(s) {', '.join(missing)}; the header "
-                                f"must have {','.join(required)}")
+                raise UserError(
+                    f"{path}: missing column(s) {', '.join(missing)}; the header "
+                    f"must have {','.join(required)}"
+                )
             unknown = [c for c in header if c not in required + optional]
             if unknown:
-                raise UserError(f"{path}: unknown column {unknown[0]!r}; valid: "
-                                f"{', '.join(required + optional)}")
+                raise UserError(
+                    f"{path}: unknown column {unknown[0]!r}; valid: "
+                    f"{', '.join(required + optional)}"
+                )
             return list(reader)
     except OSError as exc:
         raise UserError(f"{path}: cannot read ({exc.strerror})") from None
 
 
-def _num(path: Path, row: int, col: str, text: str | None, cast: type, empty_ok: bool,
-         positive: bool = True) -> float | None:
+def _num(
+    path: Path,
+    row: int,
+    col: str,
+    text: str | None,
+    cast: type,
+    empty_ok: bool,
+    positive: bool = True,
+) -> float | None:
     text = (text or "").strip()
     if not text:
         if empty_ok:
@@ -99,24 +121,38 @@ def load_board_csv(path: Path) -> list[BoardRun]:
         ttft = _num(path, i, "ttft_ms", r.get("ttft_ms"), float, True)
         tpot = _num(path, i, "tpot_ms", r.get("tpot_ms"), float, True)
         gen = _num(path, i, "gen_len", r.get("gen_len"), int, False, positive=False)
-        if ttft is None and tpot is None and not r.get("prefill_layer_ms") \
-                and not r.get("decode_layer_ms"):
-            raise UserError(f"{path}: row {i}: no measurement (ttft_ms, tpot_ms or a layer "
-                            f"time must be given)")
+        if (
+            ttft is None
+            and tpot is None
+            and not r.get("prefill_layer_ms")
+            and not r.get("decode_layer_ms")
+        ):
+            raise UserError(
+                f"{path}: row {i}: no measurement (ttft_ms, tpot_ms or a layer time must be given)"
+            )
         if tpot is not None and not gen:
             raise UserError(f"{path}: row {i}: tpot_ms needs gen_len > 0")
-        runs.append(BoardRun(
-            file=str(path), row=i, model=r["model"].strip(), design=r["design"].strip(),
-            platform=r["platform"].strip(),
-            layers=int(_num(path, i, "layers", r.get("layers"), int, False) or 0),
-            prompt_len=int(_num(path, i, "prompt_len", r.get("prompt_len"), int, False) or 0),
-            gen_len=int(gen or 0),
-            clock_mhz=float(_num(path, i, "clock_mhz", r.get("clock_mhz"), float, False) or 0),
-            ttft_ms=ttft, tpot_ms=tpot,
-            prefill_layer_ms=_num(path, i, "prefill_layer_ms", r.get("prefill_layer_ms"),
-                                  float, True),
-            decode_layer_ms=_num(path, i, "decode_layer_ms", r.get("decode_layer_ms"), float,
-                                 True)))
+        runs.append(
+            BoardRun(
+                file=str(path),
+                row=i,
+                model=r["model"].strip(),
+                design=r["design"].strip(),
+                platform=r["platform"].strip(),
+                layers=int(_num(path, i, "layers", r.get("layers"), int, False) or 0),
+                prompt_len=int(_num(path, i, "prompt_len", r.get("prompt_len"), int, False) or 0),
+                gen_len=int(gen or 0),
+                clock_mhz=float(_num(path, i, "clock_mhz", r.get("clock_mhz"), float, False) or 0),
+                ttft_ms=ttft,
+                tpot_ms=tpot,
+                prefill_layer_ms=_num(
+                    path, i, "prefill_layer_ms", r.get("prefill_layer_ms"), float, True
+                ),
+                decode_layer_ms=_num(
+                    path, i, "decode_layer_ms", r.get("decode_layer_ms"), float, True
+                ),
+            )
+        )
     if not runs:
         raise UserError(f"{path}: no rows")
     return runs
@@ -127,9 +163,16 @@ def load_hbm_csv(path: Path) -> list[HbmMeasurement]:
     for i, r in enumerate(_read(path, HBM_COLUMNS, ()), start=2):
         value = _num(path, i, "value", r.get("value"), float, False)
         assert value is not None
-        out.append(HbmMeasurement(r["quantity"].strip(), value, r["unit"].strip(),
-                                  r["conditions"].strip(), r["kind"].strip(),
-                                  r["source"].strip()))
+        out.append(
+            HbmMeasurement(
+                r["quantity"].strip(),
+                value,
+                r["unit"].strip(),
+                r["conditions"].strip(),
+                r["kind"].strip(),
+                r["source"].strip(),
+            )
+        )
     if not out:
         raise UserError(f"{path}: no rows")
     return out

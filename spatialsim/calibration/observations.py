@@ -29,21 +29,37 @@ from spatialsim.workload.models import get_model
 
 # HLS module names (numbered suffixes removed) of the chen2024 artifact -> our kernels.
 MODULE_KERNELS = {
-    "Linear_layer_qkv": "q_proj", "Attention_layer": "qk_matmul", "Mask_layer": "mask",
-    "Softmax_layer": "softmax", "Context_layer": "sv_matmul", "Linear_layer_ds0": "out_proj",
-    "Res_layer0": "residual0", "Layer_norm0": "layernorm0", "K_writer": "k_writer",
-    "V_writer": "v_writer", "Q_buffer": "q_buffer", "input_loader": "input_loader",
-    "input_loader_q": "input_loader_q", "input_loader_kv": "input_loader_kv",
-    "input_loader_ds1_res1": "splitter", "Linear_layer_ds1": "ffn1", "Gelu_layer": "gelu",
-    "Linear_layer_ds2": "ffn2", "Res_layer1": "residual1", "Layer_norm1": "layernorm1",
-    "output_writer": "output_writer", "weight_loader_r1": "weight_loader_r1",
-    "weight_ds0_loader": "weight_loader_r2", "weight_loader_r3": "weight_loader_r3",
+    "Linear_layer_qkv": "q_proj",
+    "Attention_layer": "qk_matmul",
+    "Mask_layer": "mask",
+    "Softmax_layer": "softmax",
+    "Context_layer": "sv_matmul",
+    "Linear_layer_ds0": "out_proj",
+    "Res_layer0": "residual0",
+    "Layer_norm0": "layernorm0",
+    "K_writer": "k_writer",
+    "V_writer": "v_writer",
+    "Q_buffer": "q_buffer",
+    "input_loader": "input_loader",
+    "input_loader_q": "input_loader_q",
+    "input_loader_kv": "input_loader_kv",
+    "input_loader_ds1_res1": "splitter",
+    "Linear_layer_ds1": "ffn1",
+    "Gelu_layer": "gelu",
+    "Linear_layer_ds2": "ffn2",
+    "Res_layer1": "residual1",
+    "Layer_norm1": "layernorm1",
+    "output_writer": "output_writer",
+    "weight_loader_r1": "weight_loader_r1",
+    "weight_ds0_loader": "weight_loader_r2",
+    "weight_loader_r3": "weight_loader_r3",
 }
 REGION_TOP = re.compile(r"_dataflow_region_(\d+)$")
 
 
-def _picker(estimates: Callable[[Values], dict[str, float]],
-            kernel: str) -> Callable[[Values], float]:
+def _picker(
+    estimates: Callable[[Values], dict[str, float]], kernel: str
+) -> Callable[[Values], float]:
     return lambda v: estimates(v)[kernel]
 
 
@@ -69,16 +85,21 @@ class HlsSet:
     skipped: list[str] = field(default_factory=list)
 
 
-def hls_observations(reports: list[HlsReport], design: Design, phase: str, seq_len: int,
-                     cost: CostParams, platform: Platform) -> HlsSet:
+def hls_observations(
+    reports: list[HlsReport],
+    design: Design,
+    phase: str,
+    seq_len: int,
+    cost: CostParams,
+    platform: Platform,
+) -> HlsSet:
     """Module and region latencies of ``reports`` against the isolated estimates."""
     cache: dict[tuple[tuple[str, float], ...], dict[str, float]] = {}
 
     def estimates(values: Values) -> dict[str, float]:
         key = tuple(sorted(values.items()))
         if key not in cache:
-            c, _ = apply({k: v for k, v in values.items() if k.startswith("cost.")}, cost,
-                         platform)
+            c, _ = apply({k: v for k, v in values.items() if k.startswith("cost.")}, cost, platform)
             d = apply_design(values, design)
             est = kernel_estimates(d, phase, seq_len, c)
             out = {n: e.cycles for n, e in est.items()}
@@ -98,19 +119,28 @@ def hls_observations(reports: list[HlsReport], design: Design, phase: str, seq_l
             if kernel is None or kernel not in known or not lat:
                 result.skipped.append(f"{Path(rep.path).name}:{module}")
                 continue
-            result.observations.append(Observation(
-                label=f"{Path(rep.path).name}:{module} ({kernel})", source="hls",
-                observed=float(lat), unit="cycles", predict=_picker(estimates, kernel)))
+            result.observations.append(
+                Observation(
+                    label=f"{Path(rep.path).name}:{module} ({kernel})",
+                    source="hls",
+                    observed=float(lat),
+                    unit="cycles",
+                    predict=_picker(estimates, kernel),
+                )
+            )
     if not result.observations:
-        raise UserError("no module of the HLS report(s) maps to a kernel of design "
-                        f"{design.name}; modules look like 'Linear_layer_qkv_1' or "
-                        "'Softmax_layer_1'")
+        raise UserError(
+            "no module of the HLS report(s) maps to a kernel of design "
+            f"{design.name}; modules look like 'Linear_layer_qkv_1' or "
+            "'Softmax_layer_1'"
+        )
     return result
 
 
 # quantity -> (parameter or model quantity, converting the measurement's unit)
-def _hbm_predictor(m: HbmMeasurement,
-                   platform: Platform) -> tuple[str, Callable[[Values], float]] | None:
+def _hbm_predictor(
+    m: HbmMeasurement, platform: Platform
+) -> tuple[str, Callable[[Values], float]] | None:
     hbm = platform.hbm
     if hbm is None:
         return None
@@ -128,7 +158,8 @@ def _hbm_predictor(m: HbmMeasurement,
         return "cycles@450MHz", lambda v: v["hbm.switch_penalty_ns"] / cycles_ns
     if q == "small_burst_local_bw":
         return "GB/s", lambda v: hbm_channel_rate_gbps(
-            _hbm_with(platform, v), hbm.small_burst_bytes)
+            _hbm_with(platform, v), hbm.small_burst_bytes
+        )
     if q == "ddr4_channel_read_bw" and platform.ddr is not None:
         return "GB/s", lambda v: v["ddr.read_bw_gbps"]
     if q == "ddr4_channel_write_bw" and platform.ddr is not None:
@@ -137,8 +168,7 @@ def _hbm_predictor(m: HbmMeasurement,
 
 
 def _hbm_with(platform: Platform, values: Values) -> Hbm:
-    _, p = apply({k: v for k, v in values.items() if k.startswith("hbm.")}, CostParams(),
-                 platform)
+    _, p = apply({k: v for k, v in values.items() if k.startswith("hbm.")}, CostParams(), platform)
     assert p.hbm is not None
     return p.hbm
 
@@ -159,14 +189,21 @@ def hbm_observations(measurements: list[HbmMeasurement], platform: Platform) -> 
         unit, fn = pred
         if unit != m.unit:
             raise UserError(f"HBM CSV: {m.quantity} is in {m.unit!r}; expected {unit!r}")
-        out.observations.append(Observation(
-            label=f"{m.quantity} ({m.source})", source="hbm", observed=m.value, unit=m.unit,
-            predict=fn))
+        out.observations.append(
+            Observation(
+                label=f"{m.quantity} ({m.source})",
+                source="hbm",
+                observed=m.value,
+                unit=m.unit,
+                predict=fn,
+            )
+        )
     return out
 
 
-def board_observations(runs: list[BoardRun], cost: CostParams,
-                       platforms: dict[str, Platform] | None = None) -> list[Observation]:
+def board_observations(
+    runs: list[BoardRun], cost: CostParams, platforms: dict[str, Platform] | None = None
+) -> list[Observation]:
     """ttft_ms, tpot_ms and layer times of each run, predicted by simulating it."""
     platforms = platforms or {}
     cache: dict[tuple[int, tuple[tuple[str, float], ...]], tuple[float, float | None]] = {}
@@ -174,8 +211,9 @@ def board_observations(runs: list[BoardRun], cost: CostParams,
     for i, r in enumerate(runs):
         model = get_model(r.model)
         if r.layers > model.layers:
-            raise UserError(f"{r.file}: row {r.row}: layers {r.layers} exceeds {model.name}'s "
-                            f"{model.layers}")
+            raise UserError(
+                f"{r.file}: row {r.row}: layers {r.layers} exceeds {model.name}'s {model.layers}"
+            )
         designs[i] = build_design(r.design, model, r.prompt_len + r.gen_len)
         platforms.setdefault(r.platform, get_platform(r.platform))
 
@@ -184,9 +222,17 @@ def board_observations(runs: list[BoardRun], cost: CostParams,
         if key not in cache:
             r = runs[i]
             c, p = apply(values, cost, platforms[r.platform])
-            res = simulate(apply_design(values, designs[i]), p, RunConfig(prompt_len=r.prompt_len,
-                                                    gen_len=r.gen_len, layers=r.layers,
-                                                    clock_mhz=r.clock_mhz, params=c))
+            res = simulate(
+                apply_design(values, designs[i]),
+                p,
+                RunConfig(
+                    prompt_len=r.prompt_len,
+                    gen_len=r.gen_len,
+                    layers=r.layers,
+                    clock_mhz=r.clock_mhz,
+                    params=c,
+                ),
+            )
             cache[key] = (res.ttft_ms, res.tpot_ms)
         return cache[key]
 
@@ -200,9 +246,23 @@ def board_observations(runs: list[BoardRun], cost: CostParams,
         if r.tpot_ms is not None:
             obs.append(Observation(f"{r.label} tpot", "board", r.tpot_ms, "ms", pick(i, 1)))
         if r.prefill_layer_ms is not None:
-            obs.append(Observation(f"{r.label} prefill layer", "board", r.prefill_layer_ms,
-                                   "ms", pick(i, 0, r.layers)))
+            obs.append(
+                Observation(
+                    f"{r.label} prefill layer",
+                    "board",
+                    r.prefill_layer_ms,
+                    "ms",
+                    pick(i, 0, r.layers),
+                )
+            )
         if r.decode_layer_ms is not None:
-            obs.append(Observation(f"{r.label} decode layer", "board", r.decode_layer_ms,
-                                   "ms", pick(i, 1, r.layers)))
+            obs.append(
+                Observation(
+                    f"{r.label} decode layer",
+                    "board",
+                    r.decode_layer_ms,
+                    "ms",
+                    pick(i, 1, r.layers),
+                )
+            )
     return obs

@@ -45,32 +45,51 @@ class Profile:
         return apply_design(self.values, design)
 
 
-def to_toml(platform: str, fits: dict[str, FitResult], defaults: Values,
-            meta: dict[str, Any]) -> str:
-    doc: dict[str, Any] = {"profile": {"platform": platform, **meta}, "parameters": {},
-                           "fixed": {}, "covariance": {}, "summary": {}, "residuals": []}
+def to_toml(
+    platform: str, fits: dict[str, FitResult], defaults: Values, meta: dict[str, Any]
+) -> str:
+    doc: dict[str, Any] = {
+        "profile": {"platform": platform, **meta},
+        "parameters": {},
+        "fixed": {},
+        "covariance": {},
+        "summary": {},
+        "residuals": [],
+    }
     for source, res in fits.items():
         for n in res.fitted:
             lo, hi = res.ci95[n]
-            doc["parameters"][n] = {"value": res.values[n], "stderr": res.stderr[n],
-                                    "ci95": [lo, hi], "default": defaults[n],
-                                    "from": source, "meaning": PARAMS[n].doc}
+            doc["parameters"][n] = {
+                "value": res.values[n],
+                "stderr": res.stderr[n],
+                "ci95": [lo, hi],
+                "default": defaults[n],
+                "from": source,
+                "meaning": PARAMS[n].doc,
+            }
         for n, why in res.fixed.items():
             if n not in doc["parameters"]:
                 doc["fixed"][n] = f"{source}: {why}"
         if res.fitted:
-            doc["covariance"][source] = {"names": res.fitted,
-                                         "matrix": res.covariance.tolist()}
+            doc["covariance"][source] = {"names": res.fitted, "matrix": res.covariance.tolist()}
         doc["summary"][source] = {k: v for k, v in res.summary().items() if v is not None}
         for r in res.residuals:
-            row = {"source": source, "label": r.label, "observed": r.observed,
-                   "predicted": r.predicted, "unit": r.unit, "error": r.error}
+            row = {
+                "source": source,
+                "label": r.label,
+                "observed": r.observed,
+                "predicted": r.predicted,
+                "unit": r.unit,
+                "error": r.error,
+            }
             if r.loo_error is not None:
                 row["loo_error"] = r.loo_error
             doc["residuals"].append(row)
-    header = ("# spatialsim calibration profile (spatialsim calibrate). Parameters: fitted "
-              "value, standard error,\n# 95 % interval and the default it replaced. "
-              "[fixed]: what the data could not determine.\n")
+    header = (
+        "# spatialsim calibration profile (spatialsim calibrate). Parameters: fitted "
+        "value, standard error,\n# 95 % interval and the default it replaced. "
+        "[fixed]: what the data could not determine.\n"
+    )
     return header + tomli_w.dumps(doc)
 
 
@@ -88,25 +107,29 @@ def load(spec: str) -> Profile:
         try:
             text = read_text(path, "calibration profile")
         except UserError as exc:
-            raise UserError(f"calibration profile {spec!r}: {str(exc)[len(str(path)) + 2:]}; "
-                            f"built-in: {', '.join(BUILTIN_PROFILES)}") from None
+            raise UserError(
+                f"calibration profile {spec!r}: {str(exc)[len(str(path)) + 2 :]}; "
+                f"built-in: {', '.join(BUILTIN_PROFILES)}"
+            ) from None
         origin = str(path)
     doc = parse_toml(text, origin)
     try:
         params = doc["parameters"]
         values = {n: float(p["value"]) for n, p in params.items()}
         stderr = {n: float(p.get("stderr", 0.0)) for n, p in params.items()}
-        blocks = [(list(b["names"]), np.array(b["matrix"], float))
-                  for b in doc.get("covariance", {}).values()]
+        blocks = [
+            (list(b["names"]), np.array(b["matrix"], float))
+            for b in doc.get("covariance", {}).values()
+        ]
         platform = str(doc["profile"]["platform"])
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{origin}: not a calibration profile (missing or bad {exc})") from None
     unknown = [n for n in values if n not in PARAMS]
     if unknown:
-        raise UserError(f"{origin}: unknown parameter {unknown[0]!r}; valid: "
-                        f"{', '.join(PARAMS)}")
-    return Profile(platform, values, stderr, blocks, dict(doc.get("fixed", {})),
-                   dict(doc["profile"]))
+        raise UserError(f"{origin}: unknown parameter {unknown[0]!r}; valid: {', '.join(PARAMS)}")
+    return Profile(
+        platform, values, stderr, blocks, dict(doc.get("fixed", {})), dict(doc["profile"])
+    )
 
 
 def propagate(profile: Profile, outputs: Callable[[Values], list[float]]) -> list[float]:

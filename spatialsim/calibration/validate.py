@@ -47,15 +47,28 @@ class Row:
     note: str = ""
 
     def errors(self) -> dict[str, float | None]:
-        return {k: (None if v is None else (v - self.reference) / self.reference)
-                for k, v in (("model", self.model), ("simulator", self.simulator),
-                             ("analytical", self.analytical))}
+        return {
+            k: (None if v is None else (v - self.reference) / self.reference)
+            for k, v in (
+                ("model", self.model),
+                ("simulator", self.simulator),
+                ("analytical", self.analytical),
+            )
+        }
 
     def to_json(self) -> dict[str, Any]:
-        return {"section": self.section, "name": self.name, "unit": self.unit,
-                "reference": self.reference, "model": self.model,
-                "simulator": self.simulator, "analytical": self.analytical,
-                "errors": self.errors(), "source": self.source, "note": self.note}
+        return {
+            "section": self.section,
+            "name": self.name,
+            "unit": self.unit,
+            "reference": self.reference,
+            "model": self.model,
+            "simulator": self.simulator,
+            "analytical": self.analytical,
+            "errors": self.errors(),
+            "source": self.source,
+            "note": self.note,
+        }
 
 
 def reference_data() -> dict[str, Any]:
@@ -73,24 +86,47 @@ def hls_rows(ref: dict[str, Any], params: CostParams | None = None) -> list[Row]
     cycles.update(region_latencies(design, "prefill", est, params))
     run = simulate(design, platform, RunConfig(prompt_len=seq, layers=1, params=params))
     kernels = run.phases["prefill"].kernels
-    own = {n: k.active_cycles * (k.fractions["busy"] + k.fractions["hbm_wait"])
-           for n, k in kernels.items()}
+    own = {
+        n: k.active_cycles * (k.fractions["busy"] + k.fractions["hbm_wait"])
+        for n, k in kernels.items()
+    }
     eq = estimate_phase(design, platform, "prefill", seq)
-    stage = {"q_proj": eq.stages["qkv"], "k_proj": eq.stages["qkv"], "v_proj": eq.stages["qkv"],
-             "qk_matmul": eq.stages["qk_matmul"], "sv_matmul": eq.stages["sv_matmul"],
-             "out_proj": eq.stages["out_proj"], "ffn1": eq.stages["ffn1"],
-             "ffn2": eq.stages["ffn2"], "region_1": eq.sync_cycles,
-             "region_3": max(eq.stages["ffn1"], eq.stages["ffn2"])}
+    stage = {
+        "q_proj": eq.stages["qkv"],
+        "k_proj": eq.stages["qkv"],
+        "v_proj": eq.stages["qkv"],
+        "qk_matmul": eq.stages["qk_matmul"],
+        "sv_matmul": eq.stages["sv_matmul"],
+        "out_proj": eq.stages["out_proj"],
+        "ffn1": eq.stages["ffn1"],
+        "ffn2": eq.stages["ffn2"],
+        "region_1": eq.sync_cycles,
+        "region_3": max(eq.stages["ffn1"], eq.stages["ffn2"]),
+    }
     rows = []
     for m in ref["modules"]:
         name = HLS_ALIASES.get(m["module"], m["module"])
-        note = ("simulator: cycles busy or waiting on HBM in a simulated layer (FIFO stalls "
-                "excluded, as in HLS)" if name in own else
-                "the simulator has no separate weight loader or isolated region"
-                if name.startswith(("weight_loader", "region")) else "")
-        rows.append(Row("hls", f"{m['module']} ({name})", "cycles",
-                        float(m["latency_cycles"]), cycles.get(name), own.get(name),
-                        stage.get(name), ref["source"], note))
+        note = (
+            "simulator: cycles busy or waiting on HBM in a simulated layer (FIFO stalls "
+            "excluded, as in HLS)"
+            if name in own
+            else "the simulator has no separate weight loader or isolated region"
+            if name.startswith(("weight_loader", "region"))
+            else ""
+        )
+        rows.append(
+            Row(
+                "hls",
+                f"{m['module']} ({name})",
+                "cycles",
+                float(m["latency_cycles"]),
+                cycles.get(name),
+                own.get(name),
+                stage.get(name),
+                ref["source"],
+                note,
+            )
+        )
     return rows
 
 
@@ -110,13 +146,15 @@ def memory_rows(entries: list[dict[str, Any]], platform: Platform) -> list[Row]:
             ana = platform.channel_read_bw_gbps("HBM")
         elif q == "all_pc_read_bw":
             model = hbm.channels * values["hbm.read_bw_gbps"]
-            sim = _stream_rate(platform, [f"HBM[{i}]" for i in range(hbm.channels)],
-                               4 * 2**20, 2**16, 300.0, False)
+            sim = _stream_rate(
+                platform, [f"HBM[{i}]" for i in range(hbm.channels)], 4 * 2**20, 2**16, 300.0, False
+            )
             note = "channels modelled as independent"
         elif q == "all_pc_write_bw":
             model = hbm.channels * values["hbm.write_bw_gbps"]
-            sim = _stream_rate(platform, [f"HBM[{i}]" for i in range(hbm.channels)],
-                               4 * 2**20, 2**16, 300.0, True)
+            sim = _stream_rate(
+                platform, [f"HBM[{i}]" for i in range(hbm.channels)], 4 * 2**20, 2**16, 300.0, True
+            )
         elif q == "read_latency_page_hit":
             model = values["hbm.latency_ns"] / axi_ns
             sim = _idle_latency_ns(platform) / axi_ns
@@ -125,8 +163,7 @@ def memory_rows(entries: list[dict[str, Any]], platform: Platform) -> list[Row]:
             model = values["hbm.switch_penalty_ns"] / axi_ns
         elif q == "small_burst_local_bw":
             model = hbm_channel_rate_gbps(hbm, 32)
-            sim = _stream_rate(platform, ["HBM[3]"], 32 * 4096, 32, 450.0, False,
-                               extent=32)
+            sim = _stream_rate(platform, ["HBM[3]"], 32 * 4096, 32, 450.0, False, extent=32)
         elif q == "ddr4_channel_read_bw":
             model = values["ddr.read_bw_gbps"]
             sim = _stream_rate(platform, ["DDR[0]"], 4 * 2**20, 2**16, 300.0, False)
@@ -136,13 +173,21 @@ def memory_rows(entries: list[dict[str, Any]], platform: Platform) -> list[Row]:
             sim = _stream_rate(platform, ["DDR[0]"], 4 * 2**20, 2**16, 300.0, True)
         else:
             note = NOT_MODELLED.get(q, "not modelled")
-        rows.append(Row("memory", q, e["unit"], ref, model, sim, ana,
-                        f"{e['source']}: {e['setup']}", note))
+        rows.append(
+            Row("memory", q, e["unit"], ref, model, sim, ana, f"{e['source']}: {e['setup']}", note)
+        )
     return rows
 
 
-def _stream_rate(platform: Platform, ports: list[str], nbytes: int, request_bytes: int,
-                 clock_mhz: float, write: bool, extent: int | None = None) -> float:
+def _stream_rate(
+    platform: Platform,
+    ports: list[str],
+    nbytes: int,
+    request_bytes: int,
+    clock_mhz: float,
+    write: bool,
+    extent: int | None = None,
+) -> float:
     """GB/s the engine's channels deliver to one master per port (512 bits at
     ``clock_mhz``) moving ``nbytes`` each in back-to-back requests of ``request_bytes``;
     ``extent`` is the consecutive run the channel's rate depends on (default: all of it)."""

@@ -21,8 +21,16 @@ from spatialsim.experiment.request import (
 from spatialsim.hardware.platform import BUILTIN_PLATFORMS, Platform
 from spatialsim.workload.models import MODELS, ModelConfig
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_PLATFORM", "DEFAULT_PROMPT", "add_design_options",
-           "add_engine_options", "add_json_option", "request_from_args", "resolve"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_PLATFORM",
+    "DEFAULT_PROMPT",
+    "add_design_options",
+    "add_engine_options",
+    "add_json_option",
+    "request_from_args",
+    "resolve",
+]
 
 
 def _number(text: str, cast: type, what: str, positive: bool) -> float:
@@ -57,68 +65,132 @@ def add_json_option(p: argparse.ArgumentParser, what: str = "JSON") -> None:
 
 
 def add_design_options(p: argparse.ArgumentParser, default_design: str) -> None:
-    p.add_argument("--model", default=None,
-                   help=f"built-in model ({', '.join(MODELS)}) or path to a Hugging Face "
-                        f"config.json (default: {DEFAULT_MODEL})")
-    p.add_argument("--platform", default=DEFAULT_PLATFORM,
-                   help=f"built-in platform ({', '.join(BUILTIN_PLATFORMS)}) or a platform "
-                        f".toml file (default: {DEFAULT_PLATFORM})")
-    p.add_argument("--design", default=default_design,
-                   help=f"design template ({', '.join(DESIGNS)}) or a design .toml file "
-                        f"(default: {default_design})")
-    p.add_argument("--max-seq-len", type=positive_int, default=None,
-                   help="longest sequence the design is built to hold (sizes the KV buffers "
-                        "and the FFN bypass; default: prompt + generated tokens)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V",
-                   help="override a design parameter: kernel.<name>.<param>=<value>, "
-                        "fifo.<name>.depth=<words>, design.clock_mhz=<MHz> (repeatable)")
+    p.add_argument(
+        "--model",
+        default=None,
+        help=f"built-in model ({', '.join(MODELS)}) or path to a Hugging Face "
+        f"config.json (default: {DEFAULT_MODEL})",
+    )
+    p.add_argument(
+        "--platform",
+        default=DEFAULT_PLATFORM,
+        help=f"built-in platform ({', '.join(BUILTIN_PLATFORMS)}) or a platform "
+        f".toml file (default: {DEFAULT_PLATFORM})",
+    )
+    p.add_argument(
+        "--design",
+        default=default_design,
+        help=f"design template ({', '.join(DESIGNS)}) or a design .toml file "
+        f"(default: {default_design})",
+    )
+    p.add_argument(
+        "--max-seq-len",
+        type=positive_int,
+        default=None,
+        help="longest sequence the design is built to hold (sizes the KV buffers "
+        "and the FFN bypass; default: prompt + generated tokens)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="override a design parameter: kernel.<name>.<param>=<value>, "
+        "fifo.<name>.depth=<words>, design.clock_mhz=<MHz> (repeatable)",
+    )
 
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:
     """The simulation options every simulating command takes (run, demo's engine, replay)."""
-    p.add_argument("--layers", type=positive_int, default=None,
-                   help="simulate only the first N layers (default: all of the model's)")
-    p.add_argument("--clock-mhz", type=positive_float, default=None,
-                   help="kernel clock (default: the design's, 250 MHz for chen2024)")
-    p.add_argument("--granularity", choices=GRANULARITIES, default="coarse",
-                   help="coarse: transfers of a quarter row (fast, the default); fine: one "
-                        "event per FIFO word (small designs only)")
-    p.add_argument("--chunks-per-row", type=positive_int, default=4,
-                   help="pieces a row is cut into in coarse mode (default 4)")
-    p.add_argument("--every-layer", action="store_true",
-                   help="simulate every layer launch instead of replaying the identical "
-                        "layers of a step (same results, slower; for checking)")
-    p.add_argument("--launch-overhead-us", type=nonneg_float, default=None,
-                   help="host time to launch one layer's kernels (default 0: not "
-                        "characterised; calibrate it from board runs)")
-    p.add_argument("--cost", action="append", default=[], metavar="NAME=VALUE",
-                   help="set a cost-model constant (repeatable): "
-                        + ", ".join(f.name for f in dataclasses.fields(CostParams))
-                        + " (docs/engine.md gives each default and its source)")
-    p.add_argument("--calibration", metavar="PROFILE", default=None,
-                   help="apply a calibration profile (a file from 'spatialsim calibrate', or "
-                        "'u280' for the shipped one) and report 95 %% intervals propagated "
-                        "from its parameter uncertainty")
-    p.add_argument("--host-io", action="store_true",
-                   help="add PCIe transfers: prompt activations in, hidden state out, and "
-                        "one token's activations each way per decode step")
+    p.add_argument(
+        "--layers",
+        type=positive_int,
+        default=None,
+        help="simulate only the first N layers (default: all of the model's)",
+    )
+    p.add_argument(
+        "--clock-mhz",
+        type=positive_float,
+        default=None,
+        help="kernel clock (default: the design's, 250 MHz for chen2024)",
+    )
+    p.add_argument(
+        "--granularity",
+        choices=GRANULARITIES,
+        default="coarse",
+        help="coarse: transfers of a quarter row (fast, the default); fine: one "
+        "event per FIFO word (small designs only)",
+    )
+    p.add_argument(
+        "--chunks-per-row",
+        type=positive_int,
+        default=4,
+        help="pieces a row is cut into in coarse mode (default 4)",
+    )
+    p.add_argument(
+        "--every-layer",
+        action="store_true",
+        help="simulate every layer launch instead of replaying the identical "
+        "layers of a step (same results, slower; for checking)",
+    )
+    p.add_argument(
+        "--launch-overhead-us",
+        type=nonneg_float,
+        default=None,
+        help="host time to launch one layer's kernels (default 0: not "
+        "characterised; calibrate it from board runs)",
+    )
+    p.add_argument(
+        "--cost",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a cost-model constant (repeatable): "
+        + ", ".join(f.name for f in dataclasses.fields(CostParams))
+        + " (docs/engine.md gives each default and its source)",
+    )
+    p.add_argument(
+        "--calibration",
+        metavar="PROFILE",
+        default=None,
+        help="apply a calibration profile (a file from 'spatialsim calibrate', or "
+        "'u280' for the shipped one) and report 95 %% intervals propagated "
+        "from its parameter uncertainty",
+    )
+    p.add_argument(
+        "--host-io",
+        action="store_true",
+        help="add PCIe transfers: prompt activations in, hidden state out, and "
+        "one token's activations each way per decode step",
+    )
 
 
-def request_from_args(args: argparse.Namespace, prompt_len: int | None = None,
-                      gen_len: int | None = None, **fields: Any) -> RunRequest:
+def request_from_args(
+    args: argparse.Namespace,
+    prompt_len: int | None = None,
+    gen_len: int | None = None,
+    **fields: Any,
+) -> RunRequest:
     """The request the parsed options describe (options a command lacks keep their
     defaults; ``fields`` win)."""
     get = vars(args).get
     values: dict[str, Any] = {
-        "model": get("model"), "platform": get("platform", DEFAULT_PLATFORM),
-        "design": get("design", DEFAULT_DESIGN), "max_seq_len": get("max_seq_len"),
-        "set": tuple(get("overrides") or ()), "layers": get("layers"),
-        "clock_mhz": get("clock_mhz"), "granularity": get("granularity", "coarse"),
+        "model": get("model"),
+        "platform": get("platform", DEFAULT_PLATFORM),
+        "design": get("design", DEFAULT_DESIGN),
+        "max_seq_len": get("max_seq_len"),
+        "set": tuple(get("overrides") or ()),
+        "layers": get("layers"),
+        "clock_mhz": get("clock_mhz"),
+        "granularity": get("granularity", "coarse"),
         "chunks_per_row": get("chunks_per_row", 4),
         "every_layer": bool(get("every_layer", False)),
         "launch_overhead_us": get("launch_overhead_us"),
-        "cost": tuple(get("cost") or ()), "calibration": get("calibration"),
-        "host_io": bool(get("host_io", False))}
+        "cost": tuple(get("cost") or ()),
+        "calibration": get("calibration"),
+        "host_io": bool(get("host_io", False)),
+    }
     if prompt_len is not None:
         values["prompt_len"] = prompt_len
     if gen_len is not None:

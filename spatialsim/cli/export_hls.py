@@ -11,16 +11,22 @@ from spatialsim.cli.common import add_design_options, positive_int, resolve
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "export-hls", help="write HLS config headers, v++ connectivity and Vitis HLS scripts",
+        "export-hls",
+        help="write HLS config headers, v++ connectivity and Vitis HLS scripts",
         description="Write, per bitstream of the design, the configuration header the "
-                    "hw_kernels C++ is instantiated with (sizes, array shapes, every FIFO "
-                    "depth), the v++ connectivity file (sp= HBM bindings, slr= placement, "
-                    "stream_connect= links with depths), the region top functions and "
-                    "Vitis HLS csim/csynth/cosim scripts; all from the same design graph "
-                    "the simulator runs.")
+        "hw_kernels C++ is instantiated with (sizes, array shapes, every FIFO "
+        "depth), the v++ connectivity file (sp= HBM bindings, slr= placement, "
+        "stream_connect= links with depths), the region top functions and "
+        "Vitis HLS csim/csynth/cosim scripts; all from the same design graph "
+        "the simulator runs.",
+    )
     add_design_options(p, "chen2024-w4a8")
-    p.add_argument("--seq-len", type=positive_int, default=None,
-                   help="longest sequence to size buffers for (same as --max-seq-len)")
+    p.add_argument(
+        "--seq-len",
+        type=positive_int,
+        default=None,
+        help="longest sequence to size buffers for (same as --max-seq-len)",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.set_defaults(func=run)
 

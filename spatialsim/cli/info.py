@@ -24,33 +24,50 @@ from spatialsim.workload.operators import Precision, layer_operators
 
 
 def add_parsers(sub: Any) -> None:
-    p = sub.add_parser("models", help="list built-in models or show one's shape and operators",
-                       description="List the built-in model shapes, or show one model (or a "
-                                   "Hugging Face config.json) with its per-layer operators.")
+    p = sub.add_parser(
+        "models",
+        help="list built-in models or show one's shape and operators",
+        description="List the built-in model shapes, or show one model (or a "
+        "Hugging Face config.json) with its per-layer operators.",
+    )
     p.add_argument("name", nargs="?", help="model name or path to a config.json")
     p.add_argument("--phase", choices=("prefill", "decode"), default="prefill")
-    p.add_argument("--tokens", type=positive_int, default=DEFAULT_PROMPT,
-                   help="prompt length (prefill) or context (decode) for the operator list")
+    p.add_argument(
+        "--tokens",
+        type=positive_int,
+        default=DEFAULT_PROMPT,
+        help="prompt length (prefill) or context (decode) for the operator list",
+    )
     add_json_option(p)
     p.set_defaults(func=run_models)
 
-    p = sub.add_parser("platforms", help="list built-in platforms or show one with sources",
-                       description="List the built-in FPGA platforms, or show one platform "
-                                   "(built-in name or .toml file) with the source of each "
-                                   "number. --toml prints a built-in file to start your own.")
+    p = sub.add_parser(
+        "platforms",
+        help="list built-in platforms or show one with sources",
+        description="List the built-in FPGA platforms, or show one platform "
+        "(built-in name or .toml file) with the source of each "
+        "number. --toml prints a built-in file to start your own.",
+    )
     p.add_argument("name", nargs="?", help="platform name or path to a .toml file")
     p.add_argument("--toml", action="store_true", help="print the built-in platform file")
     add_json_option(p)
     p.set_defaults(func=run_platforms)
 
-    p = sub.add_parser("design", help="show a design's kernels, FIFOs and resources; export it",
-                       description="Build a design from a template (or load a design file), "
-                                   "apply --set overrides, check that it fits the platform, "
-                                   "and show it. --out writes it as an editable TOML file "
-                                   "that loads back exactly.")
+    p = sub.add_parser(
+        "design",
+        help="show a design's kernels, FIFOs and resources; export it",
+        description="Build a design from a template (or load a design file), "
+        "apply --set overrides, check that it fits the platform, "
+        "and show it. --out writes it as an editable TOML file "
+        "that loads back exactly.",
+    )
     add_design_options(p, "chen2024-w4a8")
-    p.add_argument("--seq-len", type=positive_int, default=DEFAULT_PROMPT,
-                   help=f"sequence length the design must hold (default {DEFAULT_PROMPT})")
+    p.add_argument(
+        "--seq-len",
+        type=positive_int,
+        default=DEFAULT_PROMPT,
+        help=f"sequence length the design must hold (default {DEFAULT_PROMPT})",
+    )
     p.add_argument("--out", metavar="FILE", help="write the design to a .toml file")
     add_json_option(p, "resource JSON")
     p.set_defaults(func=run_design)
@@ -58,29 +75,81 @@ def add_parsers(sub: Any) -> None:
 
 def run_models(args: argparse.Namespace) -> int:
     if args.name is None:
-        rows = [[m.name, m.layers, m.hidden, m.heads, m.head_dim, m.ffn, m.vocab,
-                 m.max_positions, m.norm, m.ffn_kind] for m in MODELS.values()]
+        rows = [
+            [
+                m.name,
+                m.layers,
+                m.hidden,
+                m.heads,
+                m.head_dim,
+                m.ffn,
+                m.vocab,
+                m.max_positions,
+                m.norm,
+                m.ffn_kind,
+            ]
+            for m in MODELS.values()
+        ]
         if args.json:
             emit_json({m.name: dataclasses.asdict(m) for m in MODELS.values()}, args.json)
         else:
-            print(table(["model", "layers", "hidden", "heads", "head_dim", "ffn", "vocab",
-                         "positions", "norm", "ffn kind"], rows))
+            print(
+                table(
+                    [
+                        "model",
+                        "layers",
+                        "hidden",
+                        "heads",
+                        "head_dim",
+                        "ffn",
+                        "vocab",
+                        "positions",
+                        "norm",
+                        "ffn kind",
+                    ],
+                    rows,
+                )
+            )
         return 0
     model = get_model(args.name)
     ops = layer_operators(model, args.phase, args.tokens, Precision())
     if args.json:
-        emit_json({"model": dataclasses.asdict(model), "phase": args.phase,
-                   "tokens": args.tokens, "precision": dataclasses.asdict(Precision()),
-                   "operators": [dataclasses.asdict(o) for o in ops]}, args.json)
+        emit_json(
+            {
+                "model": dataclasses.asdict(model),
+                "phase": args.phase,
+                "tokens": args.tokens,
+                "precision": dataclasses.asdict(Precision()),
+                "operators": [dataclasses.asdict(o) for o in ops],
+            },
+            args.json,
+        )
         return 0
-    print(f"{model.name}: {model.layers} layers, d = {model.hidden}, {model.heads} heads x "
-          f"{model.head_dim}, FFN {model.ffn} ({model.ffn_kind}), {model.norm}-norm "
-          f"[{model.source}]")
+    print(
+        f"{model.name}: {model.layers} layers, d = {model.hidden}, {model.heads} heads x "
+        f"{model.head_dim}, FFN {model.ffn} ({model.ffn_kind}), {model.norm}-norm "
+        f"[{model.source}]"
+    )
     what = f"prompt of {args.tokens}" if args.phase == "prefill" else f"context {args.tokens}"
     print(f"one layer, {args.phase} ({what}), W4A8:")
-    print(table(["operator", "kind", "MACs", "elements", "weight B", "in B", "out B", "KV B"],
-                [[o.name, o.kind, o.macs, o.elements, o.weight_bytes, o.input_bytes,
-                  o.output_bytes, o.kv_bytes] for o in ops]))
+    print(
+        table(
+            ["operator", "kind", "MACs", "elements", "weight B", "in B", "out B", "KV B"],
+            [
+                [
+                    o.name,
+                    o.kind,
+                    o.macs,
+                    o.elements,
+                    o.weight_bytes,
+                    o.input_bytes,
+                    o.output_bytes,
+                    o.kv_bytes,
+                ]
+                for o in ops
+            ],
+        )
+    )
     return 0
 
 
@@ -94,10 +163,19 @@ def run_platforms(args: argparse.Namespace) -> int:
                 mem.append(f"HBM {p.hbm.channels} ch")
             if p.ddr:
                 mem.append(f"DDR {p.ddr.channels} ch")
-            rows.append([name, p.part, len(p.slrs), p.total("dsp"), p.total("lut"),
-                         p.total("bram36"), p.total("uram"), ", ".join(mem)])
-        print(table(["platform", "part", "SLRs", "DSP", "LUT", "BRAM36", "URAM", "memory"],
-                    rows))
+            rows.append(
+                [
+                    name,
+                    p.part,
+                    len(p.slrs),
+                    p.total("dsp"),
+                    p.total("lut"),
+                    p.total("bram36"),
+                    p.total("uram"),
+                    ", ".join(mem),
+                ]
+            )
+        print(table(["platform", "part", "SLRs", "DSP", "LUT", "BRAM36", "URAM", "memory"], rows))
         return 0
     if args.toml:
         if args.name not in BUILTIN_PLATFORMS:
@@ -137,14 +215,27 @@ def run_design(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}")
     reports = {b: estimate(design, b) for b in design.bitstreams}
     if args.json:
-        emit_json({b: {"slrs": {f"SLR{s}": v for s, v in r.slrs.items()}, "total": r.total,
-                       "kernels": r.kernels, "fifos": r.fifos} for b, r in reports.items()},
-                  args.json)
+        emit_json(
+            {
+                b: {
+                    "slrs": {f"SLR{s}": v for s, v in r.slrs.items()},
+                    "total": r.total,
+                    "kernels": r.kernels,
+                    "fifos": r.fifos,
+                }
+                for b, r in reports.items()
+            },
+            args.json,
+        )
         return 0
-    print(f"{design.name} for {design.model.name} (max_seq_len {design.max_seq_len}, "
-          f"{design.clock_mhz:g} MHz): {design.description}")
-    phases = ", ".join(f"{ph}: bitstream '{b.bitstream}', {b.tokens_per_pack} token(s)/pack"
-                       for ph, b in design.phases.items())
+    print(
+        f"{design.name} for {design.model.name} (max_seq_len {design.max_seq_len}, "
+        f"{design.clock_mhz:g} MHz): {design.description}"
+    )
+    phases = ", ".join(
+        f"{ph}: bitstream '{b.bitstream}', {b.tokens_per_pack} token(s)/pack"
+        for ph, b in design.phases.items()
+    )
     print(f"phases: {phases}")
     for bname, g in design.bitstreams.items():
         print(f"\nbitstream '{bname}': kernels")
@@ -152,21 +243,48 @@ def run_design(args: argparse.Namespace) -> int:
         rows = []
         for n, a in g.nodes(data=True):
             shown = {k: v for k, v in a.items() if k not in ("kind", "slr")}
-            params = " ".join(f"{k}={','.join(v) if isinstance(v, tuple) else v}"
-                              for k, v in shown.items())
-            rows.append([n, a["kind"], f"SLR{a['slr']}", rep.kernels[n]["dsp"],
-                         rep.kernels[n]["lut"], params])
+            params = " ".join(
+                f"{k}={','.join(v) if isinstance(v, tuple) else v}" for k, v in shown.items()
+            )
+            rows.append(
+                [
+                    n,
+                    a["kind"],
+                    f"SLR{a['slr']}",
+                    rep.kernels[n]["dsp"],
+                    rep.kernels[n]["lut"],
+                    params,
+                ]
+            )
         print(table(["kernel", "kind", "slr", "DSP", "LUT", "parameters"], rows))
         print(f"\nbitstream '{bname}': FIFOs")
-        print(table(["fifo", "from", "to", "depth", "width", "storage"],
-                    [[a["name"], s, t, a["depth_words"], a["width_bits"],
-                      _storage(rep.fifos[a["name"]])] for s, t, a in g.edges(data=True)]))
+        print(
+            table(
+                ["fifo", "from", "to", "depth", "width", "storage"],
+                [
+                    [
+                        a["name"],
+                        s,
+                        t,
+                        a["depth_words"],
+                        a["width_bits"],
+                        _storage(rep.fifos[a["name"]]),
+                    ]
+                    for s, t, a in g.edges(data=True)
+                ],
+            )
+        )
         print(f"\nbitstream '{bname}': resources against {platform.name}")
         rows = []
         for slr, used in rep.slrs.items():
             cap = platform.slrs[slr]
-            rows.append([cap.name] + [f"{used[r]:,.0f} / {getattr(cap, r):,} "
-                                      f"({used[r] / getattr(cap, r):.0%})" for r in RESOURCES])
+            rows.append(
+                [cap.name]
+                + [
+                    f"{used[r]:,.0f} / {getattr(cap, r):,} ({used[r] / getattr(cap, r):.0%})"
+                    for r in RESOURCES
+                ]
+            )
         print(table(["SLR"] + [r.upper() for r in RESOURCES], rows))
     return 0
 

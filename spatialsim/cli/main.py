@@ -15,7 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spatialsim",
         description="Model FPGA spatial (dataflow) accelerators for LLM inference "
-                    "(Chen et al. 2024): simulation, analytical latency, constraints and designs.")
+        "(Chen et al. 2024): simulation, analytical latency, constraints and designs.",
+    )
     parser.add_argument("--version", action="version", version=f"spatialsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -55,7 +56,7 @@ def _flag_message(parser: argparse.ArgumentParser, command: str, exc: UserError)
     option instead when the command has one (``--clock-mhz 2000 is above ...``)."""
     text = str(exc)
     field = exc.field
-    if not field or not text.startswith(field) or text[len(field):][:1] not in (" ", ":", "="):
+    if not field or not text.startswith(field) or text[len(field) :][:1] not in (" ", ":", "="):
         return text
     flag = _FLAGS.get(field, "--" + field.replace("_", "-"))
     subparsers = parser._subparsers
@@ -63,7 +64,7 @@ def _flag_message(parser: argparse.ArgumentParser, command: str, exc: UserError)
     for action in actions:
         sub = getattr(action, "choices", None) or {}
         if command in sub and flag in sub[command]._option_string_actions:
-            return flag + text[len(field):]
+            return flag + text[len(field) :]
     return text
 
 

@@ -7,8 +7,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 
-def progress_bar(stream: TextIO | None = None, width: int = 30) -> Callable[[int, int, str],
-                                                                              None]:
+def progress_bar(stream: TextIO | None = None, width: int = 30) -> Callable[[int, int, str], None]:
     """A callback ``(done, total, label)`` that redraws one line on ``stream`` (stderr)."""
     out = stream if stream is not None else sys.stderr
     active = out.isatty()

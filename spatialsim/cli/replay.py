@@ -29,40 +29,58 @@ from spatialsim.workload.traces import (
 
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser(
-        "replay", help="serve a request trace (FCFS, batch 1) and report latency percentiles",
+        "replay",
+        help="serve a request trace (FCFS, batch 1) and report latency percentiles",
         description="Serve the requests of a trace on the simulated accelerator in arrival "
-                    "order (batch 1, first come first served, with queueing). Prefill and "
-                    "decode-step latencies come from exact simulations at sampled lengths, "
-                    "interpolated in between (docs/metrics.md). Reports each request's TTFT, "
-                    "TPOT, end-to-end latency and queueing delay, their p50/p90/p99 and mean, "
-                    "throughput and utilisation. Traces: our CSV (traces/README.md) or the "
-                    "Azure LLM inference format.")
+        "order (batch 1, first come first served, with queueing). Prefill and "
+        "decode-step latencies come from exact simulations at sampled lengths, "
+        "interpolated in between (docs/metrics.md). Reports each request's TTFT, "
+        "TPOT, end-to-end latency and queueing delay, their p50/p90/p99 and mean, "
+        "throughput and utilisation. Traces: our CSV (traces/README.md) or the "
+        "Azure LLM inference format.",
+    )
     add_design_options(p, "chen2024-w8a8")
     add_engine_options(p)
     p.add_argument("--trace", required=True, help="trace CSV")
-    p.add_argument("--limit", type=positive_int, default=None,
-                   help="use the first N requests of the trace")
-    p.add_argument("--overlong", choices=OVERLONG, default="clip",
-                   help="requests longer than the model's context: clip the prompt (default) "
-                        "or drop them")
-    p.add_argument("--samples", type=positive_int, default=12,
-                   help="exact simulations per latency table (default 12)")
+    p.add_argument(
+        "--limit", type=positive_int, default=None, help="use the first N requests of the trace"
+    )
+    p.add_argument(
+        "--overlong",
+        choices=OVERLONG,
+        default="clip",
+        help="requests longer than the model's context: clip the prompt (default) or drop them",
+    )
+    p.add_argument(
+        "--samples",
+        type=positive_int,
+        default=12,
+        help="exact simulations per latency table (default 12)",
+    )
     add_json_option(p, "the replay summary JSON")
-    p.add_argument("--out", metavar="DIR", default=None,
-                   help="write DIR/replay.json (with every request) for 'spatialsim plot'")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        help="write DIR/replay.json (with every request) for 'spatialsim plot'",
+    )
     p.set_defaults(func=run_replay)
 
     t = sub.add_parser(
-        "trace", help="generate a seeded synthetic request trace",
+        "trace",
+        help="generate a seeded synthetic request trace",
         description="Write a synthetic trace in our CSV format: arrivals at a mean rate "
-                    "(fixed gaps, uniform gaps or Poisson) and prompt/output lengths from "
-                    "fixed:N, uniform:LO:HI or lognormal:MEDIAN:SIGMA. The same seed gives "
-                    "the same file.")
+        "(fixed gaps, uniform gaps or Poisson) and prompt/output lengths from "
+        "fixed:N, uniform:LO:HI or lognormal:MEDIAN:SIGMA. The same seed gives "
+        "the same file.",
+    )
     t.add_argument("--requests", type=positive_int, default=100, help="how many (default 100)")
-    t.add_argument("--arrival", choices=ARRIVALS, default="poisson",
-                   help="arrival process (default poisson)")
-    t.add_argument("--rate", type=positive_float, default=1.0,
-                   help="mean arrivals per second (default 1)")
+    t.add_argument(
+        "--arrival", choices=ARRIVALS, default="poisson", help="arrival process (default poisson)"
+    )
+    t.add_argument(
+        "--rate", type=positive_float, default=1.0, help="mean arrivals per second (default 1)"
+    )
     t.add_argument("--prompt", default="lognormal:256:0.8", help="prompt length distribution")
     t.add_argument("--output", default="uniform:16:128", help="output length distribution")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -72,8 +90,14 @@ def add_parsers(sub: Any) -> None:
 
 
 def run_trace(args: argparse.Namespace) -> int:
-    reqs = synthesize(args.requests, args.arrival, args.rate, parse_length(args.prompt),
-                      parse_length(args.output, low=0), args.seed)
+    reqs = synthesize(
+        args.requests,
+        args.arrival,
+        args.rate,
+        parse_length(args.prompt),
+        parse_length(args.output, low=0),
+        args.seed,
+    )
     text = trace_csv(reqs)
     if args.out:
         atomic_write_text(Path(args.out), text)
@@ -87,28 +111,45 @@ def run_replay(args: argparse.Namespace) -> int:
     from spatialsim.experiment.session import replay
 
     req = request_from_args(args)
-    report = replay(args.trace, req, samples=args.samples, overlong=args.overlong,
-                    limit=args.limit, progress=progress_bar())
+    report = replay(
+        args.trace,
+        req,
+        samples=args.samples,
+        overlong=args.overlong,
+        limit=args.limit,
+        progress=progress_bar(),
+    )
     doc = report.to_json()
     if args.out:
-        atomic_write_text(Path(args.out) / "replay.json",
-                          json_text(report.to_json(include_requests=True)))
+        atomic_write_text(
+            Path(args.out) / "replay.json", json_text(report.to_json(include_requests=True))
+        )
     if args.json:
         emit_json(doc, args.json)
         if args.json == "-":
             return 0
     res, lm = report.result, report.latency
-    print(f"{report.model} on {report.platform} with {report.design} at "
-          f"{report.clock_mhz:g} MHz: {res.served} requests from {args.trace} "
-          f"({res.dropped} dropped, {res.clipped} clipped to the model's context), FCFS, "
-          "batch 1")
-    rows = [[name] + [_ms(doc[key][p]) for p in ("p50", "p90", "p99", "mean")]
-            for name, key in (("TTFT (incl. queue)", "ttft_ms"), ("TPOT", "tpot_ms"),
-                              ("end-to-end", "e2e_ms"), ("queueing", "queue_ms"))]
+    print(
+        f"{report.model} on {report.platform} with {report.design} at "
+        f"{report.clock_mhz:g} MHz: {res.served} requests from {args.trace} "
+        f"({res.dropped} dropped, {res.clipped} clipped to the model's context), FCFS, "
+        "batch 1"
+    )
+    rows = [
+        [name] + [_ms(doc[key][p]) for p in ("p50", "p90", "p99", "mean")]
+        for name, key in (
+            ("TTFT (incl. queue)", "ttft_ms"),
+            ("TPOT", "tpot_ms"),
+            ("end-to-end", "e2e_ms"),
+            ("queueing", "queue_ms"),
+        )
+    ]
     print(table(["latency (ms)", "p50", "p90", "p99", "mean"], rows))
-    print(f"throughput {doc['throughput_tokens_per_s']:.1f} output tokens/s, utilisation "
-          f"{doc['utilization']:.1%}, makespan {doc['makespan_s']:.1f} s; latencies from "
-          f"{lm.simulations} exact simulations, interpolated")
+    print(
+        f"throughput {doc['throughput_tokens_per_s']:.1f} output tokens/s, utilisation "
+        f"{doc['utilization']:.1%}, makespan {doc['makespan_s']:.1f} s; latencies from "
+        f"{lm.simulations} exact simulations, interpolated"
+    )
     if args.out:
         print(f"wrote {Path(args.out) / 'replay.json'}")
     return 0
@@ -120,11 +161,13 @@ def _ms(value: float | None) -> Any:
 
 def add_plot_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "plot", help="draw the figures of a results folder (run --out, replay --out)",
+        "plot",
+        help="draw the figures of a results folder (run --out, replay --out)",
         description="Write PNG figures to DIR/plots/: kernel Gantt charts (one layer and the "
-                    "whole run), stall breakdown per kernel and phase, FIFO occupancy, "
-                    "per-token decode latency, memory channel utilisation, simulated vs "
-                    "analytical latency, and for a replay the request latency CDF.")
+        "whole run), stall breakdown per kernel and phase, FIFO occupancy, "
+        "per-token decode latency, memory channel utilisation, simulated vs "
+        "analytical latency, and for a replay the request latency CDF.",
+    )
     p.add_argument("dir", help="folder written by 'spatialsim run --out' or 'replay --out'")
     p.set_defaults(func=run_plot)
 

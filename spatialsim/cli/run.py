@@ -35,44 +35,63 @@ DEMO_OUT = "spatialsim-demo"
 
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser(
-        "run", help="simulate prefill and decode (kernels, FIFOs, HBM) and report stalls",
+        "run",
+        help="simulate prefill and decode (kernels, FIFOs, HBM) and report stalls",
         description="Simulate a spatial design cycle-approximately: every kernel is a process "
-                    "linked by bounded FIFOs, weights stream from HBM channels, the host "
-                    "launches one layer at a time. Reports time to first token (prefill), "
-                    "time per generated token, and where each kernel's time went (busy, "
-                    "starved, blocked, waiting on HBM).")
+        "linked by bounded FIFOs, weights stream from HBM channels, the host "
+        "launches one layer at a time. Reports time to first token (prefill), "
+        "time per generated token, and where each kernel's time went (busy, "
+        "starved, blocked, waiting on HBM).",
+    )
     add_design_options(p, RUN_DESIGN)
-    p.add_argument("--prompt-len", type=positive_int, default=DEFAULT_PROMPT,
-                   help=f"prompt tokens (default {DEFAULT_PROMPT})")
-    p.add_argument("--gen-len", type=nonneg_int, default=16,
-                   help="tokens to generate after the prompt (default 16; 0: prefill only)")
+    p.add_argument(
+        "--prompt-len",
+        type=positive_int,
+        default=DEFAULT_PROMPT,
+        help=f"prompt tokens (default {DEFAULT_PROMPT})",
+    )
+    p.add_argument(
+        "--gen-len",
+        type=nonneg_int,
+        default=16,
+        help="tokens to generate after the prompt (default 16; 0: prefill only)",
+    )
     _add_engine_options(p)
     p.set_defaults(func=run)
 
     d = sub.add_parser(
-        "demo", help="simulate the paper's GPT-2 design on the U280 and write a results folder",
+        "demo",
+        help="simulate the paper's GPT-2 design on the U280 and write a results folder",
         description=f"Simulate {DEMO['model']} on the {DEMO['platform']} with "
-                    f"{DEMO['design']} (systolic prefill, GEMV decode): a "
-                    f"{DEMO_PROMPT}-token prompt and {DEMO_GEN} generated "
-                    f"tokens. Prints a summary and writes result.json and summary.txt.")
-    d.add_argument("--out", default=DEMO_OUT,
-                   help=f"results folder (default: ./{DEMO_OUT})")
+        f"{DEMO['design']} (systolic prefill, GEMV decode): a "
+        f"{DEMO_PROMPT}-token prompt and {DEMO_GEN} generated "
+        f"tokens. Prints a summary and writes result.json and summary.txt.",
+    )
+    d.add_argument("--out", default=DEMO_OUT, help=f"results folder (default: ./{DEMO_OUT})")
     d.set_defaults(func=run_demo)
 
 
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
     add_engine_options(p)
-    p.add_argument("--no-timing", action="store_true",
-                   help="leave the host wall time out of the JSON (wall_s: null), so "
-                        "identical runs give byte-identical files")
+    p.add_argument(
+        "--no-timing",
+        action="store_true",
+        help="leave the host wall time out of the JSON (wall_s: null), so "
+        "identical runs give byte-identical files",
+    )
     add_json_option(p, "the result JSON")
-    p.add_argument("--out", default=None, metavar="DIR",
-                   help="write DIR/result.json, DIR/summary.txt and DIR/trace.perfetto.json "
-                        "(a timeline for ui.perfetto.dev; 'spatialsim plot DIR' draws it)")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="write DIR/result.json, DIR/summary.txt and DIR/trace.perfetto.json "
+        "(a timeline for ui.perfetto.dev; 'spatialsim plot DIR' draws it)",
+    )
 
 
-def simulate_cli(args: argparse.Namespace, prompt: int, gen: int) -> tuple[RunResult,
-                                                                           dict[str, Any]]:
+def simulate_cli(
+    args: argparse.Namespace, prompt: int, gen: int
+) -> tuple[RunResult, dict[str, Any]]:
     """Simulate the request the options describe and assemble the JSON document."""
     from spatialsim.experiment.session import simulate
 
@@ -81,8 +100,7 @@ def simulate_cli(args: argparse.Namespace, prompt: int, gen: int) -> tuple[RunRe
     return report.result, report.to_json(timing=not args.no_timing)
 
 
-def _write_outputs(out: str, doc: dict[str, Any], text: str,
-                   result: RunResult) -> list[Path]:
+def _write_outputs(out: str, doc: dict[str, Any], text: str, result: RunResult) -> list[Path]:
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--out {out}: exists and is not a directory")
@@ -115,8 +133,14 @@ def run(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     from spatialsim.experiment.session import simulate
 
-    req = RunRequest(model=DEMO["model"], platform=DEMO["platform"], design=DEMO["design"],
-                     prompt_len=DEMO_PROMPT, gen_len=DEMO_GEN, timeline=True)
+    req = RunRequest(
+        model=DEMO["model"],
+        platform=DEMO["platform"],
+        design=DEMO["design"],
+        prompt_len=DEMO_PROMPT,
+        gen_len=DEMO_GEN,
+        timeline=True,
+    )
     report = simulate(req, progress=progress_bar())
     doc = report.to_json()
     text = summary_text(doc)

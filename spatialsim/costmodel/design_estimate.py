@@ -23,15 +23,31 @@ MATRIX_WITH_WEIGHTS = ("linear", "gemv")
 
 # The W4A8 artifact's HLS module names for our canonical ones (chen2024.md section 4).
 HLS_ALIASES = {
-    "Linear_layer_q": "q_proj", "Linear_layer_k": "k_proj", "Linear_layer_v": "v_proj",
-    "Attention_layer": "qk_matmul", "Mask_layer": "mask", "Softmax_layer": "softmax",
-    "Context_layer": "sv_matmul", "Linear_layer_ds0": "out_proj", "Res_layer0": "residual0",
-    "Layer_norm0": "layernorm0", "K_writer": "k_writer", "V_writer": "v_writer",
-    "Q_buffer": "q_buffer", "input_loader_ds1_res1": "splitter", "Linear_layer_ds1": "ffn1",
-    "Gelu_layer": "gelu", "Linear_layer_ds2": "ffn2", "Res_layer1": "residual1",
-    "Layer_norm1": "layernorm1", "output_writer": "output_writer",
-    "weight_loader_r1": "weight_loader_r1", "weight_ds0_loader": "weight_loader_r2",
-    "weight_loader_r3": "weight_loader_r3", "region_1": "region_1", "region_2": "region_2",
+    "Linear_layer_q": "q_proj",
+    "Linear_layer_k": "k_proj",
+    "Linear_layer_v": "v_proj",
+    "Attention_layer": "qk_matmul",
+    "Mask_layer": "mask",
+    "Softmax_layer": "softmax",
+    "Context_layer": "sv_matmul",
+    "Linear_layer_ds0": "out_proj",
+    "Res_layer0": "residual0",
+    "Layer_norm0": "layernorm0",
+    "K_writer": "k_writer",
+    "V_writer": "v_writer",
+    "Q_buffer": "q_buffer",
+    "input_loader_ds1_res1": "splitter",
+    "Linear_layer_ds1": "ffn1",
+    "Gelu_layer": "gelu",
+    "Linear_layer_ds2": "ffn2",
+    "Res_layer1": "residual1",
+    "Layer_norm1": "layernorm1",
+    "output_writer": "output_writer",
+    "weight_loader_r1": "weight_loader_r1",
+    "weight_ds0_loader": "weight_loader_r2",
+    "weight_loader_r3": "weight_loader_r3",
+    "region_1": "region_1",
+    "region_2": "region_2",
     "region_3": "region_3",
 }
 
@@ -42,24 +58,29 @@ def phase_work(design: Design, phase: str, seq_len: int) -> Work:
     return prefill_work(seq_len, pack) if phase == "prefill" else decode_work(seq_len, pack)
 
 
-def kernel_estimates(design: Design, phase: str, seq_len: int,
-                     params: CostParams | None = None) -> dict[str, Estimate]:
+def kernel_estimates(
+    design: Design, phase: str, seq_len: int, params: CostParams | None = None
+) -> dict[str, Estimate]:
     """Every kernel of the phase's bitstream, then each region's weight loader."""
     params = params or CostParams()
     g = design.graph(phase)
     work = phase_work(design, phase, seq_len)
     out = {n: estimate(n, dict(g.nodes[n]), work, params) for n in g.nodes}
     for slr in sorted({g.nodes[n]["slr"] for n in g.nodes}):
-        mats = [dict(g.nodes[n]) for n in g.nodes
-                if g.nodes[n]["slr"] == slr and g.nodes[n]["kind"] in MATRIX_WITH_WEIGHTS]
+        mats = [
+            dict(g.nodes[n])
+            for n in g.nodes
+            if g.nodes[n]["slr"] == slr and g.nodes[n]["kind"] in MATRIX_WITH_WEIGHTS
+        ]
         if mats:
             name = f"weight_loader_r{slr + 1}"
             out[name] = weight_loader(name, mats, work, params)
     return out
 
 
-def region_latencies(design: Design, phase: str, kernels: dict[str, Estimate],
-                     params: CostParams | None = None) -> dict[str, float]:
+def region_latencies(
+    design: Design, phase: str, kernels: dict[str, Estimate], params: CostParams | None = None
+) -> dict[str, float]:
     """``region_<slr + 1>`` -> latency of that SLR's dataflow region."""
     params = params or CostParams()
     g: nx.DiGraph = design.graph(phase)
@@ -86,8 +107,9 @@ def region_latencies(design: Design, phase: str, kernels: dict[str, Estimate],
     return dict(sorted(regions.items()))
 
 
-def estimates_json(design: Design, phase: str, seq_len: int,
-                   params: CostParams | None = None) -> dict[str, Any]:
+def estimates_json(
+    design: Design, phase: str, seq_len: int, params: CostParams | None = None
+) -> dict[str, Any]:
     """The ``spatialsim kernels`` document: kernels, weight loaders and regions by name."""
     kernels = kernel_estimates(design, phase, seq_len, params)
     regions = region_latencies(design, phase, kernels, params)

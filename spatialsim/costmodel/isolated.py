@@ -24,8 +24,17 @@ from spatialsim.kinds import kind
 
 Attrs = dict[str, Any]
 
-__all__ = ["SIMPLE_DEPTH", "Estimate", "Loop", "array_prologue", "drain_loops", "estimate",
-           "outputs_per_pass", "row_store_fitted", "weight_loader"]
+__all__ = [
+    "SIMPLE_DEPTH",
+    "Estimate",
+    "Loop",
+    "array_prologue",
+    "drain_loops",
+    "estimate",
+    "outputs_per_pass",
+    "row_store_fitted",
+    "weight_loader",
+]
 
 
 def estimate(name: str, attrs: Attrs, work: Work, params: CostParams) -> Estimate:
@@ -34,8 +43,7 @@ def estimate(name: str, attrs: Attrs, work: Work, params: CostParams) -> Estimat
     return spec.estimate(name, spec.partial(name, attrs), work, params)
 
 
-def weight_loader(name: str, linears: list[Attrs], work: Work,
-                  params: CostParams) -> Estimate:
+def weight_loader(name: str, linears: list[Attrs], work: Work, params: CostParams) -> Estimate:
     """A region's weight loader: one weight word per cycle for each of its linears, the
     linears' streams side by side (its latency is the longest one)."""
     longest: list[Loop] = []

@@ -18,9 +18,18 @@ from spatialsim.kinds import kind
 
 Attrs = Mapping[str, Any]
 
-__all__ = ["attn_block_count", "gemv_outputs_per_pass", "gemv_pass_bytes_per_engine",
-           "gemv_pass_cycles", "gemv_passes", "linear_block_weight_bytes", "linear_blocks",
-           "linear_outputs_per_block", "output_burst_words", "pipelined"]
+__all__ = [
+    "attn_block_count",
+    "gemv_outputs_per_pass",
+    "gemv_pass_bytes_per_engine",
+    "gemv_pass_cycles",
+    "gemv_passes",
+    "linear_block_weight_bytes",
+    "linear_blocks",
+    "linear_outputs_per_block",
+    "output_burst_words",
+    "pipelined",
+]
 
 
 def _p(attrs: Attrs) -> Any:

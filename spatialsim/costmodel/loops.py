@@ -71,18 +71,40 @@ class Estimate:
         raise KeyError(name)
 
     def to_json(self) -> dict[str, Any]:
-        return {"cycles": round(self.cycles, 3), "kind": self.kind,
-                "loops": {lp.name: {"trips": lp.trips, "ii": lp.ii, "depth": lp.depth,
-                                    "entries": lp.entries, "cycles": lp.cycles}
-                          for lp in self.loops},
-                "fitted_cycles": self.fitted, "call_cycles": self.call}
+        return {
+            "cycles": round(self.cycles, 3),
+            "kind": self.kind,
+            "loops": {
+                lp.name: {
+                    "trips": lp.trips,
+                    "ii": lp.ii,
+                    "depth": lp.depth,
+                    "entries": lp.entries,
+                    "cycles": lp.cycles,
+                }
+                for lp in self.loops
+            },
+            "fitted_cycles": self.fitted,
+            "call_cycles": self.call,
+        }
 
 
-def make_estimate(name: str, kind: str, loops: list[Loop], fitted: float,
-                  params: CostParams, call: float | None = None) -> Estimate:
+def make_estimate(
+    name: str,
+    kind: str,
+    loops: list[Loop],
+    fitted: float,
+    params: CostParams,
+    call: float | None = None,
+) -> Estimate:
     """An estimate with the empty loops left out and the function-call overhead added."""
-    return Estimate(name, kind, tuple(lp for lp in loops if lp.entries and lp.trips),
-                    fitted, params.call_overhead_cycles if call is None else call)
+    return Estimate(
+        name,
+        kind,
+        tuple(lp for lp in loops if lp.entries and lp.trips),
+        fitted,
+        params.call_overhead_cycles if call is None else call,
+    )
 
 
 def array_prologue(k: int, params: CostParams) -> float:

@@ -69,17 +69,24 @@ class CostParams:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            bad = isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
-                or value != value or value == float("inf")
+            bad = (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or value < 0
+                or value != value
+                or value == float("inf")
+            )
             if bad or (f.name == "array_prologue_divisor" and value == 0):
-                raise UserError(f"cost parameter {f.name} must be a finite number >= 0, "
-                                f"got {value!r}")
+                raise UserError(
+                    f"cost parameter {f.name} must be a finite number >= 0, got {value!r}"
+                )
 
     def replace(self, **changes: float) -> CostParams:
         """A copy with ``changes`` applied (names checked)."""
         names = {f.name for f in dataclasses.fields(self)}
         for key in changes:
             if key not in names:
-                raise UserError(f"unknown cost parameter {key!r}; valid: "
-                                f"{', '.join(sorted(names))}")
+                raise UserError(
+                    f"unknown cost parameter {key!r}; valid: {', '.join(sorted(names))}"
+                )
         return dataclasses.replace(self, **changes)

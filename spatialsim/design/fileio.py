@@ -21,8 +21,18 @@ from spatialsim.fileutil import atomic_write_text
 from spatialsim.tomlio import parse_toml, read_text
 from spatialsim.workload.models import ModelConfig
 
-_TOP = ("name", "description", "clock_mhz", "hls_target_mhz", "max_seq_len",
-        "resident_layers", "model", "notes", "phases", "bitstreams")
+_TOP = (
+    "name",
+    "description",
+    "clock_mhz",
+    "hls_target_mhz",
+    "max_seq_len",
+    "resident_layers",
+    "model",
+    "notes",
+    "phases",
+    "bitstreams",
+)
 _FIFO_KEYS = ("name", "src", "dst", "depth_words", "width_bits")
 
 
@@ -30,13 +40,22 @@ def design_to_dict(design: Design) -> dict[str, Any]:
     """The TOML-ready mapping of a design (kernel order and FIFO order preserved)."""
     bitstreams: dict[str, Any] = {}
     for bname, g in design.bitstreams.items():
-        kernels = {n: {k: list(v) if isinstance(v, tuple) else v for k, v in a.items()}
-                   for n, a in g.nodes(data=True)}
-        fifos = [{"name": a["name"], "src": s, "dst": t, "depth_words": a["depth_words"],
-                  "width_bits": a["width_bits"]} for s, t, a in g.edges(data=True)]
+        kernels = {
+            n: {k: list(v) if isinstance(v, tuple) else v for k, v in a.items()}
+            for n, a in g.nodes(data=True)
+        }
+        fifos = [
+            {
+                "name": a["name"],
+                "src": s,
+                "dst": t,
+                "depth_words": a["depth_words"],
+                "width_bits": a["width_bits"],
+            }
+            for s, t, a in g.edges(data=True)
+        ]
         bitstreams[bname] = {"kernels": kernels, "fifos": fifos}
-    hls = {} if design.hls_target_mhz is None else {
-        "hls_target_mhz": float(design.hls_target_mhz)}
+    hls = {} if design.hls_target_mhz is None else {"hls_target_mhz": float(design.hls_target_mhz)}
     return {
         "name": design.name,
         "description": design.description,
@@ -59,14 +78,16 @@ def save_design(design: Design, path: Path) -> None:
     atomic_write_text(path, dumps_design(design))
 
 
-def _keys(table: Any, allowed: tuple[str, ...], where: str, origin: str,
-          required: tuple[str, ...] = ()) -> dict[str, Any]:
+def _keys(
+    table: Any, allowed: tuple[str, ...], where: str, origin: str, required: tuple[str, ...] = ()
+) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise UserError(f"{origin}: {where} must be a table")
     unknown = sorted(set(table) - set(allowed))
     if unknown:
-        raise UserError(f"{origin}: unknown key {where}.{unknown[0]}; valid keys: "
-                        f"{', '.join(allowed)}")
+        raise UserError(
+            f"{origin}: unknown key {where}.{unknown[0]}; valid keys: {', '.join(allowed)}"
+        )
     missing = [k for k in required if k not in table]
     if missing:
         raise UserError(f"{origin}: missing key {where}.{missing[0]}")
@@ -75,48 +96,76 @@ def _keys(table: Any, allowed: tuple[str, ...], where: str, origin: str,
 
 def design_from_dict(data: dict[str, Any], origin: str) -> Design:
     """Build a design from parsed TOML; ``origin`` names the file in error messages."""
-    _keys(data, _TOP, "design", origin, required=("name", "clock_mhz", "max_seq_len",
-                                                  "model", "phases", "bitstreams"))
+    _keys(
+        data,
+        _TOP,
+        "design",
+        origin,
+        required=("name", "clock_mhz", "max_seq_len", "model", "phases", "bitstreams"),
+    )
     model_fields = tuple(f.name for f in dataclasses.fields(ModelConfig))
-    model = ModelConfig(**_keys(data["model"], model_fields, "model", origin,
-                                required=model_fields))
+    model = ModelConfig(
+        **_keys(data["model"], model_fields, "model", origin, required=model_fields)
+    )
     phases = {}
-    for phase, binding in _keys(data["phases"], ("prefill", "decode"), "phases",
-                                origin).items():
-        b = _keys(binding, ("bitstream", "tokens_per_pack"), f"phases.{phase}", origin,
-                  required=("bitstream", "tokens_per_pack"))
+    for phase, binding in _keys(data["phases"], ("prefill", "decode"), "phases", origin).items():
+        b = _keys(
+            binding,
+            ("bitstream", "tokens_per_pack"),
+            f"phases.{phase}",
+            origin,
+            required=("bitstream", "tokens_per_pack"),
+        )
         phases[phase] = PhaseBinding(**b)
     bitstreams = {}
-    for bname, body in _keys(data["bitstreams"], tuple(data["bitstreams"]), "bitstreams",
-                             origin).items():
-        b = _keys(body, ("kernels", "fifos"), f"bitstreams.{bname}", origin,
-                  required=("kernels", "fifos"))
+    for bname, body in _keys(
+        data["bitstreams"], tuple(data["bitstreams"]), "bitstreams", origin
+    ).items():
+        b = _keys(
+            body, ("kernels", "fifos"), f"bitstreams.{bname}", origin, required=("kernels", "fifos")
+        )
         g = nx.DiGraph()
-        for kname, attrs in _keys(b["kernels"], tuple(b["kernels"]),
-                                  f"bitstreams.{bname}.kernels", origin).items():
+        for kname, attrs in _keys(
+            b["kernels"], tuple(b["kernels"]), f"bitstreams.{bname}.kernels", origin
+        ).items():
             if not isinstance(attrs, dict):
                 raise UserError(f"{origin}: bitstreams.{bname}.kernels.{kname} must be a table")
             g.add_node(kname, **attrs)
         if not isinstance(b["fifos"], list):
             raise UserError(f"{origin}: bitstreams.{bname}.fifos must be an array of tables")
         for i, fifo in enumerate(b["fifos"]):
-            f = _keys(fifo, _FIFO_KEYS, f"bitstreams.{bname}.fifos[{i}]", origin,
-                      required=_FIFO_KEYS)
+            f = _keys(
+                fifo, _FIFO_KEYS, f"bitstreams.{bname}.fifos[{i}]", origin, required=_FIFO_KEYS
+            )
             for end in ("src", "dst"):
                 if f[end] not in g:
-                    raise UserError(f"{origin}: fifo {f['name']}: {end} kernel {f[end]!r} is "
-                                    f"not defined in bitstream {bname}")
+                    raise UserError(
+                        f"{origin}: fifo {f['name']}: {end} kernel {f[end]!r} is "
+                        f"not defined in bitstream {bname}"
+                    )
             if g.has_edge(f["src"], f["dst"]):
                 raise UserError(f"{origin}: two FIFOs from {f['src']} to {f['dst']}")
-            g.add_edge(f["src"], f["dst"], name=f["name"], depth_words=f["depth_words"],
-                       width_bits=f["width_bits"])
+            g.add_edge(
+                f["src"],
+                f["dst"],
+                name=f["name"],
+                depth_words=f["depth_words"],
+                width_bits=f["width_bits"],
+            )
         bitstreams[bname] = g
     try:
-        return Design(name=data["name"], description=data.get("description", ""),
-                      clock_mhz=data["clock_mhz"], max_seq_len=data["max_seq_len"],
-                      resident_layers=data.get("resident_layers", 1), model=model,
-                      phases=phases, bitstreams=bitstreams, notes=dict(data.get("notes", {})),
-                      hls_target_mhz=data.get("hls_target_mhz"))
+        return Design(
+            name=data["name"],
+            description=data.get("description", ""),
+            clock_mhz=data["clock_mhz"],
+            max_seq_len=data["max_seq_len"],
+            resident_layers=data.get("resident_layers", 1),
+            model=model,
+            phases=phases,
+            bitstreams=bitstreams,
+            notes=dict(data.get("notes", {})),
+            hls_target_mhz=data.get("hls_target_mhz"),
+        )
     except UserError as exc:
         raise UserError(f"{origin}: {exc}") from None
 

@@ -36,8 +36,7 @@ def channel_bytes(design: Design, layers: int, tokens: int) -> dict[str, float]:
     return dict(used)
 
 
-def footprint_warnings(design: Design, platform: Platform, layers: int,
-                       tokens: int) -> list[str]:
+def footprint_warnings(design: Design, platform: Platform, layers: int, tokens: int) -> list[str]:
     """One message per channel whose resident bytes exceed its capacity."""
     caps = {}
     if platform.hbm is not None:
@@ -45,6 +44,7 @@ def footprint_warnings(design: Design, platform: Platform, layers: int,
     if platform.ddr is not None:
         caps["DDR"] = platform.ddr.channel_gb * 2**30
     out = []
+
     def order(item: tuple[str, float]) -> tuple[str, int]:
         kind, _, index = item[0].rstrip("]").partition("[")
         return kind, int(index)
@@ -52,7 +52,9 @@ def footprint_warnings(design: Design, platform: Platform, layers: int,
     for port, nbytes in sorted(channel_bytes(design, layers, tokens).items(), key=order):
         cap = caps.get(port.split("[")[0])
         if cap is not None and nbytes > cap:
-            out.append(f"{port} would hold {nbytes / 2**20:,.0f} MiB ({layers} layers) but a "
-                       f"channel has {cap / 2**20:,.0f} MiB; on the board the port must span "
-                       f"{-(-nbytes // cap):.0f} channels")
+            out.append(
+                f"{port} would hold {nbytes / 2**20:,.0f} MiB ({layers} layers) but a "
+                f"channel has {cap / 2**20:,.0f} MiB; on the board the port must span "
+                f"{-(-nbytes // cap):.0f} channels"
+            )
     return out

@@ -21,9 +21,23 @@ from spatialsim.workload.models import ModelConfig
 PHASES = ("prefill", "decode")
 
 # Canonical kernel names (chen2024.md 3); loaders, writers and buffers add their own.
-CANONICAL_KERNELS = ("q_proj", "k_proj", "v_proj", "qk_matmul", "mask", "softmax",
-                     "sv_matmul", "out_proj", "residual0", "layernorm0", "ffn1", "gelu",
-                     "ffn2", "residual1", "layernorm1")
+CANONICAL_KERNELS = (
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "qk_matmul",
+    "mask",
+    "softmax",
+    "sv_matmul",
+    "out_proj",
+    "residual0",
+    "layernorm0",
+    "ffn1",
+    "gelu",
+    "ffn2",
+    "residual1",
+    "layernorm1",
+)
 BYPASS_FIFO = "ffn_residual_bypass"
 
 
@@ -35,10 +49,14 @@ class PhaseBinding:
     tokens_per_pack: int
 
     def __post_init__(self) -> None:
-        if isinstance(self.tokens_per_pack, bool) or not isinstance(self.tokens_per_pack, int) \
-                or not 1 <= self.tokens_per_pack <= 64:
-            raise UserError(f"tokens_per_pack must be an integer in [1, 64], got "
-                            f"{self.tokens_per_pack!r}")
+        if (
+            isinstance(self.tokens_per_pack, bool)
+            or not isinstance(self.tokens_per_pack, int)
+            or not 1 <= self.tokens_per_pack <= 64
+        ):
+            raise UserError(
+                f"tokens_per_pack must be an integer in [1, 64], got {self.tokens_per_pack!r}"
+            )
 
 
 @dataclass
@@ -69,13 +87,16 @@ class Design:
     def validate(self) -> None:
         """Check phases, kernels and FIFOs; raise :class:`UserError` naming the problem."""
         where = f"design {self.name}"
-        if isinstance(self.clock_mhz, bool) or not isinstance(self.clock_mhz, (int, float)) \
-                or self.clock_mhz <= 0:
-            raise UserError(f"{where}: clock_mhz must be a positive number, got "
-                            f"{self.clock_mhz!r}")
+        if (
+            isinstance(self.clock_mhz, bool)
+            or not isinstance(self.clock_mhz, (int, float))
+            or self.clock_mhz <= 0
+        ):
+            raise UserError(f"{where}: clock_mhz must be a positive number, got {self.clock_mhz!r}")
         hls = self.hls_target_mhz
-        if hls is not None and (isinstance(hls, bool) or not isinstance(hls, (int, float))
-                                or not 0 < hls < float("inf")):
+        if hls is not None and (
+            isinstance(hls, bool) or not isinstance(hls, (int, float)) or not 0 < hls < float("inf")
+        ):
             raise UserError(f"{where}: hls_target_mhz must be a positive number, got {hls!r}")
         for fname in ("max_seq_len", "resident_layers"):
             value = getattr(self, fname)
@@ -88,9 +109,11 @@ class Design:
             if phase not in PHASES:
                 raise UserError(f"{where}: " + choices_message("phase", phase, PHASES))
             if binding.bitstream not in self.bitstreams:
-                raise UserError(f"{where}: phase {phase} uses bitstream "
-                                f"{binding.bitstream!r}, which is not defined; defined: "
-                                f"{', '.join(sorted(self.bitstreams))}")
+                raise UserError(
+                    f"{where}: phase {phase} uses bitstream "
+                    f"{binding.bitstream!r}, which is not defined; defined: "
+                    f"{', '.join(sorted(self.bitstreams))}"
+                )
         for bname, g in self.bitstreams.items():
             for node in g.nodes:
                 checked = check_kernel(node, dict(g.nodes[node]))
@@ -100,14 +123,18 @@ class Design:
             for src, dst, attrs in g.edges(data=True):
                 fname = attrs.get("name", "")
                 if not fname or fname in names:
-                    raise UserError(f"{where}: bitstream {bname}: FIFO {src} -> {dst} needs a "
-                                    f"unique name, got {fname!r}")
+                    raise UserError(
+                        f"{where}: bitstream {bname}: FIFO {src} -> {dst} needs a "
+                        f"unique name, got {fname!r}"
+                    )
                 names.add(fname)
                 for key in ("depth_words", "width_bits"):
                     value = attrs.get(key)
                     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                        raise UserError(f"{where}: fifo {fname}: {key} must be a positive "
-                                        f"integer, got {value!r}")
+                        raise UserError(
+                            f"{where}: fifo {fname}: {key} must be a positive "
+                            f"integer, got {value!r}"
+                        )
             if not nx.is_weakly_connected(g):
                 parts = sorted(sorted(c) for c in nx.weakly_connected_components(g))
                 raise UserError(f"{where}: bitstream {bname} is not connected: {parts}")
@@ -201,13 +228,15 @@ def add_kernel(g: nx.DiGraph, name: str, kind: str, slr: int, **params: Any) -> 
     g.add_node(name, kind=kind, slr=slr, **params)
 
 
-def add_fifo(g: nx.DiGraph, src: str, dst: str, depth_words: int, width_bits: int,
-             name: str | None = None) -> None:
+def add_fifo(
+    g: nx.DiGraph, src: str, dst: str, depth_words: int, width_bits: int, name: str | None = None
+) -> None:
     """Add a FIFO edge ``src -> dst``; its name defaults to ``<src>_to_<dst>``."""
     if g.has_edge(src, dst):
         raise ValueError(f"FIFO {src} -> {dst} added twice")
-    g.add_edge(src, dst, name=name or f"{src}_to_{dst}", depth_words=depth_words,
-               width_bits=width_bits)
+    g.add_edge(
+        src, dst, name=name or f"{src}_to_{dst}", depth_words=depth_words, width_bits=width_bits
+    )
 
 
 def find_kernel(design: Design, name: str) -> list[tuple[str, dict[str, Any]]]:

@@ -15,8 +15,17 @@ from spatialsim.errors import UserError, choices_message
 from spatialsim.kinds import REGISTRY, kind
 from spatialsim.kinds.base import PORT_RE, KernelParams, Param, check_value
 
-__all__ = ["KINDS", "PORT_RE", "Param", "check_kernel", "check_param", "is_handoff",
-           "kernel_params", "macs_per_cycle", "weight_bits_per_cycle"]
+__all__ = [
+    "KINDS",
+    "PORT_RE",
+    "Param",
+    "check_kernel",
+    "check_param",
+    "is_handoff",
+    "kernel_params",
+    "macs_per_cycle",
+    "weight_bits_per_cycle",
+]
 
 
 class _Schemas(Mapping[str, dict[str, Param]]):
@@ -56,8 +65,9 @@ def check_kernel(name: str, attrs: dict[str, Any]) -> dict[str, Any]:
             out[key] = check_value(name, kind_name, spec.schema, key, value)
     missing = sorted(set(spec.schema) - set(out))
     if missing:
-        raise UserError(f"kernel {name} ({kind_name}) is missing parameter(s): "
-                        f"{', '.join(missing)}")
+        raise UserError(
+            f"kernel {name} ({kind_name}) is missing parameter(s): {', '.join(missing)}"
+        )
     return out
 
 

@@ -15,8 +15,12 @@ from spatialsim.design.graph import Design
 from spatialsim.design.kernels import KINDS, check_param
 from spatialsim.errors import UserError
 
-_FIFO_FIELDS = {"depth": "depth_words", "depth_words": "depth_words", "width": "width_bits",
-                "width_bits": "width_bits"}
+_FIFO_FIELDS = {
+    "depth": "depth_words",
+    "depth_words": "depth_words",
+    "width": "width_bits",
+    "width_bits": "width_bits",
+}
 _DESIGN_FIELDS = ("clock_mhz", "hls_target_mhz", "resident_layers")
 
 
@@ -31,8 +35,11 @@ def parse_value(text: str) -> Any:
 def parse_setting(item: str) -> tuple[str, Any]:
     """``"target=value"`` as ``(target, value)``, the value a TOML literal or text."""
     if "=" not in item:
-        raise UserError(f"set {item!r}: expected <target>=<value>, e.g. "
-                        "kernel.ffn1.cols=32 or fifo.ffn_residual_bypass.depth=16", field="set")
+        raise UserError(
+            f"set {item!r}: expected <target>=<value>, e.g. "
+            "kernel.ffn1.cols=32 or fifo.ffn_residual_bypass.depth=16",
+            field="set",
+        )
     key, _, value = item.partition("=")
     return key.strip(), parse_value(value.strip())
 
@@ -56,12 +63,22 @@ def apply_settings(design: Design, settings: Sequence[tuple[str, Any]]) -> Desig
         elif path[0] == "fifo" and len(path) == 3:
             _set_fifo(out, path[1], path[2], value, item)
         elif path[0] == "design" and len(path) == 2 and path[1] in _DESIGN_FIELDS:
-            setattr(out, path[1], float(value) if path[1] in ("clock_mhz", "hls_target_mhz") and
-                    isinstance(value, int) and not isinstance(value, bool) else value)
+            setattr(
+                out,
+                path[1],
+                float(value)
+                if path[1] in ("clock_mhz", "hls_target_mhz")
+                and isinstance(value, int)
+                and not isinstance(value, bool)
+                else value,
+            )
         else:
-            raise UserError(f"set {item!r}: unknown target {'.'.join(path)!r}; valid: "
-                            "kernel.<name>.<param>, fifo.<name>.depth, fifo.<name>.width, "
-                            + ", ".join(f"design.{f}" for f in _DESIGN_FIELDS), field="set")
+            raise UserError(
+                f"set {item!r}: unknown target {'.'.join(path)!r}; valid: "
+                "kernel.<name>.<param>, fifo.<name>.depth, fifo.<name>.width, "
+                + ", ".join(f"design.{f}" for f in _DESIGN_FIELDS),
+                field="set",
+            )
     try:
         out.validate()
     except UserError as exc:
@@ -83,8 +100,11 @@ def _literal(value: Any) -> str:
 def _set_kernel(design: Design, name: str, param: str, value: Any, item: str) -> None:
     hosts = [(b, g) for b, g in design.bitstreams.items() if name in g]
     if not hosts:
-        raise UserError(f"set {item!r}: design {design.name} has no kernel {name!r}; "
-                        f"kernels: {', '.join(design.kernel_names())}", field="set")
+        raise UserError(
+            f"set {item!r}: design {design.name} has no kernel {name!r}; "
+            f"kernels: {', '.join(design.kernel_names())}",
+            field="set",
+        )
     applied = 0
     for _, g in hosts:
         attrs = g.nodes[name]
@@ -94,17 +114,23 @@ def _set_kernel(design: Design, name: str, param: str, value: Any, item: str) ->
     if not applied:
         kinds = sorted({g.nodes[name]["kind"] for _, g in hosts})
         valid = sorted({p for k in kinds for p in KINDS[k]} | {"slr"})
-        raise UserError(f"set {item!r}: kernel {name} ({', '.join(kinds)}) has no parameter "
-                        f"{param!r}; valid: {', '.join(valid)}", field="set")
+        raise UserError(
+            f"set {item!r}: kernel {name} ({', '.join(kinds)}) has no parameter "
+            f"{param!r}; valid: {', '.join(valid)}",
+            field="set",
+        )
 
 
 def _set_fifo(design: Design, name: str, field: str, value: Any, item: str) -> None:
     if field not in _FIFO_FIELDS:
-        raise UserError(f"set {item!r}: a FIFO has no field {field!r}; valid: depth, width",
-                        field="set")
+        raise UserError(
+            f"set {item!r}: a FIFO has no field {field!r}; valid: depth, width", field="set"
+        )
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UserError(f"set {item!r}: fifo {name}.{field} must be a positive integer, "
-                        f"got {value!r}", field="set")
+        raise UserError(
+            f"set {item!r}: fifo {name}.{field} must be a positive integer, got {value!r}",
+            field="set",
+        )
     hits = 0
     for g in design.bitstreams.values():
         for _, _, attrs in g.edges(data=True):
@@ -112,5 +138,8 @@ def _set_fifo(design: Design, name: str, field: str, value: Any, item: str) -> N
                 attrs[_FIFO_FIELDS[field]] = value
                 hits += 1
     if not hits:
-        raise UserError(f"set {item!r}: design {design.name} has no FIFO {name!r}; FIFOs: "
-                        f"{', '.join(design.fifo_names())}", field="set")
+        raise UserError(
+            f"set {item!r}: design {design.name} has no FIFO {name!r}; FIFOs: "
+            f"{', '.join(design.fifo_names())}",
+            field="set",
+        )

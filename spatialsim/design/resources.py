@@ -23,14 +23,14 @@ from spatialsim.hardware.platform import Platform
 from spatialsim.kinds import kind
 from spatialsim.kinds.base import RESOURCES as RESOURCES
 
-URAM_WIDTH_BITS = 72    # UltraRAM is 4K x 72 (AMD UG573)
+URAM_WIDTH_BITS = 72  # UltraRAM is 4K x 72 (AMD UG573)
 URAM_DEPTH = 4096
 BRAM36_WIDTH_BITS = 72  # widest BRAM36 port, 512 x 72 (AMD UG573)
 BRAM36_DEPTH = 512
-SRL_MAX_BITS = 16384    # FIFOs up to this many bits become shift registers / LUTRAM
+SRL_MAX_BITS = 16384  # FIFOs up to this many bits become shift registers / LUTRAM
 SRL_LUT_PER_32_BITS = 1  # one SRL32 LUT per bit column per 32 entries (AMD UG574)
 URAM_MIN_BITS = 147456  # above half a URAM, Vitis maps deep FIFOs to URAM (seen in region_3)
-M_AXI_LUT = 8001        # one m_axi adapter (gmem*_m_axi rows of every region report)
+M_AXI_LUT = 8001  # one m_axi adapter (gmem*_m_axi rows of every region report)
 M_AXI_FF = 4567
 REGION_CONTROL_LUT = 466  # control_s_axi, mean of the three region reports
 REGION_CONTROL_FF = 269
@@ -83,8 +83,10 @@ def estimate(design: Design, bitstream: str) -> ResourceReport:
     """Estimate the resources of one bitstream of ``design``."""
     g = design.bitstreams[bitstream]
     kernels = {n: kernel_resources(a) for n, a in g.nodes(data=True)}
-    fifos = {a["name"]: fifo_resources(a["depth_words"], a["width_bits"])
-             for _, _, a in g.edges(data=True)}
+    fifos = {
+        a["name"]: fifo_resources(a["depth_words"], a["width_bits"])
+        for _, _, a in g.edges(data=True)
+    }
     slrs: dict[int, dict[str, float]] = defaultdict(lambda: dict.fromkeys(RESOURCES, 0.0))
     for n, res in kernels.items():
         for r, v in res.items():
@@ -112,7 +114,8 @@ def check_fit(design: Design, platform: Platform) -> list[ResourceReport]:
                 raise UserError(
                     f"design {design.name}: kernel {node} is placed in SLR{attrs['slr']}, but "
                     f"platform {platform.name} has {len(platform.slrs)} SLR(s) "
-                    f"(SLR0..SLR{len(platform.slrs) - 1})")
+                    f"(SLR0..SLR{len(platform.slrs) - 1})"
+                )
             for port in attrs.get("ports", ()):
                 m = PORT_RE.match(port)
                 assert m is not None  # validated when the design was built
@@ -121,12 +124,14 @@ def check_fit(design: Design, platform: Platform) -> list[ResourceReport]:
                     raise UserError(
                         f"design {design.name}: kernel {node} binds {port}, but platform "
                         f"{platform.name} has no {kind} (memories: "
-                        f"{', '.join(f'{k}[0..{v - 1}]' for k, v in channels.items())})")
+                        f"{', '.join(f'{k}[0..{v - 1}]' for k, v in channels.items())})"
+                    )
                 if index >= channels[kind]:
                     raise UserError(
                         f"design {design.name}: kernel {node} binds {port}, but platform "
                         f"{platform.name} has {channels[kind]} {kind} channels "
-                        f"({kind}[0]..{kind}[{channels[kind] - 1}])")
+                        f"({kind}[0]..{kind}[{channels[kind] - 1}])"
+                    )
         rep = estimate(design, bname)
         for slr, used in rep.slrs.items():
             cap = platform.slrs[slr]
@@ -136,22 +141,26 @@ def check_fit(design: Design, platform: Platform) -> list[ResourceReport]:
                         f"design {design.name} (bitstream {bname}) does not fit {cap.name} of "
                         f"{platform.name}: {r.upper()} demand {used[r]:,.0f} > capacity "
                         f"{getattr(cap, r):,}; largest users: "
-                        f"{_largest(rep, g, slr, r)}")
+                        f"{_largest(rep, g, slr, r)}"
+                    )
         for r in RESOURCES:
             cap_total = platform.total(r) - getattr(platform.reserved, r)
             if rep.total[r] > cap_total:
                 raise UserError(
                     f"design {design.name} (bitstream {bname}) does not fit {platform.name}: "
                     f"{r.upper()} demand {rep.total[r]:,.0f} > capacity {cap_total:,} "
-                    f"(device less the shell)")
+                    f"(device less the shell)"
+                )
         reports.append(rep)
     return reports
 
 
 def _largest(rep: ResourceReport, g: Any, slr: int, r: str) -> str:
     users = [(v[r], n) for n, v in rep.kernels.items() if g.nodes[n]["slr"] == slr]
-    users += [(v[r], f"fifo {n}") for n, v in rep.fifos.items()
-              if g.nodes[next(d for _, d, a in g.edges(data=True) if a["name"] == n)]["slr"]
-              == slr]
+    users += [
+        (v[r], f"fifo {n}")
+        for n, v in rep.fifos.items()
+        if g.nodes[next(d for _, d, a in g.edges(data=True) if a["name"] == n)]["slr"] == slr
+    ]
     top = sorted(users, reverse=True)[:3]
     return ", ".join(f"{n} {v:,.0f}" for v, n in top if v > 0)

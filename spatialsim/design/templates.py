@@ -19,16 +19,16 @@ from spatialsim.design.graph import BYPASS_FIFO, Design, PhaseBinding, add_fifo,
 from spatialsim.errors import UserError, choices_message
 from spatialsim.workload.models import ModelConfig
 
-STREAM_DEPTH = 4       # chen2024.md 3: most hls::stream FIFOs are 4 deep
-LINK_DEPTH = 16        # kernel.cfg: stream_connect depth between region kernels
-PORT_BITS = 512        # m_axi width of the loaders and GEMV engines (chen2024.md 3.3)
+STREAM_DEPTH = 4  # chen2024.md 3: most hls::stream FIFOs are 4 deep
+LINK_DEPTH = 16  # kernel.cfg: stream_connect depth between region kernels
+PORT_BITS = 512  # m_axi width of the loaders and GEMV engines (chen2024.md 3.3)
 # One output block costs K + 6 cycles: the three W4A8 linears' reports fit K + 6 per block
 # exactly (with a per-row prologue, see costmodel/params.py); chen2024.md 3.1 gives 6..9.
 LINEAR_BLOCK_OVERHEAD = 6
-ATTN_BLOCK_OVERHEAD = 6    # same array structure as the linears
+ATTN_BLOCK_OVERHEAD = 6  # same array structure as the linears
 FP32_BITS = 32
 INT8_BITS = 8
-CLOCK_MHZ = 250.0      # chen2024.md 3.3/3.4: GPT-2 designs link at 250 MHz
+CLOCK_MHZ = 250.0  # chen2024.md 3.3/3.4: GPT-2 designs link at 250 MHz
 HLS_TARGET_MHZ = 300.0  # chen2024.md 3.4: HLS target 3.33 ns
 
 
@@ -53,25 +53,49 @@ class SystolicConfig:
     bias: bool
 
 
-W4A8 = SystolicConfig(weight_bits=4, qkvo=LinearShape(8, 16, 2), ffn=LinearShape(8, 16, 2),
-                      attn=LinearShape(8, 8, 1), v_writer_ii=4, bias=False)
-W8A8 = SystolicConfig(weight_bits=8, qkvo=LinearShape(8, 8, 2), ffn=LinearShape(8, 16, 2),
-                      attn=LinearShape(8, 8, 2), v_writer_ii=8, bias=True)
+W4A8 = SystolicConfig(
+    weight_bits=4,
+    qkvo=LinearShape(8, 16, 2),
+    ffn=LinearShape(8, 16, 2),
+    attn=LinearShape(8, 8, 1),
+    v_writer_ii=4,
+    bias=False,
+)
+W8A8 = SystolicConfig(
+    weight_bits=8,
+    qkvo=LinearShape(8, 8, 2),
+    ffn=LinearShape(8, 16, 2),
+    attn=LinearShape(8, 8, 2),
+    v_writer_ii=8,
+    bias=True,
+)
 
 # Weight ports of the W4A8 artifact (kernel.cfg): Wk HBM[1], Wv HBM[2], Wq HBM[3], Wo HBM[4],
 # FFN1 HBM[5], FFN2 HBM[6]; activations in and out on HBM[0].
-SYSTOLIC_PORTS = {"k_proj": ["HBM[1]"], "v_proj": ["HBM[2]"], "q_proj": ["HBM[3]"],
-                  "out_proj": ["HBM[4]"], "ffn1": ["HBM[5]"], "ffn2": ["HBM[6]"]}
+SYSTOLIC_PORTS = {
+    "k_proj": ["HBM[1]"],
+    "v_proj": ["HBM[2]"],
+    "q_proj": ["HBM[3]"],
+    "out_proj": ["HBM[4]"],
+    "ffn1": ["HBM[5]"],
+    "ffn2": ["HBM[6]"],
+}
 # Decode GEMV ports (chen2024.md 3.3): Wk/Wv/Wq on HBM[1..6] (2 each), Wo HBM[7..8],
 # FFN1 HBM[9..12], FFN2 HBM[13..16].
 GEMV_ENGINES = {"k_proj": 2, "v_proj": 2, "q_proj": 2, "out_proj": 2, "ffn1": 4, "ffn2": 4}
-GEMV_PORTS = {"k_proj": [1, 2], "v_proj": [3, 4], "q_proj": [5, 6], "out_proj": [7, 8],
-              "ffn1": [9, 10, 11, 12], "ffn2": [13, 14, 15, 16]}
+GEMV_PORTS = {
+    "k_proj": [1, 2],
+    "v_proj": [3, 4],
+    "q_proj": [5, 6],
+    "out_proj": [7, 8],
+    "ffn1": [9, 10, 11, 12],
+    "ffn2": [13, 14, 15, 16],
+}
 # The off-chip KV cache: chen2024.md does not say where the authors keep it. With C = 1 the
 # K/V writers serve every layer, so each layer's cache must live off chip; this assumes two
 # channels free in both chen2024 bitstreams (the decode GEMVs use HBM[0..16]).
 KV_PORTS = {"k": ["HBM[17]"], "v": ["HBM[18]"]}
-GEMV_PES = 32          # chen2024.md 3.3: 32 PEs, one 16-bit int8 weight pair each
+GEMV_PES = 32  # chen2024.md 3.3: 32 PEs, one 16-bit int8 weight pair each
 DECODE_HEADS_PARALLEL = 4  # chen2024.md 3.3: 4 heads in parallel against the KV cache
 # MAC lanes per decode attention head: one cached row of a 64-wide head (GPT-2, the model
 # the authors built) per cycle; wider heads take several cycles per row. An assumption:
@@ -79,10 +103,17 @@ DECODE_HEADS_PARALLEL = 4  # chen2024.md 3.3: 4 heads in parallel against the KV
 DECODE_ATTN_LANES = 64
 
 
-def _region_layer(g: nx.DiGraph, model: ModelConfig, max_seq_len: int, lanes: int,
-                  matrix: Callable[[str, int, int, int, bool], None],
-                  attention: Callable[[str, str], None], v_writer_ii: int,
-                  bypass_tokens: int, heads_parallel: int) -> None:
+def _region_layer(
+    g: nx.DiGraph,
+    model: ModelConfig,
+    max_seq_len: int,
+    lanes: int,
+    matrix: Callable[[str, int, int, int, bool], None],
+    attention: Callable[[str, str], None],
+    v_writer_ii: int,
+    bypass_tokens: int,
+    heads_parallel: int,
+) -> None:
     """The layer topology shared by every chen2024 bitstream.
 
     ``matrix(name, slr, k, n, fp32_out)`` adds a linear; ``attention(name, op)`` adds Q.K^T
@@ -93,12 +124,39 @@ def _region_layer(g: nx.DiGraph, model: ModelConfig, max_seq_len: int, lanes: in
     s, link = STREAM_DEPTH, LINK_DEPTH
     hbm0 = ["HBM[0]"]
     # R1, SLR0: input loaders (fp32 copy for the residual, int8 for Q and for K/V) and Q/K/V.
-    add_kernel(g, "input_loader", "loader", 0, ports=hbm0, port_bits=PORT_BITS, lanes=lanes,
-               features=d, quantize=False)
-    add_kernel(g, "input_loader_q", "loader", 0, ports=hbm0, port_bits=PORT_BITS, lanes=lanes,
-               features=d, quantize=True)
-    add_kernel(g, "input_loader_kv", "loader", 0, ports=hbm0, port_bits=PORT_BITS, lanes=lanes,
-               features=d, quantize=True)
+    add_kernel(
+        g,
+        "input_loader",
+        "loader",
+        0,
+        ports=hbm0,
+        port_bits=PORT_BITS,
+        lanes=lanes,
+        features=d,
+        quantize=False,
+    )
+    add_kernel(
+        g,
+        "input_loader_q",
+        "loader",
+        0,
+        ports=hbm0,
+        port_bits=PORT_BITS,
+        lanes=lanes,
+        features=d,
+        quantize=True,
+    )
+    add_kernel(
+        g,
+        "input_loader_kv",
+        "loader",
+        0,
+        ports=hbm0,
+        port_bits=PORT_BITS,
+        lanes=lanes,
+        features=d,
+        quantize=True,
+    )
     matrix("q_proj", 0, d, d, False)
     matrix("k_proj", 0, d, dkv, False)
     matrix("v_proj", 0, d, dkv, False)
@@ -106,12 +164,32 @@ def _region_layer(g: nx.DiGraph, model: ModelConfig, max_seq_len: int, lanes: in
     add_fifo(g, "input_loader_kv", "k_proj", s, i8)
     add_fifo(g, "input_loader_kv", "v_proj", s, i8)
     # R2, SLR1: KV buffers, attention, output projection, residual 0, LayerNorm 0.
-    add_kernel(g, "k_writer", "kv_writer", 1, target="k", ii=1, features=dkv,
-               max_seq_len=max_seq_len, act_bits=INT8_BITS, ports=KV_PORTS["k"],
-               port_bits=PORT_BITS)
-    add_kernel(g, "v_writer", "kv_writer", 1, target="v", ii=v_writer_ii, features=dkv,
-               max_seq_len=max_seq_len, act_bits=INT8_BITS, ports=KV_PORTS["v"],
-               port_bits=PORT_BITS)
+    add_kernel(
+        g,
+        "k_writer",
+        "kv_writer",
+        1,
+        target="k",
+        ii=1,
+        features=dkv,
+        max_seq_len=max_seq_len,
+        act_bits=INT8_BITS,
+        ports=KV_PORTS["k"],
+        port_bits=PORT_BITS,
+    )
+    add_kernel(
+        g,
+        "v_writer",
+        "kv_writer",
+        1,
+        target="v",
+        ii=v_writer_ii,
+        features=dkv,
+        max_seq_len=max_seq_len,
+        act_bits=INT8_BITS,
+        ports=KV_PORTS["v"],
+        port_bits=PORT_BITS,
+    )
     add_kernel(g, "q_buffer", "buffer", 1, features=d, lanes=lanes)
     add_fifo(g, "q_proj", "q_buffer", link, i8)
     add_fifo(g, "k_proj", "k_writer", link, i8)
@@ -119,10 +197,26 @@ def _region_layer(g: nx.DiGraph, model: ModelConfig, max_seq_len: int, lanes: in
     attention("qk_matmul", "qk")
     add_fifo(g, "q_buffer", "qk_matmul", s, i8)
     add_fifo(g, "k_writer", "qk_matmul", s, i8)
-    add_kernel(g, "mask", "mask", 1, lanes=lanes, heads=model.heads, causal=model.causal,
-               heads_parallel=heads_parallel)
-    add_kernel(g, "softmax", "softmax", 1, lanes=lanes, heads=model.heads, reduction_ii=4,
-               heads_parallel=heads_parallel)
+    add_kernel(
+        g,
+        "mask",
+        "mask",
+        1,
+        lanes=lanes,
+        heads=model.heads,
+        causal=model.causal,
+        heads_parallel=heads_parallel,
+    )
+    add_kernel(
+        g,
+        "softmax",
+        "softmax",
+        1,
+        lanes=lanes,
+        heads=model.heads,
+        reduction_ii=4,
+        heads_parallel=heads_parallel,
+    )
     attention("sv_matmul", "sv")
     add_fifo(g, "qk_matmul", "mask", s, f32)
     add_fifo(g, "mask", "softmax", s, f32)
@@ -135,8 +229,9 @@ def _region_layer(g: nx.DiGraph, model: ModelConfig, max_seq_len: int, lanes: in
     add_kernel(g, "residual0", "residual", 1, lanes=lanes, features=d)
     add_fifo(g, "out_proj", "residual0", s, f32)
     add_fifo(g, "input_loader", "residual0", link, f32)
-    add_kernel(g, "layernorm0", "layernorm", 1, lanes=lanes, features=d, reduction_ii=4,
-               norm="layernorm")
+    add_kernel(
+        g, "layernorm0", "layernorm", 1, lanes=lanes, features=d, reduction_ii=4, norm="layernorm"
+    )
     add_fifo(g, "residual0", "layernorm0", s, f32)
     # R3, SLR2: splitter, FFN, residual 1 through the bypass, LayerNorm 1, output writer.
     add_kernel(g, "splitter", "splitter", 2, lanes=lanes, features=d, quantize=True)
@@ -144,8 +239,9 @@ def _region_layer(g: nx.DiGraph, model: ModelConfig, max_seq_len: int, lanes: in
     fused = model.ffn_kind == "swiglu"  # gate and up projections share one kernel
     matrix("ffn1", 2, d, 2 * f if fused else f, True)
     add_fifo(g, "splitter", "ffn1", s, i8)
-    add_kernel(g, "gelu", "activation", 2, lanes=lanes, features=f,
-               fn="silu_mul" if fused else "gelu")
+    add_kernel(
+        g, "gelu", "activation", 2, lanes=lanes, features=f, fn="silu_mul" if fused else "gelu"
+    )
     add_fifo(g, "ffn1", "gelu", s, f32)
     matrix("ffn2", 2, f, d, True)
     # FFN2 needs a whole FFN1 row before it starts (chen2024.md 3.2: depth d_FFN).
@@ -154,11 +250,13 @@ def _region_layer(g: nx.DiGraph, model: ModelConfig, max_seq_len: int, lanes: in
     add_fifo(g, "ffn2", "residual1", s, f32)
     # The bypass must hold the whole activation or the layer deadlocks (chen2024.md 2).
     add_fifo(g, "splitter", "residual1", ceil(bypass_tokens / lanes) * d, f32, name=BYPASS_FIFO)
-    add_kernel(g, "layernorm1", "layernorm", 2, lanes=lanes, features=d, reduction_ii=4,
-               norm="layernorm")
+    add_kernel(
+        g, "layernorm1", "layernorm", 2, lanes=lanes, features=d, reduction_ii=4, norm="layernorm"
+    )
     add_fifo(g, "residual1", "layernorm1", s, f32)
-    add_kernel(g, "output_writer", "writer", 2, ports=hbm0, port_bits=PORT_BITS, lanes=lanes,
-               features=d)
+    add_kernel(
+        g, "output_writer", "writer", 2, ports=hbm0, port_bits=PORT_BITS, lanes=lanes, features=d
+    )
     add_fifo(g, "layernorm1", "output_writer", s, f32)
 
 
@@ -168,20 +266,53 @@ def _systolic_bitstream(model: ModelConfig, max_seq_len: int, cfg: SystolicConfi
 
     def matrix(name: str, slr: int, k: int, n: int, fp32_out: bool) -> None:
         shape = cfg.ffn if name.startswith("ffn") else cfg.qkvo
-        add_kernel(g, name, "linear", slr, rows=shape.rows, cols=shape.cols, pack=shape.pack,
-                   in_features=k, out_features=n, weight_bits=cfg.weight_bits,
-                   act_bits=INT8_BITS, out_dtype="fp32" if fp32_out else "int8",
-                   bias=cfg.bias, block_overhead_cycles=LINEAR_BLOCK_OVERHEAD,
-                   ports=SYSTOLIC_PORTS[name], port_bits=PORT_BITS)
+        add_kernel(
+            g,
+            name,
+            "linear",
+            slr,
+            rows=shape.rows,
+            cols=shape.cols,
+            pack=shape.pack,
+            in_features=k,
+            out_features=n,
+            weight_bits=cfg.weight_bits,
+            act_bits=INT8_BITS,
+            out_dtype="fp32" if fp32_out else "int8",
+            bias=cfg.bias,
+            block_overhead_cycles=LINEAR_BLOCK_OVERHEAD,
+            ports=SYSTOLIC_PORTS[name],
+            port_bits=PORT_BITS,
+        )
 
     def attention(name: str, op: str) -> None:
         a = cfg.attn
-        add_kernel(g, name, "attn_matmul", 1, op=op, rows=a.rows, cols=a.cols, pack=a.pack,
-                   heads=model.heads, head_dim=model.head_dim, act_bits=INT8_BITS,
-                   block_overhead_cycles=ATTN_BLOCK_OVERHEAD)
+        add_kernel(
+            g,
+            name,
+            "attn_matmul",
+            1,
+            op=op,
+            rows=a.rows,
+            cols=a.cols,
+            pack=a.pack,
+            heads=model.heads,
+            head_dim=model.head_dim,
+            act_bits=INT8_BITS,
+            block_overhead_cycles=ATTN_BLOCK_OVERHEAD,
+        )
 
-    _region_layer(g, model, max_seq_len, lanes, matrix, attention, cfg.v_writer_ii, max_seq_len,
-                  heads_parallel=1)
+    _region_layer(
+        g,
+        model,
+        max_seq_len,
+        lanes,
+        matrix,
+        attention,
+        cfg.v_writer_ii,
+        max_seq_len,
+        heads_parallel=1,
+    )
     return g
 
 
@@ -189,53 +320,100 @@ def _gemv_bitstream(model: ModelConfig, max_seq_len: int) -> nx.DiGraph:
     g = nx.DiGraph()
 
     def matrix(name: str, slr: int, k: int, n: int, fp32_out: bool) -> None:
-        add_kernel(g, name, "gemv", slr, engines=GEMV_ENGINES[name], pes=GEMV_PES, pack=2,
-                   in_features=k, out_features=n, weight_bits=INT8_BITS, act_bits=INT8_BITS,
-                   out_dtype="fp32" if fp32_out else "int8",
-                   ports=[f"HBM[{i}]" for i in GEMV_PORTS[name]], port_bits=PORT_BITS)
+        add_kernel(
+            g,
+            name,
+            "gemv",
+            slr,
+            engines=GEMV_ENGINES[name],
+            pes=GEMV_PES,
+            pack=2,
+            in_features=k,
+            out_features=n,
+            weight_bits=INT8_BITS,
+            act_bits=INT8_BITS,
+            out_dtype="fp32" if fp32_out else "int8",
+            ports=[f"HBM[{i}]" for i in GEMV_PORTS[name]],
+            port_bits=PORT_BITS,
+        )
 
     def attention(name: str, op: str) -> None:
-        add_kernel(g, name, "attn_gemv", 1, op=op, heads_parallel=DECODE_HEADS_PARALLEL,
-                   lanes=min(model.head_dim, DECODE_ATTN_LANES), heads=model.heads,
-                   head_dim=model.head_dim, act_bits=INT8_BITS)
+        add_kernel(
+            g,
+            name,
+            "attn_gemv",
+            1,
+            op=op,
+            heads_parallel=DECODE_HEADS_PARALLEL,
+            lanes=min(model.head_dim, DECODE_ATTN_LANES),
+            heads=model.heads,
+            head_dim=model.head_dim,
+            act_bits=INT8_BITS,
+        )
 
     # The mask and softmax keep pace with the attention GEMVs: 4 heads side by side.
-    _region_layer(g, model, max_seq_len, 1, matrix, attention, W8A8.v_writer_ii, 1,
-                  heads_parallel=DECODE_HEADS_PARALLEL)
+    _region_layer(
+        g,
+        model,
+        max_seq_len,
+        1,
+        matrix,
+        attention,
+        W8A8.v_writer_ii,
+        1,
+        heads_parallel=DECODE_HEADS_PARALLEL,
+    )
     return g
 
 
 def build_w4a8(model: ModelConfig, max_seq_len: int) -> Design:
     """The W4A8 artifact design: one bitstream for prefill (P = 8) and decode (P = 1)."""
     return Design(
-        name="chen2024-w4a8", model=model, clock_mhz=CLOCK_MHZ, max_seq_len=max_seq_len,
-        resident_layers=1, hls_target_mhz=HLS_TARGET_MHZ,
-        phases={"prefill": PhaseBinding("layer", PACK_TOKENS),
-                "decode": PhaseBinding("layer", 1)},
+        name="chen2024-w4a8",
+        model=model,
+        clock_mhz=CLOCK_MHZ,
+        max_seq_len=max_seq_len,
+        resident_layers=1,
+        hls_target_mhz=HLS_TARGET_MHZ,
+        phases={"prefill": PhaseBinding("layer", PACK_TOKENS), "decode": PhaseBinding("layer", 1)},
         bitstreams={"layer": _systolic_bitstream(model, max_seq_len, W4A8)},
         description="Chen et al. 2024 W4A8 spatial layer (Allo PLDI'24 artifact): all linears "
-                    "8x16 PEs x 2 MACs/DSP, attention 8x8; decode reuses it with 1-token packs",
-        notes={"source": "chen2024.md 3.1-3.2; kernel.cfg of the W4A8 GPT-2-medium artifact",
-               "kv_cache": "K and V caches of every layer off chip on HBM[17] and HBM[18] "
-                           "(an assumption: the artifact runs prefill only)"})
+        "8x16 PEs x 2 MACs/DSP, attention 8x8; decode reuses it with 1-token packs",
+        notes={
+            "source": "chen2024.md 3.1-3.2; kernel.cfg of the W4A8 GPT-2-medium artifact",
+            "kv_cache": "K and V caches of every layer off chip on HBM[17] and HBM[18] "
+            "(an assumption: the artifact runs prefill only)",
+        },
+    )
 
 
 def build_w8a8(model: ModelConfig, max_seq_len: int) -> Design:
     """The authors' W8A8 GPT-2 setup: systolic prefill bitstream and GEMV decode bitstream."""
     return Design(
-        name="chen2024-w8a8", model=model, clock_mhz=CLOCK_MHZ, max_seq_len=max_seq_len,
-        resident_layers=1, hls_target_mhz=HLS_TARGET_MHZ,
-        phases={"prefill": PhaseBinding("prefill", PACK_TOKENS),
-                "decode": PhaseBinding("decode", 1)},
-        bitstreams={"prefill": _systolic_bitstream(model, max_seq_len, W8A8),
-                    "decode": _gemv_bitstream(model, max_seq_len)},
+        name="chen2024-w8a8",
+        model=model,
+        clock_mhz=CLOCK_MHZ,
+        max_seq_len=max_seq_len,
+        resident_layers=1,
+        hls_target_mhz=HLS_TARGET_MHZ,
+        phases={
+            "prefill": PhaseBinding("prefill", PACK_TOKENS),
+            "decode": PhaseBinding("decode", 1),
+        },
+        bitstreams={
+            "prefill": _systolic_bitstream(model, max_seq_len, W8A8),
+            "decode": _gemv_bitstream(model, max_seq_len),
+        },
         description="Chen et al. 2024 W8A8 GPT-2 design: prefill Q/K/V/O 8x8x2 = 128 MAC/cycle, "
-                    "FFN 8x16x2 = 256; decode GEMV engines (2 per Q/K/V/O, 4 per FFN linear)",
-        notes={"source": "chen2024.md 3.1-3.3",
-               "assumption": "decode attention: min(head_dim, 64) MAC lanes per head; "
-                             "chen2024.md gives only the 4-head parallelism",
-               "kv_cache": "K and V caches of every layer off chip on HBM[17] and HBM[18] "
-                           "(an assumption: the sources do not give the binding)"})
+        "FFN 8x16x2 = 256; decode GEMV engines (2 per Q/K/V/O, 4 per FFN linear)",
+        notes={
+            "source": "chen2024.md 3.1-3.3",
+            "assumption": "decode attention: min(head_dim, 64) MAC lanes per head; "
+            "chen2024.md gives only the 4-head parallelism",
+            "kv_cache": "K and V caches of every layer off chip on HBM[17] and HBM[18] "
+            "(an assumption: the sources do not give the binding)",
+        },
+    )
 
 
 DESIGNS: dict[str, Callable[[ModelConfig, int], Design]] = {

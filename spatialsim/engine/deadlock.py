@@ -35,27 +35,41 @@ def diagnose(kernels: list[Kernel], phase: str, layer: int, now: float) -> Deadl
     for u, v in cycle_edges:
         fifo = g.edges[u, v]["fifo"]
         op = g.edges[u, v]["op"]
-        cycle.append({"kernel": u, "op": op, "fifo": fifo.name, "depth": fifo.depth,
-                      "occupancy": min(fifo.level, fifo.depth), "peer": v})
+        cycle.append(
+            {
+                "kernel": u,
+                "op": op,
+                "fifo": fifo.name,
+                "depth": fifo.depth,
+                "occupancy": min(fifo.level, fifo.depth),
+                "peer": v,
+            }
+        )
         verb = "waits for data on" if op == "get" else "waits for room in"
         held = min(fifo.level, fifo.depth)
         state = "empty" if held == 0 else ("full" if held >= fifo.depth else "partly filled")
-        lines.append(f"  {u} {verb} FIFO {fifo.name} (depth {fifo.depth} words, holds "
-                     f"{held}: {state}), which only {v} can "
-                     f"{'fill' if op == 'get' else 'drain'}")
+        lines.append(
+            f"  {u} {verb} FIFO {fifo.name} (depth {fifo.depth} words, holds "
+            f"{held}: {state}), which only {v} can "
+            f"{'fill' if op == 'get' else 'drain'}"
+        )
     others = sorted(k.name for k in stuck if k.name not in {u for u, _ in cycle_edges})
     where = f"{phase}, layer {layer}, cycle {now:,.0f}"
     if cycle:
-        msg = (f"deadlock in {where}: every unfinished kernel is waiting on a FIFO. "
-               f"Wait-for cycle:\n" + "\n".join(lines))
+        msg = (
+            f"deadlock in {where}: every unfinished kernel is waiting on a FIFO. "
+            f"Wait-for cycle:\n" + "\n".join(lines)
+        )
         if others:
             msg += f"\n  also stuck behind it: {', '.join(others)}"
         full = [c for c in cycle if c["op"] == "put"]
         for c in full:
-            msg += (f"\n{c['fifo']} is full at {c['depth']} words: {c['kernel']} must write "
-                    f"more than that before {c['peer']} can read; deepen it with "
-                    f"--set fifo.{c['fifo']}.depth=<words> (in Python, RunRequest's set "
-                    f"field)")
+            msg += (
+                f"\n{c['fifo']} is full at {c['depth']} words: {c['kernel']} must write "
+                f"more than that before {c['peer']} can read; deepen it with "
+                f"--set fifo.{c['fifo']}.depth=<words> (in Python, RunRequest's set "
+                f"field)"
+            )
     else:
         done = {k.name for k in kernels if k.done}
         lines = []
@@ -67,17 +81,25 @@ def diagnose(kernels: list[Kernel], phase: str, layer: int, now: float) -> Deadl
             if peer not in done:
                 continue
             if op == "get":
-                lines.append(f"  {k.name} waits for data on FIFO {fifo.name}, but {peer} has "
-                             f"finished after writing {fifo.words_put:,} words; {k.name} has "
-                             f"asked for {fifo.words_got:,}")
+                lines.append(
+                    f"  {k.name} waits for data on FIFO {fifo.name}, but {peer} has "
+                    f"finished after writing {fifo.words_put:,} words; {k.name} has "
+                    f"asked for {fifo.words_got:,}"
+                )
             else:
-                lines.append(f"  {k.name} waits for room in FIFO {fifo.name}, but {peer} has "
-                             f"finished after reading {fifo.words_got:,} words; {k.name} has "
-                             f"written {fifo.words_put:,}")
-        msg = (f"simulation stopped in {where} with kernels unfinished and no wait-for cycle: "
-               f"{', '.join(k.name for k in stuck)}")
+                lines.append(
+                    f"  {k.name} waits for room in FIFO {fifo.name}, but {peer} has "
+                    f"finished after reading {fifo.words_got:,} words; {k.name} has "
+                    f"written {fifo.words_put:,}"
+                )
+        msg = (
+            f"simulation stopped in {where} with kernels unfinished and no wait-for cycle: "
+            f"{', '.join(k.name for k in stuck)}"
+        )
         if lines:
-            msg += ("\nProducer and consumer disagree on how many words a FIFO carries (check "
-                    "the sizes of the two kernels, e.g. out_features and features):\n"
-                    + "\n".join(lines))
+            msg += (
+                "\nProducer and consumer disagree on how many words a FIFO carries (check "
+                "the sizes of the two kernels, e.g. out_features and features):\n"
+                + "\n".join(lines)
+            )
     return DeadlockError(msg, cycle)

@@ -46,8 +46,17 @@ class Fifo:
         "words_put",
     )
 
-    def __init__(self, env: simpy.Environment, name: str, capacity: int, src: str, dst: str,
-                 width_bits: int = 0, latency: float = 0.0, staging: int = 0) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        name: str,
+        capacity: int,
+        src: str,
+        dst: str,
+        width_bits: int = 0,
+        latency: float = 0.0,
+        staging: int = 0,
+    ) -> None:
         if capacity < 1:
             raise ValueError(f"FIFO {name}: capacity must be >= 1 word, got {capacity}")
         self.env = env
@@ -62,7 +71,7 @@ class Fifo:
         self.monitor = LevelMonitor()
         self.fill_time = float("-inf")
         self.span = 0.0
-        self.words_put = 0   # words offered and asked for since the last reset (diagnosis)
+        self.words_put = 0  # words offered and asked for since the last reset (diagnosis)
         self.words_got = 0
         self._get_need = 0
         self._get_event: simpy.Event | None = None
@@ -163,5 +172,10 @@ class Fifo:
         return self._get_need
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "src": self.src, "dst": self.dst,
-                "depth": self.depth, "occupancy": self.level}
+        return {
+            "name": self.name,
+            "src": self.src,
+            "dst": self.dst,
+            "depth": self.depth,
+            "occupancy": self.level,
+        }

@@ -61,16 +61,26 @@ class Kernel:
     is a buffer handed over whole (K, V, Q) rather than a stream.
     """
 
-    def __init__(self, env: simpy.Environment, name: str, p: KernelParams, step: Work,
-                 ins: dict[str, Fifo], outs: list[Fifo], probe: KernelProbe,
-                 mem: MemorySystem, params: CostParams, gran: Granularity,
-                 handoff_ins: frozenset[str]) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        name: str,
+        p: KernelParams,
+        step: Work,
+        ins: dict[str, Fifo],
+        outs: list[Fifo],
+        probe: KernelProbe,
+        mem: MemorySystem,
+        params: CostParams,
+        gran: Granularity,
+        handoff_ins: frozenset[str],
+    ) -> None:
         self.env = env
         self.name = name
         self.p: Any = p
         self.kind: str = p.KIND
         self.step = step
-        self.ins = ins            # keyed by the producing kernel's name
+        self.ins = ins  # keyed by the producing kernel's name
         self.handoff_ins = handoff_ins
         self.outs = outs
         self.charge = probe.charge  # (state, cycles, start, end, waited on) to the metrics
@@ -160,8 +170,9 @@ class Kernel:
         for w in self.gran.split(words):
             yield from self.take(fifo, w, w * cycles_per_word, cycles_per_word)
 
-    def produce(self, words: int, cycles_per_word: float = 1.0,
-                fifos: list[Fifo] | None = None) -> Proc:
+    def produce(
+        self, words: int, cycles_per_word: float = 1.0, fifos: list[Fifo] | None = None
+    ) -> Proc:
         """Compute then write ``words`` in chunks, ``cycles_per_word`` each."""
         for w in self.gran.split(words):
             yield from self.busy(w * cycles_per_word)

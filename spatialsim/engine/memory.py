@@ -35,8 +35,14 @@ class MemoryChannel:
         self.busy_cycles = 0.0
         self.requests = 0
 
-    def request(self, earliest: float, nbytes: float, bytes_per_cycle: float,
-                latency_cycles: float, write: bool = False) -> float:
+    def request(
+        self,
+        earliest: float,
+        nbytes: float,
+        bytes_per_cycle: float,
+        latency_cycles: float,
+        write: bool = False,
+    ) -> float:
         """Serve ``nbytes`` that may start at ``earliest``; return the cycle they complete.
 
         A request queued behind a transfer still running at ``earliest`` streams on from it;
@@ -66,8 +72,15 @@ class Stream:
 
     __slots__ = ("channels", "latencies", "launch", "prefetch", "rates", "write")
 
-    def __init__(self, channels: list[MemoryChannel], rates: list[float],
-                 latencies: list[float], prefetch: float, write: bool, launch: float) -> None:
+    def __init__(
+        self,
+        channels: list[MemoryChannel],
+        rates: list[float],
+        latencies: list[float],
+        prefetch: float,
+        write: bool,
+        launch: float,
+    ) -> None:
         self.channels = channels
         self.rates = rates
         self.latencies = latencies

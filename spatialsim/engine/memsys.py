@@ -23,8 +23,13 @@ PCIE = "PCIe"
 class MemorySystem:
     """Every memory channel of a platform, shared by all kernels of a run."""
 
-    def __init__(self, platform: Platform, clock_mhz: float, params: CostParams,
-                 probe: Callable[[str], ChannelProbe] | None = None) -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        clock_mhz: float,
+        params: CostParams,
+        probe: Callable[[str], ChannelProbe] | None = None,
+    ) -> None:
         self.platform = platform
         self.clock_mhz = clock_mhz
         self.params = params
@@ -45,8 +50,10 @@ class MemorySystem:
         """What channel ``port`` delivers to one master streaming ``extent_bytes``."""
         m = PORT_RE.match(port)
         if m is None or port not in self.channels:
-            raise UserError(f"port {port!r} does not exist on platform {self.platform.name}; "
-                            f"channels: {', '.join(k for k in self.channels if k != PCIE)}")
+            raise UserError(
+                f"port {port!r} does not exist on platform {self.platform.name}; "
+                f"channels: {', '.join(k for k in self.channels if k != PCIE)}"
+            )
         if m.group(1) == "HBM":
             assert self.platform.hbm is not None
             return hbm_channel_rate_gbps(self.platform.hbm, extent_bytes, write)
@@ -64,14 +71,23 @@ class MemorySystem:
             return self._cycles(hbm_latency_ns(hbm, abs(slr - hbm.attached_slr), crossing))
         return self.params.slr_crossing_cycles * slr
 
-    def open(self, ports: tuple[str, ...], port_bits: int, slr: int, extent_bytes: float,
-             write: bool, launch: float) -> Stream:
+    def open(
+        self,
+        ports: tuple[str, ...],
+        port_bits: int,
+        slr: int,
+        extent_bytes: float,
+        write: bool,
+        launch: float,
+    ) -> Stream:
         """A stream of ``extent_bytes`` over ``ports`` (split evenly) for one kernel."""
         share = extent_bytes / len(ports)
         chans, rates, lats = [], [], []
         for port in ports:
-            gbps = min(port_rate_gbps(port_bits, self.clock_mhz),
-                       self.channel_rate_gbps(port, share, write))
+            gbps = min(
+                port_rate_gbps(port_bits, self.clock_mhz),
+                self.channel_rate_gbps(port, share, write),
+            )
             chans.append(self.channels[port])
             rates.append(self._bytes_per_cycle(gbps))
             lats.append(self.latency_cycles(port, slr))

@@ -69,8 +69,9 @@ class RunConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise UserError(f"{name} must be an integer >= {low}, got {v!r}")
-        if self.layers is not None and (isinstance(self.layers, bool)
-                                        or not isinstance(self.layers, int) or self.layers < 1):
+        if self.layers is not None and (
+            isinstance(self.layers, bool) or not isinstance(self.layers, int) or self.layers < 1
+        ):
             raise UserError(f"layers must be a positive integer, got {self.layers!r}")
         if self.clock_mhz is not None and not self.clock_mhz > 0:
             raise UserError(f"clock_mhz must be positive, got {self.clock_mhz!r}")
@@ -93,8 +94,13 @@ def events_scheduled(env: simpy.Environment) -> int:
 class Simulation:
     """One run of a design on a platform; :meth:`run` returns the frozen result."""
 
-    def __init__(self, design: Design, platform: Platform, config: RunConfig,
-                 progress: Callable[[int, int, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        design: Design,
+        platform: Platform,
+        config: RunConfig,
+        progress: Callable[[int, int, str], None] | None = None,
+    ) -> None:
         self.progress = progress  # called as (done, total, label) after each decode step
         self.design = design
         self.platform = platform
@@ -102,13 +108,17 @@ class Simulation:
         model = design.model
         self.layers = config.layers if config.layers is not None else model.layers
         if self.layers > model.layers:
-            raise UserError(f"layers {self.layers} exceeds {model.name}'s {model.layers} "
-                            "layers", field="layers")
+            raise UserError(
+                f"layers {self.layers} exceeds {model.name}'s {model.layers} layers", field="layers"
+            )
         longest = config.prompt_len + config.gen_len
         if longest > design.max_seq_len:
-            raise UserError(f"prompt + generated tokens = {longest} exceed the design's "
-                            f"max_seq_len {design.max_seq_len}; rebuild it with "
-                            f"max_seq_len {longest}", field="max_seq_len")
+            raise UserError(
+                f"prompt + generated tokens = {longest} exceed the design's "
+                f"max_seq_len {design.max_seq_len}; rebuild it with "
+                f"max_seq_len {longest}",
+                field="max_seq_len",
+            )
         self.clock_mhz = config.clock_mhz if config.clock_mhz is not None else design.clock_mhz
         self.env = simpy.Environment()
         self.rec = Recorder(timeline=config.timeline)
@@ -124,16 +134,25 @@ class Simulation:
         crossing = self.config.params.slr_crossing_cycles
         for src, dst, a in g.edges(data=True):
             slr_hops = abs(g.nodes[src]["slr"] - g.nodes[dst]["slr"])
-            f = Fifo(self.env, a["name"], a["depth_words"], src, dst, a["width_bits"],
-                     latency=crossing * slr_hops,
-                     staging=self._kparams[src].output_burst_words())
-            f.monitor = self.rec.fifo(phase, a["name"], a["depth_words"], a["width_bits"],
-                                      self.env.now)
+            f = Fifo(
+                self.env,
+                a["name"],
+                a["depth_words"],
+                src,
+                dst,
+                a["width_bits"],
+                latency=crossing * slr_hops,
+                staging=self._kparams[src].output_burst_words(),
+            )
+            f.monitor = self.rec.fifo(
+                phase, a["name"], a["depth_words"], a["width_bits"], self.env.now
+            )
             fifos[(src, dst)] = f
         return fifos
 
-    def _launch(self, phase: str, g: nx.DiGraph, fifos: dict[tuple[str, str], Fifo],
-                step: Work) -> Generator[simpy.Event, Any, None]:
+    def _launch(
+        self, phase: str, g: nx.DiGraph, fifos: dict[tuple[str, str], Fifo], step: Work
+    ) -> Generator[simpy.Event, Any, None]:
         env, cfg = self.env, self.config
         overhead = cfg.params.launch_overhead_us * self.clock_mhz
         if overhead > 0:
@@ -143,8 +162,21 @@ class Simulation:
             ins = {src: fifos[(src, node)] for src in g.predecessors(node)}
             outs = [fifos[(node, dst)] for dst in g.successors(node)]
             probe = self.rec.kernel(phase, node, g.nodes[node]["kind"])
-            kernels.append(Kernel(env, node, self._kparams[node], step, ins, outs, probe,
-                                  self.mem, cfg.params, cfg.granularity, self._handoff[node]))
+            kernels.append(
+                Kernel(
+                    env,
+                    node,
+                    self._kparams[node],
+                    step,
+                    ins,
+                    outs,
+                    probe,
+                    self.mem,
+                    cfg.params,
+                    cfg.granularity,
+                    self._handoff[node],
+                )
+            )
         t_launch = env.now
         self._current = kernels
         self.rec.launch_begin(phase, list(g.nodes))
@@ -157,15 +189,18 @@ class Simulation:
                 raise UserError(
                     f"design {self.design.name}: in {phase}, {f.src} wrote {f.words_put:,} "
                     f"words per layer into FIFO {f.name} but {f.dst} read {f.words_got:,}; "
-                    f"the sizes of the two kernels disagree (check out_features / features)")
+                    f"the sizes of the two kernels disagree (check out_features / features)"
+                )
 
     def _idle(self, fifos: dict[tuple[str, str], Fifo]) -> bool:
         now = self.env.now
-        return all(c.busy_until <= now for c in self.mem.channels.values()) and \
-            not any(f.level for f in fifos.values())
+        return all(c.busy_until <= now for c in self.mem.channels.values()) and not any(
+            f.level for f in fifos.values()
+        )
 
-    def _layers(self, phase: str, g: nx.DiGraph, fifos: dict[tuple[str, str], Fifo],
-                step: Work) -> Generator[simpy.Event, Any, None]:
+    def _layers(
+        self, phase: str, g: nx.DiGraph, fifos: dict[tuple[str, str], Fifo], step: Work
+    ) -> Generator[simpy.Event, Any, None]:
         """Launch every layer of one step, replaying identical launches when allowed."""
         layer = 0
         while layer < self.layers:
@@ -199,8 +234,10 @@ class Simulation:
         g = self.design.graph(phase)
         # typed parameters of every kernel, validated once per phase, not per launch
         self._kparams = {n: kernel_params(n, g.nodes[n]) for n in g.nodes}
-        self._handoff = {n: frozenset(s for s in g.predecessors(n)
-                                      if is_handoff(g.nodes[s]["kind"])) for n in g.nodes}
+        self._handoff = {
+            n: frozenset(s for s in g.predecessors(n) if is_handoff(g.nodes[s]["kind"]))
+            for n in g.nodes
+        }
         return g, self._fifos(phase, g)
 
     def _end_phase(self, phase: str) -> None:
@@ -256,16 +293,29 @@ class Simulation:
         cfg = self.config
         params: dict[str, Any] = asdict(cfg.params)
         params["granularity"] = cfg.granularity.label
-        result = build_result(self.rec, model=self.design.model.name, design=self.design.name,
-                            platform=self.platform.name, clock_mhz=self.clock_mhz,
-                            layers=self.layers, prompt_len=cfg.prompt_len,
-                            gen_len=cfg.gen_len, granularity=cfg.granularity.label,
-                            wall_s=wall, params=params, timeline=self.rec.timeline)
+        result = build_result(
+            self.rec,
+            model=self.design.model.name,
+            design=self.design.name,
+            platform=self.platform.name,
+            clock_mhz=self.clock_mhz,
+            layers=self.layers,
+            prompt_len=cfg.prompt_len,
+            gen_len=cfg.gen_len,
+            granularity=cfg.granularity.label,
+            wall_s=wall,
+            params=params,
+            timeline=self.rec.timeline,
+        )
         return result
 
 
-def simulate(design: Design, platform: Platform, config: RunConfig,
-             progress: Callable[[int, int, str], None] | None = None) -> RunResult:
+def simulate(
+    design: Design,
+    platform: Platform,
+    config: RunConfig,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> RunResult:
     """Simulate ``design`` on ``platform`` for ``config``; see :class:`Simulation`."""
     return Simulation(design, platform, config, progress).run()
 

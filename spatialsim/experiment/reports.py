@@ -80,8 +80,8 @@ class AnalysisReport:
     tp: int
     pp: int
     prefill: PhaseEstimate
-    decode: PhaseEstimate              # at the first decode context
-    decode_ms_per_token: float         # averaged over the decode contexts
+    decode: PhaseEstimate  # at the first decode context
+    decode_ms_per_token: float  # averaged over the decode contexts
     contexts: tuple[int, int]
     checks: dict[str, list[Check]]
 
@@ -93,18 +93,29 @@ class AnalysisReport:
         """The document ``spatialsim analyze --json`` writes."""
         req = self.request
         return {
-            "model": self.model, "design": self.design, "platform": self.platform,
-            "clock_mhz": self.clock_mhz, "layers": self.layers,
-            "prompt_len": req.prompt_len, "gen_len": req.gen_len, "tp": self.tp,
-            "pp": self.pp, "prefill_ms": self.prefill_ms,
+            "model": self.model,
+            "design": self.design,
+            "platform": self.platform,
+            "clock_mhz": self.clock_mhz,
+            "layers": self.layers,
+            "prompt_len": req.prompt_len,
+            "gen_len": req.gen_len,
+            "tp": self.tp,
+            "pp": self.pp,
+            "prefill_ms": self.prefill_ms,
             "decode_ms_per_token": self.decode_ms_per_token,
-            "stages": self.prefill.stages, "sync_cycles": self.prefill.sync_cycles,
+            "stages": self.prefill.stages,
+            "sync_cycles": self.prefill.sync_cycles,
             "bound": self.prefill.bound,
             "prefill": self.prefill.to_json(),
-            "decode": {**self.decode.to_json(), "ms": self.decode_ms_per_token,
-                       "contexts": list(self.contexts)},
-            "constraints": {ph: {c.name: c.to_json() for c in cs}
-                            for ph, cs in self.checks.items()},
+            "decode": {
+                **self.decode.to_json(),
+                "ms": self.decode_ms_per_token,
+                "contexts": list(self.contexts),
+            },
+            "constraints": {
+                ph: {c.name: c.to_json() for c in cs} for ph, cs in self.checks.items()
+            },
         }
 
 
@@ -123,9 +134,15 @@ class KernelsReport:
 
     def to_json(self) -> dict[str, Any]:
         """The document ``spatialsim kernels --json`` writes."""
-        return {"model": self.model, "design": self.design, "phase": self.phase,
-                "seq_len": self.seq_len, "clock_mhz": self.clock_mhz,
-                "kernels": self.kernels, "hls_aliases": self.hls_aliases}
+        return {
+            "model": self.model,
+            "design": self.design,
+            "phase": self.phase,
+            "seq_len": self.seq_len,
+            "clock_mhz": self.clock_mhz,
+            "kernels": self.kernels,
+            "hls_aliases": self.hls_aliases,
+        }
 
 
 @dataclass(frozen=True)
@@ -145,12 +162,19 @@ class ReplayReport:
         """The document ``spatialsim replay --json`` writes; with ``include_requests``,
         every request too (``replay --out``)."""
         lm = self.latency
-        doc = {"model": self.model, "design": self.design, "platform": self.platform,
-               "trace": self.trace, "clock_mhz": self.clock_mhz,
-               **self.result.to_json(include_requests=False),
-               "latency_table": {"simulations": lm.simulations,
-                                 "prefill_packs": lm.prefill_packs.tolist(),
-                                 "decode_contexts": lm.decode_ctx.tolist()}}
+        doc = {
+            "model": self.model,
+            "design": self.design,
+            "platform": self.platform,
+            "trace": self.trace,
+            "clock_mhz": self.clock_mhz,
+            **self.result.to_json(include_requests=False),
+            "latency_table": {
+                "simulations": lm.simulations,
+                "prefill_packs": lm.prefill_packs.tolist(),
+                "decode_contexts": lm.decode_ctx.tolist(),
+            },
+        }
         if include_requests:
             doc.update(self.result.to_json())
         return doc

@@ -43,8 +43,9 @@ def _settings(value: object) -> tuple[Setting, ...]:
     if isinstance(value, Mapping):
         items: Iterable[Any] = value.items()
     elif isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise UserError(f"set must be a mapping or a list of 'target=value', got {value!r}",
-                        field="set")
+        raise UserError(
+            f"set must be a mapping or a list of 'target=value', got {value!r}", field="set"
+        )
     else:
         items = value
     out = []
@@ -54,8 +55,9 @@ def _settings(value: object) -> tuple[Setting, ...]:
         elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
             key, val = item
         else:
-            raise UserError(f"set: {item!r} is neither 'target=value' nor a (target, value) "
-                            "pair", field="set")
+            raise UserError(
+                f"set: {item!r} is neither 'target=value' nor a (target, value) pair", field="set"
+            )
         out.append((key.strip(), _frozen(key, val)))
     return tuple(out)
 
@@ -67,8 +69,10 @@ def _frozen(key: str, value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         raise UserError(f"set {key}={value}: not a finite number", field="set")
     if value is None or not isinstance(value, (str, int, float, bool)):
-        raise UserError(f"set {key}={value!r}: values are numbers, booleans, strings or "
-                        "lists of them", field="set")
+        raise UserError(
+            f"set {key}={value!r}: values are numbers, booleans, strings or lists of them",
+            field="set",
+        )
     return value
 
 
@@ -77,8 +81,7 @@ def _costs(value: object) -> tuple[tuple[str, float], ...]:
     if isinstance(value, Mapping):
         items: Iterable[Any] = value.items()
     elif isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise UserError(f"cost must be a mapping of name to number, got {value!r}",
-                        field="cost")
+        raise UserError(f"cost must be a mapping of name to number, got {value!r}", field="cost")
     else:
         items = value
     out = []
@@ -90,8 +93,7 @@ def _costs(value: object) -> tuple[tuple[str, float], ...]:
             try:
                 num = float(text)
             except ValueError:
-                raise UserError(f"cost {item!r}: {text!r} is not a number",
-                                field="cost") from None
+                raise UserError(f"cost {item!r}: {text!r} is not a number", field="cost") from None
             item = (name.strip(), num)
         if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
             raise UserError(f"cost: {item!r} is not a (name, number) pair", field="cost")
@@ -113,15 +115,24 @@ def _int(name: str, value: object, low: int, optional: bool = False) -> None:
 def _number(name: str, value: object, positive: bool, optional: bool = True) -> None:
     if optional and value is None:
         return
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) \
-        and math.isfinite(value) and (value > 0 if positive else value >= 0)
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+        and (value > 0 if positive else value >= 0)
+    )
     if not ok:
         what = "a finite number > 0" if positive else "a finite number >= 0"
         raise UserError(f"{name} must be {what}, got {value!r}", field=name)
 
 
-def _name(name: str, value: object, builtins: Iterable[str], suffixes: tuple[str, ...],
-          optional: bool = False) -> None:
+def _name(
+    name: str,
+    value: object,
+    builtins: Iterable[str],
+    suffixes: tuple[str, ...],
+    optional: bool = False,
+) -> None:
     """A built-in name or something that looks like a path to a file of that kind."""
     if optional and value is None:
         return
@@ -131,8 +142,9 @@ def _name(name: str, value: object, builtins: Iterable[str], suffixes: tuple[str
     if value in known or value.endswith(suffixes) or os.path.exists(value):
         return
     kinds = " or ".join(f"a path to a {s} file" for s in suffixes)
-    raise UserError(f"unknown {name} {value!r}; valid: {', '.join(sorted(known))} ({kinds})",
-                    field=name)
+    raise UserError(
+        f"unknown {name} {value!r}; valid: {', '.join(sorted(known))} ({kinds})", field=name
+    )
 
 
 @dataclass(frozen=True)
@@ -202,20 +214,26 @@ class RunRequest:
         if self.clock_mhz is not None:
             object.__setattr__(self, "clock_mhz", float(self.clock_mhz))
         if self.granularity not in GRANULARITIES:
-            raise UserError(f"granularity {self.granularity!r} is not one of "
-                            f"{', '.join(GRANULARITIES)}", field="granularity")
+            raise UserError(
+                f"granularity {self.granularity!r} is not one of {', '.join(GRANULARITIES)}",
+                field="granularity",
+            )
         _int("chunks_per_row", self.chunks_per_row, 1)
         _number("launch_overhead_us", self.launch_overhead_us, positive=False)
         if self.launch_overhead_us is not None:
             object.__setattr__(self, "launch_overhead_us", float(self.launch_overhead_us))
-        if self.calibration is not None and (not isinstance(self.calibration, str)
-                                             or not self.calibration):
-            raise UserError(f"calibration must be a profile name or path, got "
-                            f"{self.calibration!r}", field="calibration")
+        if self.calibration is not None and (
+            not isinstance(self.calibration, str) or not self.calibration
+        ):
+            raise UserError(
+                f"calibration must be a profile name or path, got {self.calibration!r}",
+                field="calibration",
+            )
         for flag in ("every_layer", "host_io", "timeline"):
             if not isinstance(getattr(self, flag), bool):
-                raise UserError(f"{flag} must be true or false, got {getattr(self, flag)!r}",
-                                field=flag)
+                raise UserError(
+                    f"{flag} must be true or false, got {getattr(self, flag)!r}", field=flag
+                )
 
     @property
     def seq_len(self) -> int:
@@ -240,8 +258,10 @@ class RunRequest:
         names = {f.name for f in dataclasses.fields(self)}
         for name in changes:
             if name not in names:
-                raise UserError(f"RunRequest has no field {name!r}; valid: "
-                                f"{', '.join(sorted(names))}", field=name)
+                raise UserError(
+                    f"RunRequest has no field {name!r}; valid: {', '.join(sorted(names))}",
+                    field=name,
+                )
         return dataclasses.replace(self, **changes)
 
 
@@ -251,7 +271,9 @@ def request(req: RunRequest | None = None, **fields: Any) -> RunRequest:
         names = {f.name for f in dataclasses.fields(RunRequest)}
         unknown = sorted(set(fields) - names)
         if unknown:
-            raise UserError(f"unknown request field(s) {', '.join(unknown)}; valid: "
-                            f"{', '.join(sorted(names))}", field=unknown[0])
+            raise UserError(
+                f"unknown request field(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}",
+                field=unknown[0],
+            )
         return RunRequest(**fields)
     return req.replace(**fields) if fields else req

@@ -57,19 +57,30 @@ def resolve_design(req: RunRequest, seq_len: int) -> tuple[ModelConfig, Platform
         design = load_design(Path(spec))
         model = design.model
         if req.model is not None and req.model != model.name:
-            raise UserError(f"model {req.model} does not match design file {spec}, which "
-                            f"was built for {model.name}", field="model")
+            raise UserError(
+                f"model {req.model} does not match design file {spec}, which "
+                f"was built for {model.name}",
+                field="model",
+            )
     else:
-        raise UserError(f"unknown design {spec!r}; valid: {', '.join(DESIGNS)} "
-                        "(or a path to a design .toml file)", field="design")
+        raise UserError(
+            f"unknown design {spec!r}; valid: {', '.join(DESIGNS)} "
+            "(or a path to a design .toml file)",
+            field="design",
+        )
     design = apply_settings(design, req.set).freeze()
     if seq_len > design.max_seq_len:
-        raise UserError(f"sequence length {seq_len} exceeds the design's max_seq_len "
-                        f"{design.max_seq_len}; rebuild with max_seq_len {seq_len}",
-                        field="max_seq_len")
+        raise UserError(
+            f"sequence length {seq_len} exceeds the design's max_seq_len "
+            f"{design.max_seq_len}; rebuild with max_seq_len {seq_len}",
+            field="max_seq_len",
+        )
     if seq_len > model.max_positions:
-        raise UserError(f"sequence length {seq_len} exceeds {model.name}'s context of "
-                        f"{model.max_positions} positions", field="prompt_len")
+        raise UserError(
+            f"sequence length {seq_len} exceeds {model.name}'s context of "
+            f"{model.max_positions} positions",
+            field="prompt_len",
+        )
     return model, platform, design
 
 
@@ -79,9 +90,9 @@ class Prepared:
 
     model: ModelConfig
     design: Design
-    platform: Platform            # with the calibration profile applied
-    raw_platform: Platform        # as named by the request
-    params: CostParams            # profile values, then the request's own constants
+    platform: Platform  # with the calibration profile applied
+    raw_platform: Platform  # as named by the request
+    params: CostParams  # profile values, then the request's own constants
     clock_mhz: float
     profile: Profile | None
 
@@ -92,20 +103,25 @@ def prepare(req: RunRequest, seq_len: int | None = None) -> Prepared:
     check_fit(design, platform)
     clock = req.clock_mhz or design.clock_mhz
     if clock > platform.max_clock_mhz:
-        raise UserError(f"clock_mhz {clock:g} is above {platform.name}'s fabric ceiling of "
-                        f"{platform.max_clock_mhz:g} MHz", field="clock_mhz")
+        raise UserError(
+            f"clock_mhz {clock:g} is above {platform.name}'s fabric ceiling of "
+            f"{platform.max_clock_mhz:g} MHz",
+            field="clock_mhz",
+        )
     raw_platform, profile, base = platform, None, CostParams()
     if req.calibration is not None:
         from spatialsim.calibration.profile import load as load_profile
 
         profile = load_profile(req.calibration)
         if profile.platform != platform.name:
-            raise UserError(f"calibration {req.calibration} was fitted on {profile.platform}, "
-                            f"but the platform is {platform.name}", field="calibration")
+            raise UserError(
+                f"calibration {req.calibration} was fitted on {profile.platform}, "
+                f"but the platform is {platform.name}",
+                field="calibration",
+            )
         base, platform = profile.apply(base, platform)
         design = profile.apply_design(design).freeze()
-    return Prepared(model, design, platform, raw_platform, _params(req, base), clock,
-                    profile)
+    return Prepared(model, design, platform, raw_platform, _params(req, base), clock, profile)
 
 
 def _params(req: RunRequest, base: CostParams) -> CostParams:
@@ -119,15 +135,23 @@ def _params(req: RunRequest, base: CostParams) -> CostParams:
 def run_config(req: RunRequest, params: CostParams, **changes: Any) -> RunConfig:
     """The engine configuration of ``req`` (``changes`` replace fields)."""
     gran = Granularity(None if req.granularity == "fine" else req.chunks_per_row)
-    cfg = RunConfig(prompt_len=req.prompt_len, gen_len=req.gen_len, layers=req.layers,
-                    clock_mhz=req.clock_mhz, granularity=gran, params=params,
-                    host_io=req.host_io, replay_layers=not req.every_layer,
-                    timeline=req.timeline)
+    cfg = RunConfig(
+        prompt_len=req.prompt_len,
+        gen_len=req.gen_len,
+        layers=req.layers,
+        clock_mhz=req.clock_mhz,
+        granularity=gran,
+        params=params,
+        host_io=req.host_io,
+        replay_layers=not req.every_layer,
+        timeline=req.timeline,
+    )
     return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
-def simulate(req: RunRequest | None = None, *, progress: Progress | None = None,
-             **fields: Any) -> RunReport:
+def simulate(
+    req: RunRequest | None = None, *, progress: Progress | None = None, **fields: Any
+) -> RunReport:
     """Simulate ``req`` (or a request built from ``fields``; given both, ``fields`` replace
     the request's) and return its report."""
     req = request(req, **fields)
@@ -138,11 +162,15 @@ def simulate(req: RunRequest | None = None, *, progress: Progress | None = None,
     if prep.profile is not None:
         calibration = _uncertainty(req, prep, config, result)
     return RunReport(
-        request=req, result=result, model_layers=prep.model.layers,
+        request=req,
+        result=result,
+        model_layers=prep.model.layers,
         analytical=_analytical(prep.design, prep.platform, result),
-        warnings=tuple(footprint_warnings(prep.design, prep.platform, prep.model.layers,
-                                          req.seq_len)),
-        calibration=calibration)
+        warnings=tuple(
+            footprint_warnings(prep.design, prep.platform, prep.model.layers, req.seq_len)
+        ),
+        calibration=calibration,
+    )
 
 
 def _analytical(design: Design, platform: Platform, result: RunResult) -> dict[str, Any]:
@@ -152,8 +180,7 @@ def _analytical(design: Design, platform: Platform, result: RunResult) -> dict[s
     out: dict[str, Any] = {"prefill_ms": pre.seconds * 1e3 * scale, "prefill_bound": pre.bound}
     if result.gen_len:
         contexts = range(result.prompt_len, result.prompt_len + result.gen_len)
-        dec = [estimate_phase(design, platform, "decode", c, result.clock_mhz)
-               for c in contexts]
+        dec = [estimate_phase(design, platform, "decode", c, result.clock_mhz) for c in contexts]
         out["decode_ms_per_token"] = sum(d.seconds for d in dec) / len(dec) * 1e3 * scale
         out["decode_bound"] = dec[0].bound
     else:
@@ -161,8 +188,9 @@ def _analytical(design: Design, platform: Platform, result: RunResult) -> dict[s
     return out
 
 
-def _uncertainty(req: RunRequest, prep: Prepared, config: RunConfig,
-                 result: RunResult) -> dict[str, Any]:
+def _uncertainty(
+    req: RunRequest, prep: Prepared, config: RunConfig, result: RunResult
+) -> dict[str, Any]:
     """95 % intervals of TTFT and TPOT from the profile's parameter covariance."""
     from spatialsim.calibration.fit import apply as apply_values
     from spatialsim.calibration.profile import propagate
@@ -172,25 +200,31 @@ def _uncertainty(req: RunRequest, prep: Prepared, config: RunConfig,
 
     def outputs(values: dict[str, float]) -> list[float]:
         cost, plat = apply_values(values, CostParams(), prep.raw_platform)
-        r = run_engine(prep.design, plat, dataclasses.replace(config,
-                                                             params=_params(req, cost)))
+        r = run_engine(prep.design, plat, dataclasses.replace(config, params=_params(req, cost)))
         return [r.ttft_ms, r.tpot_ms or 0.0]
 
     sig_ttft, sig_tpot = propagate(prep.profile, outputs)
-    out: dict[str, Any] = {"profile": req.calibration, "parameters": prep.profile.values,
-                           "ttft_ms_stderr": sig_ttft,
-                           "ttft_ms_ci95": [result.ttft_ms - Z95 * sig_ttft,
-                                            result.ttft_ms + Z95 * sig_ttft]}
+    out: dict[str, Any] = {
+        "profile": req.calibration,
+        "parameters": prep.profile.values,
+        "ttft_ms_stderr": sig_ttft,
+        "ttft_ms_ci95": [result.ttft_ms - Z95 * sig_ttft, result.ttft_ms + Z95 * sig_ttft],
+    }
     if result.tpot_ms is not None:
         out["tpot_ms_stderr"] = sig_tpot
-        out["tpot_ms_ci95"] = [result.tpot_ms - Z95 * sig_tpot,
-                               result.tpot_ms + Z95 * sig_tpot]
+        out["tpot_ms_ci95"] = [result.tpot_ms - Z95 * sig_tpot, result.tpot_ms + Z95 * sig_tpot]
     return out
 
 
-def analyze(req: RunRequest | None = None, *, tp: int = 1, pp: int = 1,
-            link_gbps: float | None = None, link_efficiency: float = 1.0,
-            **fields: Any) -> AnalysisReport:
+def analyze(
+    req: RunRequest | None = None,
+    *,
+    tp: int = 1,
+    pp: int = 1,
+    link_gbps: float | None = None,
+    link_efficiency: float = 1.0,
+    **fields: Any,
+) -> AnalysisReport:
     """The paper's analytical model (Eqs. 8, 9, 13, 14 and the constraints) for ``req``:
     prefill at ``prompt_len``, decode averaged over the contexts prompt_len .. prompt_len +
     gen_len - 1 (the first generated token when gen_len is 0 or 1)."""
@@ -200,27 +234,51 @@ def analyze(req: RunRequest | None = None, *, tp: int = 1, pp: int = 1,
     check_fit(design, platform)
     clock = req.clock_mhz or design.clock_mhz
     if clock > platform.max_clock_mhz:
-        raise UserError(f"clock_mhz {clock:g} is above {platform.name}'s fabric ceiling of "
-                        f"{platform.max_clock_mhz:g} MHz", field="clock_mhz")
-    par = Parallelism(tp=tp, pp=pp, link_gbps=link_gbps or platform.links.port_gbitps,
-                      link_efficiency=link_efficiency)
+        raise UserError(
+            f"clock_mhz {clock:g} is above {platform.name}'s fabric ceiling of "
+            f"{platform.max_clock_mhz:g} MHz",
+            field="clock_mhz",
+        )
+    par = Parallelism(
+        tp=tp,
+        pp=pp,
+        link_gbps=link_gbps or platform.links.port_gbitps,
+        link_efficiency=link_efficiency,
+    )
     if pp > model.layers:
         raise UserError(f"pp {pp} exceeds {model.name}'s {model.layers} layers", field="pp")
     prefill = estimate_phase(design, platform, "prefill", req.prompt_len, clock, par)
     contexts = list(range(req.prompt_len, req.prompt_len + max(req.gen_len, 1)))
     decodes = [estimate_phase(design, platform, "decode", c, clock, par) for c in contexts]
     decode_ms = sum(d.seconds for d in decodes) / len(decodes) * 1e3
-    checks = {ph: design_checks(design, platform, ph, req.prompt_len, clock)
-              for ph in ("prefill", "decode")}
+    checks = {
+        ph: design_checks(design, platform, ph, req.prompt_len, clock)
+        for ph in ("prefill", "decode")
+    }
     return AnalysisReport(
-        request=req, model=model.name, design=design.name, platform=platform.name,
-        clock_mhz=clock, layers=model.layers, tp=par.tp, pp=par.pp, prefill=prefill,
-        decode=decodes[0], decode_ms_per_token=decode_ms,
-        contexts=(contexts[0], contexts[-1]), checks=checks)
+        request=req,
+        model=model.name,
+        design=design.name,
+        platform=platform.name,
+        clock_mhz=clock,
+        layers=model.layers,
+        tp=par.tp,
+        pp=par.pp,
+        prefill=prefill,
+        decode=decodes[0],
+        decode_ms_per_token=decode_ms,
+        contexts=(contexts[0], contexts[-1]),
+        checks=checks,
+    )
 
 
-def kernels(req: RunRequest | None = None, *, phase: str = "prefill",
-            seq_len: int | None = None, **fields: Any) -> KernelsReport:
+def kernels(
+    req: RunRequest | None = None,
+    *,
+    phase: str = "prefill",
+    seq_len: int | None = None,
+    **fields: Any,
+) -> KernelsReport:
     """Every kernel's isolated cycle estimate, loop by loop, for one layer of ``phase``
     at ``seq_len`` (prefill: prompt tokens; decode: context; default the prompt length)."""
     req = request(req, **fields)
@@ -228,14 +286,28 @@ def kernels(req: RunRequest | None = None, *, phase: str = "prefill",
         raise UserError(f"phase {phase!r} is not one of prefill, decode", field="phase")
     seq = seq_len if seq_len is not None else req.prompt_len
     _, _, design = resolve_design(req, seq + (1 if phase == "decode" else 0))
-    return KernelsReport(request=req, model=design.model.name, design=design.name,
-                         phase=phase, seq_len=seq, clock_mhz=design.clock_mhz,
-                         kernels=estimates_json(design, phase, seq), hls_aliases=HLS_ALIASES)
+    return KernelsReport(
+        request=req,
+        model=design.model.name,
+        design=design.name,
+        phase=phase,
+        seq_len=seq,
+        clock_mhz=design.clock_mhz,
+        kernels=estimates_json(design, phase, seq),
+        hls_aliases=HLS_ALIASES,
+    )
 
 
-def replay(trace: Trace | str | Path, req: RunRequest | None = None, *, samples: int = 12,
-           overlong: str = "clip", limit: int | None = None,
-           progress: Progress | None = None, **fields: Any) -> ReplayReport:
+def replay(
+    trace: Trace | str | Path,
+    req: RunRequest | None = None,
+    *,
+    samples: int = 12,
+    overlong: str = "clip",
+    limit: int | None = None,
+    progress: Progress | None = None,
+    **fields: Any,
+) -> ReplayReport:
     """Serve ``trace`` (a loaded trace or a trace file) FCFS at batch 1 on the design of
     ``req``: latencies come from exact simulations with every engine option, calibration
     and override of the request (its prompt and generation lengths are not used)."""
@@ -244,26 +316,41 @@ def replay(trace: Trace | str | Path, req: RunRequest | None = None, *, samples:
 
     req = request(req, **fields)
     if overlong not in OVERLONG:
-        raise UserError(f"overlong {overlong!r} is not one of {', '.join(OVERLONG)}",
-                        field="overlong")
+        raise UserError(
+            f"overlong {overlong!r} is not one of {', '.join(OVERLONG)}", field="overlong"
+        )
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise UserError(f"samples must be a positive integer, got {samples!r}",
-                        field="samples")
+        raise UserError(f"samples must be a positive integer, got {samples!r}", field="samples")
     source = str(trace) if not isinstance(trace, Trace) else "<trace>"
     if not isinstance(trace, Trace):
         probe = req.replace(max_seq_len=req.max_seq_len or 1)
         model, _, _ = resolve_design(probe, 1)
         trace = load_trace(Path(trace), model.max_positions, overlong, limit)
     if not trace.requests:
-        raise UserError(f"{source}: no request fits the model's context "
-                        f"({trace.dropped} dropped)", field="trace")
+        raise UserError(
+            f"{source}: no request fits the model's context ({trace.dropped} dropped)",
+            field="trace",
+        )
     longest = max(r.prompt_tokens + r.output_tokens for r in trace.requests)
     sized = req if req.max_seq_len is not None else req.replace(max_seq_len=longest)
     prep = prepare(sized, longest)
     base = run_config(sized, prep.params, prompt_len=1, gen_len=0, timeline=False)
-    lm = LatencyModel.build(prep.design, prep.platform,
-                            max(r.prompt_tokens for r in trace.requests), longest, samples,
-                            progress, base=base)
-    return ReplayReport(request=req, trace=source, model=prep.model.name,
-                        design=prep.design.name, platform=prep.platform.name,
-                        clock_mhz=prep.clock_mhz, latency=lm, result=serve(trace, lm))
+    lm = LatencyModel.build(
+        prep.design,
+        prep.platform,
+        max(r.prompt_tokens for r in trace.requests),
+        longest,
+        samples,
+        progress,
+        base=base,
+    )
+    return ReplayReport(
+        request=req,
+        trace=source,
+        model=prep.model.name,
+        design=prep.design.name,
+        platform=prep.platform.name,
+        clock_mhz=prep.clock_mhz,
+        latency=lm,
+        result=serve(trace, lm),
+    )

@@ -30,8 +30,8 @@ F32A = npt.NDArray[np.float32]
 
 @dataclass
 class Linear:
-    w: I64           # [K, N] int4 or int8 values
-    scale: F32A      # [N]
+    w: I64  # [K, N] int4 or int8 values
+    scale: F32A  # [N]
     bias: I64 | None  # [N] int16, in accumulator units
 
 
@@ -51,7 +51,7 @@ class LayerParams:
     ln0_beta: F32A
     ln1_gamma: F32A
     ln1_beta: F32A
-    s_q: np.float32    # static scales of Q, K, V and the two FFN inputs
+    s_q: np.float32  # static scales of Q, K, V and the two FFN inputs
     s_k: np.float32
     s_v: np.float32
     s_f1: np.float32
@@ -68,8 +68,13 @@ class LayerParams:
         return F32(F32(self.s_q * self.s_k) * F32(1.0 / sqrt(self.head_dim)))
 
 
-def forward(x: F32A, p: LayerParams, first_position: int = 0, past_k: I64 | None = None,
-            past_v: I64 | None = None) -> dict[str, np.ndarray]:
+def forward(
+    x: F32A,
+    p: LayerParams,
+    first_position: int = 0,
+    past_k: I64 | None = None,
+    past_v: I64 | None = None,
+) -> dict[str, np.ndarray]:
     """The layer on fp32 input ``x`` ``[T, d]``; every intermediate by kernel name.
 
     For a decode step, ``past_k`` and ``past_v`` (int8 ``[first_position, d]``) are the
@@ -97,7 +102,7 @@ def forward(x: F32A, p: LayerParams, first_position: int = 0, past_k: I64 | None
     ctx = ops.context_quantize(ctx_acc, inv_sum).reshape(t, h * hd)
     out["ctx"] = ctx
     o_acc = ops.linear_acc(ctx, p.o.w, p.o.bias)
-    out["o"] = ops.dequantize(o_acc, p.s_v, p.o.scale)      # context sits at V's scale
+    out["o"] = ops.dequantize(o_acc, p.s_v, p.o.scale)  # context sits at V's scale
     out["res0"] = ops.residual(out["o"], x)
     out["ln0"] = ops.layernorm(out["res0"], p.ln0_gamma, p.ln0_beta)
     f1_in = quantize(out["ln0"], p.s_f1)
@@ -113,10 +118,18 @@ def forward(x: F32A, p: LayerParams, first_position: int = 0, past_k: I64 | None
     return out
 
 
-def make_layer(rng: np.random.Generator, hidden: int, heads: int, ffn: int,
-               weight_bits: int, calib: F32A, bias: bool = False) -> LayerParams:
+def make_layer(
+    rng: np.random.Generator,
+    hidden: int,
+    heads: int,
+    ffn: int,
+    weight_bits: int,
+    calib: F32A,
+    bias: bool = False,
+) -> LayerParams:
     """Random weights (quantised to ``weight_bits``), LayerNorm parameters near 1 and 0,
     and static scales calibrated on ``calib`` ``[T, hidden]``."""
+
     def lin(k: int, n: int) -> Linear:
         w, s = quantize_weights(rng.normal(0, 1 / sqrt(k), (k, n)).astype(F32), weight_bits)
         b = rng.integers(-2000, 2000, n).astype(np.int64) if bias else None
@@ -124,20 +137,32 @@ def make_layer(rng: np.random.Generator, hidden: int, heads: int, ffn: int,
 
     unit = F32(1.0)
     p = LayerParams(
-        hidden=hidden, heads=heads, ffn=ffn, weight_bits=weight_bits,
-        q=lin(hidden, hidden), k=lin(hidden, hidden), v=lin(hidden, hidden),
-        o=lin(hidden, hidden), f1=lin(hidden, ffn), f2=lin(ffn, hidden),
+        hidden=hidden,
+        heads=heads,
+        ffn=ffn,
+        weight_bits=weight_bits,
+        q=lin(hidden, hidden),
+        k=lin(hidden, hidden),
+        v=lin(hidden, hidden),
+        o=lin(hidden, hidden),
+        f1=lin(hidden, ffn),
+        f2=lin(ffn, hidden),
         ln0_gamma=(1 + 0.1 * rng.normal(size=hidden)).astype(F32),
         ln0_beta=(0.1 * rng.normal(size=hidden)).astype(F32),
         ln1_gamma=(1 + 0.1 * rng.normal(size=hidden)).astype(F32),
         ln1_beta=(0.1 * rng.normal(size=hidden)).astype(F32),
-        s_q=unit, s_k=unit, s_v=unit, s_f1=unit, s_f2=unit)
+        s_q=unit,
+        s_k=unit,
+        s_v=unit,
+        s_f1=unit,
+        s_f2=unit,
+    )
     # calibration: the fp32 values each static scale must cover
     xq, xs = quantize_per_token(calib)
     for name in ("q", "k", "v"):
         lin_ = getattr(p, name)
         y = ops.dequantize(ops.linear_acc(xq, lin_.w, lin_.bias), xs, lin_.scale)
         setattr(p, f"s_{name}", static_scale(y))
-    p.s_f1 = static_scale(forward(calib, p)["ln0"])        # LayerNorm 0 does not use s_f1
-    p.s_f2 = static_scale(forward(calib, p)["gelu"])      # GeLU's input now uses s_f1
+    p.s_f1 = static_scale(forward(calib, p)["ln0"])  # LayerNorm 0 does not use s_f1
+    p.s_f2 = static_scale(forward(calib, p)["gelu"])  # GeLU's input now uses s_f1
     return p

@@ -18,13 +18,14 @@ from spatialsim.golden.quant import F32, quantize, round_away, saturate
 
 I64 = npt.NDArray[np.int64]
 F32A = npt.NDArray[np.float32]
-PROB_LEVELS = 127                 # probabilities exp(x - max) in [0, 1] at scale 1/127
+PROB_LEVELS = 127  # probabilities exp(x - max) in [0, 1] at scale 1/127
 INV_PROB_LEVELS = F32(1.0 / 127.0)
 GELU_C = F32(math.sqrt(2.0 / math.pi))
 GELU_A = F32(0.044715)
 
 
 # ---- integer matrix kernels ------------------------------------------------------------
+
 
 def linear_acc(xq: I64, wq: I64, bias: I64 | None = None) -> I64:
     """int32 accumulators of x (int8, [T, K]) times W ([K, N]) plus an int16 bias."""
@@ -40,8 +41,8 @@ def packed_linear_acc(xq: I64, wq: I64) -> I64:
     xq, wq = np.asarray(xq, np.int64), np.asarray(wq, np.int64)
     n = wq.shape[1]
     w = np.concatenate([wq, np.zeros((wq.shape[0], n % 2), np.int64)], axis=1)
-    packed = pack_pair(w[:, 0::2], w[:, 1::2])                       # [K, N/2]
-    prod = dsp_multiply(packed[None, :, :], xq[:, :, None])          # [T, K, N/2]
+    packed = pack_pair(w[:, 0::2], w[:, 1::2])  # [K, N/2]
+    prod = dsp_multiply(packed[None, :, :], xq[:, :, None])  # [T, K, N/2]
     lo, hi = unpack_products(prod)
     out = np.empty((xq.shape[0], w.shape[1]), np.int64)
     out[:, 0::2], out[:, 1::2] = lo.sum(axis=1), hi.sum(axis=1)
@@ -52,8 +53,9 @@ def dequantize(acc: I64, x_scale: npt.ArrayLike, w_scale: npt.ArrayLike) -> F32A
     """fp32 (acc * x_scale) * w_scale; x_scale per token ([T] or scalar), w_scale per column."""
     xs = np.asarray(x_scale, F32)
     xs = xs[:, None] if xs.ndim == 1 else xs
-    return ((np.asarray(acc).astype(F32) * xs).astype(F32)
-            * np.asarray(w_scale, F32)[None, :]).astype(F32)
+    return (
+        (np.asarray(acc).astype(F32) * xs).astype(F32) * np.asarray(w_scale, F32)[None, :]
+    ).astype(F32)
 
 
 def requantize(y: F32A, scale: npt.ArrayLike) -> I64:
@@ -82,7 +84,7 @@ def softmax_exp(scores: F32A) -> tuple[I64, F32A]:
     m = np.max(s, axis=-1, keepdims=True)
     e = np.exp((s - m).astype(F32)).astype(F32)
     total = np.zeros(s.shape[:-1], F32)
-    for j in range(s.shape[-1]):      # sequential fp32 sum, as the II = 4 loop does
+    for j in range(s.shape[-1]):  # sequential fp32 sum, as the II = 4 loop does
         total = (total + e[..., j]).astype(F32)
     pq = round_away((e * F32(PROB_LEVELS)).astype(F32))
     return pq, (F32(1.0) / total).astype(F32)
@@ -104,6 +106,7 @@ def context_quantize(acc: I64, inv_sum: F32A) -> I64:
 
 # ---- fp32 kernels ------------------------------------------------------------------------
 
+
 def residual(a: F32A, b: F32A) -> F32A:
     return (np.asarray(a, F32) + np.asarray(b, F32)).astype(F32)
 
@@ -121,8 +124,10 @@ def layernorm(x: F32A, gamma: F32A, beta: F32A, eps: float = 1e-5) -> F32A:
     mean = (s / F32(d)).astype(F32)
     var = (s2 / F32(d) - mean * mean).astype(F32)
     inv = (F32(1.0) / np.sqrt((var + F32(eps)).astype(F32))).astype(F32)
-    return (((x - mean[..., None]) * inv[..., None]).astype(F32) * np.asarray(gamma, F32)
-            + np.asarray(beta, F32)).astype(F32)
+    return (
+        ((x - mean[..., None]) * inv[..., None]).astype(F32) * np.asarray(gamma, F32)
+        + np.asarray(beta, F32)
+    ).astype(F32)
 
 
 def gelu(x: F32A) -> F32A:
@@ -139,12 +144,12 @@ def gelu(x: F32A) -> F32A:
 def silu_mul(gate: F32A, up: F32A) -> F32A:
     """SwiGLU's gating in fp32: gate / (1 + exp(-gate)) * up."""
     g = np.asarray(gate, F32)
-    return ((g / (F32(1.0) + np.exp(-g).astype(F32))).astype(F32)
-            * np.asarray(up, F32)).astype(F32)
+    return ((g / (F32(1.0) + np.exp(-g).astype(F32))).astype(F32) * np.asarray(up, F32)).astype(F32)
 
 
 def gelu_erf(x: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """The exact GeLU, x * Phi(x), in float64 (the reference for :func:`gelu`)."""
     xs = np.asarray(x, np.float64)
-    return np.array([v * 0.5 * (1.0 + math.erf(v / math.sqrt(2.0))) for v in xs.ravel()]
-                    ).reshape(xs.shape)
+    return np.array([v * 0.5 * (1.0 + math.erf(v / math.sqrt(2.0))) for v in xs.ravel()]).reshape(
+        xs.shape
+    )

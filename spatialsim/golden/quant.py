@@ -54,14 +54,14 @@ def per_token_scale(x: Array, bits: int = 8) -> npt.NDArray[np.float32]:
     return (m / F32((1 << (bits - 1)) - 1)).astype(F32)
 
 
-def quantize_per_token(x: Array, bits: int = 8) -> tuple[npt.NDArray[np.int64],
-                                                          npt.NDArray[np.float32]]:
+def quantize_per_token(
+    x: Array, bits: int = 8
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     s = per_token_scale(x, bits)
     return quantize(x, s[..., None], bits), s
 
 
-def quantize_weights(w: Array, bits: int) -> tuple[npt.NDArray[np.int64],
-                                                   npt.NDArray[np.float32]]:
+def quantize_weights(w: Array, bits: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """Per output channel (last axis of a K x N matrix) symmetric quantisation."""
     w = np.asarray(w, dtype=F32)
     m = np.max(np.abs(w), axis=0)

@@ -9,5 +9,11 @@ from spatialsim.hardware.platform import (
     load_platform_file,
 )
 
-__all__ = ["BRAM36_BITS", "BUILTIN_PLATFORMS", "URAM_BITS", "Platform", "get_platform",
-           "load_platform_file"]
+__all__ = [
+    "BRAM36_BITS",
+    "BUILTIN_PLATFORMS",
+    "URAM_BITS",
+    "Platform",
+    "get_platform",
+    "load_platform_file",
+]

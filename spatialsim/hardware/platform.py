@@ -92,8 +92,9 @@ class Hbm:
     attached_slr: int = 0
 
     def __post_init__(self) -> None:
-        _positive("hbm", self, *[f.name for f in dataclasses.fields(self)
-                                 if f.name != "attached_slr"])
+        _positive(
+            "hbm", self, *[f.name for f in dataclasses.fields(self) if f.name != "attached_slr"]
+        )
 
 
 @dataclass(frozen=True)
@@ -211,10 +212,11 @@ class Platform:
 
 
 BRAM36_BITS = 36 * 1024  # one BRAM36 block (AMD UG573)
-URAM_BITS = 288 * 1024   # one UltraRAM block, 4K x 72 (AMD UG573)
+URAM_BITS = 288 * 1024  # one UltraRAM block, 4K x 72 (AMD UG573)
 
 
 # ---- loading ------------------------------------------------------------------------------
+
 
 def _build(cls: type, data: Any, where: str, origin: str) -> Any:
     """Build dataclass ``cls`` from a TOML table, refusing unknown or missing keys."""
@@ -224,13 +226,15 @@ def _build(cls: type, data: Any, where: str, origin: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise UserError(f"{origin}: unknown key {where}.{unknown[0]}; valid keys: "
-                        f"{', '.join(sorted(fields))}")
+        raise UserError(
+            f"{origin}: unknown key {where}.{unknown[0]}; valid keys: {', '.join(sorted(fields))}"
+        )
     kwargs: dict[str, Any] = {}
     for name, f in fields.items():
         if name not in data:
-            has_default = (f.default is not dataclasses.MISSING
-                           or f.default_factory is not dataclasses.MISSING)
+            has_default = (
+                f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+            )
             if not has_default:
                 raise UserError(f"{origin}: missing key {where}.{name}")
             continue
@@ -303,5 +307,7 @@ def get_platform(spec: str) -> Platform:
         if not path.exists():
             raise UserError(f"platform file {str(path)!r} does not exist")
         return load_platform_file(path)
-    raise UserError(choices_message("platform", spec, BUILTIN_PLATFORMS) +
-                    " (or a path to a platform .toml file)")
+    raise UserError(
+        choices_message("platform", spec, BUILTIN_PLATFORMS)
+        + " (or a path to a platform .toml file)"
+    )

@@ -23,8 +23,16 @@ from spatialsim.errors import UserError
 from spatialsim.kinds import kind
 
 # export-hook keys and the kernel parameters they come from (for messages)
-_PARAM_OF = {"COLS": "cols", "PACK": "pack", "W_BITS": "weight_bits", "BIAS": "bias",
-             "PES": "pes", "ENGINES": "engines", "HP": "heads_parallel", "LANES": "lanes"}
+_PARAM_OF = {
+    "COLS": "cols",
+    "PACK": "pack",
+    "W_BITS": "weight_bits",
+    "BIAS": "bias",
+    "PES": "pes",
+    "ENGINES": "engines",
+    "HP": "heads_parallel",
+    "LANES": "lanes",
+}
 
 
 def hls_values(name: str, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -32,12 +40,23 @@ def hls_values(name: str, attrs: dict[str, Any]) -> dict[str, Any]:
     spec = kind(attrs["kind"])
     return spec.hls(spec.of(name, attrs))
 
+
 # Kernels each region function instantiates (regions.h: region1/2/3; the decode tops the
 # same names).
 REGIONS: dict[int, tuple[str, ...]] = {
     1: ("input_loader", "input_loader_q", "input_loader_kv", "q_proj", "k_proj", "v_proj"),
-    2: ("k_writer", "v_writer", "q_buffer", "qk_matmul", "mask", "softmax", "sv_matmul",
-        "out_proj", "residual0", "layernorm0"),
+    2: (
+        "k_writer",
+        "v_writer",
+        "q_buffer",
+        "qk_matmul",
+        "mask",
+        "softmax",
+        "sv_matmul",
+        "out_proj",
+        "residual0",
+        "layernorm0",
+    ),
     3: ("splitter", "ffn1", "gelu", "ffn2", "residual1", "layernorm1", "output_writer"),
 }
 
@@ -62,11 +81,14 @@ MATRICES = ("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2")
 MAX_GEMV_ENGINES = 4  # gemv.h: static_assert(ENGINES <= 4)
 
 
-def _fail(design: Design, bitstream: str, kernel: str, field: str, value: Any,
-          why: str) -> UserError:
-    return UserError(f"cannot export design {design.name} (bitstream {bitstream!r}) "
-                     f"faithfully: kernel {kernel}: {field} = {value!r}; {why}",
-                     field="design")
+def _fail(
+    design: Design, bitstream: str, kernel: str, field: str, value: Any, why: str
+) -> UserError:
+    return UserError(
+        f"cannot export design {design.name} (bitstream {bitstream!r}) "
+        f"faithfully: kernel {kernel}: {field} = {value!r}; {why}",
+        field="design",
+    )
 
 
 def check_exportable(design: Design, bitstream: str) -> None:
@@ -76,23 +98,46 @@ def check_exportable(design: Design, bitstream: str) -> None:
     expected = {name: region for region, names in REGIONS.items() for name in names}
     for name in g.nodes:
         if name not in expected:
-            raise _fail(design, bitstream, name, "kind", g.nodes[name]["kind"],
-                        "the region functions have no such kernel")
+            raise _fail(
+                design,
+                bitstream,
+                name,
+                "kind",
+                g.nodes[name]["kind"],
+                "the region functions have no such kernel",
+            )
     for name, region in expected.items():
         if name not in g:
-            raise _fail(design, bitstream, name, "present", False,
-                        f"region {region} of the C++ instantiates it")
+            raise _fail(
+                design,
+                bitstream,
+                name,
+                "present",
+                False,
+                f"region {region} of the C++ instantiates it",
+            )
         slr = g.nodes[name]["slr"]
         if slr + 1 != region:
-            raise _fail(design, bitstream, name, "slr", slr,
-                        f"the C++ places it in region {region} (SLR{region - 1})")
+            raise _fail(
+                design,
+                bitstream,
+                name,
+                "slr",
+                slr,
+                f"the C++ places it in region {region} (SLR{region - 1})",
+            )
     systolic = g.nodes["q_proj"]["kind"] == "linear"
     want = "linear" if systolic else "gemv"
     for name in MATRICES:
         if g.nodes[name]["kind"] != want:
-            raise _fail(design, bitstream, name, "kind", g.nodes[name]["kind"],
-                        f"the bitstream's q_proj is a {want}, and the regions use one "
-                        "family for all six")
+            raise _fail(
+                design,
+                bitstream,
+                name,
+                "kind",
+                g.nodes[name]["kind"],
+                f"the bitstream's q_proj is a {want}, and the regions use one family for all six",
+            )
     hooks = {n: hls_values(n, g.nodes[n]) for n in g.nodes}
     shared = SHARED_SYSTOLIC if systolic else SHARED_GEMV
     for header, (names, key) in shared.items():
@@ -100,11 +145,18 @@ def check_exportable(design: Design, bitstream: str) -> None:
         first = hooks[names[0]][key]
         for name in names[1:]:
             if hooks[name][key] != first:
-                raise _fail(design, bitstream, name, param, g.nodes[name][param],
-                            f"the header's {header} is shared with {names[0]} "
-                            f"({param} = {g.nodes[names[0]][param]!r})")
-    pack = max(design.tokens_per_pack(ph) for ph, b in design.phases.items()
-               if b.bitstream == bitstream)
+                raise _fail(
+                    design,
+                    bitstream,
+                    name,
+                    param,
+                    g.nodes[name][param],
+                    f"the header's {header} is shared with {names[0]} "
+                    f"({param} = {g.nodes[names[0]][param]!r})",
+                )
+    pack = max(
+        design.tokens_per_pack(ph) for ph, b in design.phases.items() if b.bitstream == bitstream
+    )
     fixed: list[tuple[str, str, Any, str]] = [
         ("gelu", "fn", "gelu", "the regions instantiate gelu<>"),
         ("layernorm0", "norm", "layernorm", "the regions instantiate layernorm<>"),
@@ -117,25 +169,55 @@ def check_exportable(design: Design, bitstream: str) -> None:
         for name in (*MATRICES, "qk_matmul", "sv_matmul"):
             fixed.append((name, "rows", pack, f"array rows are the pack size P = {pack}"))
         for name in ("mask", "softmax"):
-            fixed.append((name, "heads_parallel", 1, "prefill attention runs one head at "
-                                                     "a time (AttnCfg HP = 1)"))
+            fixed.append(
+                (
+                    name,
+                    "heads_parallel",
+                    1,
+                    "prefill attention runs one head at a time (AttnCfg HP = 1)",
+                )
+            )
     else:
         hp = g.nodes["qk_matmul"]["heads_parallel"]
         for name in ("mask", "softmax"):
-            fixed.append((name, "heads_parallel", hp, "decode attention shares HP with "
-                                                      "the attention engines"))
+            fixed.append(
+                (
+                    name,
+                    "heads_parallel",
+                    hp,
+                    "decode attention shares HP with the attention engines",
+                )
+            )
     for name, param, value, why in fixed:
         if g.nodes[name][param] != value:
             raise _fail(design, bitstream, name, param, g.nodes[name][param], why)
     for name in MATRICES:
         a = g.nodes[name]
         if systolic and len(a["ports"]) != 1:
-            raise _fail(design, bitstream, name, "ports", list(a["ports"]),
-                        "a systolic linear reads its weights through one m_axi port")
+            raise _fail(
+                design,
+                bitstream,
+                name,
+                "ports",
+                list(a["ports"]),
+                "a systolic linear reads its weights through one m_axi port",
+            )
         if not systolic:
             if not 1 <= a["engines"] <= MAX_GEMV_ENGINES:
-                raise _fail(design, bitstream, name, "engines", a["engines"],
-                            f"the GEMV template supports 1 to {MAX_GEMV_ENGINES} engines")
+                raise _fail(
+                    design,
+                    bitstream,
+                    name,
+                    "engines",
+                    a["engines"],
+                    f"the GEMV template supports 1 to {MAX_GEMV_ENGINES} engines",
+                )
             if len(a["ports"]) != a["engines"]:
-                raise _fail(design, bitstream, name, "ports", list(a["ports"]),
-                            f"each of its {a['engines']} engines needs its own port")
+                raise _fail(
+                    design,
+                    bitstream,
+                    name,
+                    "ports",
+                    list(a["ports"]),
+                    f"each of its {a['engines']} engines needs its own port",
+                )

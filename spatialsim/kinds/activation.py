@@ -67,5 +67,6 @@ def resources(p: ActivationParams) -> dict[str, float]:
     return COEFFS.scaled(0, p.lanes)
 
 
-SPEC = register(KindSpec("activation", __doc__ or "", ActivationParams, work, estimate, body,
-                         hls, resources))
+SPEC = register(
+    KindSpec("activation", __doc__ or "", ActivationParams, work, estimate, body, hls, resources)
+)

@@ -48,6 +48,7 @@ OPS = ("qk", "sv")
 
 # ---- systolic arrays (prefill) ----------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class AttnMatmulParams(KernelParams):
     KIND = "attn_matmul"
@@ -142,6 +143,7 @@ def matmul_hls(p: AttnMatmulParams) -> dict[str, Any]:
 
 # ---- decode engines ---------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class AttnGemvParams(KernelParams):
     KIND = "attn_gemv"
@@ -171,8 +173,10 @@ def gemv_estimate(name: str, p: AttnGemvParams, w: Work, cost: CostParams) -> Es
     per_row = ceil(p.head_dim / p.lanes)
     head_in = p.head_dim if p.op == "qk" else w.keys
     groups = w.tokens * head_groups(p.heads, p.heads_parallel)
-    loops = [Loop("LOAD", head_in, 1, SIMPLE_DEPTH, groups),
-             Loop("ROW", w.keys, per_row, per_row + cost.attn_gemv_overhead_cycles, groups)]
+    loops = [
+        Loop("LOAD", head_in, 1, SIMPLE_DEPTH, groups),
+        Loop("ROW", w.keys, per_row, per_row + cost.attn_gemv_overhead_cycles, groups),
+    ]
     return make_estimate(name, p.KIND, loops, 0.0, cost)
 
 
@@ -191,13 +195,13 @@ def gemv_body(k: KernelProcess) -> Proc:
         for heads, gg in head_chunks(k, p.heads, p.heads_parallel):
             if inp is None:  # Q from its buffer
                 yield from k.busy(gg * load_cycles)
-            else:            # the probabilities of the group's heads, side by side
+            else:  # the probabilities of the group's heads, side by side
                 words = heads * keys
                 yield from k.consume(inp, words, gg * (load_cycles - 1) / words)
                 yield from k.busy(gg)
             if qk:  # scores leave as the cached K rows stream past
                 yield from k.produce(heads * keys, gg * row_cycles / (heads * keys))
-            else:   # each group's context is complete after its last V row
+            else:  # each group's context is complete after its last V row
                 yield from k.busy(gg * row_cycles)
                 yield from k.emit(heads * p.head_dim, span=(gg - 1) * row_cycles)
 
@@ -208,6 +212,7 @@ def gemv_hls(p: AttnGemvParams) -> dict[str, Any]:
 
 
 # ---- mask -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class MaskParams(KernelParams):
@@ -247,8 +252,9 @@ def mask_hls(p: MaskParams) -> dict[str, Any]:
 # Mask_layer. The decode engines reuse the arrays' per-PE and per-lane costs.
 COEFFS = {
     "qk": Coeffs(per_pe={"dsp": 1, "lut": 380.1, "ff": 401.1}, per_lane={"dsp": 16}),
-    "sv": Coeffs(per_pe={"dsp": 1, "lut": 407.0, "ff": 297.3}, per_lane={"dsp": 3},
-                 fixed={"bram36": 1}),
+    "sv": Coeffs(
+        per_pe={"dsp": 1, "lut": 407.0, "ff": 297.3}, per_lane={"dsp": 3}, fixed={"bram36": 1}
+    ),
 }
 GEMV_COEFFS = {
     "qk": COEFFS["qk"],
@@ -269,10 +275,39 @@ def mask_resources(p: MaskParams) -> dict[str, float]:
     return MASK_COEFFS.scaled(0, p.lanes * p.heads_parallel)
 
 
-register(KindSpec("attn_matmul", "systolic Q.K^T or softmax.V (prefill)", AttnMatmulParams,
-                  _attention_work, matmul_estimate, matmul_body, matmul_hls,
-                  matmul_resources))
-register(KindSpec("attn_gemv", "decode attention engines", AttnGemvParams,
-                  _attention_work, gemv_estimate, gemv_body, gemv_hls, gemv_resources))
-register(KindSpec("mask", "causal or padding mask of the scores", MaskParams, mask_work,
-                  mask_estimate, mask_body, mask_hls, mask_resources))
+register(
+    KindSpec(
+        "attn_matmul",
+        "systolic Q.K^T or softmax.V (prefill)",
+        AttnMatmulParams,
+        _attention_work,
+        matmul_estimate,
+        matmul_body,
+        matmul_hls,
+        matmul_resources,
+    )
+)
+register(
+    KindSpec(
+        "attn_gemv",
+        "decode attention engines",
+        AttnGemvParams,
+        _attention_work,
+        gemv_estimate,
+        gemv_body,
+        gemv_hls,
+        gemv_resources,
+    )
+)
+register(
+    KindSpec(
+        "mask",
+        "causal or padding mask of the scores",
+        MaskParams,
+        mask_work,
+        mask_estimate,
+        mask_body,
+        mask_hls,
+        mask_resources,
+    )
+)

@@ -39,8 +39,13 @@ class Param:
     choices: tuple[Any, ...] | None = None
 
 
-def param(doc: str, *, low: float | None = None, high: float | None = None,
-          choices: tuple[Any, ...] | None = None) -> Any:
+def param(
+    doc: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple[Any, ...] | None = None,
+) -> Any:
     """A dataclass field documented with ``doc`` and checked against a range or values."""
     return field(metadata={"doc": doc, "low": low, "high": high, "choices": choices})
 
@@ -115,8 +120,9 @@ class KernelParams:
                 values[key] = check_value(kernel, cls.KIND, schema, key, value)
         missing = sorted(set(schema) - set(values))
         if missing:
-            raise UserError(f"kernel {kernel} ({cls.KIND}) is missing parameter(s): "
-                            f"{', '.join(missing)}")
+            raise UserError(
+                f"kernel {kernel} ({cls.KIND}) is missing parameter(s): {', '.join(missing)}"
+            )
         return cls(**values)
 
     @classmethod
@@ -125,8 +131,11 @@ class KernelParams:
         sizes alone): what is given is validated, what is missing is None, so an estimate
         that needs a missing value fails on it."""
         schema = cls.schema()
-        values = {key: check_value(kernel, cls.KIND, schema, key, value)
-                  for key, value in attrs.items() if key != "kind"}
+        values = {
+            key: check_value(kernel, cls.KIND, schema, key, value)
+            for key, value in attrs.items()
+            if key != "kind"
+        }
         given: dict[str, Any] = {name: values.get(name) for name in schema}
         return cls(**given)
 
@@ -155,18 +164,18 @@ def _schema(cls: type[KernelParams]) -> dict[str, Param]:
     out = {}
     for f in dataclasses.fields(cls):
         m = f.metadata
-        out[f.name] = Param(_kind_of(hints[f.name]), m["doc"], m["low"], m["high"],
-                            m["choices"])
+        out[f.name] = Param(_kind_of(hints[f.name]), m["doc"], m["low"], m["high"], m["choices"])
     _SCHEMAS[cls] = out
     return out
 
 
-def check_value(kernel: str, kind: str, schema: Mapping[str, Param], name: str,
-                value: Any) -> Any:
+def check_value(kernel: str, kind: str, schema: Mapping[str, Param], name: str, value: Any) -> Any:
     """Validate one parameter of ``kernel``; return it (lists become tuples)."""
     if name not in schema:
-        raise UserError(f"kernel {kernel} ({kind}) has no parameter {name!r}; valid: "
-                        f"{', '.join(sorted(schema))}")
+        raise UserError(
+            f"kernel {kernel} ({kind}) has no parameter {name!r}; valid: "
+            f"{', '.join(sorted(schema))}"
+        )
     p = schema[name]
     where = f"kernel {kernel}: {name}"
     if p.type is bool:
@@ -177,22 +186,25 @@ def check_value(kernel: str, kind: str, schema: Mapping[str, Param], name: str,
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, (list, tuple)) or not value:
-            raise UserError(f"{where} must be a non-empty list of 'HBM[i]' or 'DDR[i]', "
-                            f"got {value!r}")
+            raise UserError(
+                f"{where} must be a non-empty list of 'HBM[i]' or 'DDR[i]', got {value!r}"
+            )
         for port in value:
             if not isinstance(port, str) or not PORT_RE.match(port):
                 raise UserError(f"{where}: port {port!r} is not 'HBM[i]' or 'DDR[i]'")
         return tuple(value)
     if p.type is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise UserError(f"{where} must be an integer, got {value!r}")
-    if p.type is float and (isinstance(value, bool) or not isinstance(value, (int, float))
-                            or not math.isfinite(value)):
+    if p.type is float and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+    ):
         raise UserError(f"{where} must be a finite number, got {value!r}")
     if p.type is str and not isinstance(value, str):
         raise UserError(f"{where} must be a string, got {value!r}")
     if p.choices is not None and value not in p.choices:
-        raise UserError(f"{where} = {value!r} is not allowed; valid: "
-                        f"{', '.join(str(c) for c in p.choices)}")
+        raise UserError(
+            f"{where} = {value!r} is not allowed; valid: {', '.join(str(c) for c in p.choices)}"
+        )
     if (p.low is not None and value < p.low) or (p.high is not None and value > p.high):
         raise UserError(f"{where} = {value!r} is out of range [{p.low:g}, {p.high:g}]")
     return value
@@ -211,8 +223,12 @@ class Coeffs:
     fixed: dict[str, float] = field(default_factory=dict)
 
     def scaled(self, pes: int, lanes: int) -> dict[str, float]:
-        return {r: self.per_pe.get(r, 0.0) * pes + self.per_lane.get(r, 0.0) * lanes
-                + self.fixed.get(r, 0.0) for r in RESOURCES}
+        return {
+            r: self.per_pe.get(r, 0.0) * pes
+            + self.per_lane.get(r, 0.0) * lanes
+            + self.fixed.get(r, 0.0)
+            for r in RESOURCES
+        }
 
 
 @dataclass(frozen=True)
@@ -235,11 +251,11 @@ class KernelProcess(Protocol):
     """What a kind's process body sees of its kernel in the engine for one launch."""
 
     name: str
-    p: Any                      # the kind's parameter dataclass
+    p: Any  # the kind's parameter dataclass
     step: Work
-    params: CostParams          # the cost model's constants
-    gran: Any                   # .chunks_per_row (None: one word per transfer), .split()
-    env: Any                    # .now, the current cycle
+    params: CostParams  # the cost model's constants
+    gran: Any  # .chunks_per_row (None: one word per transfer), .split()
+    env: Any  # .now, the current cycle
     ins: dict[str, Any]
 
     def busy(self, cycles: float) -> Proc: ...
@@ -248,8 +264,9 @@ class KernelProcess(Protocol):
     def emit(self, words: int, fifos: list[Any] | None = None, span: float = 0.0) -> Proc: ...
     def wait_memory(self, ready: float) -> Proc: ...
     def consume(self, fifo: Any, words: int, cycles_per_word: float = 1.0) -> Proc: ...
-    def produce(self, words: int, cycles_per_word: float = 1.0,
-                fifos: list[Any] | None = None) -> Proc: ...
+    def produce(
+        self, words: int, cycles_per_word: float = 1.0, fifos: list[Any] | None = None
+    ) -> Proc: ...
     def open(self, extent_bytes: float, write: bool = False) -> Memory: ...
     def stream_in(self) -> Any: ...
     def handoffs(self) -> list[Any]: ...
@@ -268,8 +285,7 @@ def head_groups(heads: int, heads_parallel: int) -> int:
     return ceil(heads / heads_parallel)
 
 
-def head_chunks(k: KernelProcess, heads: int, heads_parallel: int
-                ) -> tuple[tuple[int, int], ...]:
+def head_chunks(k: KernelProcess, heads: int, heads_parallel: int) -> tuple[tuple[int, int], ...]:
     """(heads, groups) per chunk of a body's transfers: ``heads_parallel`` heads share
     each pass."""
     groups = k.gran.split(head_groups(heads, heads_parallel))

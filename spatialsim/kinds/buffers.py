@@ -61,8 +61,10 @@ def kv_work(p: KvWriterParams, w: Work) -> KernelWork:
 def kv_estimate(name: str, p: KvWriterParams, w: Work, cost: CostParams) -> Estimate:
     f = p.features
     beats = ceil(w.cached * f * p.act_bits / p.port_bits)
-    loops = [Loop("CACHE_LOAD", beats, 1, SIMPLE_DEPTH, 1 if w.cached else 0),
-             Loop("WRITE", f, p.ii, SIMPLE_DEPTH, w.packs)]
+    loops = [
+        Loop("CACHE_LOAD", beats, 1, SIMPLE_DEPTH, 1 if w.cached else 0),
+        Loop("WRITE", f, p.ii, SIMPLE_DEPTH, w.packs),
+    ]
     return make_estimate(name, p.KIND, loops, w.packs * row_store_fitted(f, cost), cost)
 
 
@@ -74,8 +76,7 @@ def kv_body(k: KernelProcess) -> Proc:
     elem = p.act_bits / 8
     load_ready = k.env.now
     if k.step.cached:
-        load_ready = k.open(k.step.cached * f * elem).request(k.env.now,
-                                                              k.step.cached * f * elem)
+        load_ready = k.open(k.step.cached * f * elem).request(k.env.now, k.step.cached * f * elem)
     writes = k.open(k.step.tokens * f * elem, write=True)
     inp = k.stream_in()
     last = k.env.now
@@ -101,8 +102,7 @@ def buffer_work(p: BufferParams, w: Work) -> KernelWork:
 
 def buffer_estimate(name: str, p: BufferParams, w: Work, cost: CostParams) -> Estimate:
     loops = [Loop("STORE", p.features, 1, SIMPLE_DEPTH, w.packs)]
-    return make_estimate(name, p.KIND, loops, w.packs * row_store_fitted(p.features, cost),
-                         cost)
+    return make_estimate(name, p.KIND, loops, w.packs * row_store_fitted(p.features, cost), cost)
 
 
 def buffer_body(k: KernelProcess) -> Proc:
@@ -124,7 +124,7 @@ def buffer_hls(p: BufferParams) -> dict[str, Any]:
 # W4A8 region reports: K_writer / V_writer, Q_buffer
 KV_COEFFS = Coeffs(fixed={"lut": 482, "ff": 156, "bram36": 2})
 BUFFER_COEFFS = Coeffs(fixed={"lut": 327, "ff": 107, "bram36": 2})
-URAM_WIDTH_BITS = 72    # UltraRAM is 4K x 72 (AMD UG573)
+URAM_WIDTH_BITS = 72  # UltraRAM is 4K x 72 (AMD UG573)
 URAM_DEPTH = 4096
 # The KV buffers in region_2 use twice the minimal URAM count (1R1W mapping): K is 16384 x 64
 # bits (4 URAM minimum) and takes 8.
@@ -144,8 +144,29 @@ def buffer_resources(p: BufferParams) -> dict[str, float]:
     return BUFFER_COEFFS.scaled(0, p.lanes)
 
 
-register(KindSpec("kv_writer", "K or V writer: on-chip buffer plus off-chip cache",
-                  KvWriterParams, kv_work, kv_estimate, kv_body, kv_hls, kv_resources,
-                  handoff=True))
-register(KindSpec("buffer", "Q buffer handed to attention", BufferParams, buffer_work,
-                  buffer_estimate, buffer_body, buffer_hls, buffer_resources, handoff=True))
+register(
+    KindSpec(
+        "kv_writer",
+        "K or V writer: on-chip buffer plus off-chip cache",
+        KvWriterParams,
+        kv_work,
+        kv_estimate,
+        kv_body,
+        kv_hls,
+        kv_resources,
+        handoff=True,
+    )
+)
+register(
+    KindSpec(
+        "buffer",
+        "Q buffer handed to attention",
+        BufferParams,
+        buffer_work,
+        buffer_estimate,
+        buffer_body,
+        buffer_hls,
+        buffer_resources,
+        handoff=True,
+    )
+)

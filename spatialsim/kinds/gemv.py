@@ -85,15 +85,18 @@ class GemvParams(KernelParams):
 
 def work(p: GemvParams, w: Work) -> KernelWork:
     """Every token streams the whole weight matrix once."""
-    return KernelWork(macs=matmul_macs(w.tokens, p.in_features, p.out_features),
-                      weight_bytes=weight_bytes(p.in_features, p.out_features,
-                                                p.weight_bits) * w.tokens)
+    return KernelWork(
+        macs=matmul_macs(w.tokens, p.in_features, p.out_features),
+        weight_bytes=weight_bytes(p.in_features, p.out_features, p.weight_bits) * w.tokens,
+    )
 
 
 def estimate(name: str, p: GemvParams, w: Work, cost: CostParams) -> Estimate:
     k = p.in_features
-    loops = [Loop("BUFFER", k, 1, SIMPLE_DEPTH, w.tokens),
-             Loop("MAC", k, 1, cost.gemv_pass_overhead_cycles + 1, w.tokens * p.passes)]
+    loops = [
+        Loop("BUFFER", k, 1, SIMPLE_DEPTH, w.tokens),
+        Loop("MAC", k, 1, cost.gemv_pass_overhead_cycles + 1, w.tokens * p.passes),
+    ]
     loops += drain_loops(k, p.out_features, p.outputs_per_pass, p.passes, w.tokens)
     return make_estimate(name, p.KIND, loops, 0.0, cost)
 
@@ -125,8 +128,14 @@ def body(k: KernelProcess) -> Proc:
 
 def hls(p: GemvParams) -> dict[str, Any]:
     """gemv.h's GemvCfg: ENGINES (one port each), PES, PACK, W_BITS."""
-    return {"ENGINES": p.engines, "PES": p.pes, "PACK": p.pack, "W_BITS": p.weight_bits,
-            "ACT_BITS": p.act_bits, "PORTS": len(p.ports)}
+    return {
+        "ENGINES": p.engines,
+        "PES": p.pes,
+        "PACK": p.pack,
+        "W_BITS": p.weight_bits,
+        "ACT_BITS": p.act_bits,
+        "PORTS": len(p.ports),
+    }
 
 
 # GEMV engines reuse the linear PE (one DSP per packed weight pair) and re-quantise one
@@ -138,5 +147,4 @@ def resources(p: GemvParams) -> dict[str, float]:
     return COEFFS.scaled(p.engines * p.pes, p.engines)
 
 
-SPEC = register(KindSpec("gemv", __doc__ or "", GemvParams, work, estimate, body, hls,
-                         resources))
+SPEC = register(KindSpec("gemv", __doc__ or "", GemvParams, work, estimate, body, hls, resources))

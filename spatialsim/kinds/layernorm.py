@@ -39,8 +39,10 @@ def work(p: LayerNormParams, w: Work) -> KernelWork:
 
 def estimate(name: str, p: LayerNormParams, w: Work, cost: CostParams) -> Estimate:
     f = p.features
-    loops = [Loop("SUM", f, p.reduction_ii, SIMPLE_DEPTH, w.packs),
-             Loop("NORM", f, 1, cost.layernorm_norm_depth_cycles, w.packs)]
+    loops = [
+        Loop("SUM", f, p.reduction_ii, SIMPLE_DEPTH, w.packs),
+        Loop("NORM", f, 1, cost.layernorm_norm_depth_cycles, w.packs),
+    ]
     return make_estimate(name, p.KIND, loops, 0.0, cost)
 
 
@@ -68,5 +70,6 @@ def resources(p: LayerNormParams) -> dict[str, float]:
     return COEFFS.scaled(0, p.lanes)
 
 
-SPEC = register(KindSpec("layernorm", __doc__ or "", LayerNormParams, work, estimate, body,
-                         hls, resources))
+SPEC = register(
+    KindSpec("layernorm", __doc__ or "", LayerNormParams, work, estimate, body, hls, resources)
+)

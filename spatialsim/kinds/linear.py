@@ -91,9 +91,10 @@ class LinearParams(KernelParams):
 
 def work(p: LinearParams, w: Work) -> KernelWork:
     """Every token of every pack, with the weights re-read once per pack."""
-    return KernelWork(macs=matmul_macs(w.tokens, p.in_features, p.out_features),
-                      weight_bytes=weight_bytes(p.in_features, p.out_features,
-                                                p.weight_bits) * w.packs)
+    return KernelWork(
+        macs=matmul_macs(w.tokens, p.in_features, p.out_features),
+        weight_bytes=weight_bytes(p.in_features, p.out_features, p.weight_bits) * w.packs,
+    )
 
 
 def estimate(name: str, p: LinearParams, w: Work, cost: CostParams) -> Estimate:
@@ -135,19 +136,28 @@ def body(k: KernelProcess) -> Proc:
 
 def hls(p: LinearParams) -> dict[str, Any]:
     """linear.h's LinearCfg: COLS, PACK, W_BITS, HAS_BIAS (rows are the pack size P)."""
-    return {"COLS": p.cols, "PACK": p.pack, "W_BITS": p.weight_bits, "BIAS": p.bias,
-            "ROWS": p.rows, "ACT_BITS": p.act_bits, "PORTS": len(p.ports)}
+    return {
+        "COLS": p.cols,
+        "PACK": p.pack,
+        "W_BITS": p.weight_bits,
+        "BIAS": p.bias,
+        "ROWS": p.rows,
+        "ACT_BITS": p.act_bits,
+        "PORTS": len(p.ports),
+    }
 
 
 # Linear_layer_*: 176 DSP = 128 PEs + 6 per lane for fp32 re-quantisation; ~58.5k LUT
 # (W4A8 region reports).
-COEFFS = Coeffs(per_pe={"dsp": 1, "lut": 456.7, "ff": 428.2}, per_lane={"dsp": 6},
-                fixed={"uram": 1})
+COEFFS = Coeffs(
+    per_pe={"dsp": 1, "lut": 456.7, "ff": 428.2}, per_lane={"dsp": 6}, fixed={"uram": 1}
+)
 
 
 def resources(p: LinearParams) -> dict[str, float]:
     return COEFFS.scaled(p.rows * p.cols, p.rows)
 
 
-SPEC = register(KindSpec("linear", __doc__ or "", LinearParams, work, estimate, body, hls,
-                         resources))
+SPEC = register(
+    KindSpec("linear", __doc__ or "", LinearParams, work, estimate, body, hls, resources)
+)

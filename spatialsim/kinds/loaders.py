@@ -114,7 +114,27 @@ def writer_resources(p: WriterParams) -> dict[str, float]:
     return WRITER.scaled(0, p.lanes)
 
 
-register(KindSpec("loader", "m_axi loader of fp32 activations", LoaderParams, work,
-                  loader_estimate, loader_body, hls, loader_resources))
-register(KindSpec("writer", "m_axi writer of fp32 activations", WriterParams, work,
-                  writer_estimate, writer_body, hls, writer_resources))
+register(
+    KindSpec(
+        "loader",
+        "m_axi loader of fp32 activations",
+        LoaderParams,
+        work,
+        loader_estimate,
+        loader_body,
+        hls,
+        loader_resources,
+    )
+)
+register(
+    KindSpec(
+        "writer",
+        "m_axi writer of fp32 activations",
+        WriterParams,
+        work,
+        writer_estimate,
+        writer_body,
+        hls,
+        writer_resources,
+    )
+)

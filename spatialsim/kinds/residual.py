@@ -43,8 +43,7 @@ def residual_work(p: ResidualParams, w: Work) -> KernelWork:
 
 def residual_estimate(name: str, p: ResidualParams, w: Work, cost: CostParams) -> Estimate:
     loops = [Loop("ADD", p.features, 1, SIMPLE_DEPTH, w.packs)]
-    return make_estimate(name, p.KIND, loops, w.packs * row_store_fitted(p.features, cost),
-                         cost)
+    return make_estimate(name, p.KIND, loops, w.packs * row_store_fitted(p.features, cost), cost)
 
 
 def residual_body(k: KernelProcess) -> Proc:
@@ -108,9 +107,27 @@ def splitter_resources(p: SplitterParams) -> dict[str, float]:
     return SPLITTER_COEFFS.scaled(0, p.lanes)
 
 
-register(KindSpec("residual", "element-wise add of two streams", ResidualParams,
-                  residual_work, residual_estimate, residual_body, residual_hls,
-                  residual_resources))
-register(KindSpec("splitter", "copies a row to the next linear and to the bypass",
-                  SplitterParams, splitter_work, splitter_estimate, splitter_body,
-                  splitter_hls, splitter_resources))
+register(
+    KindSpec(
+        "residual",
+        "element-wise add of two streams",
+        ResidualParams,
+        residual_work,
+        residual_estimate,
+        residual_body,
+        residual_hls,
+        residual_resources,
+    )
+)
+register(
+    KindSpec(
+        "splitter",
+        "copies a row to the next linear and to the bypass",
+        SplitterParams,
+        splitter_work,
+        splitter_estimate,
+        splitter_body,
+        splitter_hls,
+        splitter_resources,
+    )
+)

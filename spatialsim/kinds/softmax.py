@@ -46,16 +46,19 @@ def work(p: SoftmaxParams, w: Work) -> KernelWork:
 
 def estimate(name: str, p: SoftmaxParams, w: Work, cost: CostParams) -> Estimate:
     rows = w.packs * head_groups(p.heads, p.heads_parallel)
-    loops = [Loop("MAX", w.keys, 1, SIMPLE_DEPTH, rows),
-             Loop("EXP_SUM", w.keys, p.reduction_ii, cost.softmax_exp_depth_cycles, rows)]
+    loops = [
+        Loop("MAX", w.keys, 1, SIMPLE_DEPTH, rows),
+        Loop("EXP_SUM", w.keys, p.reduction_ii, cost.softmax_exp_depth_cycles, rows),
+    ]
     return make_estimate(name, p.KIND, loops, 0.0, cost)
 
 
 def body(k: KernelProcess) -> Proc:
     p: SoftmaxParams = k.p
     keys = k.step.keys
-    one = estimate(k.name, replace(p, heads=1, heads_parallel=1),
-                   Work(k.step.phase, 1, 1, keys, 0), k.params)
+    one = estimate(
+        k.name, replace(p, heads=1, heads_parallel=1), Work(k.step.phase, 1, 1, keys, 0), k.params
+    )
     mx, ex = one.loop("MAX"), one.loop("EXP_SUM")
     inp = k.stream_in()
     for _ in k.step.pack_sizes():
@@ -79,5 +82,6 @@ def resources(p: SoftmaxParams) -> dict[str, float]:
     return COEFFS.scaled(0, p.lanes * p.heads_parallel)
 
 
-SPEC = register(KindSpec("softmax", __doc__ or "", SoftmaxParams, work, estimate, body, hls,
-                         resources))
+SPEC = register(
+    KindSpec("softmax", __doc__ or "", SoftmaxParams, work, estimate, body, hls, resources)
+)

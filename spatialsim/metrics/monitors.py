@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from spatialsim.constants import BLOCKED, BUSY, HBM_WAIT, STARVED, STATES
 
-__all__ = ["BLOCKED", "BUSY", "HBM_WAIT", "STARVED", "STATES", "LevelMonitor",
-           "new_accumulator"]
+__all__ = ["BLOCKED", "BUSY", "HBM_WAIT", "STARVED", "STATES", "LevelMonitor", "new_accumulator"]
 
 
 class LevelMonitor:

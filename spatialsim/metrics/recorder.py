@@ -30,15 +30,21 @@ class KernelProbe:
 
     __slots__ = ("acc", "name", "timeline", "waits")
 
-    def __init__(self, name: str, acc: list[float], waits: dict[tuple[str, str, str], float],
-                 timeline: Timeline | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        acc: list[float],
+        waits: dict[tuple[str, str, str], float],
+        timeline: Timeline | None,
+    ) -> None:
         self.name = name
         self.acc = acc
         self.waits = waits
         self.timeline = timeline
 
-    def charge(self, state: int, cycles: float, start: float, end: float,
-               on: str | None = None) -> None:
+    def charge(
+        self, state: int, cycles: float, start: float, end: float, on: str | None = None
+    ) -> None:
         """``cycles`` in ``state`` (an index into STATES) during [start, end); ``on``: the
         FIFO or memory ports waited on."""
         self.acc[state] += cycles
@@ -172,8 +178,7 @@ class Recorder:
             rec.kernel_kinds[name] = kind
         return KernelProbe(name, acc, rec.waits, self.timeline)
 
-    def fifo(self, phase: str, name: str, depth: int, width_bits: int,
-             now: float) -> FifoProbe:
+    def fifo(self, phase: str, name: str, depth: int, width_bits: int, now: float) -> FifoProbe:
         probe = FifoProbe(name, now, self.timeline)
         self.phases[phase].fifos[name] = FifoRecord(depth, width_bits, probe)
         return probe
@@ -191,8 +196,9 @@ class Recorder:
             f.monitor.close(now)
         for n, c in self._channels.items():
             r0, w0, b0 = self._channel_mark.get(n, (0.0, 0.0, 0.0))
-            rec.channels[n] = ChannelRecord(c.bytes_read - r0, c.bytes_written - w0,
-                                            c.busy_cycles - b0)
+            rec.channels[n] = ChannelRecord(
+                c.bytes_read - r0, c.bytes_written - w0, c.busy_cycles - b0
+            )
 
     def launch_begin(self, phase: str, kernels: list[str]) -> None:
         self.phases[phase].launches += 1
@@ -211,13 +217,17 @@ class Recorder:
     # -- the identical-layer replay -------------------------------------------------------
     def snapshot(self, phase: str) -> Snapshot:
         rec = self.phases[phase]
-        return Snapshot(kernels={n: tuple(a) for n, a in rec.kernels.items()},
-                        fifos={n: f.monitor.area for n, f in rec.fifos.items()},
-                        channels={n: c.totals() for n, c in self._channels.items()},
-                        waits=dict(rec.waits), launches=rec.launches)
+        return Snapshot(
+            kernels={n: tuple(a) for n, a in rec.kernels.items()},
+            fifos={n: f.monitor.area for n, f in rec.fifos.items()},
+            channels={n: c.totals() for n, c in self._channels.items()},
+            waits=dict(rec.waits),
+            launches=rec.launches,
+        )
 
-    def replay(self, phase: str, before: Snapshot, after: Snapshot, copies: int,
-               now: float) -> None:
+    def replay(
+        self, phase: str, before: Snapshot, after: Snapshot, copies: int, now: float
+    ) -> None:
         """Add ``copies`` times the effect of one launch (``after`` - ``before``), which
         ended with empty FIFOs; ``now`` is when the copies end."""
         rec = self.phases[phase]

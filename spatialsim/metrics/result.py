@@ -46,8 +46,11 @@ class KernelStats:
         return self.fractions["hbm_wait"]
 
     def to_json(self) -> dict[str, Any]:
-        return {**{s: _r(self.fractions[s]) for s in STATES}, "kind": self.kind,
-                "active_cycles": _r(self.active_cycles)}
+        return {
+            **{s: _r(self.fractions[s]) for s in STATES},
+            "kind": self.kind,
+            "active_cycles": _r(self.active_cycles),
+        }
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,11 @@ class FifoStats:
     max_occupancy: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"depth": self.depth, "mean_occupancy": _r(self.mean_occupancy),
-                "max_occupancy": self.max_occupancy}
+        return {
+            "depth": self.depth,
+            "mean_occupancy": _r(self.mean_occupancy),
+            "max_occupancy": self.max_occupancy,
+        }
 
 
 @dataclass(frozen=True)
@@ -81,8 +87,13 @@ class Stall:
     share: float  # of the kernel's active cycles in the phase
 
     def to_json(self) -> dict[str, Any]:
-        return {"kernel": self.kernel, "state": self.state, "on": self.on,
-                "cycles": _r(self.cycles), "share": _r(self.share)}
+        return {
+            "kernel": self.kernel,
+            "state": self.state,
+            "on": self.on,
+            "cycles": _r(self.cycles),
+            "share": _r(self.share),
+        }
 
 
 @dataclass(frozen=True)
@@ -96,12 +107,16 @@ class PhaseStats:
     stalls: tuple[Stall, ...] = ()
 
     def to_json(self, clock_mhz: float) -> dict[str, Any]:
-        return {"bitstream": self.bitstream, "cycles": _r(self.cycles),
-                "ms": _r(self.cycles / clock_mhz / 1e3), "launches": self.launches,
-                "kernels": {k: v.to_json() for k, v in self.kernels.items()},
-                "fifos": {k: v.to_json() for k, v in self.fifos.items()},
-                "hbm": {k: v.to_json() for k, v in self.hbm.items()},
-                "stalls": [s.to_json() for s in self.stalls]}
+        return {
+            "bitstream": self.bitstream,
+            "cycles": _r(self.cycles),
+            "ms": _r(self.cycles / clock_mhz / 1e3),
+            "launches": self.launches,
+            "kernels": {k: v.to_json() for k, v in self.kernels.items()},
+            "fifos": {k: v.to_json() for k, v in self.fifos.items()},
+            "hbm": {k: v.to_json() for k, v in self.hbm.items()},
+            "stalls": [s.to_json() for s in self.stalls],
+        }
 
 
 @dataclass(frozen=True)
@@ -143,11 +158,16 @@ class RunResult:
     def to_json(self) -> dict[str, Any]:
         tpot = self.tpot_ms
         return {
-            "model": self.model, "design": self.design, "platform": self.platform,
-            "clock_mhz": self.clock_mhz, "layers": self.layers,
-            "prompt_len": self.prompt_len, "gen_len": self.gen_len,
+            "model": self.model,
+            "design": self.design,
+            "platform": self.platform,
+            "clock_mhz": self.clock_mhz,
+            "layers": self.layers,
+            "prompt_len": self.prompt_len,
+            "gen_len": self.gen_len,
             "granularity": self.granularity,
-            "ttft_ms": _r(self.ttft_ms), "tpot_ms": None if tpot is None else _r(tpot),
+            "ttft_ms": _r(self.ttft_ms),
+            "tpot_ms": None if tpot is None else _r(tpot),
             "per_token_ms": [_r(t) for t in self.per_token_ms],
             "prefill_cycles": _r(self.prefill_cycles),
             "decode_cycles": _r(sum(self.token_cycles)),
@@ -156,7 +176,8 @@ class RunResult:
             "hbm": {k: v.to_json() for k, v in self.hbm.items()},
             "phases": {p: s.to_json(self.clock_mhz) for p, s in self.phases.items()},
             "params": self.params,
-            "events": self.events, "wall_s": self.wall_s,
+            "events": self.events,
+            "wall_s": self.wall_s,
         }
 
 
@@ -172,15 +193,33 @@ def _phase_stats(rec: PhaseRecord) -> PhaseStats:
         active = sum(acc)
         fr = {s: (acc[i] / active if active > 0 else 0.0) for i, s in enumerate(STATES)}
         kernels[name] = KernelStats(rec.kernel_kinds[name], active, fr)
-    fifos = {name: FifoStats(f.depth, f.monitor.area / cycles if cycles > 0 else 0.0,
-                             f.monitor.max_level) for name, f in rec.fifos.items()}
-    hbm = {name: ChannelStats(c.bytes_read + c.bytes_written,
-                              c.busy_cycles / cycles if cycles > 0 else 0.0)
-           for name, c in rec.channels.items() if c.bytes_read + c.bytes_written > 0}
-    stalls = sorted((Stall(k, state, on, c, c / kernels[k].active_cycles
-                           if kernels[k].active_cycles > 0 else 0.0)
-                     for (k, state, on), c in rec.waits.items() if c > 0),
-                    key=lambda s: (-s.cycles, s.kernel, s.state, s.on))
+    fifos = {
+        name: FifoStats(
+            f.depth, f.monitor.area / cycles if cycles > 0 else 0.0, f.monitor.max_level
+        )
+        for name, f in rec.fifos.items()
+    }
+    hbm = {
+        name: ChannelStats(
+            c.bytes_read + c.bytes_written, c.busy_cycles / cycles if cycles > 0 else 0.0
+        )
+        for name, c in rec.channels.items()
+        if c.bytes_read + c.bytes_written > 0
+    }
+    stalls = sorted(
+        (
+            Stall(
+                k,
+                state,
+                on,
+                c,
+                c / kernels[k].active_cycles if kernels[k].active_cycles > 0 else 0.0,
+            )
+            for (k, state, on), c in rec.waits.items()
+            if c > 0
+        ),
+        key=lambda s: (-s.cycles, s.kernel, s.state, s.on),
+    )
     return PhaseStats(rec.bitstream, cycles, rec.launches, kernels, fifos, hbm, tuple(stalls))
 
 
@@ -212,8 +251,7 @@ def _merge_fifos(phases: list[PhaseRecord]) -> dict[str, FifoStats]:
             area[name] = area.get(name, 0.0) + f.monitor.area
             depth[name] = max(depth.get(name, 0), f.depth)
             peak[name] = max(peak.get(name, 0), f.monitor.max_level)
-    return {n: FifoStats(depth[n], area[n] / total if total > 0 else 0.0, peak[n])
-            for n in area}
+    return {n: FifoStats(depth[n], area[n] / total if total > 0 else 0.0, peak[n]) for n in area}
 
 
 def _merge_channels(phases: list[PhaseRecord]) -> dict[str, ChannelStats]:
@@ -224,23 +262,48 @@ def _merge_channels(phases: list[PhaseRecord]) -> dict[str, ChannelStats]:
         for name, c in rec.channels.items():
             nbytes[name] = nbytes.get(name, 0.0) + c.bytes_read + c.bytes_written
             busy[name] = busy.get(name, 0.0) + c.busy_cycles
-    return {n: ChannelStats(nbytes[n], busy[n] / total if total > 0 else 0.0)
-            for n in nbytes if nbytes[n] > 0}
+    return {
+        n: ChannelStats(nbytes[n], busy[n] / total if total > 0 else 0.0)
+        for n in nbytes
+        if nbytes[n] > 0
+    }
 
 
-def build_result(rec: Recorder, *, model: str, design: str, platform: str, clock_mhz: float,
-                 layers: int, prompt_len: int, gen_len: int, granularity: str,
-                 wall_s: float | None, params: dict[str, float],
-                 timeline: Timeline | None = None) -> RunResult:
+def build_result(
+    rec: Recorder,
+    *,
+    model: str,
+    design: str,
+    platform: str,
+    clock_mhz: float,
+    layers: int,
+    prompt_len: int,
+    gen_len: int,
+    granularity: str,
+    wall_s: float | None,
+    params: dict[str, float],
+    timeline: Timeline | None = None,
+) -> RunResult:
     """Freeze a recorder into a :class:`RunResult` (with its timeline, when recorded)."""
     phases = list(rec.phases.values())
     prefill = rec.phases.get("prefill")
     return RunResult(
-        model=model, design=design, platform=platform, clock_mhz=clock_mhz, layers=layers,
-        prompt_len=prompt_len, gen_len=gen_len, granularity=granularity,
+        model=model,
+        design=design,
+        platform=platform,
+        clock_mhz=clock_mhz,
+        layers=layers,
+        prompt_len=prompt_len,
+        gen_len=gen_len,
+        granularity=granularity,
         prefill_cycles=prefill.cycles if prefill else 0.0,
         token_cycles=tuple(rec.token_cycles),
         phases={p: _phase_stats(r) for p, r in rec.phases.items()},
-        kernels=_merge_kernels(phases), fifos=_merge_fifos(phases),
-        hbm=_merge_channels(phases), events=rec.events, wall_s=wall_s, params=params,
-        timeline=timeline)
+        kernels=_merge_kernels(phases),
+        fifos=_merge_fifos(phases),
+        hbm=_merge_channels(phases),
+        events=rec.events,
+        wall_s=wall_s,
+        params=params,
+        timeline=timeline,
+    )

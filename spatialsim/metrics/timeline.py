@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 @dataclass
 class Launch:
     phase: str
-    step: int          # 0 for prefill; the generated token's index in decode
+    step: int  # 0 for prefill; the generated token's index in decode
     start: float
     end: float
-    copies: int = 0    # identical launches replayed after this one
+    copies: int = 0  # identical launches replayed after this one
     copies_end: float = 0.0
 
 

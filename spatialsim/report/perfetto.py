@@ -26,18 +26,28 @@ from spatialsim.metrics.timeline import Timeline
 HOST, KERNELS, FIFOS, HBM = 0, 1, 2, 3
 
 
-def _meta(pid: int, name: str, tid: int | None = None, sort: int | None = None,
-          thread: str | None = None) -> list[dict[str, Any]]:
+def _meta(
+    pid: int, name: str, tid: int | None = None, sort: int | None = None, thread: str | None = None
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if thread is None:
         out.append({"ph": "M", "name": "process_name", "pid": pid, "args": {"name": name}})
-        out.append({"ph": "M", "name": "process_sort_index", "pid": pid,
-                    "args": {"sort_index": pid}})
+        out.append(
+            {"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": pid}}
+        )
     else:
-        out.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid,
-                    "args": {"name": thread}})
-        out.append({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid,
-                    "args": {"sort_index": sort}})
+        out.append(
+            {"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": thread}}
+        )
+        out.append(
+            {
+                "ph": "M",
+                "name": "thread_sort_index",
+                "pid": pid,
+                "tid": tid,
+                "args": {"sort_index": sort},
+            }
+        )
     return out
 
 
@@ -56,28 +66,71 @@ def perfetto_trace(result: RunResult, points: int = 64) -> dict[str, Any]:
         ev += _meta(KERNELS, "", i, i, k)
     for la in tl.launches:
         what = "prefill" if la.phase == "prefill" else f"decode token {la.step}"
-        ev.append({"ph": "X", "pid": HOST, "tid": 0, "name": f"{what}: layer 1",
-                   "cat": la.phase, "ts": la.start * us, "dur": (la.end - la.start) * us})
+        ev.append(
+            {
+                "ph": "X",
+                "pid": HOST,
+                "tid": 0,
+                "name": f"{what}: layer 1",
+                "cat": la.phase,
+                "ts": la.start * us,
+                "dur": (la.end - la.start) * us,
+            }
+        )
         if la.copies:
-            ev.append({"ph": "X", "pid": HOST, "tid": 0,
-                       "name": f"{what}: {la.copies} more identical layers (replayed)",
-                       "cat": "replayed", "ts": la.end * us,
-                       "dur": (la.copies_end - la.end) * us, "args": {"copies": la.copies}})
+            ev.append(
+                {
+                    "ph": "X",
+                    "pid": HOST,
+                    "tid": 0,
+                    "name": f"{what}: {la.copies} more identical layers (replayed)",
+                    "cat": "replayed",
+                    "ts": la.end * us,
+                    "dur": (la.copies_end - la.end) * us,
+                    "args": {"copies": la.copies},
+                }
+            )
             for i in tids.values():
-                ev.append({"ph": "X", "pid": KERNELS, "tid": i,
-                           "name": f"replayed x{la.copies}", "cat": "replayed",
-                           "ts": la.end * us, "dur": (la.copies_end - la.end) * us})
+                ev.append(
+                    {
+                        "ph": "X",
+                        "pid": KERNELS,
+                        "tid": i,
+                        "name": f"replayed x{la.copies}",
+                        "cat": "replayed",
+                        "ts": la.end * us,
+                        "dur": (la.copies_end - la.end) * us,
+                    }
+                )
     for kernel, state, start, end in tl.spans:
-        ev.append({"ph": "X", "pid": KERNELS, "tid": tids[str(kernel)], "name": state,
-                   "cat": state, "ts": float(start) * us,  # type: ignore[arg-type]
-                   "dur": (float(end) - float(start)) * us})  # type: ignore[arg-type]
+        t0, t1 = float(start), float(end)  # type: ignore[arg-type]
+        ev.append(
+            {
+                "ph": "X",
+                "pid": KERNELS,
+                "tid": tids[str(kernel)],
+                "name": state,
+                "cat": state,
+                "ts": t0 * us,
+                "dur": (t1 - t0) * us,
+            }
+        )
     ev += _fifo_counters(tl, us, points)
     ev += _channel_counters(tl, us, points, result.clock_mhz)
-    return {"traceEvents": ev, "displayTimeUnit": "ns",
-            "otherData": {"model": result.model, "design": result.design,
-                          "platform": result.platform, "clock_mhz": result.clock_mhz,
-                          "prompt_len": result.prompt_len, "gen_len": result.gen_len,
-                          "layers": result.layers, "generator": "spatialsim"}}
+    return {
+        "traceEvents": ev,
+        "displayTimeUnit": "ns",
+        "otherData": {
+            "model": result.model,
+            "design": result.design,
+            "platform": result.platform,
+            "clock_mhz": result.clock_mhz,
+            "prompt_len": result.prompt_len,
+            "gen_len": result.gen_len,
+            "layers": result.layers,
+            "generator": "spatialsim",
+        },
+    }
 
 
 def _windows(tl: Timeline) -> list[tuple[float, float]]:
@@ -98,16 +151,25 @@ def _fifo_counters(tl: Timeline, us: float, points: int) -> list[dict[str, Any]]
                     peak[b] = max(peak.get(b, 0), level)
                 i += 1
             for b in sorted(peak):
-                out.append({"ph": "C", "pid": FIFOS, "name": fifo,
-                            "ts": (start + b * width) * us, "args": {"words": peak[b]}})
+                out.append(
+                    {
+                        "ph": "C",
+                        "pid": FIFOS,
+                        "name": fifo,
+                        "ts": (start + b * width) * us,
+                        "args": {"words": peak[b]},
+                    }
+                )
             if peak:
-                out.append({"ph": "C", "pid": FIFOS, "name": fifo, "ts": end * us,
-                            "args": {"words": 0}})
+                out.append(
+                    {"ph": "C", "pid": FIFOS, "name": fifo, "ts": end * us, "args": {"words": 0}}
+                )
     return out
 
 
-def _channel_counters(tl: Timeline, us: float, points: int,
-                      clock_mhz: float) -> list[dict[str, Any]]:
+def _channel_counters(
+    tl: Timeline, us: float, points: int, clock_mhz: float
+) -> list[dict[str, Any]]:
     out = []
     for channel, xfers in sorted(tl.transfers.items()):
         for start, end in _windows(tl):
@@ -118,8 +180,7 @@ def _channel_counters(tl: Timeline, us: float, points: int,
                     continue
                 rate = nbytes / (b - a)  # bytes per cycle
                 lo, hi = max(a, start), min(b, end)
-                first, last = int((lo - start) / width), min(int((hi - start) / width),
-                                                             points - 1)
+                first, last = int((lo - start) / width), min(int((hi - start) / width), points - 1)
                 for k in range(first, last + 1):
                     s0, s1 = start + k * width, start + (k + 1) * width
                     bins[k] += rate * max(0.0, min(hi, s1) - max(lo, s0))
@@ -127,8 +188,16 @@ def _channel_counters(tl: Timeline, us: float, points: int,
                 continue
             for k, moved in enumerate(bins):
                 gbps = moved / width * clock_mhz * 1e6 / 1e9
-                out.append({"ph": "C", "pid": HBM, "name": channel,
-                            "ts": (start + k * width) * us, "args": {"GB/s": round(gbps, 4)}})
-            out.append({"ph": "C", "pid": HBM, "name": channel, "ts": end * us,
-                        "args": {"GB/s": 0.0}})
+                out.append(
+                    {
+                        "ph": "C",
+                        "pid": HBM,
+                        "name": channel,
+                        "ts": (start + k * width) * us,
+                        "args": {"GB/s": round(gbps, 4)},
+                    }
+                )
+            out.append(
+                {"ph": "C", "pid": HBM, "name": channel, "ts": end * us, "args": {"GB/s": 0.0}}
+            )
     return out

@@ -31,8 +31,13 @@ from spatialsim.constants import STATES
 from spatialsim.errors import UserError
 from spatialsim.fileutil import atomic_write_with
 
-COLORS = {"busy": "#2b8a3e", "starved": "#f59f00", "blocked": "#c92a2a",
-          "hbm_wait": "#1971c2", "replayed": "#adb5bd"}
+COLORS = {
+    "busy": "#2b8a3e",
+    "starved": "#f59f00",
+    "blocked": "#c92a2a",
+    "hbm_wait": "#1971c2",
+    "replayed": "#adb5bd",
+}
 
 
 def _read(path: Path) -> Any:
@@ -45,8 +50,9 @@ def _read(path: Path) -> Any:
 
 
 def _save(fig: Any, path: Path) -> Path:
-    atomic_write_with(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight",
-                                                    format="png"))
+    atomic_write_with(
+        path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
+    )
     plt.close(fig)
     return path
 
@@ -64,25 +70,35 @@ def plot_folder(folder: Path) -> list[Path]:
         trace = folder / "trace.perfetto.json"
         if trace.exists():
             tr = _read(trace)
-            written += [gantt(tr, out, first_layer=True), gantt(tr, out, first_layer=False),
-                        fifo_occupancy(tr, doc, out)]
+            written += [
+                gantt(tr, out, first_layer=True),
+                gantt(tr, out, first_layer=False),
+                fifo_occupancy(tr, doc, out),
+            ]
     replay = folder / "replay.json"
     if replay.exists():
         written.append(replay_cdf(_read(replay), out))
     if not written:
-        raise UserError(f"{folder}: no result.json or replay.json to plot (a run or a "
-                        "replay writes them into a results folder)")
+        raise UserError(
+            f"{folder}: no result.json or replay.json to plot (a run or a "
+            "replay writes them into a results folder)"
+        )
     return written
 
 
 def _title(doc: dict[str, Any]) -> str:
-    return (f"{doc['model']} on {doc['platform']}, {doc['design']}, "
-            f"prompt {doc['prompt_len']}, {doc['gen_len']} generated")
+    return (
+        f"{doc['model']} on {doc['platform']}, {doc['design']}, "
+        f"prompt {doc['prompt_len']}, {doc['gen_len']} generated"
+    )
 
 
 def _tracks(tr: dict[str, Any]) -> tuple[list[str], dict[int, str]]:
-    names = {e["tid"]: e["args"]["name"] for e in tr["traceEvents"]
-             if e["ph"] == "M" and e["name"] == "thread_name" and e["pid"] == 1}
+    names = {
+        e["tid"]: e["args"]["name"]
+        for e in tr["traceEvents"]
+        if e["ph"] == "M" and e["name"] == "thread_name" and e["pid"] == 1
+    }
     order = [names[t] for t in sorted(names)]
     return order, names
 
@@ -106,8 +122,7 @@ def gantt(tr: dict[str, Any], out: Path, first_layer: bool) -> Path:
     fig, ax = plt.subplots(figsize=(12, 0.32 * len(order) + 1.6))
     for y, k in enumerate(order):
         for state, bars in rows[k].items():
-            ax.broken_barh(bars, (y - 0.4, 0.8), color=COLORS.get(state, "#868e96"),
-                           linewidth=0)
+            ax.broken_barh(bars, (y - 0.4, 0.8), color=COLORS.get(state, "#868e96"), linewidth=0)
     ax.set_yticks(range(len(order)))
     ax.set_yticklabels(order, fontsize=8)
     ax.invert_yaxis()
@@ -116,16 +131,21 @@ def gantt(tr: dict[str, Any], out: Path, first_layer: bool) -> Path:
     what = "first prefill layer" if first_layer else "whole run (replayed layers in grey)"
     ax.set_title(f"Kernel activity, {what}: {meta.get('model')} / {meta.get('design')}")
     states = list(STATES) + ([] if first_layer else ["replayed"])
-    ax.legend(handles=[Patch(color=COLORS[s], label=s) for s in states], loc="upper right",
-              fontsize=8, ncol=len(states))
+    ax.legend(
+        handles=[Patch(color=COLORS[s], label=s) for s in states],
+        loc="upper right",
+        fontsize=8,
+        ncol=len(states),
+    )
     name = "gantt_layer.png" if first_layer else "gantt_run.png"
     return _save(fig, out / name)
 
 
 def stalls(doc: dict[str, Any], out: Path) -> Path:
     phases = list(doc["phases"])
-    fig, axes = plt.subplots(1, len(phases), figsize=(6 * len(phases), 7), sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(phases), figsize=(6 * len(phases), 7), sharey=True, squeeze=False
+    )
     for ax, phase in zip(axes[0], phases, strict=True):
         kernels = doc["phases"][phase]["kernels"]
         names = list(kernels)
@@ -144,23 +164,21 @@ def stalls(doc: dict[str, Any], out: Path) -> Path:
     return _save(fig, out / "stalls.png")
 
 
-def fifo_occupancy(tr: dict[str, Any], doc: dict[str, Any], out: Path,
-                   top: int = 6) -> Path:
+def fifo_occupancy(tr: dict[str, Any], doc: dict[str, Any], out: Path, top: int = 6) -> Path:
     ev = tr["traceEvents"]
-    first = next(e for e in ev if e["ph"] == "X" and e["pid"] == 0
-                 and e.get("cat") == "prefill")
+    first = next(e for e in ev if e["ph"] == "X" and e["pid"] == 0 and e.get("cat") == "prefill")
     end = first["ts"] + first["dur"]
     depth = {n: f["depth"] for n, f in doc["phases"]["prefill"]["fifos"].items()}
     series: dict[str, list[tuple[float, float]]] = {}
     for e in ev:
         if e["ph"] == "C" and e["pid"] == 2 and e["ts"] <= end and e["name"] in depth:
             series.setdefault(e["name"], []).append(
-                (e["ts"] / 1e3, 100 * e["args"]["words"] / depth[e["name"]]))
+                (e["ts"] / 1e3, 100 * e["args"]["words"] / depth[e["name"]])
+            )
     ranked = sorted(series, key=lambda n: -sum(v for _, v in series[n]))[:top]
     cols = 2
     rows = max(1, (len(ranked) + cols - 1) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.2 * rows + 0.8), sharex=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.2 * rows + 0.8), sharex=True, squeeze=False)
     for ax, n in zip(axes.flat, ranked, strict=False):
         t, v = zip(*series[n], strict=True)
         ax.step(t, v, where="post", linewidth=1, color="#1971c2")
@@ -168,12 +186,15 @@ def fifo_occupancy(tr: dict[str, Any], doc: dict[str, Any], out: Path,
         ax.set_ylim(0, 105)
         ax.set_title(f"{n} (depth {depth[n]} words)", fontsize=9)
         ax.set_ylabel("% of depth", fontsize=8)
-    for ax in list(axes.flat)[len(ranked):]:
+    for ax in list(axes.flat)[len(ranked) :]:
         ax.set_visible(False)
     for ax in axes[-1]:
         ax.set_xlabel("time (ms)")
-    fig.suptitle(f"FIFO occupancy over the first prefill layer, the {len(ranked)} fullest "
-                 f"FIFOs: {doc['model']} / {doc['design']}", fontsize=10)
+    fig.suptitle(
+        f"FIFO occupancy over the first prefill layer, the {len(ranked)} fullest "
+        f"FIFOs: {doc['model']} / {doc['design']}",
+        fontsize=10,
+    )
     fig.tight_layout()
     return _save(fig, out / "fifo_occupancy.png")
 
@@ -194,9 +215,10 @@ def decode_latency(doc: dict[str, Any], out: Path) -> Path:
 
 def hbm_utilization(doc: dict[str, Any], out: Path) -> Path:
     phases = list(doc["phases"])
-    chans = sorted({c for p in phases for c in doc["phases"][p]["hbm"]},
-                   key=lambda c: (c.split("[")[0], int(c.split("[")[1].rstrip("]"))
-                                  if "[" in c else 0))
+    chans = sorted(
+        {c for p in phases for c in doc["phases"][p]["hbm"]},
+        key=lambda c: (c.split("[")[0], int(c.split("[")[1].rstrip("]")) if "[" in c else 0),
+    )
     fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(chans) + 2), 4))
     width = 0.8 / max(len(phases), 1)
     for i, p in enumerate(phases):
@@ -219,8 +241,9 @@ def sim_vs_analytical(doc: dict[str, Any], out: Path) -> Path:
         model.append(ana.get("decode_ms_per_token") or 0)
     fig, axes = plt.subplots(1, len(labels), figsize=(4 * len(labels), 4), squeeze=False)
     for ax, lab, s, m in zip(axes[0], labels, sim, model, strict=True):
-        bars = ax.bar(["simulated", "analytical\n(Eq. 8 / 9)"], [s, m],
-                      color=["#2b8a3e", "#868e96"])
+        bars = ax.bar(
+            ["simulated", "analytical\n(Eq. 8 / 9)"], [s, m], color=["#2b8a3e", "#868e96"]
+        )
         ax.bar_label(bars, fmt="%.3g")
         ax.set_ylabel("ms")
         ax.set_title(lab)
@@ -231,11 +254,19 @@ def sim_vs_analytical(doc: dict[str, Any], out: Path) -> Path:
 def replay_cdf(doc: dict[str, Any], out: Path) -> Path:
     reqs = doc["per_request"]
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    positive = [r[k] for r in reqs for k in ("ttft_ms", "e2e_ms", "queue_ms", "tpot_ms")
-                if r[k] is not None and r[k] > 0]
+    positive = [
+        r[k]
+        for r in reqs
+        for k in ("ttft_ms", "e2e_ms", "queue_ms", "tpot_ms")
+        if r[k] is not None and r[k] > 0
+    ]
     floor = min(positive) / 2 if positive else 1e-3  # where 0 ms sits on the log axis
-    for key, label in (("ttft_ms", "TTFT (incl. queueing)"), ("e2e_ms", "end-to-end"),
-                       ("queue_ms", "queueing (0 ms at the left edge)"), ("tpot_ms", "TPOT")):
+    for key, label in (
+        ("ttft_ms", "TTFT (incl. queueing)"),
+        ("e2e_ms", "end-to-end"),
+        ("queue_ms", "queueing (0 ms at the left edge)"),
+        ("tpot_ms", "TPOT"),
+    ):
         vals = sorted(max(r[key], floor) for r in reqs if r[key] is not None)
         if not vals:
             continue
@@ -244,8 +275,11 @@ def replay_cdf(doc: dict[str, Any], out: Path) -> Path:
     ax.set_xscale("log")
     ax.set_xlabel("latency (ms, log scale)")
     ax.set_ylabel("fraction of requests")
-    ax.set_title(f"Request latency CDF: {doc['requests']} requests of {Path(doc['trace']).name}"
-                 f" on {doc['model']} / {doc['design']}", fontsize=10)
+    ax.set_title(
+        f"Request latency CDF: {doc['requests']} requests of {Path(doc['trace']).name}"
+        f" on {doc['model']} / {doc['design']}",
+        fontsize=10,
+    )
     ax.legend()
     ax.grid(True, alpha=0.3)
     return _save(fig, out / "replay_cdf.png")

@@ -20,16 +20,27 @@ def summary_text(doc: dict[str, Any]) -> str:
     clock = doc["clock_mhz"]
     ana = doc.get("analytical", {})
     total = doc.get("model_layers", doc["layers"])
-    layers = (f"{doc['layers']} layers" if doc["layers"] == total
-              else f"the first {doc['layers']} of {total} layers")
-    lines = [f"{doc['model']} on {doc['platform']} with {doc['design']} at {clock:g} MHz: "
-             f"{layers}, prompt {doc['prompt_len']} tokens, {doc['gen_len']} generated"]
-    rows: list[list[Any]] = [["TTFT (prefill)", f"{doc['ttft_ms']:.3f} ms",
-                              _opt(ana.get("prefill_ms"))]]
+    layers = (
+        f"{doc['layers']} layers"
+        if doc["layers"] == total
+        else f"the first {doc['layers']} of {total} layers"
+    )
+    lines = [
+        f"{doc['model']} on {doc['platform']} with {doc['design']} at {clock:g} MHz: "
+        f"{layers}, prompt {doc['prompt_len']} tokens, {doc['gen_len']} generated"
+    ]
+    rows: list[list[Any]] = [
+        ["TTFT (prefill)", f"{doc['ttft_ms']:.3f} ms", _opt(ana.get("prefill_ms"))]
+    ]
     toks = doc["per_token_ms"]
     if toks:
-        rows.append(["TPOT (mean per token)", f"{doc['tpot_ms']:.3f} ms",
-                     _opt(ana.get("decode_ms_per_token"))])
+        rows.append(
+            [
+                "TPOT (mean per token)",
+                f"{doc['tpot_ms']:.3f} ms",
+                _opt(ana.get("decode_ms_per_token")),
+            ]
+        )
         rows.append(["first / last token", f"{toks[0]:.3f} / {toks[-1]:.3f} ms", ""])
         rows.append(["decode rate", f"{1e3 / doc['tpot_ms']:.1f} tokens/s", ""])
     cal = doc.get("calibration")
@@ -39,46 +50,73 @@ def summary_text(doc: dict[str, Any]) -> str:
             rows[1][1] += f" +- {Z95 * cal['tpot_ms_stderr']:.3f}"
     lines += ["", table(["", "simulated", "analytical (Eq. 8 / 9)"], rows)]
     if cal:
-        lines.append(f"calibration profile {cal['profile']}: intervals are 95 %, propagated "
-                     f"from the fitted parameters' covariance")
+        lines.append(
+            f"calibration profile {cal['profile']}: intervals are 95 %, propagated "
+            f"from the fitted parameters' covariance"
+        )
 
     stalls = []
     for phase, ph in doc["phases"].items():
         for s in ph["stalls"]:
             if ph["kernels"][s["kernel"]]["busy"] < WORKER_BUSY:
                 continue  # a kernel with little work waiting is not what limits the run
-            stalls.append([phase, s["kernel"], s["state"], s["on"], f"{s['share']:.0%}",
-                           _ms(s["cycles"], clock)])
+            stalls.append(
+                [
+                    phase,
+                    s["kernel"],
+                    s["state"],
+                    s["on"],
+                    f"{s['share']:.0%}",
+                    _ms(s["cycles"], clock),
+                ]
+            )
     stalls.sort(key=lambda r: -r[5])
     if stalls:
-        lines += ["", f"Largest stalls of the kernels doing the work (busy >= "
-                      f"{WORKER_BUSY:.0%}; share of the kernel's active time)",
-                  table(["phase", "kernel", "state", "waiting on", "share", "ms"],
-                        stalls[:TOP_STALLS])]
+        lines += [
+            "",
+            f"Largest stalls of the kernels doing the work (busy >= "
+            f"{WORKER_BUSY:.0%}; share of the kernel's active time)",
+            table(["phase", "kernel", "state", "waiting on", "share", "ms"], stalls[:TOP_STALLS]),
+        ]
     for phase, ph in doc["phases"].items():
-        lines += ["", f"Kernels, {phase} (bitstream '{ph['bitstream']}', {ph['launches']} "
-                      f"launches, {ph['ms']:.3f} ms)"]
-        krows = [[name, k["kind"], _ms(k["active_cycles"], clock)]
-                 + [f"{k[s]:.1%}" for s in STATES] for name, k in ph["kernels"].items()]
+        lines += [
+            "",
+            f"Kernels, {phase} (bitstream '{ph['bitstream']}', {ph['launches']} "
+            f"launches, {ph['ms']:.3f} ms)",
+        ]
+        krows = [
+            [name, k["kind"], _ms(k["active_cycles"], clock)] + [f"{k[s]:.1%}" for s in STATES]
+            for name, k in ph["kernels"].items()
+        ]
         lines.append(table(["kernel", "kind", "active ms", *STATES], krows))
-        full = [f"{n} ({f['depth']})" for n, f in ph["fifos"].items()
-                if f["max_occupancy"] >= f["depth"]]
+        full = [
+            f"{n} ({f['depth']})"
+            for n, f in ph["fifos"].items()
+            if f["max_occupancy"] >= f["depth"]
+        ]
         if full:
             lines.append(f"FIFOs that filled up (depth in words): {', '.join(full)}")
         if ph["hbm"]:
             busiest = sorted(ph["hbm"].items(), key=lambda kv: -kv[1]["utilization"])[:6]
-            lines.append("Busiest memory channels: " + ", ".join(
-                f"{n} {c['utilization']:.0%} ({c['bytes'] / 2**20:,.1f} MiB)"
-                for n, c in busiest))
+            lines.append(
+                "Busiest memory channels: "
+                + ", ".join(
+                    f"{n} {c['utilization']:.0%} ({c['bytes'] / 2**20:,.1f} MiB)"
+                    for n, c in busiest
+                )
+            )
     for w in doc.get("warnings", [])[:4]:
         lines.append(f"warning: {w}")
     more = len(doc.get("warnings", [])) - 4
     if more > 0:
         lines.append(f"warning: ... and {more} more channel(s) over capacity (see the JSON)")
     wall = doc.get("wall_s")
-    lines += ["", f"{doc['events']:,} SimPy events"
-              + (f" in {wall:.2f} s" if wall is not None else "")
-              + f" ({doc['granularity']} transfers)"]
+    lines += [
+        "",
+        f"{doc['events']:,} SimPy events"
+        + (f" in {wall:.2f} s" if wall is not None else "")
+        + f" ({doc['granularity']} transfers)",
+    ]
     return "\n".join(lines)
 
 

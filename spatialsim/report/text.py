@@ -14,14 +14,20 @@ from spatialsim.fileutil import atomic_write_text
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """Numeric columns right-aligned, text columns left-aligned."""
     cells = [[_fmt(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
-              for i, h in enumerate(headers)]
-    numeric = [bool(rows) and all(isinstance(r[i], (int, float)) and not isinstance(r[i], bool)
-                                  for r in rows) for i in range(len(headers))]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)
+    ]
+    numeric = [
+        bool(rows)
+        and all(isinstance(r[i], (int, float)) and not isinstance(r[i], bool) for r in rows)
+        for i in range(len(headers))
+    ]
 
     def line(items: Sequence[str]) -> str:
-        return "  ".join(s.rjust(w) if num else s.ljust(w)
-                         for s, w, num in zip(items, widths, numeric, strict=True)).rstrip()
+        return "  ".join(
+            s.rjust(w) if num else s.ljust(w)
+            for s, w, num in zip(items, widths, numeric, strict=True)
+        ).rstrip()
 
     out = [line(list(headers)), line(["-" * w for w in widths])]
     out += [line(r) for r in cells]

@@ -50,9 +50,16 @@ class LatencyModel:
     simulations: int
 
     @classmethod
-    def build(cls, design: Design, platform: Platform, max_prompt: int, max_context: int,
-              samples: int = 12, progress: Progress | None = None,
-              base: RunConfig | None = None) -> LatencyModel:
+    def build(
+        cls,
+        design: Design,
+        platform: Platform,
+        max_prompt: int,
+        max_context: int,
+        samples: int = 12,
+        progress: Progress | None = None,
+        base: RunConfig | None = None,
+    ) -> LatencyModel:
         """Simulate the sampled points with ``base``'s engine options (clock, cost
         constants, layers, granularity, host I/O); its lengths are replaced."""
         pack = design.tokens_per_pack("prefill")
@@ -62,23 +69,31 @@ class LatencyModel:
         total, done = len(packs) + len(ctxs), 0
         pre = []
         for n in packs:
-            r = simulate(design, platform,
-                         replace(base, prompt_len=min(n * pack, max_prompt), gen_len=0,
-                                 decode_only=False))
+            r = simulate(
+                design,
+                platform,
+                replace(base, prompt_len=min(n * pack, max_prompt), gen_len=0, decode_only=False),
+            )
             pre.append(r.ttft_ms)
             done += 1
             if progress:
                 progress(done, total, "latency table")
         dec = []
         for c in ctxs:
-            r = simulate(design, platform,
-                         replace(base, prompt_len=c, gen_len=1, decode_only=True))
+            r = simulate(design, platform, replace(base, prompt_len=c, gen_len=1, decode_only=True))
             dec.append(r.token_cycles[0] / r.clock_mhz / 1e3)
             done += 1
             if progress:
                 progress(done, total, "latency table")
-        return cls(pack, np.array(packs, float), np.array(pre), np.array(ctxs, float),
-                   np.array(dec), max_context, total)
+        return cls(
+            pack,
+            np.array(packs, float),
+            np.array(pre),
+            np.array(ctxs, float),
+            np.array(dec),
+            max_context,
+            total,
+        )
 
     def prefill(self, prompt: int) -> float:
         """ms to prefill ``prompt`` tokens, linear between the sampled pack counts."""

@@ -39,21 +39,26 @@ class ReplayResult:
         vals = np.array([r[key] for r in self.per_request if r[key] is not None], float)
         if not len(vals):
             return {"p50": None, "p90": None, "p99": None, "mean": None}
-        out: dict[str, float | None] = {f"p{p}": float(np.percentile(vals, p))
-                                        for p in PERCENTILES}
+        out: dict[str, float | None] = {f"p{p}": float(np.percentile(vals, p)) for p in PERCENTILES}
         out["mean"] = float(vals.mean())
         return out
 
     def to_json(self, include_requests: bool = True) -> dict[str, Any]:
         doc: dict[str, Any] = {
-            "requests": self.served, "dropped": self.dropped, "clipped": self.clipped,
-            "ttft_ms": self.stats("ttft_ms"), "tpot_ms": self.stats("tpot_ms"),
-            "e2e_ms": self.stats("e2e_ms"), "queue_ms": self.stats("queue_ms"),
-            "throughput_tokens_per_s": (float(self.output_tokens / self.makespan_s)
-                                        if self.makespan_s > 0 else 0.0),
-            "utilization": float(self.busy_s / self.makespan_s) if self.makespan_s > 0
-            else 0.0,
-            "makespan_s": self.makespan_s, "output_tokens": self.output_tokens}
+            "requests": self.served,
+            "dropped": self.dropped,
+            "clipped": self.clipped,
+            "ttft_ms": self.stats("ttft_ms"),
+            "tpot_ms": self.stats("tpot_ms"),
+            "e2e_ms": self.stats("e2e_ms"),
+            "queue_ms": self.stats("queue_ms"),
+            "throughput_tokens_per_s": (
+                float(self.output_tokens / self.makespan_s) if self.makespan_s > 0 else 0.0
+            ),
+            "utilization": float(self.busy_s / self.makespan_s) if self.makespan_s > 0 else 0.0,
+            "makespan_s": self.makespan_s,
+            "output_tokens": self.output_tokens,
+        }
         if include_requests:
             doc["per_request"] = self.per_request
         return doc
@@ -75,12 +80,19 @@ def replay(trace: Trace, model: LatencyModel) -> ReplayResult:
         free = finish
         busy += prefill + decode
         tokens += r.output_tokens
-        out.append({"request_id": r.request_id, "arrival_s": r.arrival_s,
-                    "prompt_tokens": r.prompt_tokens, "output_tokens": r.output_tokens,
-                    "queue_ms": (start - r.arrival_s) * 1e3,
-                    "ttft_ms": (start + prefill - r.arrival_s) * 1e3,
-                    "tpot_ms": decode / r.output_tokens * 1e3 if r.output_tokens else None,
-                    "e2e_ms": (finish - r.arrival_s) * 1e3})
+        out.append(
+            {
+                "request_id": r.request_id,
+                "arrival_s": r.arrival_s,
+                "prompt_tokens": r.prompt_tokens,
+                "output_tokens": r.output_tokens,
+                "queue_ms": (start - r.arrival_s) * 1e3,
+                "ttft_ms": (start + prefill - r.arrival_s) * 1e3,
+                "tpot_ms": decode / r.output_tokens * 1e3 if r.output_tokens else None,
+                "e2e_ms": (finish - r.arrival_s) * 1e3,
+            }
+        )
     first = trace.requests[0].arrival_s if trace.requests else 0.0
-    return ReplayResult(len(out), trace.dropped, trace.clipped, out, float(free - first),
-                        float(busy), tokens)
+    return ReplayResult(
+        len(out), trace.dropped, trace.clipped, out, float(free - first), float(busy), tokens
+    )

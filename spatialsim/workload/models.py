@@ -43,19 +43,31 @@ class ModelConfig:
     source: str
 
     def __post_init__(self) -> None:
-        for field in ("layers", "hidden", "heads", "head_dim", "ffn", "vocab", "max_positions",
-                      "kv_heads"):
+        for field in (
+            "layers",
+            "hidden",
+            "heads",
+            "head_dim",
+            "ffn",
+            "vocab",
+            "max_positions",
+            "kv_heads",
+        ):
             value = getattr(self, field)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise UserError(f"model {self.name!r}: {field} must be a positive integer, "
-                                f"got {value!r}")
+                raise UserError(
+                    f"model {self.name!r}: {field} must be a positive integer, got {value!r}"
+                )
         if self.heads * self.head_dim != self.hidden:
             raise UserError(
                 f"model {self.name!r}: heads x head_dim = {self.heads} x {self.head_dim} = "
-                f"{self.heads * self.head_dim} must equal hidden = {self.hidden}")
+                f"{self.heads * self.head_dim} must equal hidden = {self.hidden}"
+            )
         if self.heads % self.kv_heads:
-            raise UserError(f"model {self.name!r}: heads ({self.heads}) must be a multiple of "
-                            f"kv_heads ({self.kv_heads})")
+            raise UserError(
+                f"model {self.name!r}: heads ({self.heads}) must be a multiple of "
+                f"kv_heads ({self.kv_heads})"
+            )
         if self.norm not in _NORMS:
             raise UserError(f"model {self.name!r}: norm {self.norm!r}; valid: pre, post")
         if self.ffn_kind not in _FFNS:
@@ -82,8 +94,17 @@ _HF_BERT = "Hugging Face config.json (google-bert/{}); Devlin et al. 2019, Table
 _HF_LLAMA = "Hugging Face config.json (meta-llama/{}); Touvron et al. 2023, Table 1"
 
 
-def _builtin(name: str, layers: int, hidden: int, heads: int, ffn: int, vocab: int,
-             max_positions: int, family: str, source_id: str) -> ModelConfig:
+def _builtin(
+    name: str,
+    layers: int,
+    hidden: int,
+    heads: int,
+    ffn: int,
+    vocab: int,
+    max_positions: int,
+    family: str,
+    source_id: str,
+) -> ModelConfig:
     if family == "llama":
         norm: NormPlacement = "pre"
         ffn_kind: FfnKind = "swiglu"
@@ -93,10 +114,21 @@ def _builtin(name: str, layers: int, hidden: int, heads: int, ffn: int, vocab: i
         norm, ffn_kind, causal, source = "pre", "gelu", True, _HF_GPT2.format(source_id)
     else:
         norm, ffn_kind, causal, source = "post", "gelu", False, _HF_BERT.format(source_id)
-    return ModelConfig(name=name, layers=layers, hidden=hidden, heads=heads,
-                       head_dim=hidden // heads, ffn=ffn, vocab=vocab,
-                       max_positions=max_positions, norm=norm, ffn_kind=ffn_kind,
-                       kv_heads=heads, causal=causal, source=source)
+    return ModelConfig(
+        name=name,
+        layers=layers,
+        hidden=hidden,
+        heads=heads,
+        head_dim=hidden // heads,
+        ffn=ffn,
+        vocab=vocab,
+        max_positions=max_positions,
+        norm=norm,
+        ffn_kind=ffn_kind,
+        kv_heads=heads,
+        causal=causal,
+        source=source,
+    )
 
 
 MODELS: dict[str, ModelConfig] = {
@@ -118,8 +150,10 @@ def _require(cfg: dict[str, Any], path: Path, *keys: str) -> Any:
     for key in keys:
         if key in cfg:
             return cfg[key]
-    raise UserError(f"{path}: missing field {' or '.join(repr(k) for k in keys)} "
-                    f"needed for a {cfg.get('model_type', 'transformer')} config")
+    raise UserError(
+        f"{path}: missing field {' or '.join(repr(k) for k in keys)} "
+        f"needed for a {cfg.get('model_type', 'transformer')} config"
+    )
 
 
 def _int_field(cfg: dict[str, Any], path: Path, *keys: str) -> int:
@@ -150,35 +184,60 @@ def load_hf_config(path: Path) -> ModelConfig:
         inner = cfg.get("n_inner")
         ffn = 4 * hidden if inner is None else _int_field(cfg, path, "n_inner")
         return ModelConfig(
-            name=name, layers=_int_field(cfg, path, "n_layer", "num_hidden_layers"),
-            hidden=hidden, heads=heads, head_dim=_head_dim(hidden, heads, path), ffn=ffn,
+            name=name,
+            layers=_int_field(cfg, path, "n_layer", "num_hidden_layers"),
+            hidden=hidden,
+            heads=heads,
+            head_dim=_head_dim(hidden, heads, path),
+            ffn=ffn,
             vocab=_int_field(cfg, path, "vocab_size"),
             max_positions=_int_field(cfg, path, "n_positions", "n_ctx"),
-            norm="pre", ffn_kind="gelu", kv_heads=heads, causal=True, source=source)
+            norm="pre",
+            ffn_kind="gelu",
+            kv_heads=heads,
+            causal=True,
+            source=source,
+        )
     if model_type == "bert":
         hidden = _int_field(cfg, path, "hidden_size")
         heads = _int_field(cfg, path, "num_attention_heads")
         return ModelConfig(
-            name=name, layers=_int_field(cfg, path, "num_hidden_layers"), hidden=hidden,
-            heads=heads, head_dim=_head_dim(hidden, heads, path),
+            name=name,
+            layers=_int_field(cfg, path, "num_hidden_layers"),
+            hidden=hidden,
+            heads=heads,
+            head_dim=_head_dim(hidden, heads, path),
             ffn=_int_field(cfg, path, "intermediate_size"),
             vocab=_int_field(cfg, path, "vocab_size"),
             max_positions=_int_field(cfg, path, "max_position_embeddings"),
-            norm="post", ffn_kind="gelu", kv_heads=heads, causal=False, source=source)
+            norm="post",
+            ffn_kind="gelu",
+            kv_heads=heads,
+            causal=False,
+            source=source,
+        )
     if model_type == "llama":
         hidden = _int_field(cfg, path, "hidden_size")
         heads = _int_field(cfg, path, "num_attention_heads")
-        kv_heads = _int_field(cfg, path, "num_key_value_heads") \
-            if "num_key_value_heads" in cfg else heads
+        kv_heads = (
+            _int_field(cfg, path, "num_key_value_heads") if "num_key_value_heads" in cfg else heads
+        )
         return ModelConfig(
-            name=name, layers=_int_field(cfg, path, "num_hidden_layers"), hidden=hidden,
-            heads=heads, head_dim=_head_dim(hidden, heads, path),
+            name=name,
+            layers=_int_field(cfg, path, "num_hidden_layers"),
+            hidden=hidden,
+            heads=heads,
+            head_dim=_head_dim(hidden, heads, path),
             ffn=_int_field(cfg, path, "intermediate_size"),
             vocab=_int_field(cfg, path, "vocab_size"),
             max_positions=_int_field(cfg, path, "max_position_embeddings"),
-            norm="pre", ffn_kind="swiglu", kv_heads=kv_heads, causal=True, source=source)
-    raise UserError(f"{path}: model_type {model_type!r} is not supported; valid: bert, gpt2, "
-                    "llama")
+            norm="pre",
+            ffn_kind="swiglu",
+            kv_heads=kv_heads,
+            causal=True,
+            source=source,
+        )
+    raise UserError(f"{path}: model_type {model_type!r} is not supported; valid: bert, gpt2, llama")
 
 
 def _head_dim(hidden: int, heads: int, path: Path) -> int:
@@ -198,5 +257,6 @@ def get_model(spec: str) -> ModelConfig:
         if not path.exists():
             raise UserError(f"model config file {str(path)!r} does not exist")
         return load_hf_config(path)
-    raise UserError(choices_message("model", spec, MODELS) +
-                    " (or a path to a Hugging Face config.json)")
+    raise UserError(
+        choices_message("model", spec, MODELS) + " (or a path to a Hugging Face config.json)"
+    )

@@ -18,7 +18,6 @@ OpKind = Literal["matmul", "elementwise", "reduction"]
 Phase = Literal["prefill", "decode"]
 
 
-
 def matmul_macs(rows: int, k: int, n: int) -> int:
     """MACs of ``rows`` tokens through a K x N weight matrix (Table 1's linears)."""
     return rows * k * n
@@ -73,8 +72,9 @@ def _check(l: int, what: str) -> None:
         raise UserError(f"{what} must be a positive integer, got {l!r}")
 
 
-def layer_operators(model: ModelConfig, phase: Phase, tokens: int,
-                    precision: Precision | None = None) -> list[Operator]:
+def layer_operators(
+    model: ModelConfig, phase: Phase, tokens: int, precision: Precision | None = None
+) -> list[Operator]:
     """Operators of one layer.
 
     For ``prefill``, ``tokens`` is the prompt length l (every token attends to l keys, as the
@@ -87,12 +87,19 @@ def layer_operators(model: ModelConfig, phase: Phase, tokens: int,
     p = precision or Precision()
     d, dkv, f, h, hd = model.hidden, model.kv_hidden, model.ffn, model.heads, model.head_dim
     ab = p.act_bits / 8
-    rows = tokens if phase == "prefill" else 1      # tokens flowing through the layer
+    rows = tokens if phase == "prefill" else 1  # tokens flowing through the layer
     keys = tokens if phase == "prefill" else tokens + 1  # keys each query attends to
 
     def linear(name: str, k: int, n: int, out_bytes: float) -> Operator:
-        return Operator(name, "matmul", matmul_macs(rows, k, n), rows * n,
-                        weight_bytes(k, n, p.weight_bits), rows * k * ab, rows * n * out_bytes)
+        return Operator(
+            name,
+            "matmul",
+            matmul_macs(rows, k, n),
+            rows * n,
+            weight_bytes(k, n, p.weight_bits),
+            rows * k * ab,
+            rows * n * out_bytes,
+        )
 
     def ew(name: str, n: int, kind: OpKind = "elementwise", inputs: int = 1) -> Operator:
         return Operator(name, kind, 0, n, 0.0, inputs * n * FP32_BYTES, n * FP32_BYTES)
@@ -102,16 +109,48 @@ def layer_operators(model: ModelConfig, phase: Phase, tokens: int,
     scores = h * rows * keys
     ops = [
         linear("q_proj", d, d, ab),
-        Operator("k_proj", "matmul", matmul_macs(rows, d, dkv), rows * dkv,
-                 weight_bytes(d, dkv, p.weight_bits), rows * d * ab, rows * dkv * ab, kv_write),
-        Operator("v_proj", "matmul", matmul_macs(rows, d, dkv), rows * dkv,
-                 weight_bytes(d, dkv, p.weight_bits), rows * d * ab, rows * dkv * ab, kv_write),
-        Operator("qk_matmul", "matmul", attention_macs(rows, keys, h, hd), scores, 0.0,
-                 rows * d * ab, scores * FP32_BYTES, kv_read),
+        Operator(
+            "k_proj",
+            "matmul",
+            matmul_macs(rows, d, dkv),
+            rows * dkv,
+            weight_bytes(d, dkv, p.weight_bits),
+            rows * d * ab,
+            rows * dkv * ab,
+            kv_write,
+        ),
+        Operator(
+            "v_proj",
+            "matmul",
+            matmul_macs(rows, d, dkv),
+            rows * dkv,
+            weight_bytes(d, dkv, p.weight_bits),
+            rows * d * ab,
+            rows * dkv * ab,
+            kv_write,
+        ),
+        Operator(
+            "qk_matmul",
+            "matmul",
+            attention_macs(rows, keys, h, hd),
+            scores,
+            0.0,
+            rows * d * ab,
+            scores * FP32_BYTES,
+            kv_read,
+        ),
         ew("mask", scores),
         ew("softmax", scores, "reduction"),
-        Operator("sv_matmul", "matmul", attention_macs(rows, keys, h, hd), rows * d, 0.0,
-                 scores * ab, rows * d * ab, kv_read),
+        Operator(
+            "sv_matmul",
+            "matmul",
+            attention_macs(rows, keys, h, hd),
+            rows * d,
+            0.0,
+            scores * ab,
+            rows * d * ab,
+            kv_read,
+        ),
         linear("out_proj", d, d, FP32_BYTES),
         ew("residual0", rows * d, inputs=2),
         ew("layernorm0", rows * d, "reduction"),
@@ -120,16 +159,30 @@ def layer_operators(model: ModelConfig, phase: Phase, tokens: int,
         ops.append(linear("ffn_gate", d, f, ab))
     ops += [
         linear("ffn1", d, f, FP32_BYTES if model.ffn_kind == "swiglu" else ab),
-        ew("gelu" if model.ffn_kind == "gelu" else "silu_mul", rows * f,
-           inputs=1 if model.ffn_kind == "gelu" else 2),
+        ew(
+            "gelu" if model.ffn_kind == "gelu" else "silu_mul",
+            rows * f,
+            inputs=1 if model.ffn_kind == "gelu" else 2,
+        ),
         linear("ffn2", f, d, FP32_BYTES),
         ew("residual1", rows * d, inputs=2),
         ew("layernorm1", rows * d, "reduction"),
     ]
     if model.norm == "pre":  # pre-norm models normalise before attention and before the FFN
         by_name = {op.name: op for op in ops}
-        order = ["layernorm0", "q_proj", "k_proj", "v_proj", "qk_matmul", "mask", "softmax",
-                 "sv_matmul", "out_proj", "residual0", "layernorm1"]
+        order = [
+            "layernorm0",
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "qk_matmul",
+            "mask",
+            "softmax",
+            "sv_matmul",
+            "out_proj",
+            "residual0",
+            "layernorm1",
+        ]
         order += [op.name for op in ops if op.name.startswith(("ffn", "gelu", "silu"))]
         order.append("residual1")
         ops = [by_name[n] for n in order]

@@ -52,8 +52,9 @@ class Trace:
     source: str = ""
 
 
-def load_trace(path: Path, context: int | None = None, overlong: str = "clip",
-               first: int | None = None) -> Trace:
+def load_trace(
+    path: Path, context: int | None = None, overlong: str = "clip", first: int | None = None
+) -> Trace:
     """A trace in our format or the Azure format (told apart by the header): its ``first``
     requests in arrival order, clipped or dropped to ``context``."""
     try:
@@ -66,8 +67,10 @@ def load_trace(path: Path, context: int | None = None, overlong: str = "clip",
     elif tuple(header) == COLUMNS:
         reqs = _our_rows(path, text)
     else:
-        raise UserError(f"{path}: unknown trace header {','.join(header)!r}; expected "
-                        f"{','.join(COLUMNS)} or the Azure format {','.join(AZURE_COLUMNS)}")
+        raise UserError(
+            f"{path}: unknown trace header {','.join(header)!r}; expected "
+            f"{','.join(COLUMNS)} or the Azure format {','.join(AZURE_COLUMNS)}"
+        )
     if first is not None:
         reqs = reqs[:first]
     return fit_context(Trace(reqs, source=str(path)), context, overlong)
@@ -90,17 +93,25 @@ def _our_rows(path: Path, text: str) -> list[Request]:
         try:
             arrival = float(r["arrival_s"])
         except ValueError:
-            raise UserError(f"{path}: row {i}: arrival_s = {r['arrival_s']!r} is not a "
-                            f"number") from None
+            raise UserError(
+                f"{path}: row {i}: arrival_s = {r['arrival_s']!r} is not a number"
+            ) from None
         if not arrival >= 0:
             raise UserError(f"{path}: row {i}: arrival_s = {arrival} must be >= 0")
         if arrival < last:
-            raise UserError(f"{path}: row {i}: arrival_s = {arrival} is earlier than the row "
-                            f"before ({last}); rows must be in arrival order")
+            raise UserError(
+                f"{path}: row {i}: arrival_s = {arrival} is earlier than the row "
+                f"before ({last}); rows must be in arrival order"
+            )
         last = arrival
-        out.append(Request(r["request_id"], arrival,
-                           _int_cell(path, i, "prompt_tokens", r["prompt_tokens"], 1),
-                           _int_cell(path, i, "output_tokens", r["output_tokens"], 0)))
+        out.append(
+            Request(
+                r["request_id"],
+                arrival,
+                _int_cell(path, i, "prompt_tokens", r["prompt_tokens"], 1),
+                _int_cell(path, i, "output_tokens", r["output_tokens"], 0),
+            )
+        )
     if not out:
         raise UserError(f"{path}: the trace has no requests")
     return out
@@ -114,16 +125,23 @@ def _azure_rows(path: Path, text: str) -> list[Request]:
             # seven fractional digits: keep microseconds, which datetime accepts
             when = datetime.strptime(stamp[:26], "%Y-%m-%d %H:%M:%S.%f")
         except ValueError:
-            raise UserError(f"{path}: row {i}: TIMESTAMP {stamp!r} is not "
-                            f"'YYYY-MM-DD HH:MM:SS.fffffff'") from None
-        rows.append((when, _int_cell(path, i, "ContextTokens", r["ContextTokens"], 1),
-                     _int_cell(path, i, "GeneratedTokens", r["GeneratedTokens"], 0)))
+            raise UserError(
+                f"{path}: row {i}: TIMESTAMP {stamp!r} is not 'YYYY-MM-DD HH:MM:SS.fffffff'"
+            ) from None
+        rows.append(
+            (
+                when,
+                _int_cell(path, i, "ContextTokens", r["ContextTokens"], 1),
+                _int_cell(path, i, "GeneratedTokens", r["GeneratedTokens"], 0),
+            )
+        )
     if not rows:
         raise UserError(f"{path}: the trace has no requests")
     rows.sort(key=lambda x: x[0])
     t0 = rows[0][0]
-    return [Request(f"azure-{i}", (w - t0).total_seconds(), p, g)
-            for i, (w, p, g) in enumerate(rows)]
+    return [
+        Request(f"azure-{i}", (w - t0).total_seconds(), p, g) for i, (w, p, g) in enumerate(rows)
+    ]
 
 
 def fit_context(trace: Trace, context: int | None, overlong: str) -> Trace:
@@ -140,19 +158,22 @@ def fit_context(trace: Trace, context: int | None, overlong: str) -> Trace:
             dropped += 1
         else:
             clipped += 1
-            kept.append(Request(r.request_id, r.arrival_s, context - r.output_tokens,
-                                r.output_tokens))
+            kept.append(
+                Request(r.request_id, r.arrival_s, context - r.output_tokens, r.output_tokens)
+            )
     return Trace(kept, dropped, clipped, trace.source)
 
 
 def trace_csv(requests: list[Request]) -> str:
     lines = [",".join(COLUMNS)]
-    lines += [f"{r.request_id},{r.arrival_s:.6f},{r.prompt_tokens},{r.output_tokens}"
-              for r in requests]
+    lines += [
+        f"{r.request_id},{r.arrival_s:.6f},{r.prompt_tokens},{r.output_tokens}" for r in requests
+    ]
     return "\n".join(lines) + "\n"
 
 
 # ---- generators ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class LengthDist:
@@ -171,8 +192,9 @@ class LengthDist:
         if self.a < 0 or self.b < 0:
             raise UserError(f"length distribution {self.kind}: parameters must be >= 0")
         if self.kind == "uniform" and self.b < self.a:
-            raise UserError(f"uniform lengths: upper bound {self.b:g} is below the lower "
-                            f"bound {self.a:g}")
+            raise UserError(
+                f"uniform lengths: upper bound {self.b:g} is below the lower bound {self.a:g}"
+            )
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         import numpy as np
@@ -193,17 +215,20 @@ def parse_length(spec: str, low: int = 1) -> LengthDist:
     try:
         nums = [float(x) for x in parts[1:]]
     except ValueError:
-        raise UserError(f"length {spec!r}: expected fixed:N, uniform:LO:HI or "
-                        f"lognormal:MEDIAN:SIGMA") from None
+        raise UserError(
+            f"length {spec!r}: expected fixed:N, uniform:LO:HI or lognormal:MEDIAN:SIGMA"
+        ) from None
     need = {"fixed": 1, "uniform": 2, "lognormal": 2}.get(parts[0])
     if need is None or len(nums) != need:
-        raise UserError(f"length {spec!r}: expected fixed:N, uniform:LO:HI or "
-                        f"lognormal:MEDIAN:SIGMA")
+        raise UserError(
+            f"length {spec!r}: expected fixed:N, uniform:LO:HI or lognormal:MEDIAN:SIGMA"
+        )
     return LengthDist(parts[0], nums[0], nums[1] if need == 2 else 0.0, low=low)
 
 
-def arrivals(kind: str, n: int, rate_per_s: float, rng: np.random.Generator,
-             spread: float = 0.5) -> np.ndarray:
+def arrivals(
+    kind: str, n: int, rate_per_s: float, rng: np.random.Generator, spread: float = 0.5
+) -> np.ndarray:
     """Arrival times (s) of ``n`` requests at ``rate_per_s`` on average: ``fixed`` gaps,
     ``uniform`` gaps in [(1 - spread), (1 + spread)] / rate, or ``poisson``."""
     import numpy as np
@@ -223,8 +248,9 @@ def arrivals(kind: str, n: int, rate_per_s: float, rng: np.random.Generator,
     return np.cumsum(gaps)
 
 
-def synthesize(n: int, arrival: str, rate_per_s: float, prompt: LengthDist,
-               output: LengthDist, seed: int) -> list[Request]:
+def synthesize(
+    n: int, arrival: str, rate_per_s: float, prompt: LengthDist, output: LengthDist, seed: int
+) -> list[Request]:
     """A seeded synthetic trace."""
     if n < 1:
         raise UserError(f"number of requests must be positive, got {n}")
@@ -233,5 +259,7 @@ def synthesize(n: int, arrival: str, rate_per_s: float, prompt: LengthDist,
     rng = np.random.default_rng(seed)
     times = arrivals(arrival, n, rate_per_s, rng)
     p, o = prompt.draw(rng, n), output.draw(rng, n)
-    return [Request(f"r{i}", float(t), int(a), int(b))
-            for i, (t, a, b) in enumerate(zip(times, p, o, strict=True))]
+    return [
+        Request(f"r{i}", float(t), int(a), int(b))
+        for i, (t, a, b) in enumerate(zip(times, p, o, strict=True))
+    ]

@@ -257,3 +257,23 @@ def test_replay_command_takes_the_run_options(capsys: pytest.CaptureFixture[str]
         os.chdir(old)
     assert slow["clock_mhz"] == 125.0 and base["clock_mhz"] == 250.0
     assert slow["ttft_ms"]["p50"] > base["ttft_ms"]["p50"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "flag, what",
+    [
+        ("--design", "design file"),
+        ("--platform", "platform file"),
+        ("--calibration", "calibration profile"),
+    ],
+)
+def test_a_binary_file_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, what: str
+) -> None:
+    blob = tmp_path / "blob.toml"
+    blob.write_bytes(bytes(range(256)) * 4)
+    assert (
+        main(["run", "--layers", "1", "--gen-len", "0", "--prompt-len", "8", flag, str(blob)]) == 2
+    )
+    err = capsys.readouterr().err
+    assert f"not a text {what} (not UTF-8)" in err and "blob.toml" in err

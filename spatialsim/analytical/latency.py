@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from math import ceil
 from typing import Any
 
 from spatialsim.costmodel.work import decode_work, prefill_work
@@ -26,6 +25,7 @@ from spatialsim.design.kernels import PORT_RE, macs_per_cycle
 from spatialsim.errors import UserError
 from spatialsim.hardware.platform import Platform
 from spatialsim.kinds import kind
+from spatialsim.kinds.base import KernelWork
 
 MATMUL_KERNELS = (
     "q_proj",
@@ -68,13 +68,21 @@ class Parallelism:
         return self.tp * self.pp
 
 
-def kernel_macs(design: Design, phase: str, kernel: str, tokens: int) -> int:
-    """MACs of one matrix kernel in one layer: the paper's Table 1 from the design's sizes."""
+def kernel_work(design: Design, phase: str, kernel: str, tokens: int) -> KernelWork:
+    """What one kernel does in one layer, from its kind's work (the paper's Table 1 from
+    the design's sizes): prefill of ``tokens`` tokens, or one decode step at context
+    ``tokens``."""
     a = design.graph(phase).nodes[kernel]
     pack = design.tokens_per_pack(phase)
     step = prefill_work(tokens, pack) if phase == "prefill" else decode_work(tokens, pack)
     spec = kind(a["kind"])
-    return spec.work(spec.of(kernel, a), step).macs
+    work: KernelWork = spec.work(spec.of(kernel, a), step)
+    return work
+
+
+def kernel_macs(design: Design, phase: str, kernel: str, tokens: int) -> int:
+    """MACs of one matrix kernel in one layer."""
+    return kernel_work(design, phase, kernel, tokens).macs
 
 
 def matmul_rates(design: Design, phase: str) -> dict[str, int]:
@@ -89,13 +97,6 @@ def matmul_rates(design: Design, phase: str) -> dict[str, int]:
     return {k: macs_per_cycle(g.nodes[k], p) for k in MATMUL_KERNELS}
 
 
-def weight_passes(design: Design, phase: str, kernel: str, tokens: int) -> int:
-    """How often a linear streams its whole weight matrix per layer: once per pack."""
-    if phase == "decode":
-        return 1
-    return ceil(tokens / design.tokens_per_pack(phase))
-
-
 def channel_bytes(design: Design, phase: str, tokens: int) -> dict[str, float]:
     """Weight bytes each memory channel delivers per layer (ports split a kernel's share)."""
     g = design.graph(phase)
@@ -104,8 +105,8 @@ def channel_bytes(design: Design, phase: str, tokens: int) -> dict[str, float]:
         a = g.nodes[k]
         if "ports" not in a:
             continue
-        total = a["in_features"] * a["out_features"] * a["weight_bits"] / 8
-        total *= weight_passes(design, phase, k, tokens)
+        # a systolic linear re-reads its matrix once per pack; a GEMV once per token
+        total = kernel_work(design, phase, k, tokens).weight_bytes
         for port in a["ports"]:
             per_channel[port] += total / len(a["ports"])
     return dict(per_channel)

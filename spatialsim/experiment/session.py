@@ -97,9 +97,8 @@ class Prepared:
     profile: Profile | None
 
 
-def prepare(req: RunRequest, seq_len: int | None = None) -> Prepared:
-    """Resolve, check the fit and the clock, and apply the calibration profile."""
-    model, platform, design = resolve_design(req, seq_len or req.seq_len)
+def _checked_clock(req: RunRequest, design: Design, platform: Platform) -> float:
+    """The run's clock, once the design is known to fit the platform at it."""
     check_fit(design, platform)
     clock = req.clock_mhz or design.clock_mhz
     if clock > platform.max_clock_mhz:
@@ -108,6 +107,13 @@ def prepare(req: RunRequest, seq_len: int | None = None) -> Prepared:
             f"{platform.max_clock_mhz:g} MHz",
             field="clock_mhz",
         )
+    return clock
+
+
+def prepare(req: RunRequest, seq_len: int | None = None) -> Prepared:
+    """Resolve, check the fit and the clock, and apply the calibration profile."""
+    model, platform, design = resolve_design(req, seq_len or req.seq_len)
+    clock = _checked_clock(req, design, platform)
     raw_platform, profile, base = platform, None, CostParams()
     if req.calibration is not None:
         from spatialsim.calibration.profile import load as load_profile
@@ -231,14 +237,7 @@ def analyze(
     req = request(req, **fields)
     seq_len = req.prompt_len + max(req.gen_len - 1, 0)  # the longest context evaluated
     model, platform, design = resolve_design(req, seq_len)
-    check_fit(design, platform)
-    clock = req.clock_mhz or design.clock_mhz
-    if clock > platform.max_clock_mhz:
-        raise UserError(
-            f"clock_mhz {clock:g} is above {platform.name}'s fabric ceiling of "
-            f"{platform.max_clock_mhz:g} MHz",
-            field="clock_mhz",
-        )
+    clock = _checked_clock(req, design, platform)
     par = Parallelism(
         tp=tp,
         pp=pp,

@@ -83,7 +83,9 @@ class Kernel:
         self.ins = ins  # keyed by the producing kernel's name
         self.handoff_ins = handoff_ins
         self.outs = outs
-        self.charge = probe.charge  # (state, cycles, start, end, waited on) to the metrics
+        self.charge = probe.charge  # (state, cycles, waited on) to the metrics
+        self.span = probe.span if probe.recording else None  # (state, start, end)
+        self.busy_cycles = 0.0  # charged once when the launch ends: busy() is the hot path
         self.mem = mem
         self.params = params
         self.gran = gran
@@ -95,8 +97,10 @@ class Kernel:
     def busy(self, cycles: float) -> Proc:
         if cycles > 0:
             yield self.env.timeout(cycles)
-            now = self.env.now
-            self.charge(BUSY, cycles, now - cycles, now)
+            self.busy_cycles += cycles
+            if self.span is not None:
+                now = self.env.now
+                self.span(BUSY, now - cycles, now)
 
     def get(self, fifo: Fifo, words: int) -> Proc:
         """Take ``words``; charge the wait (and any link latency) as starved."""
@@ -132,10 +136,13 @@ class Kernel:
             yield env.timeout(delay)
         starved = arrived - t0 - (cycles - remaining)
         if starved > 0:
-            self.charge(STARVED, starved, t0, t0 + starved, fifo.name)
+            self.charge(STARVED, starved, fifo.name)
         else:
             starved = 0.0
-        self.charge(BUSY, cycles, t0 + starved, env.now)
+        self.busy_cycles += cycles
+        if self.span is not None:
+            self.span(STARVED, t0, t0 + starved)
+            self.span(BUSY, t0 + starved, env.now)
 
     def put(self, fifo: Fifo, words: int, span: float = 0.0) -> Proc:
         ev = fifo.put(words, span)
@@ -145,7 +152,9 @@ class Kernel:
             yield ev
             self.waiting = None
             now = self.env.now
-            self.charge(BLOCKED, now - t0, t0, now, fifo.name)
+            self.charge(BLOCKED, now - t0, fifo.name)
+            if self.span is not None:
+                self.span(BLOCKED, t0, now)
 
     def emit(self, words: int, fifos: list[Fifo] | None = None, span: float = 0.0) -> Proc:
         """Write ``words`` to each output FIFO (one word per transfer in fine mode);
@@ -163,7 +172,9 @@ class Kernel:
         now = self.env.now
         if ready > now:
             yield self.env.timeout(ready - now)
-            self.charge(HBM_WAIT, ready - now, now, ready, ",".join(getattr(self.p, "ports", ())))
+            self.charge(HBM_WAIT, ready - now, ",".join(getattr(self.p, "ports", ())))
+            if self.span is not None:
+                self.span(HBM_WAIT, now, ready)
 
     def consume(self, fifo: Fifo, words: int, cycles_per_word: float = 1.0) -> Proc:
         """Read ``words`` in chunks, spending ``cycles_per_word`` on each (a pipelined loop)."""
@@ -195,4 +206,5 @@ class Kernel:
 
     def run(self) -> Proc:
         yield from kind(self.kind).body(self)
+        self.charge(BUSY, self.busy_cycles)
         self.done = True

@@ -14,26 +14,28 @@ from spatialsim.metrics.recorder import ChannelProbe
 
 
 class MemoryChannel:
-    """One channel: FCFS occupancy, bytes moved and busy cycles per phase."""
+    """One channel: FCFS occupancy; its traffic (bytes, busy cycles) goes to ``probe``, the
+    run's metrics when simulating, else a probe of its own."""
 
-    __slots__ = (
-        "busy_cycles",
-        "busy_until",
-        "bytes_read",
-        "bytes_written",
-        "name",
-        "probe",
-        "requests",
-    )
+    __slots__ = ("busy_until", "name", "probe", "requests")
 
     def __init__(self, name: str, probe: ChannelProbe | None = None) -> None:
         self.name = name
-        self.probe = probe  # the run's metrics, when simulating
+        self.probe = probe if probe is not None else ChannelProbe(name)
         self.busy_until = 0.0
-        self.bytes_read = 0.0
-        self.bytes_written = 0.0
-        self.busy_cycles = 0.0
         self.requests = 0
+
+    @property
+    def bytes_read(self) -> float:
+        return self.probe.bytes_read
+
+    @property
+    def bytes_written(self) -> float:
+        return self.probe.bytes_written
+
+    @property
+    def busy_cycles(self) -> float:
+        return self.probe.busy_cycles
 
     def request(
         self,
@@ -52,14 +54,8 @@ class MemoryChannel:
         xfer = nbytes / bytes_per_cycle
         ready = free + xfer if free > earliest else earliest + latency_cycles + xfer
         self.busy_until = ready
-        if self.probe is not None:
-            self.probe.transfer(ready - xfer, ready, nbytes, write)
-        self.busy_cycles += xfer
+        self.probe.transfer(ready, xfer, nbytes, write)
         self.requests += 1
-        if write:
-            self.bytes_written += nbytes
-        else:
-            self.bytes_read += nbytes
         return ready
 
 

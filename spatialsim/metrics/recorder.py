@@ -3,7 +3,8 @@
 The engine holds probes and calls them; it never touches the recorder's tables:
 
 - a :class:`KernelProbe` per kernel and phase: :meth:`KernelProbe.charge` a state (busy,
-  starved, blocked, hbm_wait) for some cycles over an interval, naming what was waited on;
+  starved, blocked, hbm_wait) with cycles, naming what was waited on, and (when recording
+  a timeline) :meth:`KernelProbe.span` the interval it spent in that state;
 - a :class:`FifoProbe` per FIFO and phase: level changes (time-weighted occupancy);
 - a :class:`ChannelProbe` per memory channel: transfers (bytes and busy cycles);
 - :meth:`Recorder.snapshot` and :meth:`Recorder.replay` for the identical-layer shortcut:
@@ -26,74 +27,92 @@ from spatialsim.metrics.timeline import Launch, Timeline
 
 
 class KernelProbe:
-    """Where one kernel's time goes in one phase."""
+    """Where one kernel's time goes in one phase: cycles charged to each state, and for
+    stalls what was waited on. A recording probe (``recording``) also takes spans."""
 
-    __slots__ = ("acc", "name", "timeline", "waits")
+    __slots__ = ("acc", "name", "waits")
+    recording = False
+
+    def __init__(
+        self, name: str, acc: list[float], waits: dict[tuple[str, str, str], float]
+    ) -> None:
+        self.name = name
+        self.acc = acc
+        self.waits = waits
+
+    def charge(self, state: int, cycles: float, on: str | None = None) -> None:
+        """``cycles`` in ``state`` (an index into STATES); ``on``: the FIFO or memory ports
+        waited on."""
+        self.acc[state] += cycles
+        if on is not None:
+            key = (self.name, STATES[state], on)
+            self.waits[key] = self.waits.get(key, 0.0) + cycles
+
+    def span(self, state: int, start: float, end: float) -> None:
+        """The kernel was in ``state`` during [start, end) (kept only when recording)."""
+
+
+class RecordingKernelProbe(KernelProbe):
+    """A kernel probe that also records its spans for a timeline."""
+
+    __slots__ = ("timeline",)
+    recording = True
 
     def __init__(
         self,
         name: str,
         acc: list[float],
         waits: dict[tuple[str, str, str], float],
-        timeline: Timeline | None,
+        timeline: Timeline,
     ) -> None:
-        self.name = name
-        self.acc = acc
-        self.waits = waits
+        super().__init__(name, acc, waits)
         self.timeline = timeline
 
-    def charge(
-        self, state: int, cycles: float, start: float, end: float, on: str | None = None
-    ) -> None:
-        """``cycles`` in ``state`` (an index into STATES) during [start, end); ``on``: the
-        FIFO or memory ports waited on."""
-        self.acc[state] += cycles
-        if on is not None:
-            key = (self.name, STATES[state], on)
-            self.waits[key] = self.waits.get(key, 0.0) + cycles
-        if self.timeline is not None:
-            self.timeline.span(self.name, STATES[state], start, end)
+    def span(self, state: int, start: float, end: float) -> None:
+        self.timeline.span(self.name, STATES[state], start, end)
 
 
 class FifoProbe(LevelMonitor):
-    """One FIFO's occupancy in one phase (and its level changes, when recording)."""
+    """One FIFO's occupancy in one phase and its level changes, for a timeline (without
+    one, a FIFO reports to a plain :class:`LevelMonitor`)."""
 
     __slots__ = ("name", "timeline")
 
-    def __init__(self, name: str, start_t: float, timeline: Timeline | None) -> None:
+    def __init__(self, name: str, start_t: float, timeline: Timeline) -> None:
         super().__init__(start_t, 0)
         self.name = name
         self.timeline = timeline
 
     def update(self, now: float, level: int) -> None:
         super().update(now, level)
-        if self.timeline is not None:
-            self.timeline.level(self.name, now, level)
+        self.timeline.level(self.name, now, level)
 
     def close(self, now: float) -> None:
         LevelMonitor.update(self, now, self.level)  # the window ends; the level did not change
 
 
 class ChannelProbe:
-    """Bytes and busy cycles of one memory channel over the whole run."""
+    """Bytes and busy cycles of one memory channel over the whole run (and its transfers,
+    for a timeline)."""
 
     __slots__ = ("busy_cycles", "bytes_read", "bytes_written", "name", "timeline")
 
-    def __init__(self, name: str, timeline: Timeline | None) -> None:
+    def __init__(self, name: str, timeline: Timeline | None = None) -> None:
         self.name = name
         self.timeline = timeline
         self.bytes_read = 0.0
         self.bytes_written = 0.0
         self.busy_cycles = 0.0
 
-    def transfer(self, start: float, end: float, nbytes: float, write: bool) -> None:
-        self.busy_cycles += end - start
+    def transfer(self, end: float, cycles: float, nbytes: float, write: bool) -> None:
+        """``nbytes`` moved in ``cycles`` ending at ``end``."""
+        self.busy_cycles += cycles
         if write:
             self.bytes_written += nbytes
         else:
             self.bytes_read += nbytes
         if self.timeline is not None:
-            self.timeline.transfer(self.name, start, end, nbytes)
+            self.timeline.transfer(self.name, end - cycles, end, nbytes)
 
     def totals(self) -> tuple[float, float, float]:
         return self.bytes_read, self.bytes_written, self.busy_cycles
@@ -176,10 +195,17 @@ class Recorder:
         if acc is None:
             acc = rec.kernels[name] = new_accumulator()
             rec.kernel_kinds[name] = kind
-        return KernelProbe(name, acc, rec.waits, self.timeline)
+        if self.timeline is not None:
+            return RecordingKernelProbe(name, acc, rec.waits, self.timeline)
+        return KernelProbe(name, acc, rec.waits)
 
-    def fifo(self, phase: str, name: str, depth: int, width_bits: int, now: float) -> FifoProbe:
-        probe = FifoProbe(name, now, self.timeline)
+    def fifo(self, phase: str, name: str, depth: int, width_bits: int, now: float) -> LevelMonitor:
+        """The monitor FIFO ``name`` reports its level changes to in ``phase``."""
+        probe = (
+            FifoProbe(name, now, self.timeline)
+            if self.timeline is not None
+            else LevelMonitor(now, 0)
+        )
         self.phases[phase].fifos[name] = FifoRecord(depth, width_bits, probe)
         return probe
 

@@ -307,11 +307,6 @@ def rowwise(k: KernelProcess, words_in: int, words_out: int) -> Proc:
         yield from k.emit(wo, span=wo)
 
 
-def no_hls(p: KernelParams) -> dict[str, Any]:
-    """The export hook of a kind the generated header describes only in its comment."""
-    return {}
-
-
 def replace(p: KernelParams, **changes: Any) -> Any:
     """A copy of ``p`` with ``changes`` (for estimates of a unit of work)."""
     return dataclasses.replace(p, **changes)

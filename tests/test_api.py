@@ -277,3 +277,11 @@ def test_a_binary_file_is_a_clear_error(
     )
     err = capsys.readouterr().err
     assert f"not a text {what} (not UTF-8)" in err and "blob.toml" in err
+
+
+def test_advice_names_the_option_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(UserError, match="rebuild with max_seq_len 80") as err:
+        ss.simulate(prompt_len=64, max_seq_len=32)
+    assert err.value.field == "max_seq_len"
+    assert main(["run", "--prompt-len", "64", "--max-seq-len", "32"]) == 2
+    assert "rebuild with --max-seq-len 80" in capsys.readouterr().err

@@ -52,20 +52,29 @@ _FLAGS = {"set": "--set", "cost": "--cost"}
 
 def _flag_message(parser: argparse.ArgumentParser, command: str, exc: UserError) -> str:
     """The library names the request field at fault; on the command line, name the option.
-    A message that starts with the field (``clock_mhz 2000 is above ...``) starts with the
-    option instead when the command has one (``--clock-mhz 2000 is above ...``)."""
+    When the command has that option, a message that starts with the field (``clock_mhz
+    2000 is above ...``) starts with the option instead (``--clock-mhz 2000 is above
+    ...``), and advice to rebuild ``with <field>`` names the option."""
     text = str(exc)
     field = exc.field
-    if not field or not text.startswith(field) or text[len(field) :][:1] not in (" ", ":", "="):
+    if not field:
         return text
     flag = _FLAGS.get(field, "--" + field.replace("_", "-"))
+    if not _has_option(parser, command, flag):
+        return text
+    if text.startswith(field) and text[len(field) :][:1] in (" ", ":", "="):
+        text = flag + text[len(field) :]
+    return text.replace(f" with {field} ", f" with {flag} ")
+
+
+def _has_option(parser: argparse.ArgumentParser, command: str, flag: str) -> bool:
     subparsers = parser._subparsers
     actions = subparsers._group_actions if subparsers is not None else []
     for action in actions:
         sub = getattr(action, "choices", None) or {}
         if command in sub and flag in sub[command]._option_string_actions:
-            return flag + text[len(field) :]
-    return text
+            return True
+    return False
 
 
 if __name__ == "__main__":

@@ -32,6 +32,81 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(func=run_report)
     add_calibrate_parser(sub)
     add_validate_parser(sub)
+    add_xrt_parser(sub)
+
+
+def add_xrt_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "report-xrt",
+        help="read an XRT profile summary (summary.csv) or device trace",
+        description="Read what XRT writes when a design is profiled on the board: a profile "
+        "summary (summary.csv: each compute unit's calls and execution times) or a "
+        "device trace (device_trace_*.csv: each execution, and the gaps between "
+        "them). Unknown sections and columns are ignored.",
+    )
+    p.add_argument("file", help="summary.csv or device_trace_*.csv")
+    add_json_option(p)
+    p.set_defaults(func=run_xrt)
+
+
+def run_xrt(args: argparse.Namespace) -> int:
+    from spatialsim.calibration.xrt import DeviceTrace, read_xrt
+
+    prof = read_xrt(Path(args.file))
+    doc = prof.to_json()
+    if args.json:
+        emit_json(doc, args.json)
+        return 0
+    if isinstance(prof, DeviceTrace):
+        print(f"{args.file}: device trace, {len(prof.compute_units)} compute units")
+        rows = [
+            [
+                cu,
+                t["kernel"],
+                t["executions"],
+                t["mean_ms"],
+                t["min_ms"],
+                t["max_ms"],
+                "-" if t["mean_gap_ms"] is None else t["mean_gap_ms"],
+            ]
+            for cu, t in doc["compute_units"].items()
+        ]
+        print(
+            table(
+                [
+                    "compute unit",
+                    "kernel",
+                    "executions",
+                    "mean ms",
+                    "min ms",
+                    "max ms",
+                    "mean gap ms",
+                ],
+                rows,
+            )
+        )
+        return 0
+    print(f"{args.file}: profile summary of {doc['application'] or '?'} on {doc['device'] or '?'}")
+    rows = [
+        [
+            cu,
+            s["kernel"],
+            s["calls"],
+            s["total_ms"],
+            s["avg_ms"],
+            s["min_ms"],
+            s["max_ms"],
+            s["clock_mhz"],
+        ]
+        for cu, s in doc["compute_units"].items()
+    ]
+    print(
+        table(
+            ["compute unit", "kernel", "calls", "total ms", "avg ms", "min ms", "max ms", "MHz"],
+            rows,
+        )
+    )
+    return 0
 
 
 def run_report(args: argparse.Namespace) -> int:

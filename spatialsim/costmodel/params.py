@@ -46,8 +46,14 @@ class CostParams:
       assumption of 4 cycles until measured.
     - ``prefetch_bytes``: how far an AXI read master runs ahead of its consumer: Vitis HLS
       m_axi defaults of 16 outstanding reads x 16-beat bursts x 64-byte beats (UG1399).
-    - ``launch_overhead_us``: host time to launch the region kernels of one layer. Not
-      characterised in chen2024.md, so 0 by default; board measurements fit it.
+    - ``launch_overhead_us``: host time of one enqueue (one kernel call: a region kernel,
+      a layer or a step, by the design's ``launch_scope``). Not characterised in
+      chen2024.md, so 0 by default; board measurements fit it.
+    - ``wait_overhead_us``: host time to learn that a launch completed (one completion
+      wait per layer, or per step when the layers loop on chip). Not characterised: 0.
+    - ``reconfig_ms``: time to load the decode bitstream after prefill, for designs whose
+      phases use different bitstreams. Not characterised: 0. Reported on its own; TTFT and
+      TPOT do not include it.
     """
 
     call_overhead_cycles: float = 2.0
@@ -65,6 +71,8 @@ class CostParams:
     slr_crossing_cycles: float = 4.0
     prefetch_bytes: float = 16384.0
     launch_overhead_us: float = 0.0
+    wait_overhead_us: float = 0.0
+    reconfig_ms: float = 0.0
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

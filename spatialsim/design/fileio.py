@@ -26,6 +26,7 @@ _TOP = (
     "description",
     "clock_mhz",
     "hls_target_mhz",
+    "launch_scope",
     "max_seq_len",
     "resident_layers",
     "model",
@@ -61,6 +62,7 @@ def design_to_dict(design: Design) -> dict[str, Any]:
         "description": design.description,
         "clock_mhz": float(design.clock_mhz),
         **hls,
+        "launch_scope": design.launch_scope,
         "max_seq_len": design.max_seq_len,
         "resident_layers": design.resident_layers,
         "model": dataclasses.asdict(design.model),
@@ -165,6 +167,7 @@ def design_from_dict(data: dict[str, Any], origin: str) -> Design:
             bitstreams=bitstreams,
             notes=dict(data.get("notes", {})),
             hls_target_mhz=data.get("hls_target_mhz"),
+            launch_scope=data.get("launch_scope", "layer"),
         )
     except UserError as exc:
         raise UserError(f"{origin}: {exc}") from None

@@ -39,6 +39,9 @@ CANONICAL_KERNELS = (
     "layernorm1",
 )
 BYPASS_FIFO = "ffn_residual_bypass"
+# How the host launches a layer's kernels (docs/engine.md): one enqueue per region kernel,
+# one per layer, or one per step with the layers looped on chip.
+LAUNCH_SCOPES = ("region", "layer", "step")
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,9 @@ class Design:
     ``depth_words`` and ``width_bits``. ``resident_layers`` is the paper's C.
     ``hls_target_mhz`` is the clock Vitis HLS schedules the kernels for (a tighter target
     than the achieved ``clock_mhz`` leaves timing margin); None means ``clock_mhz``.
+    ``launch_scope`` is how the host launches the kernels: ``region`` (each region kernel
+    enqueued on its own, once per layer), ``layer`` (one enqueue per layer) or ``step``
+    (one enqueue per prefill or decode step, the layers looped on chip).
     """
 
     name: str
@@ -79,6 +85,7 @@ class Design:
     description: str = ""
     notes: dict[str, str] = field(default_factory=dict)
     hls_target_mhz: float | None = None
+    launch_scope: str = "layer"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -93,6 +100,10 @@ class Design:
             or self.clock_mhz <= 0
         ):
             raise UserError(f"{where}: clock_mhz must be a positive number, got {self.clock_mhz!r}")
+        if self.launch_scope not in LAUNCH_SCOPES:
+            raise UserError(
+                f"{where}: " + choices_message("launch_scope", self.launch_scope, LAUNCH_SCOPES)
+            )
         hls = self.hls_target_mhz
         if hls is not None and (
             isinstance(hls, bool) or not isinstance(hls, (int, float)) or not 0 < hls < float("inf")

@@ -21,7 +21,7 @@ _FIFO_FIELDS = {
     "width": "width_bits",
     "width_bits": "width_bits",
 }
-_DESIGN_FIELDS = ("clock_mhz", "hls_target_mhz", "resident_layers")
+_DESIGN_FIELDS = ("clock_mhz", "hls_target_mhz", "launch_scope", "resident_layers")
 
 
 def parse_value(text: str) -> Any:

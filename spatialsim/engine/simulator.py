@@ -154,8 +154,9 @@ class Simulation:
         self, phase: str, g: nx.DiGraph, fifos: dict[tuple[str, str], Fifo], step: Work
     ) -> Generator[simpy.Event, Any, None]:
         env, cfg = self.env, self.config
+        scope = self.design.launch_scope
         overhead = cfg.params.launch_overhead_us * self.clock_mhz
-        if overhead > 0:
+        if scope == "layer" and overhead > 0:
             yield env.timeout(overhead)
         kernels = []
         for node in g.nodes:
@@ -182,7 +183,11 @@ class Simulation:
         self.rec.launch_begin(phase, list(g.nodes))
         for f in fifos.values():
             f.words_put = f.words_got = 0
-        yield env.all_of([env.process(k.run()) for k in kernels])
+        starts = self._region_starts(g, overhead) if scope == "region" else {}
+        yield env.all_of([env.process(self._started(k, starts.get(k.name, 0.0))) for k in kernels])
+        wait = cfg.params.wait_overhead_us * self.clock_mhz
+        if scope != "step" and wait > 0:
+            yield env.timeout(wait)
         self.rec.launch_end(phase, self._step, t_launch, env.now)
         for f in fifos.values():
             if f.level or f.words_put != f.words_got:
@@ -191,6 +196,20 @@ class Simulation:
                     f"words per layer into FIFO {f.name} but {f.dst} read {f.words_got:,}; "
                     f"the sizes of the two kernels disagree (check out_features / features)"
                 )
+
+    @staticmethod
+    def _region_starts(g: nx.DiGraph, overhead: float) -> dict[str, float]:
+        """With one enqueue per region kernel, region k (in SLR order) starts after k
+        enqueues."""
+        slrs = sorted({g.nodes[n]["slr"] for n in g.nodes})
+        return {n: (slrs.index(g.nodes[n]["slr"]) + 1) * overhead for n in g.nodes}
+
+    def _started(self, k: Kernel, delay: float) -> Generator[simpy.Event, Any, None]:
+        """Run ``k`` once its region kernel has been enqueued, ``delay`` cycles in."""
+        if delay > 0:
+            yield self.env.timeout(delay)
+            k.launch = self.env.now
+        yield from k.run()
 
     def _idle(self, fifos: dict[tuple[str, str], Fifo]) -> bool:
         now = self.env.now
@@ -201,7 +220,18 @@ class Simulation:
     def _layers(
         self, phase: str, g: nx.DiGraph, fifos: dict[tuple[str, str], Fifo], step: Work
     ) -> Generator[simpy.Event, Any, None]:
-        """Launch every layer of one step, replaying identical launches when allowed."""
+        """Launch every layer of one step, replaying identical launches when allowed (with
+        ``launch_scope`` = step, one enqueue and one completion wait for all of them)."""
+        params, looped = self.config.params, self.design.launch_scope == "step"
+        if looped and params.launch_overhead_us > 0:
+            yield self.env.timeout(params.launch_overhead_us * self.clock_mhz)
+        yield from self._each_layer(phase, g, fifos, step)
+        if looped and params.wait_overhead_us > 0:
+            yield self.env.timeout(params.wait_overhead_us * self.clock_mhz)
+
+    def _each_layer(
+        self, phase: str, g: nx.DiGraph, fifos: dict[tuple[str, str], Fifo], step: Work
+    ) -> Generator[simpy.Event, Any, None]:
         layer = 0
         while layer < self.layers:
             self._where = (phase, layer)
@@ -263,6 +293,12 @@ class Simulation:
     def _decode(self) -> Generator[simpy.Event, Any, None]:
         cfg, d = self.config, self.design.model.hidden
         if cfg.gen_len:
+            phases = self.design.phases
+            if not cfg.decode_only and phases["prefill"].bitstream != phases["decode"].bitstream:
+                reconfig = cfg.params.reconfig_ms * 1e3 * self.clock_mhz
+                if reconfig > 0:  # load the decode bitstream; TTFT and TPOT exclude it
+                    yield self.env.timeout(reconfig)
+                    self.rec.reconfiguration(reconfig)
             g, fifos = self._phase("decode")
             pack = self.design.tokens_per_pack("decode")
             for i in range(cfg.gen_len):

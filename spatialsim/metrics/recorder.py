@@ -175,6 +175,7 @@ class Recorder:
     def __init__(self, timeline: bool = False) -> None:
         self.phases: dict[str, PhaseRecord] = {}
         self.token_cycles: list[float] = []
+        self.reconfig_cycles = 0.0
         self.events = 0
         self.timeline = Timeline() if timeline else None
         self._channels: dict[str, ChannelProbe] = {}
@@ -239,6 +240,10 @@ class Recorder:
 
     def token(self, cycles: float) -> None:
         self.token_cycles.append(cycles)
+
+    def reconfiguration(self, cycles: float) -> None:
+        """The device was reconfigured (prefill to decode bitstream) for ``cycles``."""
+        self.reconfig_cycles += cycles
 
     # -- the identical-layer replay -------------------------------------------------------
     def snapshot(self, phase: str) -> Snapshot:

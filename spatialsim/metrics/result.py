@@ -141,6 +141,12 @@ class RunResult:
     wall_s: float | None
     params: dict[str, float] = field(default_factory=dict)
     timeline: Timeline | None = field(default=None, compare=False)
+    reconfig_cycles: float = 0.0
+
+    @property
+    def reconfiguration_ms(self) -> float:
+        """Loading the decode bitstream after prefill (TTFT and TPOT exclude it)."""
+        return self.reconfig_cycles / self.clock_mhz / 1e3
 
     @property
     def ttft_ms(self) -> float:
@@ -171,6 +177,9 @@ class RunResult:
             "per_token_ms": [_r(t) for t in self.per_token_ms],
             "prefill_cycles": _r(self.prefill_cycles),
             "decode_cycles": _r(sum(self.token_cycles)),
+            "reconfiguration_ms": _r(self.reconfiguration_ms),
+            "ttft_includes_reconfiguration": False,
+            "tpot_includes_reconfiguration": False,
             "kernels": {k: v.to_json() for k, v in self.kernels.items()},
             "fifos": {k: v.to_json() for k, v in self.fifos.items()},
             "hbm": {k: v.to_json() for k, v in self.hbm.items()},
@@ -298,6 +307,7 @@ def build_result(
         granularity=granularity,
         prefill_cycles=prefill.cycles if prefill else 0.0,
         token_cycles=tuple(rec.token_cycles),
+        reconfig_cycles=rec.reconfig_cycles,
         phases={p: _phase_stats(r) for p, r in rec.phases.items()},
         kernels=_merge_kernels(phases),
         fifos=_merge_fifos(phases),

@@ -43,6 +43,10 @@ def summary_text(doc: dict[str, Any]) -> str:
         )
         rows.append(["first / last token", f"{toks[0]:.3f} / {toks[-1]:.3f} ms", ""])
         rows.append(["decode rate", f"{1e3 / doc['tpot_ms']:.1f} tokens/s", ""])
+    if doc.get("reconfiguration_ms"):
+        rows.append(
+            ["reconfiguration", f"{doc['reconfiguration_ms']:.3f} ms (not in TTFT, TPOT)", ""]
+        )
     cal = doc.get("calibration")
     if cal:
         rows[0][1] += f" +- {Z95 * cal['ttft_ms_stderr']:.3f}"

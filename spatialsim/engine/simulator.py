@@ -183,8 +183,13 @@ class Simulation:
         self.rec.launch_begin(phase, list(g.nodes))
         for f in fifos.values():
             f.words_put = f.words_got = 0
-        starts = self._region_starts(g, overhead) if scope == "region" else {}
-        yield env.all_of([env.process(self._started(k, starts.get(k.name, 0.0))) for k in kernels])
+        starts = self._region_starts(g, overhead) if scope == "region" and overhead > 0 else {}
+        yield env.all_of(
+            [
+                env.process(self._started(k, starts[k.name]) if k.name in starts else k.run())
+                for k in kernels
+            ]
+        )
         wait = cfg.params.wait_overhead_us * self.clock_mhz
         if scope != "step" and wait > 0:
             yield env.timeout(wait)

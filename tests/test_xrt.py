@@ -161,6 +161,10 @@ def test_trace_executions_and_gaps_per_compute_unit(tmp_path: Path) -> None:
             "no 'Compute Unit Utilization' section",
         ),
         ("just some text\n", "not an XRT profile summary"),
+        (
+            SUMMARY.replace(",250,y,", ","),
+            "summary.csv:16: 'Compute Unit Utilization' row has 13 cells, the header 15",
+        ),
     ],
 )
 def test_malformed_summaries_name_the_line(tmp_path: Path, text: str, needle: str) -> None:

@@ -247,7 +247,7 @@ def test_replay_command_takes_the_run_options(capsys: pytest.CaptureFixture[str]
             "--clock-mhz",
             "125",
             "--cost",
-            "activation_depth_cycles=900",
+            "softmax_exp_depth_cycles=900",
             "--set",
             "kernel.ffn1.cols=16",
             "--calibration",

@@ -94,6 +94,7 @@ def gemv_case(
     bias: bool,
     token_scales: bool,
     tokens: int,
+    order: str = "row",
 ) -> None:
     x = rng.normal(size=(tokens, k)).astype(F32)
     xq, xs = quantize_per_token(x)
@@ -111,6 +112,7 @@ def gemv_case(
         "pack": 2,
         "in_features": k,
         "out_features": n,
+        "order": order,
     }
     est = estimate(name, attrs, Work("decode", tokens, 1, 1, 0), PARAMS)
     d = cases.add(
@@ -125,6 +127,7 @@ def gemv_case(
             "OUT_FP32": fp32,
             "HAS_BIAS": bias,
             "TOKEN_SCALES": token_scales,
+            "COLUMN": order == "column",
         },
         lambda t, e=est, nm=name: expect(t, list(e.loops), {"*": "gemv"}, nm),
     )
@@ -149,6 +152,7 @@ def attention_case(
     cols: int,
     pack: int,
     tokens: int,
+    output: str = "streamed",
 ) -> None:
     f, p = heads * hd, 8
     q, k, v = (rng.integers(-127, 128, (tokens, f)) for _ in range(3))
@@ -172,7 +176,13 @@ def attention_case(
         estimate("mask", {"kind": "mask", "heads": heads, "heads_parallel": 1}, work, PARAMS),
         estimate(
             "softmax",
-            {"kind": "softmax", "heads": heads, "heads_parallel": 1, "reduction_ii": 4},
+            {
+                "kind": "softmax",
+                "heads": heads,
+                "heads_parallel": 1,
+                "reduction_ii": 4,
+                "output": output,
+            },
             work,
             PARAMS,
         ),
@@ -190,6 +200,7 @@ def attention_case(
         "MASK": "mask",
         "MAX": "softmax",
         "EXP_SUM": "softmax",
+        "OUT": "softmax",
         "WRITE": "kv_writer",
         "STORE": "buffer",
     }
@@ -206,6 +217,7 @@ def attention_case(
             "MAXPACKS": 2,
             "HP": 1,
             "F": f,
+            "BUFFERED": output == "buffered",
         },
         lambda t, e=ests, nm=name: expect(t, loops_of(*e), prefixes, nm),
     )
@@ -279,6 +291,7 @@ def decode_attention_case(
             "MAXL": 16,
             "MAXPACKS": 1,
             "F": f,
+            "BUFFERED": False,
         },
         lambda t, e=ests, nm=name: expect(t, loops_of(*e), prefixes, nm),
     )
@@ -366,8 +379,11 @@ def test_every_kernel_matches_the_golden_model_and_the_cost_model(tmp_path: Path
     gemv_case(cases, rng, "gemv_qkv", 64, 48, 2, 4, False, True, True, 2)
     gemv_case(cases, rng, "gemv_ffn_fp32", 48, 100, 4, 4, True, False, False, 1)
     gemv_case(cases, rng, "gemv_short_k", 8, 64, 2, 8, False, False, False, 2)
+    gemv_case(cases, rng, "gemv_col_qkv", 64, 48, 2, 4, False, True, True, 2, "column")
+    gemv_case(cases, rng, "gemv_col_ffn_fp32", 48, 100, 4, 4, True, False, False, 1, "column")
     attention_case(cases, rng, "attn_w4a8", 2, 16, 8, 1, 13)
-    attention_case(cases, rng, "attn_w8a8_short", 3, 8, 8, 2, 10)
+    attention_case(cases, rng, "attn_w8a8_short", 3, 8, 8, 2, 10, "buffered")
+    attention_case(cases, rng, "attn_w8a8_odd", 2, 8, 8, 2, 13, "buffered")
     decode_attention_case(cases, rng, "decode_attn", 5, 8, 4, 8, 6)
     decode_attention_case(cases, rng, "decode_attn_narrow", 4, 16, 2, 4, 11)
     rowwise_case(cases, rng, "rows_24", 24, 11)

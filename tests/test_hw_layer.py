@@ -115,9 +115,14 @@ def test_shallow_bypass_deadlocks_in_c_simulation_too(tmp_path: Path) -> None:
     assert "write to stream ffn_residual_bypass (depth 16, holds 16: full)" in proc.stdout
 
 
-def test_decode_step_of_the_gemv_bitstream_matches_the_numpy_layer(tmp_path: Path) -> None:
-    """One decode step through the three GEMV-bitstream regions, with 9 tokens cached."""
-    design = tiny_design("chen2024-w8a8")
+@pytest.mark.parametrize("order", ["row", "column"])
+def test_decode_step_of_the_gemv_bitstream_matches_the_numpy_layer(
+    tmp_path: Path, order: str
+) -> None:
+    """One decode step through the three GEMV-bitstream regions, with 9 tokens cached, for
+    both GEMV loop orders."""
+    gemvs = ("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2")
+    design = tiny_design("chen2024-w8a8", [f"kernel.{n}.order={order}" for n in gemvs])
     rng = np.random.default_rng(5)
     prompt = rng.normal(size=(10, 64)).astype(F32)
     p = layer.make_layer(rng, 64, 4, 128, 8, prompt)

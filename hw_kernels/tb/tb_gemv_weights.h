@@ -1,6 +1,7 @@
 // tb_gemv_weights.h: weights [K, N] (int8 values, row-major) laid out as GEMV engine beats:
 // engine e's beat for pass q at reduction index k holds outputs
-// (q * ENGINES + e) * PES * 2 + lane, two int8 per PE (gemv.h).
+// (q * ENGINES + e) * PES * 2 + lane, two int8 per PE, stored at
+// gemv_traits<C>::beat_index(q, k) (the order the kernel's loop order consumes them).
 #pragma once
 
 #include <cstdint>
@@ -29,7 +30,7 @@ struct GemvBeats {
                             b.range(16 * j + 8 * h + 7, 16 * j + 8 * h) =
                                 ap_int<8>(n < C::N ? w[k * C::N + n] : 0);
                         }
-                    data[e][q * C::K + k] = b;
+                    data[e][T::beat_index(q, k)] = b;
                 }
         for (int e = 0; e < C::ENGINES; ++e) ports[e] = data[e].data();
     }

@@ -51,7 +51,8 @@ PARAMS: dict[str, ParamSpec] = {
         ParamSpec("cost.array_prologue_divisor", 1, 1e4, "K / divisor part of that prologue"),
         ParamSpec("cost.softmax_exp_depth_cycles", 0, 1e4, "softmax exp-and-sum loop depth"),
         ParamSpec("cost.layernorm_norm_depth_cycles", 0, 1e4, "LayerNorm normalise loop depth"),
-        ParamSpec("cost.activation_depth_cycles", 0, 1e4, "GeLU / SwiGLU pipeline depth"),
+        ParamSpec("design.act_depth_cycles", 1, 1e4, "GeLU / SwiGLU pipeline depth"),
+        ParamSpec("cost.softmax_out_depth_cycles", 0, 1e4, "buffered softmax output depth"),
         ParamSpec("cost.row_store_cycles_per_word", 0, 8, "extra cycles per word of writers"),
         ParamSpec("cost.row_store_overhead_cycles", 0, 1e4, "per-row overhead of writers"),
         ParamSpec("cost.axi_call_cycles", 0, 1e4, "m_axi loader/writer first-access latency"),
@@ -77,6 +78,7 @@ PARAMS: dict[str, ParamSpec] = {
 DESIGN_KINDS = {
     "block_overhead_cycles": ("linear", "attn_matmul"),
     "reduction_ii": ("softmax", "layernorm"),
+    "act_depth_cycles": ("activation",),
 }
 
 

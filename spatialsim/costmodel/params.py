@@ -34,7 +34,12 @@ class CostParams:
       II 4): softmax 175,617 = 256 rows x (129 + 4 x 127 + 49) + 1.
     - ``layernorm_norm_depth_cycles``: the normalise loop's latency including mean, variance
       and reciprocal square root: LayerNorm 84,317 = 16 x (4,094 + 1,023 + 153) + 5.
-    - ``activation_depth_cycles``: GeLU's pipeline: 68,212 = 16 x (4,095 + 168) + 4.
+    - ``softmax_out_depth_cycles``: iteration latency of the output loop of a softmax that
+      buffers its row (``output = "buffered"``): the W8A8 softmax's rows take l/2 + 4
+      cycles more than the streamed structure (chen2024.md 3.3a), 256 trips at II 1 plus
+      this 5-cycle iteration (read, scale, write).
+    - the activation's pipeline depth is a kernel parameter (``act_depth_cycles``), since
+      it differs per build (see ``spatialsim/kinds/activation.py``).
     - ``gemv_pass_overhead_cycles``: a GEMV pass costs K + this (the adder tree and
       re-quantisation); 6 like a systolic block, an assumption until decode reports exist.
     - ``attn_gemv_overhead_cycles``: pipeline latency of a decode attention head group, an
@@ -64,7 +69,7 @@ class CostParams:
     row_store_overhead_cycles: float = 11.0
     softmax_exp_depth_cycles: float = 49.0
     layernorm_norm_depth_cycles: float = 153.0
-    activation_depth_cycles: float = 168.0
+    softmax_out_depth_cycles: float = 5.0
     gemv_pass_overhead_cycles: float = 6.0
     attn_gemv_overhead_cycles: float = 16.0
     dataflow_overhead_cycles: float = 56.0

@@ -13,7 +13,14 @@ from typing import Any
 
 from spatialsim.errors import UserError, choices_message
 from spatialsim.kinds import REGISTRY, kind
-from spatialsim.kinds.base import PORT_RE, KernelParams, Param, check_value
+from spatialsim.kinds.base import (
+    PORT_RE,
+    KernelParams,
+    Param,
+    check_complete,
+    check_value,
+    with_defaults,
+)
 
 __all__ = [
     "KINDS",
@@ -63,12 +70,8 @@ def check_kernel(name: str, attrs: dict[str, Any]) -> dict[str, Any]:
     for key, value in attrs.items():
         if key != "kind":
             out[key] = check_value(name, kind_name, spec.schema, key, value)
-    missing = sorted(set(spec.schema) - set(out))
-    if missing:
-        raise UserError(
-            f"kernel {name} ({kind_name}) is missing parameter(s): {', '.join(missing)}"
-        )
-    return out
+    check_complete(name, kind_name, spec.schema, out)
+    return with_defaults(spec.schema, out)
 
 
 def kernel_params(name: str, attrs: Mapping[str, Any]) -> KernelParams:

@@ -47,6 +47,15 @@ class LinearShape:
 
 
 @dataclass(frozen=True)
+class Nonlinear:
+    """How a build's softmax emits its row and how deep its GeLU pipeline is (both differ
+    between the chen2024 builds: see spatialsim/kinds/softmax.py and activation.py)."""
+
+    softmax_output: str
+    gelu_depth: float
+
+
+@dataclass(frozen=True)
 class SystolicConfig:
     """What distinguishes the W4A8 and W8A8 prefill bitstreams (chen2024.md 3.1-3.2)."""
 
@@ -56,6 +65,7 @@ class SystolicConfig:
     attn: LinearShape
     v_writer_ii: int
     bias: bool
+    nonlinear: Nonlinear
 
 
 W4A8 = SystolicConfig(
@@ -65,6 +75,7 @@ W4A8 = SystolicConfig(
     attn=LinearShape(8, 8, 1),
     v_writer_ii=4,
     bias=False,
+    nonlinear=Nonlinear("streamed", 168.0),  # chen2024.md 4: softmax, GeLU rows
 )
 W8A8 = SystolicConfig(
     weight_bits=8,
@@ -73,7 +84,11 @@ W8A8 = SystolicConfig(
     attn=LinearShape(8, 8, 2),
     v_writer_ii=8,
     bias=True,
+    nonlinear=Nonlinear("buffered", 73.0),  # chen2024.md 3.3a: softmax, GeLU rows
 )
+# The W8A8 decode build: GeLU 4,133 = 4,095 + 38 (chen2024.md 3.3a). Its softmax has no row
+# of its own there, so it is assumed to stream like the W4A8 one.
+W8A8_DECODE = Nonlinear("streamed", 38.0)
 
 # Weight ports of the W4A8 artifact (kernel.cfg): Wk HBM[1], Wv HBM[2], Wq HBM[3], Wo HBM[4],
 # FFN1 HBM[5], FFN2 HBM[6]; activations in and out on HBM[0].
@@ -118,6 +133,7 @@ def _region_layer(
     v_writer_ii: int,
     bypass_tokens: int,
     heads_parallel: int,
+    nonlinear: Nonlinear,
 ) -> None:
     """The layer topology shared by every chen2024 bitstream.
 
@@ -221,6 +237,7 @@ def _region_layer(
         heads=model.heads,
         reduction_ii=4,
         heads_parallel=heads_parallel,
+        output=nonlinear.softmax_output,
     )
     attention("sv_matmul", "sv")
     add_fifo(g, "qk_matmul", "mask", s, f32)
@@ -245,7 +262,14 @@ def _region_layer(
     matrix("ffn1", 2, d, 2 * f if fused else f, True)
     add_fifo(g, "splitter", "ffn1", s, i8)
     add_kernel(
-        g, "gelu", "activation", 2, lanes=lanes, features=f, fn="silu_mul" if fused else "gelu"
+        g,
+        "gelu",
+        "activation",
+        2,
+        lanes=lanes,
+        features=f,
+        fn="silu_mul" if fused else "gelu",
+        act_depth_cycles=nonlinear.gelu_depth,
     )
     add_fifo(g, "ffn1", "gelu", s, f32)
     matrix("ffn2", 2, f, d, True)
@@ -317,6 +341,7 @@ def _systolic_bitstream(model: ModelConfig, max_seq_len: int, cfg: SystolicConfi
         cfg.v_writer_ii,
         max_seq_len,
         heads_parallel=1,
+        nonlinear=cfg.nonlinear,
     )
     return g
 
@@ -367,6 +392,7 @@ def _gemv_bitstream(model: ModelConfig, max_seq_len: int) -> nx.DiGraph:
         W8A8.v_writer_ii,
         1,
         heads_parallel=DECODE_HEADS_PARALLEL,
+        nonlinear=W8A8_DECODE,
     )
     return g
 

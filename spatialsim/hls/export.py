@@ -151,7 +151,12 @@ def config_header(design: Design, bitstream: str) -> str:
                 "V_II": _node(g, "v_writer")["ii"],
             }
         )
-        bools = {"BIAS": False, "CAUSAL": bool(m.causal)}
+        bools = {
+            "BIAS": False,
+            "CAUSAL": bool(m.causal),
+            "GEMV_COLUMN": q.get("order") == "column",
+        }
+    bools["SOFTMAX_BUFFERED"] = _node(g, "softmax").get("output") == "buffered"
     for k, v in fields.items():
         lines.append(f"    static constexpr int {k} = {v};")
     for k, b in bools.items():

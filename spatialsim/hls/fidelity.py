@@ -32,6 +32,7 @@ _PARAM_OF = {
     "ENGINES": "engines",
     "HP": "heads_parallel",
     "LANES": "lanes",
+    "COLUMN": "order",
 }
 
 
@@ -76,6 +77,7 @@ SHARED_GEMV: dict[str, tuple[tuple[str, ...], str]] = {
     "W_BITS": (("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2"), "W_BITS"),
     "HP": (("qk_matmul", "sv_matmul"), "HP"),
     "LANES": (("qk_matmul", "sv_matmul"), "LANES"),
+    "GEMV_COLUMN": (("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2"), "COLUMN"),
 }
 MATRICES = ("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2")
 MAX_GEMV_ENGINES = 4  # gemv.h: static_assert(ENGINES <= 4)

@@ -28,6 +28,14 @@ PORT_RE = re.compile(r"^(HBM|DDR)\[(\d+)\]$")
 Proc = Generator[Any, Any, None]
 
 
+class _Required:
+    def __repr__(self) -> str:
+        return "required"
+
+
+REQUIRED: Any = _Required()  # a parameter without a default
+
+
 @dataclass(frozen=True)
 class Param:
     """One kernel parameter: its type, an allowed range or set, and what it means."""
@@ -37,6 +45,11 @@ class Param:
     low: float | None = None
     high: float | None = None
     choices: tuple[Any, ...] | None = None
+    default: Any = REQUIRED
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
 
 
 def param(
@@ -45,9 +58,22 @@ def param(
     low: float | None = None,
     high: float | None = None,
     choices: tuple[Any, ...] | None = None,
+    default: Any = dataclasses.MISSING,
 ) -> Any:
-    """A dataclass field documented with ``doc`` and checked against a range or values."""
-    return field(metadata={"doc": doc, "low": low, "high": high, "choices": choices})
+    """A dataclass field documented with ``doc`` and checked against a range or values.
+
+    A ``default`` makes the parameter optional in design files (a structural choice added
+    after designs were written: files without it get the documented default). Fields with
+    defaults must come last in their dataclass.
+    """
+    meta = {
+        "doc": doc,
+        "low": low,
+        "high": high,
+        "choices": choices,
+        "default": REQUIRED if default is dataclasses.MISSING else default,
+    }
+    return field(default=default, metadata=meta)
 
 
 def count(doc: str, low: int = 1, high: int = 1 << 30) -> Any:
@@ -118,11 +144,7 @@ class KernelParams:
         for key, value in attrs.items():
             if key != "kind":
                 values[key] = check_value(kernel, cls.KIND, schema, key, value)
-        missing = sorted(set(schema) - set(values))
-        if missing:
-            raise UserError(
-                f"kernel {kernel} ({cls.KIND}) is missing parameter(s): {', '.join(missing)}"
-            )
+        check_complete(kernel, cls.KIND, schema, values)
         return cls(**values)
 
     @classmethod
@@ -136,7 +158,9 @@ class KernelParams:
             for key, value in attrs.items()
             if key != "kind"
         }
-        given: dict[str, Any] = {name: values.get(name) for name in schema}
+        given: dict[str, Any] = {
+            name: values.get(name, None if p.required else p.default) for name, p in schema.items()
+        }
         return cls(**given)
 
     def macs_per_cycle(self, tokens_per_pack: int) -> int:
@@ -164,7 +188,9 @@ def _schema(cls: type[KernelParams]) -> dict[str, Param]:
     out = {}
     for f in dataclasses.fields(cls):
         m = f.metadata
-        out[f.name] = Param(_kind_of(hints[f.name]), m["doc"], m["low"], m["high"], m["choices"])
+        out[f.name] = Param(
+            _kind_of(hints[f.name]), m["doc"], m["low"], m["high"], m["choices"], m["default"]
+        )
     _SCHEMAS[cls] = out
     return out
 
@@ -208,6 +234,24 @@ def check_value(kernel: str, kind: str, schema: Mapping[str, Param], name: str, 
     if (p.low is not None and value < p.low) or (p.high is not None and value > p.high):
         raise UserError(f"{where} = {value!r} is out of range [{p.low:g}, {p.high:g}]")
     return value
+
+
+def check_complete(
+    kernel: str, kind: str, schema: Mapping[str, Param], values: Mapping[str, Any]
+) -> None:
+    """Refuse a kernel that lacks a parameter without a default."""
+    missing = sorted(n for n, p in schema.items() if p.required and n not in values)
+    if missing:
+        raise UserError(f"kernel {kernel} ({kind}) is missing parameter(s): {', '.join(missing)}")
+
+
+def with_defaults(schema: Mapping[str, Param], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` plus the default of every optional parameter not given."""
+    out = dict(values)
+    for n, p in schema.items():
+        if n not in out and not p.required:
+            out[n] = p.default
+    return out
 
 
 RESOURCES = ("dsp", "lut", "ff", "bram36", "uram")

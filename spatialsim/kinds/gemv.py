@@ -2,9 +2,21 @@
 holding ``pack`` weights, each engine streaming one 512-bit weight beat per cycle from its
 own memory port.
 
-Per token the kernel buffers the input vector (one element per cycle), then makes
-ceil(N / (engines x pes x pack)) passes over K, broadcasting the activation against the
-engines' weight beats.
+Two loop orders (``order``, a structural choice real builds differ in; chen2024.md 3.3a):
+
+- ``row`` (default): per token the kernel buffers the K-long input vector (BUFFER, one
+  element per cycle), then makes ceil(N / (engines x pes x pack)) passes over K (MAC),
+  broadcasting the buffered activation against the engines' weight beats; each pass's
+  outputs leave as the next pass computes, so the consumer starts early but this kernel
+  cannot start before its whole input has arrived. The default because the public GEMV
+  kernels chen2024.md 3.3 describes buffer the input vector first.
+- ``column`` (input-stationary): each input element, as it arrives, meets its weight
+  column: ``passes`` beats per engine update every accumulator (STREAM, K x passes
+  iterations); the kernel overlaps its producer, but every output completes only at the
+  end and is then re-quantised and written, one per cycle (WRITE).
+
+Both read the same weight bytes (stored in the order they are consumed) and do the same
+multiply-accumulates; they differ in what overlaps what.
 """
 
 from __future__ import annotations
@@ -38,6 +50,8 @@ from spatialsim.kinds.base import (
 from spatialsim.kinds.registry import KindSpec, register
 from spatialsim.workload.operators import matmul_macs, weight_bytes
 
+ORDERS = ("row", "column")
+
 
 @dataclass(frozen=True)
 class GemvParams(KernelParams):
@@ -53,6 +67,13 @@ class GemvParams(KernelParams):
     out_dtype: str = param("output type after re-quantisation", choices=("int8", "fp32"))
     ports: tuple[str, ...] = ports()
     port_bits: int = port_bits()
+    order: str = param(
+        "loop order: 'row' buffers the input then streams weights row by row, emitting "
+        "outputs as passes finish; 'column' is input-stationary (starts on the first input "
+        "element, outputs complete at the end)",
+        choices=ORDERS,
+        default="row",
+    )
 
     @property
     def outputs_per_pass(self) -> int:
@@ -69,9 +90,14 @@ class GemvParams(KernelParams):
         return float(self.in_features + cost.gemv_pass_overhead_cycles)
 
     @property
+    def beat_bytes(self) -> float:
+        """Weight bytes one engine reads per cycle (pes x pack weights)."""
+        return self.pes * self.pack * self.weight_bits / 8
+
+    @property
     def pass_bytes_per_engine(self) -> float:
         """Weight bytes one engine reads in one pass (K beats of pes x pack weights)."""
-        return self.in_features * self.pes * self.pack * self.weight_bits / 8
+        return self.in_features * self.beat_bytes
 
     def macs_per_cycle(self, tokens_per_pack: int) -> int:
         return self.engines * self.pes * self.pack
@@ -93,6 +119,12 @@ def work(p: GemvParams, w: Work) -> KernelWork:
 
 def estimate(name: str, p: GemvParams, w: Work, cost: CostParams) -> Estimate:
     k = p.in_features
+    if p.order == "column":
+        loops = [
+            Loop("STREAM", k * p.passes, 1, cost.gemv_pass_overhead_cycles + 1, w.tokens),
+            Loop("WRITE", p.out_features, 1, SIMPLE_DEPTH, w.tokens),
+        ]
+        return make_estimate(name, p.KIND, loops, 0.0, cost)
     loops = [
         Loop("BUFFER", k, 1, SIMPLE_DEPTH, w.tokens),
         Loop("MAC", k, 1, cost.gemv_pass_overhead_cycles + 1, w.tokens * p.passes),
@@ -102,9 +134,13 @@ def estimate(name: str, p: GemvParams, w: Work, cost: CostParams) -> Estimate:
 
 
 def body(k: KernelProcess) -> Proc:
-    """Buffer the input vector (one element per cycle), then stream weights, one 512-bit
-    beat per engine per cycle, each engine from its own channel."""
+    """Row order: buffer the input vector (one element per cycle), then stream weights, one
+    512-bit beat per engine per cycle, each engine from its own channel. Column order: see
+    :func:`column_body`."""
     p: GemvParams = k.p
+    if p.order == "column":
+        yield from column_body(k, p)
+        return
     kdim, n = p.in_features, p.out_features
     pass_cycles = p.pass_cycles(k.params)
     pass_bytes = p.pass_bytes_per_engine * p.engines
@@ -126,6 +162,24 @@ def body(k: KernelProcess) -> Proc:
     yield from k.busy(drain_cycles(estimate(k.name, p, k.step, k.params)))
 
 
+def column_body(k: KernelProcess, p: GemvParams) -> Proc:
+    """Each input element is processed as it arrives, ``passes`` cycles (one weight beat
+    per engine each); after the last, the accumulators are re-quantised and written."""
+    kdim, n, passes = p.in_features, p.out_features, p.passes
+    element_bytes = passes * p.beat_bytes * p.engines
+    depth = k.params.gemv_pass_overhead_cycles + 1
+    weights = k.open(kdim * n * p.weight_bits / 8)
+    inp = k.stream_in()
+    for _ in range(k.step.tokens):
+        for c in k.gran.split(kdim):
+            ready = weights.request(k.env.now, c * element_bytes)
+            yield from k.take(inp, c, c * passes, float(passes))
+            yield from k.wait_memory(ready)
+        yield from k.busy(depth - 1)
+        yield from k.produce(n)
+        yield from k.busy(SIMPLE_DEPTH - 1)
+
+
 def hls(p: GemvParams) -> dict[str, Any]:
     """gemv.h's GemvCfg: ENGINES (one port each), PES, PACK, W_BITS."""
     return {
@@ -135,6 +189,7 @@ def hls(p: GemvParams) -> dict[str, Any]:
         "W_BITS": p.weight_bits,
         "ACT_BITS": p.act_bits,
         "PORTS": len(p.ports),
+        "COLUMN": p.order == "column",
     }
 
 

@@ -4,11 +4,22 @@ Per row it reads with a running max (II 1), then exponentiates and sums at
 ``reduction_ii``, writing exp(x - max); the row's 1/sum travels with it and softmax.V
 applies it when it re-quantises (deferred normalisation). ``heads_parallel`` rows go side
 by side.
+
+Where the probabilities leave (``output``, a structural choice):
+
+- ``streamed`` (default; the W4A8 build): each probability is written as the exp-and-sum
+  loop computes it;
+- ``buffered`` (the W8A8 build): the exp-and-sum loop stores the row and an OUT loop writes
+  it afterwards, two keys per cycle. chen2024.md does not describe the W8A8 softmax; its
+  HLS estimate (3.3a: 2,934,785 cycles at l = 512, 1,024 rows) exceeds the streamed
+  structure by exactly l/2 + 4 cycles per row, which such a pass explains (ceil(l / 2)
+  trips at II 1, iteration latency ``softmax_out_depth_cycles``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import ceil
 from typing import Any
 
 from spatialsim.costmodel.loops import SIMPLE_DEPTH, Estimate, Loop, make_estimate
@@ -24,6 +35,7 @@ from spatialsim.kinds.base import (
     head_chunks,
     head_groups,
     lanes,
+    param,
     reduction_ii,
     replace,
 )
@@ -38,6 +50,12 @@ class SoftmaxParams(KernelParams):
     heads: int = count("attention heads")
     reduction_ii: float = reduction_ii()
     heads_parallel: int = count("heads processed side by side", 1, 128)
+    output: str = param(
+        "'streamed': probabilities written as the exp-and-sum loop computes them; "
+        "'buffered': the row is stored, then written two keys per cycle by an OUT loop",
+        choices=("streamed", "buffered"),
+        default="streamed",
+    )
 
 
 def work(p: SoftmaxParams, w: Work) -> KernelWork:
@@ -50,6 +68,8 @@ def estimate(name: str, p: SoftmaxParams, w: Work, cost: CostParams) -> Estimate
         Loop("MAX", w.keys, 1, SIMPLE_DEPTH, rows),
         Loop("EXP_SUM", w.keys, p.reduction_ii, cost.softmax_exp_depth_cycles, rows),
     ]
+    if p.output == "buffered":
+        loops.append(Loop("OUT", ceil(w.keys / 2), 1, cost.softmax_out_depth_cycles, rows))
     return make_estimate(name, p.KIND, loops, 0.0, cost)
 
 
@@ -60,18 +80,28 @@ def body(k: KernelProcess) -> Proc:
         k.name, replace(p, heads=1, heads_parallel=1), Work(k.step.phase, 1, 1, keys, 0), k.params
     )
     mx, ex = one.loop("MAX"), one.loop("EXP_SUM")
+    out = one.loop("OUT") if p.output == "buffered" else None
     inp = k.stream_in()
     for _ in k.step.pack_sizes():
         for heads, gg in head_chunks(k, p.heads, p.heads_parallel):
             words = heads * keys
             yield from k.consume(inp, words, gg * mx.ii * keys / words)
             yield from k.busy(gg * (mx.depth - mx.ii))
-            yield from k.produce(words, gg * ex.ii * keys / words)
-            yield from k.busy(gg * (ex.depth - ex.ii))
+            if out is None:
+                yield from k.produce(words, gg * ex.ii * keys / words)
+                yield from k.busy(gg * (ex.depth - ex.ii))
+            else:
+                yield from k.busy(gg * ex.cycles)
+                yield from k.produce(words, gg * out.trips / words)
+                yield from k.busy(gg * (out.depth - out.ii))
 
 
 def hls(p: SoftmaxParams) -> dict[str, Any]:
-    return {"HP": p.heads_parallel, "REDUCTION_II": p.reduction_ii}
+    return {
+        "HP": p.heads_parallel,
+        "REDUCTION_II": p.reduction_ii,
+        "BUFFERED": p.output == "buffered",
+    }
 
 
 # Softmax_layer (W4A8 region reports)

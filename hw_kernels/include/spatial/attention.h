@@ -11,7 +11,8 @@
 // (a cached row costs ceil(HD / LANES) cycles), MAXL. Words carry one token (P = 1).
 //
 // Arithmetic (golden model spatialsim.golden.ops): score = acc * qk_scale; masked = -inf;
-// softmax writes round(127 * exp(x - max)) and the row's 1/sum; softmax.V writes
+// softmax writes round(127 * exp(x - max)) and the row's 1/sum (as it computes them, or,
+// with C::BUFFERED, from a row buffer two keys per cycle after the row); softmax.V writes
 // round(acc * (1/sum) * (1/127)), the context at V's scale.
 #pragma once
 
@@ -97,6 +98,7 @@ void softmax(stream<pack_f32<C::P>>& in, int packs, int keys, stream<pack_i8<C::
              stream<pack_f32<C::P>>& inv_sum) {
     constexpr int P = C::P, HP = C::HP;
     pack_f32<P> row[HP][C::MAXL];
+    pack_i8<P> probs[HP][C::MAXL];
     for (int p = 0; p < packs; ++p)
         for (int h = 0; h < C::HEADS; h += HP) {
             const int hp = h + HP <= C::HEADS ? HP : C::HEADS - h;
@@ -128,7 +130,20 @@ void softmax(stream<pack_f32<C::P>>& in, int packs, int keys, stream<pack_i8<C::
                         s[g][r] += e;
                         q.v[r] = quantize<8>(e, 127.0f);
                     }
-                    out.write(q);
+                    if (C::BUFFERED) probs[g][j] = q;
+                    else out.write(q);
+                }
+            }
+            if (C::BUFFERED) {
+                SPATIAL_ENTER("softmax.OUT");
+            OUT:
+                for (int j = 0; j < keys; j += 2) {
+#pragma HLS PIPELINE II = 1
+                    SPATIAL_TRIP("softmax.OUT");
+                    for (int g = 0; g < hp; ++g) {
+                        out.write(probs[g][j]);
+                        if (j + 1 < keys) out.write(probs[g][j + 1]);
+                    }
                 }
             }
             for (int g = 0; g < hp; ++g) {

@@ -32,6 +32,7 @@ template <class L>
 struct AttnCfg {
     static constexpr int P = L::P, HEADS = L::H, HD = L::HD, COLS = L::ATTN_COLS,
                          PACK = L::ATTN_PACK, MAXL = L::MAXL, MAXPACKS = L::MAXPACKS, HP = 1;
+    static constexpr bool BUFFERED = L::SOFTMAX_BUFFERED;
 };
 
 template <class L, int F_>

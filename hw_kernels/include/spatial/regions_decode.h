@@ -24,13 +24,15 @@ namespace spatial {
 template <class L, int K_, int N_, int ENGINES_, bool FP32_, bool TOKEN_SCALES_>
 struct GemvCfg {
     static constexpr int K = K_, N = N_, ENGINES = ENGINES_, PES = L::PES, PACK = 2;
-    static constexpr bool OUT_FP32 = FP32_, HAS_BIAS = L::BIAS, TOKEN_SCALES = TOKEN_SCALES_;
+    static constexpr bool OUT_FP32 = FP32_, HAS_BIAS = L::BIAS, TOKEN_SCALES = TOKEN_SCALES_,
+                          COLUMN = L::GEMV_COLUMN;
 };
 
 template <class L>
 struct DecodeAttnCfg {
     static constexpr int P = 1, HEADS = L::H, HD = L::HD, HP = L::HP, LANES = L::LANES,
                          MAXL = L::MAXL, MAXPACKS = 1, F = L::D;
+    static constexpr bool BUFFERED = L::SOFTMAX_BUFFERED;
 };
 
 template <class L>

@@ -46,12 +46,12 @@ def test_fit_recovers_parameters_of_a_known_linear_model() -> None:
                 ),
             )
         )
-    res = fit(obs, [*truth, "cost.prefetch_bytes"], base)
+    res = fit(obs, [*truth, "cost.axi_outstanding_reads"], base)
     for name, value in truth.items():
         lo, hi = res.ci95[name]
         assert lo < value < hi, name
         assert res.values[name] == pytest.approx(value, rel=0.05)
-    assert res.fixed == {"cost.prefetch_bytes": "no measurement depends on it"}
+    assert res.fixed == {"cost.axi_outstanding_reads": "no measurement depends on it"}
     assert all(r.loo_error is not None and abs(r.loo_error) < 0.02 for r in res.residuals)
 
 

@@ -66,3 +66,22 @@ def test_unknown_channel_is_a_user_error() -> None:
     mem = MemorySystem(get_platform("u280"), 250.0, CostParams())
     with pytest.raises(UserError, match="HBM\\[40\\]"):
         mem.open(("HBM[40]",), 512, 0, 1024, write=False, launch=0.0)
+
+
+def test_outstanding_reads_bound_a_port_by_littles_law() -> None:
+    """Few reads in flight cannot hide the channel's latency: the port draws at most
+    outstanding x burst bytes per round trip; with the Vitis defaults the channel binds."""
+    platform = get_platform("u280")
+    default = MemorySystem(platform, 250.0, CostParams()).open(
+        ("HBM[3]",), 512, 0, 2**22, write=False, launch=0.0
+    )
+    assert default.rates[0] == pytest.approx(52.8)  # the 13.2 GB/s channel, not the port
+    starved = MemorySystem(
+        platform, 250.0, CostParams(axi_outstanding_reads=1, axi_burst_beats=4)
+    ).open(("HBM[3]",), 512, 0, 2**22, write=False, launch=0.0)
+    lat_ns = starved.latencies[0] / 250.0 * 1e3
+    assert starved.rates[0] == pytest.approx(256 / lat_ns * 1e3 / 250.0)  # bytes per cycle
+    assert starved.rates[0] < default.rates[0] / 5
+    # the run-ahead window is the same outstanding bursts
+    assert starved.prefetch == pytest.approx(256 / starved.rates[0])
+    assert default.prefetch == pytest.approx(16 * 16 * 64 / 52.8)

@@ -69,7 +69,8 @@ PARAMS: dict[str, ParamSpec] = {
         ParamSpec("ddr.write_bw_gbps", 0.1, 100, "one DDR channel's write rate"),
         ParamSpec("cost.launch_overhead_us", 0, 1e5, "host time per layer launch"),
         ParamSpec("cost.slr_crossing_cycles", 0, 1e3, "inter-SLR link latency"),
-        ParamSpec("cost.prefetch_bytes", 0, 1e8, "AXI read-ahead window"),
+        ParamSpec("cost.axi_outstanding_reads", 1, 256, "m_axi reads in flight per port"),
+        ParamSpec("cost.axi_burst_beats", 1, 256, "m_axi read burst length in beats"),
     )
 }
 

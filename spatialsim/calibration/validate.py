@@ -191,10 +191,10 @@ def _stream_rate(
     """GB/s the engine's channels deliver to one master per port (512 bits at
     ``clock_mhz``) moving ``nbytes`` each in back-to-back requests of ``request_bytes``;
     ``extent`` is the consecutive run the channel's rate depends on (default: all of it)."""
-    mem = MemorySystem(platform, clock_mhz, CostParams(prefetch_bytes=0))
+    mem = MemorySystem(platform, clock_mhz, CostParams())
     done = 0.0
     for port in ports:
-        stream = mem.open((port,), 512, 0, extent or nbytes, write, 0.0)
+        stream = mem.open((port,), 512, 0, extent or nbytes, write, 0.0, run_ahead=False)
         for _ in range(nbytes // request_bytes):
             done = max(done, stream.request(0.0, request_bytes))
     seconds = done / (clock_mhz * 1e6)
@@ -203,8 +203,8 @@ def _stream_rate(
 
 def _idle_latency_ns(platform: Platform) -> float:
     """Time for one 64-byte read on an idle channel, less its transfer time."""
-    mem = MemorySystem(platform, 450.0, CostParams(prefetch_bytes=0))
-    stream = mem.open(("HBM[3]",), 512, 0, 64, False, 0.0)
+    mem = MemorySystem(platform, 450.0, CostParams())
+    stream = mem.open(("HBM[3]",), 512, 0, 64, False, 0.0, run_ahead=False)
     ready = stream.request(0.0, 64)
     return (ready - 64 / stream.rates[0]) / 450.0 * 1e3
 

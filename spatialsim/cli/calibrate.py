@@ -215,7 +215,14 @@ def candidates(source: str) -> list[str]:
             for n in PARAMS
             if n.startswith(("cost.", "design."))
             and n
-            not in ("cost.launch_overhead_us", "cost.slr_crossing_cycles", "cost.prefetch_bytes")
+            not in (
+                "cost.launch_overhead_us",
+                "cost.wait_overhead_us",
+                "cost.reconfig_ms",
+                "cost.slr_crossing_cycles",
+                "cost.axi_outstanding_reads",
+                "cost.axi_burst_beats",
+            )
         ]
     if source == "hbm":
         return [n for n in PARAMS if n.startswith(("hbm.", "ddr."))]

@@ -1,11 +1,19 @@
 """Off-chip memory costs: effective bandwidth and access latency.
 
 A read of n bytes costs the access latency plus n over the effective bandwidth. The effective
-bandwidth is the smaller of what the kernel's AXI port can ask for (width x kernel clock; a
-512-bit port at 250 MHz asks 16 GB/s) and what one channel delivers for a stream of that
-length, interpolated log-linearly between the measured small-burst rate and the measured
-saturated sequential rate (chen2024.md section 5: 6.7 GB/s for 32-byte bursts, 13.2 GB/s
-from 128 KB on).
+bandwidth (the channel's efficiency for one master) is the smallest of:
+
+- what the kernel's AXI port can ask for (width x kernel clock; a 512-bit port at 250 MHz
+  asks 16 GB/s);
+- what one channel delivers for a stream of that length, interpolated log-linearly between
+  the measured small-burst rate and the measured saturated sequential rate (chen2024.md
+  section 5: 6.7 GB/s for 32-byte bursts, 13.2 GB/s from 128 KB on). Its parameters are
+  the platform's ``small_burst_bytes``, ``small_burst_bw_gbps``, ``read_saturation_bytes``
+  and ``read_bw_gbps`` (and the write pair);
+- what the master's outstanding reads can cover (Little's law): ``outstanding`` bursts of
+  ``burst_bytes`` in flight over one round trip of the channel's latency. With the Vitis
+  defaults (16 x 1 KiB over about 125 ns) this is about 130 GB/s and never binds; a master
+  with one outstanding 64-byte burst gets about 0.5 GB/s.
 """
 
 from __future__ import annotations
@@ -31,6 +39,14 @@ def hbm_channel_rate_gbps(hbm: Hbm, stream_bytes: float, write: bool = False) ->
         return small_bw
     frac = log(stream_bytes / small_bytes) / log(sat / small_bytes)
     return small_bw + (seq - small_bw) * frac
+
+
+def outstanding_rate_gbps(outstanding: float, burst_bytes: float, latency_ns: float) -> float:
+    """The most a master with ``outstanding`` bursts of ``burst_bytes`` in flight can draw
+    over a round trip of ``latency_ns`` (bytes per ns is GB/s)."""
+    if latency_ns <= 0:
+        return float("inf")
+    return outstanding * burst_bytes / latency_ns
 
 
 def hbm_latency_ns(hbm: Hbm, slr_distance: int, slr_crossing_ns: float) -> float:

@@ -49,8 +49,12 @@ class CostParams:
     - ``slr_crossing_cycles``: latency of an inter-SLR AXI-stream link (Laguna flops at both
       ends plus register slices; UG949 recommends registering SLL crossings). An
       assumption of 4 cycles until measured.
-    - ``prefetch_bytes``: how far an AXI read master runs ahead of its consumer: Vitis HLS
-      m_axi defaults of 16 outstanding reads x 16-beat bursts x 64-byte beats (UG1399).
+    - ``axi_burst_beats`` and ``axi_outstanding_reads``: each m_axi read master issues
+      bursts of this many beats and keeps this many in flight (the Vitis HLS m_axi
+      defaults, max_read_burst_length 16 and num_read_outstanding 16; UG1399). Together
+      they bound what one port can draw from a channel by latency hiding (Little's law:
+      outstanding x burst bytes / round-trip latency) and how far a read master runs ahead
+      of its consumer (outstanding x burst bytes: 16 KiB for a 512-bit port).
     - ``launch_overhead_us``: host time of one enqueue (one kernel call: a region kernel,
       a layer or a step, by the design's ``launch_scope``). Not characterised in
       chen2024.md, so 0 by default; board measurements fit it.
@@ -74,7 +78,8 @@ class CostParams:
     attn_gemv_overhead_cycles: float = 16.0
     dataflow_overhead_cycles: float = 56.0
     slr_crossing_cycles: float = 4.0
-    prefetch_bytes: float = 16384.0
+    axi_burst_beats: float = 16.0
+    axi_outstanding_reads: float = 16.0
     launch_overhead_us: float = 0.0
     wait_overhead_us: float = 0.0
     reconfig_ms: float = 0.0

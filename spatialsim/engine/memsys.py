@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from spatialsim.costmodel.memory import hbm_channel_rate_gbps, hbm_latency_ns, port_rate_gbps
+from spatialsim.costmodel.memory import (
+    hbm_channel_rate_gbps,
+    hbm_latency_ns,
+    outstanding_rate_gbps,
+    port_rate_gbps,
+)
 from spatialsim.costmodel.params import CostParams
 from spatialsim.design.kernels import PORT_RE
 from spatialsim.engine.memory import MemoryChannel, Stream
@@ -79,19 +84,28 @@ class MemorySystem:
         extent_bytes: float,
         write: bool,
         launch: float,
+        run_ahead: bool = True,
     ) -> Stream:
-        """A stream of ``extent_bytes`` over ``ports`` (split evenly) for one kernel."""
+        """A stream of ``extent_bytes`` over ``ports`` (split evenly) for one kernel. A read
+        master runs ahead of its consumer by its outstanding bursts (not with
+        ``run_ahead=False``, for microbenchmarks of the channel alone)."""
         share = extent_bytes / len(ports)
+        burst = self.params.axi_burst_beats * port_bits / 8
+        window = self.params.axi_outstanding_reads * burst
         chans, rates, lats = [], [], []
         for port in ports:
+            lat = self.latency_cycles(port, slr)
             gbps = min(
                 port_rate_gbps(port_bits, self.clock_mhz),
                 self.channel_rate_gbps(port, share, write),
+                outstanding_rate_gbps(
+                    self.params.axi_outstanding_reads, burst, lat / self.clock_mhz * 1e3
+                ),
             )
             chans.append(self.channels[port])
             rates.append(self._bytes_per_cycle(gbps))
-            lats.append(self.latency_cycles(port, slr))
-        prefetch = 0.0 if write else self.params.prefetch_bytes / min(rates)
+            lats.append(lat)
+        prefetch = window / min(rates) if run_ahead and not write else 0.0
         return Stream(chans, rates, lats, prefetch, write, launch)
 
     def open_pcie(self, launch: float) -> Stream:

@@ -204,6 +204,8 @@ def test_axi_stream_stand_in_declares_what_region_ports_use(tmp_path: Path) -> N
         (["kernel.sv_matmul.pack=1"], "kernel sv_matmul: pack = 1; the header's ATTN_PACK"),
         (["kernel.q_proj.slr=1"], "kernel q_proj: slr = 1; the C++ places it in region 1"),
         (["kernel.mask.heads_parallel=2"], "kernel mask: heads_parallel = 2"),
+        (["kernel.ffn2.order=column"], "kernel ffn2: order = 'column'; the header's GEMV_COLUMN"),
+        (["kernel.ffn1.emit=pack"], "kernel ffn1: emit = 'pack'; linear.h drains each block"),
     ],
 )
 def test_designs_the_cxx_cannot_express_are_refused(

@@ -22,7 +22,9 @@ def test_every_reference_number_is_shown_with_signed_errors(
 ) -> None:
     out = rows(capsys)
     ref = reference_data()
-    assert len(out) == len(ref["hls"]["modules"]) + len(ref["memory"])
+    assert len(out) == (
+        len(ref["hls"]["modules"]) + len(ref["hls_w8a8"]["rows"]) + len(ref["memory"])
+    )
     hls = [r for r in out if r["section"] == "hls"]
     for r in hls:
         err = r["errors"]["model"]  # type: ignore[index]
@@ -38,6 +40,19 @@ def test_every_reference_number_is_shown_with_signed_errors(
     assert lat["simulator"] == pytest.approx(48 + 7, rel=0.01)
     assert "switch" in str(lat["note"])
     assert mem["small_burst_wide_bw"]["model"] is None and mem["small_burst_wide_bw"]["note"]
+
+
+def test_every_w8a8_kernel_is_within_3_percent_of_its_hls_estimate(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """chen2024.md 3.3a: the W8A8 prefill (l = 512) and decode builds, kernel by kernel."""
+    w8 = [r for r in rows(capsys) if r["section"] == "hls_w8a8"]
+    kernels = {str(r["name"]).split()[1] for r in w8}
+    assert {"softmax", "qk_matmul", "sv_matmul", "ffn1", "ffn2", "gelu", "layernorm0"} <= kernels
+    for r in w8:
+        assert abs(r["errors"]["model"]) <= 0.03, r  # type: ignore[index]
+    soft = next(r for r in w8 if r["name"] == "prefill softmax")
+    assert soft["note"] == ""  # from the loop structure, not read from the row
 
 
 def test_text_table(capsys: pytest.CaptureFixture[str]) -> None:

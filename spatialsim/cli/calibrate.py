@@ -372,6 +372,7 @@ def run_validate(args: argparse.Namespace) -> int:
         return 0
     for section, title in (
         ("hls", "HLS estimates, W4A8 GPT-2-medium layer at l = 128 (cycles)"),
+        ("hls_w8a8", "HLS estimates, W8A8 GPT-2-medium builds (prefill l = 512; cycles)"),
         ("memory", "Memory microbenchmarks on the U280"),
     ):
         sel = [r for r in rows if r.section == section]

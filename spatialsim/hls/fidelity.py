@@ -166,6 +166,8 @@ def check_exportable(design: Design, bitstream: str) -> None:
     ]
     for name in MATRICES:
         fixed.append((name, "pack", 2, "the C++ packs two weights per DSP (PACK = 2)"))
+        if systolic:
+            fixed.append((name, "emit", "block", "linear.h drains each block as the next runs"))
         fixed.append((name, "act_bits", 8, "activations are int8 in the C++"))
     if systolic:
         for name in (*MATRICES, "qk_matmul", "sv_matmul"):

@@ -4,6 +4,15 @@ tokens by ``cols`` PE columns, ``pack`` MACs per DSP, weights streamed from HBM.
 Per pack it computes ceil(N / (cols x pack)) output blocks, each a K-cycle reduction plus
 fill and drain (``block_overhead_cycles``); block 0 streams the input row, later blocks
 replay it; every block streams its weights (re-read once per pack).
+
+How a pack's outputs reach the consumer (``emit``, a structural choice):
+
+- ``block`` (default; hw_kernels' linear.h and the chen2024 arrays, whose outputs drain
+  column by column after each block, chen2024.md 3.1): each block's outputs leave while
+  the next block computes, so the consumer starts on the first block;
+- ``pack``: the outputs go to a double-buffered output row that is written to the
+  consumer whole once the pack's last block is done (the write overlaps the next pack).
+  The kernel's own latency is the same; its consumer starts a pack later.
 """
 
 from __future__ import annotations
@@ -56,6 +65,12 @@ class LinearParams(KernelParams):
     block_overhead_cycles: float = block_overhead()
     ports: tuple[str, ...] = ports()
     port_bits: int = port_bits()
+    emit: str = param(
+        "'block': each block's outputs go to the consumer as the next block computes; "
+        "'pack': the pack's outputs go whole after its last block",
+        choices=("block", "pack"),
+        default="block",
+    )
 
     @property
     def outputs_per_block(self) -> int:
@@ -116,8 +131,12 @@ def body(k: KernelProcess) -> Proc:
     weights = k.open(kdim * n * p.weight_bits / 8)
     inp = k.stream_in()
     prologue = array_prologue(kdim, k.params)
+    whole = p.emit == "pack"
+    start = 0.0
     for _ in k.step.pack_sizes():
         left = n
+        if whole:
+            start = k.env.now
         yield from k.busy(prologue)
         for gi, g in enumerate(groups):
             ready = weights.request(k.env.now, g * block_bytes)
@@ -129,8 +148,12 @@ def body(k: KernelProcess) -> Proc:
             yield from k.wait_memory(ready)
             out = min(left, g * per_block)
             left -= out
-            # a group of g blocks finished one block at a time: outputs trickled over it
-            yield from k.emit(out, span=(g - 1) * block)
+            if not whole:
+                # a group of g blocks finished one block at a time: outputs trickled over it
+                yield from k.emit(out, span=(g - 1) * block)
+        if whole:
+            # the finished row is written from the other half of the output buffer
+            yield from k.emit(n, span=min(float(n), k.env.now - start))
     yield from k.busy(drain_cycles(estimate(k.name, p, k.step, k.params)))
 
 
@@ -144,6 +167,7 @@ def hls(p: LinearParams) -> dict[str, Any]:
         "ROWS": p.rows,
         "ACT_BITS": p.act_bits,
         "PORTS": len(p.ports),
+        "EMIT": p.emit,
     }
 
 

@@ -1,19 +1,26 @@
-"""Fit the simulator's parameters to measurements with scipy's least_squares.
+"""Bayesian calibration: the posterior of the simulator's parameters given measurements.
 
 A parameter is a ``CostParams`` field (``cost.<name>``), a platform memory field
 (``hbm.<name>``, ``ddr.<name>``) or a kernel parameter shared by a class of kernels of the
 design (``design.block_overhead_cycles``: the arrays' fill/drain per block;
-``design.reduction_ii``: the fp32 reductions' II). An :class:`Observation` is one
-measured number and a function predicting it from parameter values, through the real cost
-models or the simulator. The fit minimises relative residuals (predicted - observed) / observed.
+``design.reduction_ii``: the fp32 reductions' II). Every one has a prior
+(:mod:`spatialsim.calibration.priors`). An :class:`Observation` is one measured number, its
+relative measurement noise, and a function predicting it from parameter values through the
+real cost models or the simulator.
 
-Before fitting, the parameters the data cannot determine are fixed at their current
-values, each with the reason: no observation depends on it (a zero Jacobian column), it
-cannot be told apart from others (a near-zero singular value; the lower-priority one is
-fixed), or there would be no more observations than parameters. Confidence intervals come
-from the Jacobian at the solution: cov = s^2 (J^T J)^-1 with s^2 = SSR / (m - n), and the
-95 % interval uses Student's t with m - n degrees of freedom. Leave-one-out refits predict
-every observation from the others.
+:func:`fit` finds the maximum a posteriori (MAP) values with scipy's ``least_squares`` on
+the prior-weighted residuals, in coordinates where each prior is normal (the logarithm for
+positive quantities), and approximates the posterior by a Gaussian there (Laplace):
+cov = (J^T W J + P)^-1, J the predictions' Jacobian, W the inverse noise variances, P the
+prior precisions. Parameters the data do not constrain keep (nearly) their prior width and
+are reported as at their prior; nothing is refused.
+
+Residuals larger than the measurement noise are model discrepancy: a relative standard
+deviation ``discrepancy`` (fitted by maximum likelihood, alternating with the MAP) added in
+quadrature to every observation's noise, so the intervals widen by what the model could not
+explain instead of pretending the parameters are certain. Each fit reports its Laplace log
+evidence and BIC, which compare structural alternatives (:func:`compare`). Leave-one-out
+refits predict every observation from the others.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from spatialsim.calibration.priors import PRIORS, Prior, from_posterior
+from spatialsim.constants import Z95
 from spatialsim.costmodel.params import CostParams
 from spatialsim.design.graph import Design
 from spatialsim.errors import UserError
@@ -67,7 +76,9 @@ PARAMS: dict[str, ParamSpec] = {
         ParamSpec("hbm.small_burst_bw_gbps", 0.01, 100, "HBM rate of 32-byte bursts"),
         ParamSpec("ddr.read_bw_gbps", 0.1, 100, "one DDR channel's read rate"),
         ParamSpec("ddr.write_bw_gbps", 0.1, 100, "one DDR channel's write rate"),
-        ParamSpec("cost.launch_overhead_us", 0, 1e5, "host time per layer launch"),
+        ParamSpec("cost.launch_overhead_us", 0, 1e5, "host time per launch (enqueue)"),
+        ParamSpec("cost.wait_overhead_us", 0, 1e5, "host time per completion wait"),
+        ParamSpec("cost.reconfig_ms", 0, 1e5, "prefill-to-decode bitstream load"),
         ParamSpec("cost.slr_crossing_cycles", 0, 1e3, "inter-SLR link latency"),
         ParamSpec("cost.axi_outstanding_reads", 1, 256, "m_axi reads in flight per port"),
         ParamSpec("cost.axi_burst_beats", 1, 256, "m_axi read burst length in beats"),
@@ -143,13 +154,15 @@ def apply_design(values: Values, design: Design) -> Design:
 
 @dataclass(frozen=True)
 class Observation:
-    """One measured number and how the model predicts it from parameter values."""
+    """One measured number, its relative measurement noise (standard deviation over the
+    value), and how the model predicts it from parameter values."""
 
     label: str
     source: str
     observed: float
     unit: str
     predict: Callable[[Values], float]
+    noise: float = 0.01
 
 
 @dataclass
@@ -160,6 +173,8 @@ class Residual:
     predicted: float
     unit: str
     loo_predicted: float | None = None
+    predicted_sd: float = 0.0  # parameters, noise and discrepancy, in the observation's unit
+    noise: float = 0.0  # relative measurement noise
 
     @property
     def error(self) -> float:
@@ -172,18 +187,60 @@ class Residual:
         return (self.loo_predicted - self.observed) / self.observed
 
 
+AT_PRIOR = 0.7  # posterior sd over prior sd above which the data have not moved it
+
+
 @dataclass
 class FitResult:
-    """Fitted values with standard errors and 95 % intervals; what stayed fixed and why."""
+    """The posterior: MAP values, standard deviations and 95 % intervals, its covariance
+    (parameter units), each parameter's prior and how much the data narrowed it, the
+    discrepancy, and the evidence for comparing structures."""
 
+    names: list[str]
     values: Values
     stderr: Values
     ci95: dict[str, tuple[float, float]]
     covariance: np.ndarray
-    fitted: list[str]
-    fixed: dict[str, str]
+    priors: dict[str, Prior]
+    shrinkage: dict[str, float]
     residuals: list[Residual] = field(default_factory=list)
-    dof: int = 0
+    discrepancy: float = 0.0
+    log_likelihood: float = 0.0
+    log_prior: float = 0.0
+    log_evidence: float = 0.0
+    effective_params: float = 0.0
+    unknown: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def fitted(self) -> list[str]:
+        """Parameters the data constrained (posterior clearly narrower than the prior)."""
+        return [n for n in self.names if self.shrinkage[n] < AT_PRIOR]
+
+    @property
+    def fixed(self) -> dict[str, str]:
+        """Parameters the data left at their priors, with the reason."""
+        out = dict(self.unknown)
+        for n in self.names:
+            if self.shrinkage[n] >= AT_PRIOR:
+                out[n] = (
+                    "at its prior: no measurement depends on it"
+                    if self.shrinkage[n] > 0.995
+                    else f"at its prior: the data narrow it only to {self.shrinkage[n]:.0%} "
+                    "of the prior's width"
+                )
+        return out
+
+    @property
+    def dof(self) -> float:
+        return len(self.residuals) - self.effective_params
+
+    @property
+    def bic(self) -> float:
+        """-2 log L + k log m with k the effective number of parameters the data determine
+        (trace of 1 - posterior/prior variance) plus the discrepancy when fitted."""
+        m = max(len(self.residuals), 1)
+        k = self.effective_params + (1 if self.discrepancy > 0 else 0)
+        return -2 * self.log_likelihood + k * float(np.log(m))
 
     def summary(self) -> dict[str, Any]:
         errs = np.array([r.error for r in self.residuals])
@@ -191,146 +248,210 @@ class FitResult:
         return {
             "observations": len(self.residuals),
             "fitted": len(self.fitted),
+            "at_prior": len(self.names) - len(self.fitted),
             "rms_error": float(np.sqrt(np.mean(errs**2))) if len(errs) else 0.0,
             "max_abs_error": float(np.max(np.abs(errs))) if len(errs) else 0.0,
             "loo_rms_error": float(np.sqrt(np.mean(loo**2))) if len(loo) else None,
             "loo_max_abs_error": float(np.max(np.abs(loo))) if len(loo) else None,
+            "discrepancy": self.discrepancy,
+            "log_evidence": self.log_evidence,
+            "bic": self.bic,
         }
 
 
-def _residuals(
-    obs: list[Observation], names: list[str], base: Values
-) -> Callable[[np.ndarray], np.ndarray]:
-    def fn(x: np.ndarray) -> np.ndarray:
-        values = {**base, **dict(zip(names, (float(v) for v in x), strict=True))}
-        return np.array([(o.predict(values) - o.observed) / o.observed for o in obs])
+class _Problem:
+    """The fit in prior coordinates: u = log(x) or x, standardised by the prior."""
 
-    return fn
+    def __init__(
+        self, obs: list[Observation], names: list[str], base: Values, priors: dict[str, Prior]
+    ) -> None:
+        self.obs, self.names, self.base = obs, names, base
+        self.priors = [priors[n] for n in names]
+        self.mu = np.array([p.mu for p in self.priors])
+        self.s = np.array([p.spread for p in self.priors])
+        lo = [
+            max(PARAMS[n].lower, 1e-12) if p.scale == "log" else PARAMS[n].lower
+            for n, p in zip(names, self.priors, strict=True)
+        ]
+        self.lo = np.array([p.to_u(v) for p, v in zip(self.priors, lo, strict=True)])
+        self.hi = np.array(
+            [p.to_u(PARAMS[n].upper) for n, p in zip(names, self.priors, strict=True)]
+        )
+        self.observed = np.array([o.observed for o in obs])
+        self.noise_sd = np.array([o.noise * abs(o.observed) for o in obs])
+        self._cache: dict[tuple[float, ...], np.ndarray] = {}
+
+    def values(self, u: np.ndarray) -> Values:
+        return {
+            **self.base,
+            **{n: p.from_u(float(x)) for n, p, x in zip(self.names, self.priors, u, strict=True)},
+        }
+
+    def predict(self, u: np.ndarray, obs: list[Observation] | None = None) -> np.ndarray:
+        key = tuple(float(x) for x in u)
+        if obs is None and key in self._cache:
+            return self._cache[key]
+        vals = self.values(u)
+        out = np.array([o.predict(vals) for o in (obs or self.obs)], float)
+        if obs is None:
+            self._cache[key] = out
+        return out
+
+    def jacobian(self, u: np.ndarray) -> np.ndarray:
+        """d prediction / d u, by forward differences of a twentieth of each prior's width
+        (simulated predictions are piecewise: tiny steps would see only their steps)."""
+        p0 = self.predict(u)
+        cols = []
+        for j in range(len(u)):
+            h = 0.05 * self.s[j]
+            up = u.copy()
+            up[j] = up[j] + h if up[j] + h <= self.hi[j] else up[j] - h
+            cols.append((self.predict(up) - p0) / (up[j] - u[j]))
+        return np.array(cols).T if cols else np.zeros((len(self.obs), 0))
+
+    def variance(self, delta: float) -> np.ndarray:
+        return np.maximum(self.noise_sd**2 + (delta * self.observed) ** 2, 1e-300)
+
+    def map(self, u0: np.ndarray, delta: float, keep: np.ndarray | None = None) -> np.ndarray:
+        from scipy import optimize  # only a fit pays for scipy's import
+
+        idx = np.arange(len(self.obs)) if keep is None else keep
+        sd = np.sqrt(self.variance(delta))[idx]
+
+        def fn(u: np.ndarray) -> np.ndarray:
+            r = (self.predict(u)[idx] - self.observed[idx]) / sd
+            return np.concatenate([r, (u - self.mu) / self.s])
+
+        def jac(u: np.ndarray) -> np.ndarray:
+            return np.vstack([self.jacobian(u)[idx] / sd[:, None], np.diag(1 / self.s)])
+
+        if not len(u0):
+            return u0
+        x0 = np.clip(u0, self.lo, self.hi)
+        sol = optimize.least_squares(
+            fn, x0, jac=jac, bounds=(self.lo, self.hi), x_scale=self.s, xtol=1e-10, ftol=1e-10
+        )
+        return np.asarray(sol.x, float)
 
 
-def _jacobian(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
-    r0 = fn(x)
-    cols = []
-    for i in range(len(x)):
-        h = max(abs(x[i]) * 1e-4, 1e-6)
-        xp = x.copy()
-        xp[i] += h
-        cols.append((fn(xp) - r0) / h)
-    return np.array(cols).T if cols else np.zeros((len(r0), 0))
+def _ml_discrepancy(r: np.ndarray, noise_sd: np.ndarray, observed: np.ndarray) -> float:
+    """The relative discrepancy that maximises the Gaussian likelihood of residuals ``r``."""
+    from scipy import optimize
 
+    if not len(r):
+        return 0.0
 
-def identifiable(
-    obs: list[Observation], candidates: list[str], base: Values
-) -> tuple[list[str], dict[str, str]]:
-    """Split ``candidates`` into parameters the observations determine and fixed ones."""
-    fixed: dict[str, str] = {}
-    names = [c for c in candidates if c in base]
-    for c in candidates:
-        if c not in base:
-            fixed[c] = "the platform has no such memory"
-    x = np.array([base[n] for n in names], float)
-    jac = _jacobian(_residuals(obs, names, base), x)
-    keep = []
-    for i, n in enumerate(names):
-        if not np.any(np.abs(jac[:, i]) * max(abs(x[i]), 1.0) > 1e-9):
-            fixed[n] = "no measurement depends on it"
-        else:
-            keep.append(i)
-    while keep:
-        cols = jac[:, keep] * np.array([max(abs(x[i]), 1.0) for i in keep])
-        cols = cols / np.linalg.norm(cols, axis=0)
-        _, s, vt = np.linalg.svd(cols, full_matrices=False)
-        if s[-1] > 1e-6 * s[0]:
-            break
-        weights = np.abs(vt[-1])
-        involved = [keep[j] for j in np.argsort(-weights)[:2]]
-        drop = max(involved)  # the later (lower-priority) of the two
-        other = min(involved)
-        fixed[names[drop]] = f"cannot be told apart from {names[other]} with these measurements"
-        keep.remove(drop)
-    while keep and len(keep) >= len(obs):
-        drop = keep.pop()
-        fixed[names[drop]] = f"not enough measurements ({len(obs)}) for {len(keep) + 1} parameters"
-    return [names[i] for i in keep], fixed
+    def nll(d: float) -> float:
+        v = np.maximum(noise_sd**2 + (d * observed) ** 2, 1e-300)
+        return float(np.sum(r**2 / v + np.log(v)))
+
+    sol = optimize.minimize_scalar(nll, bounds=(0.0, 1.0), method="bounded")
+    d = float(sol.x)
+    return d if nll(d) < nll(0.0) - 1e-9 or not np.any(noise_sd > 0) else 0.0
 
 
 def fit(
-    obs: list[Observation], candidates: list[str], base: Values, leave_one_out: bool = True
+    obs: list[Observation],
+    candidates: list[str],
+    base: Values,
+    leave_one_out: bool = True,
+    priors: dict[str, Prior] | None = None,
+    discrepancy: bool = True,
 ) -> FitResult:
-    """Fit the identifiable ``candidates`` to ``obs``, starting from ``base``.
-
-    A parameter whose 95 % interval comes out wider than its own size (the data barely
-    move it) is also fixed at its default, and the rest are refitted.
-    """
+    """The posterior of ``candidates`` given ``obs``, each starting from its prior."""
     if not obs:
         raise UserError(
             "nothing to calibrate against: give board runs, HLS reports or HBM measurements"
         )
-    names, fixed = identifiable(obs, candidates, base)
-    while True:
-        result = _fit_once(obs, names, fixed, base)
-        weak = [
-            (result.ci95[n][1] - result.ci95[n][0])
-            / 2
-            / max(abs(result.values[n]), abs(base[n]), 1e-12)
-            for n in names
-        ]
-        if not names or max(weak) <= 1.0:
+    table = {**PRIORS, **(priors or {})}
+    unknown = {c: "the platform has no such memory" for c in candidates if c not in base}
+    names = [c for c in candidates if c in base]
+    prob = _Problem(obs, names, base, table)
+    u = prob.mu.copy()
+    delta = 0.0
+    for _ in range(4):
+        u = prob.map(u, delta)
+        r = prob.predict(u) - prob.observed
+        new = _ml_discrepancy(r, prob.noise_sd, prob.observed) if discrepancy else 0.0
+        if abs(new - delta) <= 1e-4 * max(new, 1e-3):
+            delta = new
             break
-        worst = names[int(np.argmax(weak))]
-        half = (result.ci95[worst][1] - result.ci95[worst][0]) / 2
-        fixed[worst] = f"too uncertain: its 95 % interval (+-{half:.3g}) is wider than its value"
-        names = [n for n in names if n != worst]
-    if leave_one_out and names and len(obs) > len(names) + 1:
-        for i, o in enumerate(obs):
-            rest = obs[:i] + obs[i + 1 :]
-            sub = _loo_fit(rest, names, result.values)
-            result.residuals[i].loo_predicted = o.predict(sub)
-    return result
-
-
-def _fit_once(
-    obs: list[Observation], names: list[str], fixed: dict[str, str], base: Values
-) -> FitResult:
-    from scipy import optimize, stats  # only a fit pays for scipy's import
-
-    values = dict(base)
-    cov = np.zeros((len(names), len(names)))
-    stderr: Values = {}
-    ci: dict[str, tuple[float, float]] = {}
-    dof = len(obs) - len(names)
-    if names:
-        lo = np.array([PARAMS[n].lower for n in names])
-        hi = np.array([PARAMS[n].upper for n in names])
-        x0 = np.clip(np.array([base[n] for n in names], float), lo, hi)
-        fn = _residuals(obs, names, base)
-        sol = optimize.least_squares(
-            fn, x0, bounds=(lo, hi), x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12
-        )
-        values.update(dict(zip(names, (float(v) for v in sol.x), strict=True)))
-        jac = _jacobian(fn, sol.x)
-        ssr = float(np.sum(fn(sol.x) ** 2))
-        s2 = ssr / dof if dof > 0 else 0.0
-        cov = s2 * np.linalg.pinv(jac.T @ jac)
-        t = float(stats.t.ppf(0.975, dof)) if dof > 0 else float("inf")
-        for i, n in enumerate(names):
-            se = float(np.sqrt(max(cov[i, i], 0.0)))
-            stderr[n] = se
-            ci[n] = (values[n] - t * se, values[n] + t * se)
-    result = FitResult(values, stderr, ci, cov, list(names), dict(fixed), dof=dof)
-    result.residuals = [
-        Residual(o.label, o.source, o.observed, o.predict(values), o.unit) for o in obs
-    ]
-    return result
-
-
-def _loo_fit(obs: list[Observation], names: list[str], start: Values) -> Values:
-    from scipy import optimize
-
-    lo = np.array([PARAMS[n].lower for n in names])
-    hi = np.array([PARAMS[n].upper for n in names])
-    fn = _residuals(obs, names, start)
-    sol = optimize.least_squares(
-        fn, np.array([start[n] for n in names]), bounds=(lo, hi), x_scale="jac"
+        delta = new
+    var = prob.variance(delta)
+    jac = prob.jacobian(u)
+    precision = jac.T @ (jac / var[:, None]) + np.diag(1 / prob.s**2)
+    cov_u = np.linalg.inv(precision) if len(names) else np.zeros((0, 0))
+    sd_u = np.sqrt(np.maximum(np.diag(cov_u), 0.0))
+    grad = np.array([p.dx_du(float(x)) for p, x in zip(prob.priors, u, strict=True)])
+    cov = cov_u * np.outer(grad, grad)
+    values = prob.values(u)
+    pred = prob.predict(u)
+    r = pred - prob.observed
+    loglik = float(-0.5 * np.sum(r**2 / var + np.log(2 * np.pi * var)))
+    z = (u - prob.mu) / prob.s
+    logprior = float(-0.5 * np.sum(z**2) - np.sum(np.log(prob.s * np.sqrt(2 * np.pi))))
+    logdet = float(np.linalg.slogdet(cov_u)[1]) if len(names) else 0.0
+    evidence = loglik + logprior + 0.5 * len(names) * float(np.log(2 * np.pi)) + 0.5 * logdet
+    shrink = {n: float(sd_u[i] / prob.s[i]) for i, n in enumerate(names)}
+    pred_sd = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", jac, cov_u, jac), 0.0) + var)
+    result = FitResult(
+        names=names,
+        values=values,
+        stderr={n: float(np.sqrt(max(cov[i, i], 0.0))) for i, n in enumerate(names)},
+        ci95={
+            n: (p.from_u(u[i] - Z95 * sd_u[i]), p.from_u(u[i] + Z95 * sd_u[i]))
+            for i, (n, p) in enumerate(zip(names, prob.priors, strict=True))
+        },
+        covariance=cov,
+        priors={n: table[n] for n in names},
+        shrinkage=shrink,
+        discrepancy=delta,
+        log_likelihood=loglik,
+        log_prior=logprior,
+        log_evidence=evidence,
+        effective_params=float(sum(1 - min(v, 1.0) ** 2 for v in shrink.values())),
+        unknown=unknown,
     )
-    return {**start, **dict(zip(names, (float(v) for v in sol.x), strict=True))}
+    result.residuals = [
+        Residual(
+            o.label,
+            o.source,
+            o.observed,
+            float(pred[i]),
+            o.unit,
+            predicted_sd=float(pred_sd[i]),
+            noise=o.noise,
+        )
+        for i, o in enumerate(obs)
+    ]
+    if leave_one_out and names and len(obs) > 1:
+        for i, o in enumerate(obs):
+            keep = np.array([j for j in range(len(obs)) if j != i])
+            ui = prob.map(u, delta, keep)
+            result.residuals[i].loo_predicted = float(o.predict(prob.values(ui)))
+    return result
+
+
+@dataclass
+class Alternative:
+    """One structural alternative (design settings) and its posterior."""
+
+    label: str
+    settings: tuple[tuple[str, Any], ...]
+    result: FitResult
+
+
+def compare(alternatives: list[Alternative]) -> list[Alternative]:
+    """The alternatives, best first: highest Laplace log evidence (the marginal likelihood
+    of the data under each structure, its parameters integrated over their posterior)."""
+    return sorted(alternatives, key=lambda a: -a.result.log_evidence)
+
+
+def posterior_prior(result: FitResult, name: str, source: str) -> Prior:
+    """``name``'s posterior as a prior for the next fit."""
+    p = result.priors[name]
+    i = result.names.index(name)
+    sd_u = float(np.sqrt(max(result.covariance[i, i], 0.0))) / max(
+        p.dx_du(p.to_u(result.values[name])), 1e-300
+    )
+    return from_posterior(p, result.values[name], sd_u, source)

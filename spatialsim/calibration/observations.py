@@ -4,7 +4,9 @@
   report's top, a region) becomes an observation predicted by the isolated cost model;
 - HBM microbenchmarks: every quantity the memory model describes becomes an observation
   predicted from the platform's memory parameters; the others are listed as not modelled;
-- board runs: ttft_ms, tpot_ms and per-layer times, predicted by simulating the run.
+- board runs: ttft_ms, tpot_ms and per-layer times, predicted by simulating the run;
+- XRT profiles of a run: each mapped compute unit's calls, time per call and (from a
+  device trace) the gap between calls, predicted from the same simulation.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from spatialsim.calibration.fit import Observation, Values, apply, apply_design
 from spatialsim.calibration.hls_report import HlsReport
@@ -21,10 +24,12 @@ from spatialsim.costmodel.design_estimate import kernel_estimates, region_latenc
 from spatialsim.costmodel.memory import hbm_channel_rate_gbps
 from spatialsim.costmodel.params import CostParams
 from spatialsim.design.graph import Design
+from spatialsim.design.overrides import apply_settings
 from spatialsim.design.templates import build_design
 from spatialsim.engine.simulator import RunConfig, simulate
 from spatialsim.errors import UserError
 from spatialsim.hardware.platform import Hbm, Platform, get_platform
+from spatialsim.metrics.result import RunResult
 from spatialsim.workload.models import get_model
 
 # HLS module names (numbered suffixes removed) of the chen2024 artifact -> our kernels.
@@ -92,6 +97,7 @@ def hls_observations(
     seq_len: int,
     cost: CostParams,
     platform: Platform,
+    noise: float = 0.001,
 ) -> HlsSet:
     """Module and region latencies of ``reports`` against the isolated estimates."""
     cache: dict[tuple[tuple[str, float], ...], dict[str, float]] = {}
@@ -126,6 +132,7 @@ def hls_observations(
                     observed=float(lat),
                     unit="cycles",
                     predict=_picker(estimates, kernel),
+                    noise=noise,
                 )
             )
     if not result.observations:
@@ -179,7 +186,9 @@ class HbmSet:
     not_modelled: list[str] = field(default_factory=list)
 
 
-def hbm_observations(measurements: list[HbmMeasurement], platform: Platform) -> HbmSet:
+def hbm_observations(
+    measurements: list[HbmMeasurement], platform: Platform, noise: float = 0.02
+) -> HbmSet:
     out = HbmSet([])
     for m in measurements:
         pred = _hbm_predictor(m, platform)
@@ -196,34 +205,42 @@ def hbm_observations(measurements: list[HbmMeasurement], platform: Platform) -> 
                 observed=m.value,
                 unit=m.unit,
                 predict=fn,
+                noise=noise,
             )
         )
     return out
 
 
-def board_observations(
-    runs: list[BoardRun], cost: CostParams, platforms: dict[str, Platform] | None = None
-) -> list[Observation]:
-    """ttft_ms, tpot_ms and layer times of each run, predicted by simulating it."""
-    platforms = platforms or {}
-    cache: dict[tuple[int, tuple[tuple[str, float], ...]], tuple[float, float | None]] = {}
-    designs: dict[int, Design] = {}
-    for i, r in enumerate(runs):
-        model = get_model(r.model)
-        if r.layers > model.layers:
-            raise UserError(
-                f"{r.file}: row {r.row}: layers {r.layers} exceeds {model.name}'s {model.layers}"
-            )
-        designs[i] = build_design(r.design, model, r.prompt_len + r.gen_len)
-        platforms.setdefault(r.platform, get_platform(r.platform))
+class RunPredictor:
+    """Simulates one measured run for given parameter values (the last results cached), on
+    the run's design with structural ``settings`` applied (``kind.gemv.order=column``...)."""
 
-    def simulated(i: int, values: Values) -> tuple[float, float | None]:
-        key = (i, tuple(sorted(values.items())))
-        if key not in cache:
-            r = runs[i]
-            c, p = apply(values, cost, platforms[r.platform])
-            res = simulate(
-                apply_design(values, designs[i]),
+    def __init__(
+        self,
+        run: BoardRun,
+        cost: CostParams,
+        platform: Platform,
+        settings: tuple[tuple[str, Any], ...] = (),
+    ) -> None:
+        model = get_model(run.model)
+        if run.layers > model.layers:
+            raise UserError(
+                f"{run.file}: row {run.row}: layers {run.layers} exceeds "
+                f"{model.name}'s {model.layers}"
+            )
+        design = build_design(run.design, model, run.prompt_len + run.gen_len)
+        self.design = apply_settings(design, list(settings)) if settings else design
+        self.run, self.cost, self.platform = run, cost, platform
+        self._cache: dict[tuple[tuple[str, float], ...], RunResult] = {}
+
+    def __call__(self, values: Values) -> RunResult:
+        key = tuple(sorted(values.items()))
+        hit = self._cache.get(key)
+        if hit is None:
+            r = self.run
+            c, p = apply(values, self.cost, self.platform)
+            hit = simulate(
+                apply_design(values, self.design),
                 p,
                 RunConfig(
                     prompt_len=r.prompt_len,
@@ -233,36 +250,132 @@ def board_observations(
                     params=c,
                 ),
             )
-            cache[key] = (res.ttft_ms, res.tpot_ms)
-        return cache[key]
+            if len(self._cache) > 256:
+                self._cache.clear()
+            self._cache[key] = hit
+        return hit
 
-    def pick(i: int, which: int, per_layer: int = 1) -> Callable[[Values], float]:
-        return lambda v: float(simulated(i, v)[which] or 0.0) / per_layer
 
+def board_observations(
+    runs: list[BoardRun],
+    cost: CostParams,
+    platforms: dict[str, Platform] | None = None,
+    settings: tuple[tuple[str, Any], ...] = (),
+    noise: float = 0.01,
+) -> list[Observation]:
+    """ttft_ms, tpot_ms and layer times of each run, predicted by simulating it."""
+    platforms = platforms or {}
     obs = []
-    for i, r in enumerate(runs):
-        if r.ttft_ms is not None:
-            obs.append(Observation(f"{r.label} ttft", "board", r.ttft_ms, "ms", pick(i, 0)))
-        if r.tpot_ms is not None:
-            obs.append(Observation(f"{r.label} tpot", "board", r.tpot_ms, "ms", pick(i, 1)))
-        if r.prefill_layer_ms is not None:
-            obs.append(
-                Observation(
-                    f"{r.label} prefill layer",
-                    "board",
-                    r.prefill_layer_ms,
-                    "ms",
-                    pick(i, 0, r.layers),
+    for r in runs:
+        platforms.setdefault(r.platform, get_platform(r.platform))
+        sim = RunPredictor(r, cost, platforms[r.platform], settings)
+
+        def pick(
+            which: str, per_layer: int = 1, sim: RunPredictor = sim
+        ) -> Callable[[Values], float]:
+            return lambda v: float(getattr(sim(v), which) or 0.0) / per_layer
+
+        for label, measured, which, per in (
+            ("ttft", r.ttft_ms, "ttft_ms", 1),
+            ("tpot", r.tpot_ms, "tpot_ms", 1),
+            ("prefill layer", r.prefill_layer_ms, "ttft_ms", r.layers),
+            ("decode layer", r.decode_layer_ms, "tpot_ms", r.layers),
+        ):
+            if measured is not None:
+                obs.append(
+                    Observation(
+                        f"{r.label} {label}", "board", measured, "ms", pick(which, per), noise
+                    )
                 )
-            )
-        if r.decode_layer_ms is not None:
+    return obs
+
+
+# ---- XRT profiles -------------------------------------------------------------------------
+
+
+def _targets(design: Design, phase: str, target: str) -> list[str]:
+    """The kernels a compute unit stands for: ``region_N`` (the kernels of SLR N-1),
+    ``layer`` (all) or one kernel."""
+    g = design.bitstreams[design.phases[phase].bitstream]
+    if target == "layer":
+        return list(g.nodes)
+    m = re.fullmatch(r"region_(\d+)", target)
+    if m:
+        return [n for n, a in g.nodes(data=True) if a["slr"] == int(m.group(1)) - 1]
+    return [target] if target in g else []
+
+
+def _cu_model(sim: RunPredictor, target: str, values: Values) -> tuple[float, float, float]:
+    """(calls, mean ms per call, mean ms from one call's end to the next) of a compute unit
+    standing for ``target``, in the simulated run: per phase, a call spans the longest
+    active time of the target's kernels per launch; with layers looped on chip one call
+    covers a step's layers."""
+    res = sim(values)
+    design, looped = sim.design, sim.design.launch_scope == "step"
+    calls = busy = idle = 0.0
+    for phase, st in res.phases.items():
+        names = _targets(design, phase, target)
+        if not names or not st.launches:
+            continue
+        n = st.launches / (sim.run.layers if looped else 1)
+        span = max(st.kernels[k].active_cycles for k in names if k in st.kernels)
+        calls += n
+        busy += span
+        idle += max(st.cycles - span, 0.0)
+    if not calls:
+        raise UserError(
+            f"--map target {target!r} names no kernel of design {design.name}; use "
+            "region_1, region_2, region_3, layer or a kernel name"
+        )
+    to_ms = 1.0 / (res.clock_mhz * 1e3)
+    return calls, busy / calls * to_ms, idle / calls * to_ms
+
+
+def xrt_observations(
+    profile: Any,
+    mapping: dict[str, str],
+    run: BoardRun,
+    cost: CostParams,
+    platform: Platform,
+    settings: tuple[tuple[str, Any], ...] = (),
+    noise: float = 0.01,
+) -> list[Observation]:
+    """Per-call durations (and, from a device trace, the gaps between calls) of the mapped
+    compute units of an XRT profile of ``run``; each call count is an observation too (a
+    launch scheme that calls the CUs a different number of times is ruled out by it)."""
+    from spatialsim.calibration.xrt import DeviceTrace
+
+    sim = RunPredictor(run, cost, platform, settings)
+    cus = profile.compute_units
+    unknown = [cu for cu in mapping if cu not in cus]
+    if unknown:
+        raise UserError(
+            f"{run.file}: --map {unknown[0]}=...: no compute unit {unknown[0]!r} in the "
+            f"profile; compute units: {', '.join(cus)}"
+        )
+    name = Path(run.file).name
+    obs = []
+    for cu, target in mapping.items():
+        _cu_model(sim, target, {})  # refuse unknown targets before fitting
+
+        def part(i: int, target: str = target) -> Callable[[Values], float]:
+            return lambda v: _cu_model(sim, target, v)[i]
+
+        if isinstance(profile, DeviceTrace):
+            t = cus[cu].to_json()
+            calls, mean, gap = t["executions"], t["mean_ms"], t["mean_gap_ms"]
+        else:
+            calls, mean, gap = cus[cu].calls, cus[cu].avg_ms, None
+        obs.append(
+            Observation(f"{name} {cu} calls ({target})", "xrt", calls, "calls", part(0), 1e-3)
+        )
+        obs.append(
+            Observation(f"{name} {cu} ms per call ({target})", "xrt", mean, "ms", part(1), noise)
+        )
+        if gap:
             obs.append(
                 Observation(
-                    f"{r.label} decode layer",
-                    "board",
-                    r.decode_layer_ms,
-                    "ms",
-                    pick(i, 1, r.layers),
+                    f"{name} {cu} gap between calls ({target})", "xrt", gap, "ms", part(2), noise
                 )
             )
     return obs

@@ -1,11 +1,16 @@
-"""Calibration profiles: the fitted parameters, their uncertainty and the evidence, in TOML.
+"""Calibration profiles: the posterior of the parameters, the structure chosen, the model
+discrepancy and the evidence, in TOML.
 
-A profile is human-readable: every fitted parameter with its value, standard error, 95 %
-interval and the default it replaced; every parameter the data could not determine with
-the reason; the covariance of each fit; and every measurement's residual and leave-one-out
-error. ``spatialsim run --calibration PROFILE`` applies the values and propagates the
-covariance to the predicted latencies (first order: g^T C g, with g from re-simulating
-with each fitted parameter moved by one standard error).
+A profile is human-readable: every parameter with its posterior value, standard deviation,
+95 % interval, prior and the default it replaced, and whether the data moved it or it stayed
+at its prior (with the reason); the structural settings chosen and every alternative's
+evidence; the covariance of each fit; the model discrepancy; and every measurement's
+residual and leave-one-out error. ``spatialsim run --calibration PROFILE`` applies the
+values and the structure and gives 95 % intervals: the covariance propagated to the
+predicted latencies (first order: g^T C g, with g from re-simulating with each parameter
+moved by one standard deviation) plus, in quadrature, the board fit's discrepancy and
+measurement noise relative to the prediction, so that an interval covers what the board
+would measure.
 """
 
 from __future__ import annotations
@@ -18,7 +23,14 @@ from typing import Any
 import numpy as np
 import tomli_w
 
-from spatialsim.calibration.fit import PARAMS, FitResult, Values, apply, apply_design
+from spatialsim.calibration.fit import (
+    PARAMS,
+    Alternative,
+    FitResult,
+    Values,
+    apply,
+    apply_design,
+)
 from spatialsim.costmodel.params import CostParams
 from spatialsim.design.graph import Design
 from spatialsim.errors import UserError
@@ -37,41 +49,86 @@ class Profile:
     blocks: list[tuple[list[str], np.ndarray]]
     fixed: dict[str, str] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    settings: tuple[tuple[str, Any], ...] = ()
+    discrepancy: float = 0.0  # relative, of the board fit
+    noise: float = 0.0  # relative measurement noise of the board fit
 
     def apply(self, cost: CostParams, platform: Platform) -> tuple[CostParams, Platform]:
         return apply(self.values, cost, platform)
 
     def apply_design(self, design: Design) -> Design:
+        from spatialsim.design.overrides import apply_settings
+
+        if self.settings:
+            design = apply_settings(design, list(self.settings))
         return apply_design(self.values, design)
 
 
 def to_toml(
-    platform: str, fits: dict[str, FitResult], defaults: Values, meta: dict[str, Any]
+    platform: str,
+    fits: dict[str, FitResult],
+    defaults: Values,
+    meta: dict[str, Any],
+    structure: list[Alternative] | None = None,
 ) -> str:
     doc: dict[str, Any] = {
         "profile": {"platform": platform, **meta},
         "parameters": {},
         "fixed": {},
         "covariance": {},
+        "discrepancy": {},
         "summary": {},
         "residuals": [],
     }
+    if structure:
+        best = structure[0]
+        doc["structure"] = {
+            "settings": {k: v for k, v in best.settings},
+            "alternatives": [
+                {
+                    "label": a.label,
+                    "log_evidence": a.result.log_evidence,
+                    "bic": a.result.bic,
+                    "discrepancy": a.result.discrepancy,
+                    "rms_error": a.result.summary()["rms_error"],
+                    "chosen": a is best,
+                }
+                for a in structure
+            ],
+        }
+    owner = {n: source for source, res in fits.items() for n in res.names}  # last one wins
     for source, res in fits.items():
-        for n in res.fitted:
+        mine = [n for n in res.names if owner[n] == source]
+        at_prior = res.fixed
+        for n in mine:
             lo, hi = res.ci95[n]
+            prior = res.priors[n]
             doc["parameters"][n] = {
                 "value": res.values[n],
                 "stderr": res.stderr[n],
                 "ci95": [lo, hi],
-                "default": defaults[n],
+                "default": defaults.get(n, res.values[n]),
                 "from": source,
+                "status": "at its prior" if n in at_prior else "fitted",
+                "prior": prior.describe(),
+                "prior_ci95": list(prior.interval95()),
+                "prior_source": prior.source,
                 "meaning": PARAMS[n].doc,
             }
-        for n, why in res.fixed.items():
-            if n not in doc["parameters"]:
-                doc["fixed"][n] = f"{source}: {why}"
-        if res.fitted:
-            doc["covariance"][source] = {"names": res.fitted, "matrix": res.covariance.tolist()}
+            if n in at_prior:
+                doc["fixed"][n] = f"{source}: {at_prior[n]}"
+        for n, why in res.unknown.items():
+            doc["fixed"].setdefault(n, f"{source}: {why}")
+        if mine:
+            idx = [res.names.index(n) for n in mine]
+            doc["covariance"][source] = {
+                "names": mine,
+                "matrix": res.covariance[np.ix_(idx, idx)].tolist(),
+            }
+        doc["discrepancy"][source] = {
+            "relative": res.discrepancy,
+            "noise": float(np.median([r.noise for r in res.residuals])) if res.residuals else 0.0,
+        }
         doc["summary"][source] = {k: v for k, v in res.summary().items() if v is not None}
         for r in res.residuals:
             row = {
@@ -79,6 +136,7 @@ def to_toml(
                 "label": r.label,
                 "observed": r.observed,
                 "predicted": r.predicted,
+                "predicted_sd": r.predicted_sd,
                 "unit": r.unit,
                 "error": r.error,
             }
@@ -86,9 +144,10 @@ def to_toml(
                 row["loo_error"] = r.loo_error
             doc["residuals"].append(row)
     header = (
-        "# spatialsim calibration profile (spatialsim calibrate). Parameters: fitted "
-        "value, standard error,\n# 95 % interval and the default it replaced. "
-        "[fixed]: what the data could not determine.\n"
+        "# spatialsim calibration profile (spatialsim calibrate). Parameters: posterior "
+        "value, standard deviation,\n# 95 % interval, prior and the default it replaced; "
+        "status says whether the data moved it.\n# [fixed]: what stayed at its prior, and "
+        "why. [discrepancy]: relative model error beyond the noise.\n"
     )
     return header + tomli_w.dumps(doc)
 
@@ -122,13 +181,25 @@ def load(spec: str) -> Profile:
             for b in doc.get("covariance", {}).values()
         ]
         platform = str(doc["profile"]["platform"])
-    except (KeyError, TypeError, ValueError) as exc:
+        settings = tuple(doc.get("structure", {}).get("settings", {}).items())
+        board = doc.get("discrepancy", {}).get("board", {})
+        discrepancy = float(board.get("relative", 0.0))
+        noise = float(board.get("noise", 0.0))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UserError(f"{origin}: not a calibration profile (missing or bad {exc})") from None
     unknown = [n for n in values if n not in PARAMS]
     if unknown:
         raise UserError(f"{origin}: unknown parameter {unknown[0]!r}; valid: {', '.join(PARAMS)}")
     return Profile(
-        platform, values, stderr, blocks, dict(doc.get("fixed", {})), dict(doc["profile"])
+        platform,
+        values,
+        stderr,
+        blocks,
+        dict(doc.get("fixed", {})),
+        dict(doc["profile"]),
+        settings,
+        discrepancy,
+        noise,
     )
 
 
@@ -145,4 +216,5 @@ def propagate(profile: Profile, outputs: Callable[[Values], list[float]]) -> lis
             grads.append((np.array(outputs(moved)) - np.array(base)) / h)
         g = np.array(grads)  # [params, outputs]
         var += np.einsum("po,pq,qo->o", g, cov, g)
+    var += (profile.discrepancy**2 + profile.noise**2) * np.array(base) ** 2
     return [float(np.sqrt(max(v, 0.0))) for v in var]

@@ -150,26 +150,70 @@ def run_report(args: argparse.Namespace) -> int:
 
 BOARD_CANDIDATES = [
     "cost.launch_overhead_us",
+    "cost.wait_overhead_us",
     "hbm.read_bw_gbps",
     "cost.slr_crossing_cycles",
     "cost.gemv_pass_overhead_cycles",
     "cost.attn_gemv_overhead_cycles",
 ]
+NOISE = {"board": 0.01, "xrt": 0.01, "hls": 0.001, "hbm": 0.02}
+MAX_ALTERNATIVES = 16
 
 
 def add_calibrate_parser(sub: Any) -> None:
     p = sub.add_parser(
         "calibrate",
-        help="fit the simulator's parameters to HLS reports, HBM microbenchmarks and board runs",
-        description="Fit the parameters the data determine, with scipy least_squares "
-        "through the cost models and the simulator. Prints each parameter "
-        "with a 95 %% confidence interval, every measurement's residual and its "
-        "leave-one-out error, and the parameters the data cannot determine "
-        "(kept at their defaults, with the reason). Writes a TOML profile for "
-        "'spatialsim run --calibration'. The CSV formats are in "
-        "docs/calibration.md.",
+        help="fit the simulator's parameters to HLS reports, HBM microbenchmarks, board runs "
+        "and XRT profiles",
+        description="Compute the posterior of the simulator's parameters given your "
+        "measurements: every parameter starts from a documented prior, the data move what "
+        "they constrain (maximum a posteriori with a Laplace approximation, through the "
+        "cost models and the simulator) and the rest stay at their priors. Residuals "
+        "beyond the measurement noise are reported as model discrepancy and widen the "
+        "intervals. With --choose, structural alternatives are compared by evidence. "
+        "Prints each parameter with its 95 %% interval and prior, every measurement's "
+        "residual and leave-one-out error; writes a TOML profile for 'spatialsim run "
+        "--calibration'. Formats and a worked example: docs/calibration.md.",
     )
     p.add_argument("--board", metavar="CSV", help="board runs (ttft_ms, tpot_ms, ...)")
+    p.add_argument(
+        "--xrt",
+        metavar="FILE",
+        help="an XRT profile summary (summary.csv) or device trace of one board run "
+        "(described by --xrt-run; compute units named by --map)",
+    )
+    p.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="CU=TARGET",
+        help="what an XRT compute unit runs: region_1, region_2, region_3, layer or a "
+        "kernel name (repeatable)",
+    )
+    p.add_argument(
+        "--xrt-run",
+        default="",
+        metavar="K=V,...",
+        help="the run the XRT profile is of, in board-CSV columns: model, design, platform, "
+        "layers, prompt_len, gen_len, clock_mhz (defaults: gpt2-medium, chen2024-w8a8, "
+        "--platform, all layers, 128, 32, the design's clock)",
+    )
+    p.add_argument(
+        "--choose",
+        action="append",
+        default=[],
+        metavar="TARGET=V1,V2",
+        help="a structural choice to settle by evidence, e.g. kind.gemv.order=row,column or "
+        "design.launch_scope=region,layer,step (repeatable; all combinations are fitted)",
+    )
+    p.add_argument(
+        "--noise",
+        action="append",
+        default=[],
+        metavar="SOURCE=REL",
+        help="relative measurement noise (standard deviation) of a source: board "
+        f"({NOISE['board']}), xrt ({NOISE['xrt']}), hls ({NOISE['hls']}), hbm ({NOISE['hbm']})",
+    )
     p.add_argument(
         "--hls",
         nargs="+",
@@ -200,13 +244,20 @@ def add_calibrate_parser(sub: Any) -> None:
     )
     p.add_argument("--platform", default="u280", help="platform the data are from")
     p.add_argument("--no-loo", action="store_true", help="skip leave-one-out refits")
+    p.add_argument(
+        "--plot",
+        metavar="DIR",
+        help="also write the calibration report figures (observed vs predicted with "
+        "intervals; each parameter's prior and posterior; the structures' evidence) to DIR",
+    )
     p.add_argument("--out", required=True, metavar="PROFILE", help="profile to write (.toml)")
     p.set_defaults(func=run_calibrate)
 
 
 def candidates(source: str) -> list[str]:
-    """The parameters a source of measurements may fit: HLS reports fit the cost model's
-    loop constants and the design's fill/drain, HBM microbenchmarks the memory model."""
+    """The parameters a source of measurements may inform: HLS reports the cost model's
+    loop constants and the design's fill/drain, HBM microbenchmarks the memory model,
+    board runs and XRT profiles the host and memory costs a whole run depends on."""
     from spatialsim.calibration.fit import PARAMS
 
     if source == "hls":
@@ -229,14 +280,123 @@ def candidates(source: str) -> list[str]:
     return list(BOARD_CANDIDATES)
 
 
+def parse_choices(items: list[str]) -> list[tuple[tuple[str, Any], ...]]:
+    """Every combination of the --choose alternatives, as design settings."""
+    import itertools
+
+    from spatialsim.design.overrides import parse_value
+
+    axes: list[list[tuple[str, Any]]] = []
+    for item in items:
+        target, eq, values = item.partition("=")
+        target = target.strip()
+        if not eq or not values.strip() or not target.startswith(("kind.", "design.")):
+            raise UserError(
+                f"--choose {item!r}: expected kind.<kind>.<param>=V1,V2 or "
+                "design.<field>=V1,V2, e.g. kind.gemv.order=row,column"
+            )
+        opts = [parse_value(v.strip()) for v in values.split(",") if v.strip()]
+        if len(opts) < 2:
+            raise UserError(f"--choose {item!r}: give at least two alternatives")
+        axes.append([(target, v) for v in opts])
+    combos: list[tuple[tuple[str, Any], ...]] = (
+        [tuple(c) for c in itertools.product(*axes)] if axes else [()]
+    )
+    if len(combos) > MAX_ALTERNATIVES:
+        raise UserError(
+            f"--choose gives {len(combos)} combinations; at most {MAX_ALTERNATIVES} "
+            "(each is a full fit)"
+        )
+    return combos
+
+
+def parse_noise(items: list[str]) -> dict[str, float]:
+    import math
+
+    out = dict(NOISE)
+    for item in items:
+        src, eq, val = item.partition("=")
+        try:
+            rel = float(val)
+        except ValueError:
+            rel = float("nan")
+        if not eq or src not in NOISE or not math.isfinite(rel) or not 0 < rel < 1:
+            raise UserError(
+                f"--noise {item!r}: expected SOURCE=REL with SOURCE one of "
+                f"{', '.join(NOISE)} and 0 < REL < 1 (a relative standard deviation)"
+            )
+        out[src] = rel
+    return out
+
+
+def xrt_run(text: str, platform: str, path: str) -> Any:
+    """The BoardRun an XRT profile is of, from --xrt-run K=V,..."""
+    from spatialsim.calibration.measurements import BoardRun
+    from spatialsim.design.templates import build_design
+    from spatialsim.workload.models import get_model
+
+    fields: dict[str, str] = {}
+    allowed = ("model", "design", "platform", "layers", "prompt_len", "gen_len", "clock_mhz")
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        k, eq, v = item.partition("=")
+        if not eq or k.strip() not in allowed:
+            raise UserError(f"--xrt-run {item!r}: expected K=V with K one of {', '.join(allowed)}")
+        fields[k.strip()] = v.strip()
+    model = get_model(fields.get("model", "gpt2-medium"))
+    design = fields.get("design", "chen2024-w8a8")
+
+    def integer(key: str, default: int) -> int:
+        try:
+            value = int(fields.get(key, default))
+        except ValueError:
+            value = -1
+        if value < (0 if key == "gen_len" else 1):
+            raise UserError(f"--xrt-run {key}={fields[key]!r}: expected a positive integer")
+        return value
+
+    prompt, gen = integer("prompt_len", 128), integer("gen_len", 32)
+    layers = integer("layers", model.layers)
+    clock_text = fields.get("clock_mhz")
+    if clock_text is None:
+        clock = build_design(design, model, prompt + gen).clock_mhz
+    else:
+        try:
+            clock = float(clock_text)
+        except ValueError:
+            clock = float("nan")
+        if not 1 <= clock <= 1000:
+            raise UserError(f"--xrt-run clock_mhz={clock_text!r}: expected MHz in [1, 1000]")
+    return BoardRun(
+        path,
+        0,
+        model.name,
+        design,
+        fields.get("platform", platform),
+        layers,
+        prompt,
+        gen,
+        clock,
+        None,
+        None,
+    )
+
+
 def run_calibrate(args: argparse.Namespace) -> int:
-    from spatialsim.calibration.fit import apply, current_values, fit
+    from spatialsim.calibration.fit import (
+        Alternative,
+        apply,
+        compare,
+        current_values,
+        fit,
+        posterior_prior,
+    )
     from spatialsim.calibration.hls_report import parse_report
     from spatialsim.calibration.measurements import load_board_csv, load_hbm_csv
     from spatialsim.calibration.observations import (
         board_observations,
         hbm_observations,
         hls_observations,
+        xrt_observations,
     )
     from spatialsim.calibration.profile import save, to_toml
     from spatialsim.costmodel.params import CostParams
@@ -244,8 +404,22 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from spatialsim.hardware.platform import get_platform
     from spatialsim.workload.models import get_model
 
-    if not (args.board or args.hls or args.hbm):
-        raise UserError("nothing to calibrate against: give --board, --hls and/or --hbm")
+    if not (args.board or args.hls or args.hbm or args.xrt):
+        raise UserError("nothing to calibrate against: give --board, --xrt, --hls and/or --hbm")
+    if args.xrt and not args.map:
+        raise UserError("--xrt needs --map CU=TARGET for the compute units to use")
+    if args.map and not args.xrt:
+        raise UserError("--map names compute units of an --xrt profile; give --xrt FILE")
+    mapping: dict[str, str] = {}
+    for item in args.map:
+        cu, eq, target = item.partition("=")
+        if not eq or not cu.strip() or not target.strip():
+            raise UserError(f"--map {item!r}: expected CU=TARGET, e.g. bert_layer_1=region_1")
+        mapping[cu.strip()] = target.strip()
+    noise = parse_noise(args.noise)
+    choices = parse_choices(args.choose)
+    if args.choose and not (args.board or args.xrt):
+        raise UserError("--choose compares structures on board runs: give --board or --xrt")
     platform = get_platform(args.platform)
     cost = CostParams()
     design_ref = build_design(args.hls_design, get_model(args.hls_model), args.hls_seq_len)
@@ -254,22 +428,48 @@ def run_calibrate(args: argparse.Namespace) -> int:
     fits: dict[str, FitResult] = {}
     notes: dict[str, list[str]] = {}
     loo = not args.no_loo
+    learned: dict[str, Any] = {}  # posteriors carried on as the next fit's priors
     if args.hbm:
-        hs = hbm_observations(load_hbm_csv(Path(args.hbm)), platform)
+        hs = hbm_observations(load_hbm_csv(Path(args.hbm)), platform, noise["hbm"])
         notes["hbm_not_modelled"] = hs.not_modelled
         fits["hbm"] = fit(hs.observations, candidates("hbm"), base, loo)
-        base.update({n: fits["hbm"].values[n] for n in fits["hbm"].fitted})
+        _carry(fits["hbm"], "hbm", base, learned, posterior_prior)
     if args.hls:
         reports = [parse_report(Path(f)) for f in args.hls]
-        hl = hls_observations(reports, design_ref, "prefill", args.hls_seq_len, cost, platform)
+        hl = hls_observations(
+            reports, design_ref, "prefill", args.hls_seq_len, cost, platform, noise["hls"]
+        )
         notes["hls_skipped"] = hl.skipped
-        fits["hls"] = fit(hl.observations, candidates("hls"), base, loo)
-        base.update({n: fits["hls"].values[n] for n in fits["hls"].fitted})
-    if args.board:
+        fits["hls"] = fit(hl.observations, candidates("hls"), base, loo, learned)
+        _carry(fits["hls"], "hls", base, learned, posterior_prior)
+    alternatives: list[Alternative] = []
+    if args.board or args.xrt:
+        runs = load_board_csv(Path(args.board)) if args.board else []
+        xrt_prof = None
+        if args.xrt:
+            from spatialsim.calibration.xrt import read_xrt
+
+            xrt_prof = read_xrt(Path(args.xrt))
+            xrun = xrt_run(args.xrt_run, args.platform, args.xrt)
         c, p = apply({k: v for k, v in base.items() if not k.startswith("design.")}, cost, platform)
-        obs = board_observations(load_board_csv(Path(args.board)), c, {args.platform: p})
-        taken = {n for f in fits.values() for n in f.fitted}
-        fits["board"] = fit(obs, [n for n in BOARD_CANDIDATES if n not in taken], base, loo)
+        for settings in choices:
+            obs = board_observations(runs, c, {args.platform: p}, settings, noise["board"])
+            if xrt_prof is not None:
+                obs += xrt_observations(xrt_prof, mapping, xrun, c, p, settings, noise["xrt"])
+            label = ", ".join(f"{k}={v}" for k, v in settings) or "as built"
+            res = fit(obs, candidates("board"), base, loo and len(choices) == 1, learned)
+            alternatives.append(Alternative(label, settings, res))
+        alternatives = compare(alternatives)
+        best = alternatives[0]
+        if loo and len(choices) > 1:  # leave-one-out only for the chosen structure
+            obs = board_observations(runs, c, {args.platform: p}, best.settings, noise["board"])
+            if xrt_prof is not None:
+                obs += xrt_observations(xrt_prof, mapping, xrun, c, p, best.settings, noise["xrt"])
+            best = Alternative(
+                best.label, best.settings, fit(obs, candidates("board"), base, True, learned)
+            )
+            alternatives[0] = best
+        fits["board"] = best.result
     command = "spatialsim calibrate " + " ".join(
         ([f"--hbm {args.hbm}"] if args.hbm else [])
         + (
@@ -281,54 +481,113 @@ def run_calibrate(args: argparse.Namespace) -> int:
             else []
         )
         + ([f"--board {args.board}"] if args.board else [])
+        + ([f"--xrt {args.xrt}"] if args.xrt else [])
+        + [f"--map {m}" for m in args.map]
+        + ([f"--xrt-run {args.xrt_run}"] if args.xrt_run else [])
+        + [f"--choose {c}" for c in args.choose]
+        + [f"--noise {n}" for n in args.noise]
         + [f"--out {args.out}"]
     )
     meta = {"command": command, **{k: v for k, v in notes.items() if v}}
-    save(Path(args.out), to_toml(args.platform, fits, defaults, meta))
+    if args.plot:
+        from spatialsim.report.calibration_plots import write_calibration_plots
+
+        written = write_calibration_plots(Path(args.plot), fits, alternatives)
+    save(
+        Path(args.out),
+        to_toml(args.platform, fits, defaults, meta, alternatives if len(choices) > 1 else None),
+    )
+    if len(choices) > 1:
+        _print_structures(alternatives)
     _print_fits(fits, defaults)
+    if args.plot:
+        for path in written:
+            print(f"wrote {path}")
     print(f"\nwrote {args.out}")
     return 0
+
+
+def _carry(
+    res: FitResult, source: str, base: dict[str, float], learned: dict[str, Any], post: Any
+) -> None:
+    """The fit's values become the next fit's starting point, its posteriors its priors."""
+    for n in res.names:
+        base[n] = res.values[n]
+        if n in res.fitted:
+            learned[n] = post(res, n, f"posterior of the {source} fit")
+
+
+def _print_structures(alternatives: list[Any]) -> None:
+    best = alternatives[0].result.log_evidence
+    print("structures compared by evidence (Laplace log marginal likelihood; best first)")
+    print(
+        table(
+            ["structure", "log evidence", "vs best", "BIC", "discrepancy", "rms error"],
+            [
+                [
+                    a.label,
+                    f"{a.result.log_evidence:.2f}",
+                    f"{a.result.log_evidence - best:+.2f}",
+                    f"{a.result.bic:.2f}",
+                    f"{a.result.discrepancy:.2%}",
+                    f"{a.result.summary()['rms_error']:.3%}",
+                ]
+                for a in alternatives
+            ],
+        )
+    )
+    if len(alternatives) > 1:
+        gap = best - alternatives[1].result.log_evidence
+        verdict = "decisive" if gap > 4.6 else "strong" if gap > 2.3 else "weak: more data needed"
+        print(f"chosen: {alternatives[0].label} (Bayes factor e^{gap:.1f}: {verdict})")
 
 
 def _print_fits(fits: dict[str, FitResult], defaults: dict[str, float]) -> None:
     for source, res in fits.items():
         s = res.summary()
         print(
-            f"\n{source}: {s['observations']} measurements, {s['fitted']} parameters fitted "
-            f"({res.dof} degrees of freedom); rms error {s['rms_error']:.3%}"
+            f"\n{source}: {s['observations']} measurements, {s['fitted']} parameters moved by "
+            f"the data, {s['at_prior']} at their priors; rms error {s['rms_error']:.3%}"
             + (
                 f", leave-one-out rms {s['loo_rms_error']:.3%}"
                 if s["loo_rms_error"] is not None
                 else ""
             )
         )
+        print(
+            f"model discrepancy beyond the noise: {res.discrepancy:.2%}"
+            + (" (the model reproduces the data within the noise)" if res.discrepancy == 0 else "")
+        )
         if res.fitted:
             print(
                 table(
-                    ["parameter", "value", "95 % interval", "default"],
+                    ["parameter", "posterior", "95 % interval", "prior 95 %", "default"],
                     [
                         [
                             n,
                             res.values[n],
                             f"[{res.ci95[n][0]:.4g}, {res.ci95[n][1]:.4g}]",
-                            defaults[n],
+                            "[{:.4g}, {:.4g}]".format(*res.priors[n].interval95()),
+                            defaults.get(n, float("nan")),
                         ]
                         for n in res.fitted
                     ],
                 )
             )
         if res.fixed:
-            print("not determined by these data (kept at their defaults):")
+            print("at their priors (these data do not determine them):")
             for n, why in res.fixed.items():
-                print(f"  {n} = {defaults.get(n, float('nan')):g}: {why}")
+                value = res.values.get(n, defaults.get(n, float("nan")))
+                print(f"  {n} = {value:g}: {why}")
         print(
             table(
-                ["measurement", "observed", "predicted", "error", "leave-one-out"],
+                ["measurement", "observed", "predicted", "95 % interval", "error", "leave-one-out"],
                 [
                     [
                         r.label,
                         r.observed,
                         r.predicted,
+                        f"+-{1.96 * r.predicted_sd:.4g}",
                         f"{r.error:+.3%}",
                         "" if r.loo_error is None else f"{r.loo_error:+.3%}",
                     ]

@@ -1,6 +1,7 @@
 """Design overrides (``set``): change any kernel parameter or FIFO depth of a design by name.
 
-Syntax: ``kernel.<name>.<param>=<value>``, ``fifo.<name>.depth=<value>`` (or
+Syntax: ``kernel.<name>.<param>=<value>``, ``kind.<kind>.<param>=<value>`` (every kernel
+of that kind, e.g. ``kind.gemv.order=column``), ``fifo.<name>.depth=<value>`` (or
 ``.width``), ``design.clock_mhz=<value>``, ``design.resident_layers=<value>``. Values are
 TOML literals (``8``, ``2.5``, ``true``, ``["HBM[3]", "HBM[4]"]``); anything else is a string.
 """
@@ -60,6 +61,8 @@ def apply_settings(design: Design, settings: Sequence[tuple[str, Any]]) -> Desig
         path = key.split(".")
         if path[0] == "kernel" and len(path) == 3:
             _set_kernel(out, path[1], path[2], value, item)
+        elif path[0] == "kind" and len(path) == 3:
+            _set_kind(out, path[1], path[2], value, item)
         elif path[0] == "fifo" and len(path) == 3:
             _set_fifo(out, path[1], path[2], value, item)
         elif path[0] == "design" and len(path) == 2 and path[1] in _DESIGN_FIELDS:
@@ -75,8 +78,8 @@ def apply_settings(design: Design, settings: Sequence[tuple[str, Any]]) -> Desig
         else:
             raise UserError(
                 f"set {item!r}: unknown target {'.'.join(path)!r}; valid: "
-                "kernel.<name>.<param>, fifo.<name>.depth, fifo.<name>.width, "
-                + ", ".join(f"design.{f}" for f in _DESIGN_FIELDS),
+                "kernel.<name>.<param>, kind.<kind>.<param>, fifo.<name>.depth, "
+                "fifo.<name>.width, " + ", ".join(f"design.{f}" for f in _DESIGN_FIELDS),
                 field="set",
             )
     try:
@@ -119,6 +122,24 @@ def _set_kernel(design: Design, name: str, param: str, value: Any, item: str) ->
             f"{param!r}; valid: {', '.join(valid)}",
             field="set",
         )
+
+
+def _set_kind(design: Design, kind_name: str, param: str, value: Any, item: str) -> None:
+    if kind_name not in KINDS:
+        raise UserError(
+            f"set {item!r}: no kernel kind {kind_name!r}; kinds: {', '.join(sorted(KINDS))}",
+            field="set",
+        )
+    if param not in KINDS[kind_name]:
+        raise UserError(
+            f"set {item!r}: kind {kind_name} has no parameter {param!r}; valid: "
+            f"{', '.join(sorted(KINDS[kind_name]))}",
+            field="set",
+        )
+    for g in design.bitstreams.values():
+        for name, attrs in g.nodes(data=True):
+            if attrs["kind"] == kind_name:
+                attrs[param] = check_param(name, kind_name, param, value)
 
 
 def _set_fifo(design: Design, name: str, field: str, value: Any, item: str) -> None:

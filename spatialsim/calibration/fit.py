@@ -329,7 +329,7 @@ class _Problem:
             return u0
         x0 = np.clip(u0, self.lo, self.hi)
         sol = optimize.least_squares(
-            fn, x0, jac=jac, bounds=(self.lo, self.hi), x_scale=self.s, xtol=1e-10, ftol=1e-10
+            fn, x0, jac=jac, bounds=(self.lo, self.hi), x_scale=self.s, xtol=1e-6, ftol=1e-6
         )
         return np.asarray(sol.x, float)
 

@@ -129,6 +129,9 @@ def structures(alternatives: list[Alternative], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7.5, 0.55 * len(labels) + 1.4))
     colors = ["C2" if i == 0 else "C7" for i in range(len(labels))]
     ax.barh(range(len(labels)), rel, color=colors)
+    for i, v in enumerate(rel):
+        text = "chosen" if i == 0 else f"{v:.1f}"
+        ax.text(v, i, f" {text} ", va="center", ha="right" if i else "left", fontsize=8)
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.axvline(-4.6, color="C3", ls="--", lw=0.8, label="Bayes factor 100 (decisive)")

@@ -61,7 +61,9 @@ def board_csv(path: Path, seed: int = 1) -> None:
 def xrt_summary(path: Path) -> str:
     """An XRT profile summary (xrt_profile.md layout) of one truth run: the three region
     compute units, their calls and mean time per call."""
-    run = BoardRun(str(path), 0, "gpt2-medium", "chen2024-w8a8", "u280", 4, 64, 8, 250.0, None, None)
+    run = BoardRun(
+        str(path), 0, "gpt2-medium", "chen2024-w8a8", "u280", 4, 64, 8, 250.0, None, None
+    )
     cost, plat = apply(TRUTH, CostParams(), U280)
     sim = RunPredictor(run, cost, plat, STRUCTURE)
     lines = [
@@ -156,3 +158,121 @@ def test_synthetic_truth_structure_parameters_and_held_out_predictions(
         assert pred["tpot_ms"] == pytest.approx(true.tpot_ms, rel=0.02), model
         lo, hi = pred["calibration"]["tpot_ms_ci95"]
         assert lo < true.tpot_ms < hi, (model, lo, true.tpot_ms, hi)
+
+
+def one_run_csv(path: Path, ttft_scale: float, tpot_scale: float) -> tuple[float, float]:
+    """One GPT-2-medium W8A8 board run (24 layers, l = 128, 8 tokens): the truth with
+    launch and wait costs, its times scaled."""
+    cost, plat = apply({"cost.launch_overhead_us": 20.0}, CostParams(), U280)
+    d = build_design("chen2024-w8a8", get_model("gpt2-medium"), 136)
+    r = simulate(d, plat, RunConfig(prompt_len=128, gen_len=8, layers=24, params=cost))
+    assert r.tpot_ms is not None
+    ttft, tpot = r.ttft_ms * ttft_scale, r.tpot_ms * tpot_scale
+    path.write_text(HEADER + f"gpt2-medium,chen2024-w8a8,u280,24,128,8,250,{ttft:.6f},{tpot:.6f}\n")
+    return ttft, tpot
+
+
+def predict_that_run(capsys: pytest.CaptureFixture[str], prof: Path) -> dict[str, object]:
+    args = ["run", "--prompt-len", "128", "--gen-len", "8", "--calibration", str(prof)]
+    assert main([*args, "--json", "-"]) == 0
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def test_a_single_consistent_board_run_moves_what_it_determines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ttft, tpot = one_run_csv(tmp_path / "one.csv", 1.0, 1.0)
+    prof = tmp_path / "one.toml"
+    assert main(["calibrate", "--board", str(tmp_path / "one.csv"), "--out", str(prof)]) == 0
+    out = capsys.readouterr().out
+    doc = tomllib.loads(prof.read_text())
+    params = doc["parameters"]
+    # two numbers: the host cost and the HBM rate they determine move; the rest stay at
+    # their priors, and the report says which
+    moved = {n for n, p in params.items() if p["status"] == "fitted"}
+    assert moved and moved <= {
+        "cost.launch_overhead_us",
+        "hbm.read_bw_gbps",
+        "cost.wait_overhead_us",
+    }
+    assert "at their priors" in out and "cost.slr_crossing_cycles" in doc["fixed"]
+    assert (
+        params["cost.launch_overhead_us"]["ci95"][0]
+        < 20.0
+        < params["cost.launch_overhead_us"]["ci95"][1]
+    )
+    # both numbers reproduced within the 1 % noise, no discrepancy
+    for r in doc["residuals"]:
+        assert abs(r["error"]) < 0.01, r
+    assert doc["discrepancy"]["board"]["relative"] < 0.005
+    pred = predict_that_run(capsys, prof)
+    assert pred["ttft_ms"] == pytest.approx(ttft, rel=0.01)
+    assert pred["tpot_ms"] == pytest.approx(tpot, rel=0.01)
+
+
+def test_a_board_run_faster_than_the_model_reports_its_discrepancy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A board 25 % faster in prefill than any parameter of this structure allows: the fit
+    does what the priors let it and reports the rest as discrepancy, which then widens the
+    prediction intervals of run --calibration so that they cover the measurement."""
+    ttft, tpot = one_run_csv(tmp_path / "fast.csv", 0.75, 1.0)
+    prof = tmp_path / "fast.toml"
+    assert main(["calibrate", "--board", str(tmp_path / "fast.csv"), "--out", str(prof)]) == 0
+    out = capsys.readouterr().out
+    doc = tomllib.loads(prof.read_text())
+    delta = doc["discrepancy"]["board"]["relative"]
+    assert delta > 0.05, delta
+    assert f"model discrepancy beyond the noise: {delta:.2%}" in out
+    pred = predict_that_run(capsys, prof)
+    cal = pred["calibration"]
+    lo, hi = cal["ttft_ms_ci95"]
+    assert lo < ttft < hi  # the interval includes what the model could not explain
+    assert (hi - lo) / 2 > 1.9 * delta * pred["ttft_ms"]
+    lo, hi = cal["tpot_ms_ci95"]
+    assert lo < tpot < hi
+
+
+def test_xrt_inputs_are_checked_against_the_profile_and_the_design(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    xrun = xrt_summary(tmp_path / "summary.csv")
+    base = ["calibrate", "--xrt", str(tmp_path / "summary.csv"), "--xrt-run", xrun]
+    out = ["--out", str(tmp_path / "p.toml")]
+    assert main([*base, "--map", "nope_1=region_1", *out]) == 2
+    assert "no compute unit 'nope_1' in the profile; compute units: GPT_region_1_1" in (
+        capsys.readouterr().err
+    )
+    assert main([*base, "--map", "GPT_region_1_1=region_9", *out]) == 2
+    assert "--map target 'region_9' names no kernel" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "calibrate",
+                "--xrt",
+                str(tmp_path / "summary.csv"),
+                "--map",
+                "GPT_region_1_1=region_1",
+                "--xrt-run",
+                "layers=0",
+                *out,
+            ]
+        )
+        == 2
+    )
+    assert "--xrt-run layers='0'" in capsys.readouterr().err
+    assert not (tmp_path / "p.toml").exists()
+
+
+def test_a_profiles_kernel_values_apply_only_to_the_build_they_were_fitted_to() -> None:
+    """The shipped profile's design.* values come from the W4A8 report; the W8A8 GeLU keeps
+    its own depth under it."""
+    from spatialsim.calibration.profile import load
+
+    prof = load("u280")
+    assert prof.meta["hls_design"] == "chen2024-w4a8"
+    w8 = build_design("chen2024-w8a8", get_model("gpt2-medium"), 64)
+    w4 = build_design("chen2024-w4a8", get_model("gpt2-medium"), 64)
+    assert prof.apply_design(w8).bitstreams["decode"].nodes["gelu"]["act_depth_cycles"] == 38.0
+    fitted = prof.values["design.act_depth_cycles"]
+    assert prof.apply_design(w4).bitstreams["layer"].nodes["gelu"]["act_depth_cycles"] == fitted

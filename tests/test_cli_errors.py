@@ -20,6 +20,47 @@ ROOT = Path(__file__).resolve().parents[1]
             ["calibrate", "--hbm", "missing.csv", "--platform", "u999", "--out", "x.toml"],
             "unknown platform 'u999'",
         ),
+        (
+            [
+                "calibrate",
+                "--board",
+                "traces/poisson_100.csv",
+                "--choose",
+                "kind.gemv.order=row",
+                "--out",
+                "x.toml",
+            ],
+            "give at least two alternatives",
+        ),
+        (
+            [
+                "calibrate",
+                "--board",
+                "b.csv",
+                "--choose",
+                "kernel.ffn1.cols=8,16",
+                "--out",
+                "x.toml",
+            ],
+            "expected kind.<kind>.<param>=V1,V2",
+        ),
+        (
+            ["calibrate", "--board", "b.csv", "--noise", "board=2", "--out", "x.toml"],
+            "0 < REL < 1",
+        ),
+        (
+            ["calibrate", "--board", "b.csv", "--noise", "board=nan", "--out", "x.toml"],
+            "0 < REL < 1",
+        ),
+        (["calibrate", "--xrt", "s.csv", "--out", "x.toml"], "--xrt needs --map CU=TARGET"),
+        (
+            ["calibrate", "--board", "b.csv", "--map", "cu=region_1", "--out", "x.toml"],
+            "--map names compute units of an --xrt profile",
+        ),
+        (
+            ["calibrate", "--xrt", "s.csv", "--map", "cu", "--out", "x.toml"],
+            "--map 'cu': expected CU=TARGET",
+        ),
         (["replay", "--trace", "missing.csv"], "missing.csv: cannot read trace"),
         (
             ["replay", "--trace", "traces/poisson_100.csv", "--limit", "0"],

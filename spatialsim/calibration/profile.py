@@ -39,6 +39,12 @@ from spatialsim.hardware.platform import Platform
 from spatialsim.tomlio import builtin_text, parse_toml, read_text
 
 BUILTIN_PROFILES = ("u280",)
+PROFILE_HEADER = (
+    "# spatialsim calibration profile (spatialsim calibrate). Parameters: posterior "
+    "value, standard deviation,\n# 95 % interval, prior and the default it replaced; "
+    "status says whether the data moved it.\n# [fixed]: what stayed at its prior, and "
+    "why. [discrepancy]: relative model error beyond the noise.\n"
+)
 
 
 @dataclass
@@ -61,6 +67,11 @@ class Profile:
 
         if self.settings:
             design = apply_settings(design, list(self.settings))
+        built = self.meta.get("hls_design")
+        if built is not None and design.name != built:
+            # design.* values describe the kernels of the build they were fitted to (its
+            # fill/drain, its reduction II, its GeLU depth), not another design's
+            return design
         return apply_design(self.values, design)
 
 
@@ -71,6 +82,17 @@ def to_toml(
     meta: dict[str, Any],
     structure: list[Alternative] | None = None,
 ) -> str:
+    return PROFILE_HEADER + tomli_w.dumps(profile_doc(platform, fits, defaults, meta, structure))
+
+
+def profile_doc(
+    platform: str,
+    fits: dict[str, FitResult],
+    defaults: Values,
+    meta: dict[str, Any],
+    structure: list[Alternative] | None = None,
+) -> dict[str, Any]:
+    """The profile as a document (what :func:`to_toml` writes and the report plots read)."""
     doc: dict[str, Any] = {
         "profile": {"platform": platform, **meta},
         "parameters": {},
@@ -111,6 +133,9 @@ def to_toml(
                 "from": source,
                 "status": "at its prior" if n in at_prior else "fitted",
                 "prior": prior.describe(),
+                "prior_scale": prior.scale,
+                "prior_center": prior.center,
+                "prior_spread": prior.spread,
                 "prior_ci95": list(prior.interval95()),
                 "prior_source": prior.source,
                 "meaning": PARAMS[n].doc,
@@ -143,13 +168,7 @@ def to_toml(
             if r.loo_error is not None:
                 row["loo_error"] = r.loo_error
             doc["residuals"].append(row)
-    header = (
-        "# spatialsim calibration profile (spatialsim calibrate). Parameters: posterior "
-        "value, standard deviation,\n# 95 % interval, prior and the default it replaced; "
-        "status says whether the data moved it.\n# [fixed]: what stayed at its prior, and "
-        "why. [discrepancy]: relative model error beyond the noise.\n"
-    )
-    return header + tomli_w.dumps(doc)
+    return doc
 
 
 def save(path: Path, text: str) -> None:

@@ -382,6 +382,8 @@ def xrt_run(text: str, platform: str, path: str) -> Any:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
+    import tomli_w
+
     from spatialsim.calibration.fit import (
         Alternative,
         apply,
@@ -398,7 +400,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         hls_observations,
         xrt_observations,
     )
-    from spatialsim.calibration.profile import save, to_toml
+    from spatialsim.calibration.profile import PROFILE_HEADER, profile_doc, save
     from spatialsim.costmodel.params import CostParams
     from spatialsim.design.templates import build_design
     from spatialsim.hardware.platform import get_platform
@@ -488,21 +490,23 @@ def run_calibrate(args: argparse.Namespace) -> int:
         + [f"--noise {n}" for n in args.noise]
         + [f"--out {args.out}"]
     )
-    meta = {"command": command, **{k: v for k, v in notes.items() if v}}
+    meta: dict[str, Any] = {"command": command, **{k: v for k, v in notes.items() if v}}
+    if args.hls:
+        meta["hls_design"] = args.hls_design
+    doc = profile_doc(
+        args.platform, fits, defaults, meta, alternatives if len(choices) > 1 else None
+    )
+    written = []
     if args.plot:
         from spatialsim.report.calibration_plots import write_calibration_plots
 
-        written = write_calibration_plots(Path(args.plot), fits, alternatives)
-    save(
-        Path(args.out),
-        to_toml(args.platform, fits, defaults, meta, alternatives if len(choices) > 1 else None),
-    )
+        written = write_calibration_plots(Path(args.plot), doc)
+    save(Path(args.out), PROFILE_HEADER + tomli_w.dumps(doc))
     if len(choices) > 1:
         _print_structures(alternatives)
     _print_fits(fits, defaults)
-    if args.plot:
-        for path in written:
-            print(f"wrote {path}")
+    for path in written:
+        print(f"wrote {path}")
     print(f"\nwrote {args.out}")
     return 0
 

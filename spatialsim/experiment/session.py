@@ -197,7 +197,8 @@ def _analytical(design: Design, platform: Platform, result: RunResult) -> dict[s
 def _uncertainty(
     req: RunRequest, prep: Prepared, config: RunConfig, result: RunResult
 ) -> dict[str, Any]:
-    """95 % intervals of TTFT and TPOT from the profile's parameter covariance."""
+    """95 % intervals of TTFT and TPOT: the profile's parameter covariance propagated, and
+    its model discrepancy and measurement noise added in quadrature."""
     from spatialsim.calibration.fit import apply as apply_values
     from spatialsim.calibration.profile import propagate
     from spatialsim.constants import Z95
@@ -213,6 +214,9 @@ def _uncertainty(
     out: dict[str, Any] = {
         "profile": req.calibration,
         "parameters": prep.profile.values,
+        "settings": dict(prep.profile.settings),
+        "discrepancy": prep.profile.discrepancy,
+        "noise": prep.profile.noise,
         "ttft_ms_stderr": sig_ttft,
         "ttft_ms_ci95": [result.ttft_ms - Z95 * sig_ttft, result.ttft_ms + Z95 * sig_ttft],
     }

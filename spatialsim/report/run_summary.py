@@ -55,8 +55,14 @@ def summary_text(doc: dict[str, Any]) -> str:
     lines += ["", table(["", "simulated", "analytical (Eq. 8 / 9)"], rows)]
     if cal:
         lines.append(
-            f"calibration profile {cal['profile']}: intervals are 95 %, propagated "
-            f"from the fitted parameters' covariance"
+            f"calibration profile {cal['profile']}: intervals are 95 %: the parameters' "
+            "posterior covariance"
+            + (
+                f", plus {cal['discrepancy']:.1%} model discrepancy and "
+                f"{cal['noise']:.1%} measurement noise"
+                if cal.get("discrepancy") or cal.get("noise")
+                else ""
+            )
         )
 
     stalls = []

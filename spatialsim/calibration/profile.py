@@ -75,14 +75,9 @@ class Profile:
         return apply_design(self.values, design)
 
 
-def to_toml(
-    platform: str,
-    fits: dict[str, FitResult],
-    defaults: Values,
-    meta: dict[str, Any],
-    structure: list[Alternative] | None = None,
-) -> str:
-    return PROFILE_HEADER + tomli_w.dumps(profile_doc(platform, fits, defaults, meta, structure))
+def dumps(doc: dict[str, Any]) -> str:
+    """The profile document as the TOML a profile file holds."""
+    return PROFILE_HEADER + tomli_w.dumps(doc)
 
 
 def profile_doc(
@@ -92,7 +87,7 @@ def profile_doc(
     meta: dict[str, Any],
     structure: list[Alternative] | None = None,
 ) -> dict[str, Any]:
-    """The profile as a document (what :func:`to_toml` writes and the report plots read)."""
+    """The profile as a document (what :func:`dumps` writes and the report plots read)."""
     doc: dict[str, Any] = {
         "profile": {"platform": platform, **meta},
         "parameters": {},

@@ -382,8 +382,6 @@ def xrt_run(text: str, platform: str, path: str) -> Any:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    import tomli_w
-
     from spatialsim.calibration.fit import (
         Alternative,
         apply,
@@ -400,7 +398,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         hls_observations,
         xrt_observations,
     )
-    from spatialsim.calibration.profile import PROFILE_HEADER, profile_doc, save
+    from spatialsim.calibration.profile import dumps, profile_doc, save
     from spatialsim.costmodel.params import CostParams
     from spatialsim.design.templates import build_design
     from spatialsim.hardware.platform import get_platform
@@ -501,7 +499,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         from spatialsim.report.calibration_plots import write_calibration_plots
 
         written = write_calibration_plots(Path(args.plot), doc)
-    save(Path(args.out), PROFILE_HEADER + tomli_w.dumps(doc))
+    save(Path(args.out), dumps(doc))
     if len(choices) > 1:
         _print_structures(alternatives)
     _print_fits(fits, defaults)

@@ -276,3 +276,76 @@ def test_a_profiles_kernel_values_apply_only_to_the_build_they_were_fitted_to() 
     assert prof.apply_design(w8).bitstreams["decode"].nodes["gelu"]["act_depth_cycles"] == 38.0
     fitted = prof.values["design.act_depth_cycles"]
     assert prof.apply_design(w4).bitstreams["layer"].nodes["gelu"]["act_depth_cycles"] == fitted
+
+
+def device_trace(path: Path, calls: int, mean_ms: float, gap_ms: float) -> None:
+    """A VTF device trace (xrt_profile.md) of one compute unit: ``calls`` executions of
+    ``mean_ms`` separated by ``gap_ms``."""
+    lines = [
+        "HEADER",
+        "VTF File Version,1.0",
+        "Resolution,ms",
+        "STRUCTURE",
+        "Group_Start,Device,u280",
+        "Group_Start,GPT_region_3_1,Compute Unit",
+        "Dynamic_Row_Summary,3,Executions,",
+        "Group_End,GPT_region_3_1",
+        "Group_End,Device",
+        "MAPPING",
+        "10,GPT_region_3",
+        "11,GPT_region_3_1",
+        "EVENTS",
+    ]
+    t, eid = 0.0, 1
+    for _ in range(calls):
+        lines.append(f"{eid},0,{t:.6f},3,KERNEL,10,11,")
+        lines.append(f"{eid + 1},{eid},{t + mean_ms:.6f},3,KERNEL,10,11,")
+        eid += 2
+        t += mean_ms + gap_ms
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_device_trace_gives_calls_durations_and_gaps_that_fit_the_host_costs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The gap between one region's executions is the layer time it does not cover, in
+    which the host launches and waits: a trace measures the host costs directly."""
+    run = BoardRun("t", 0, "gpt2-medium", "chen2024-w8a8", "u280", 4, 64, 8, 250.0, None, None)
+    truth = {"cost.launch_overhead_us": 30.0, "cost.wait_overhead_us": 10.0}
+    cost, plat = apply(truth, CostParams(), U280)
+    calls, mean, gap = _cu_model(RunPredictor(run, cost, plat), "region_3", {})
+    device_trace(tmp_path / "device_trace_0.csv", int(calls), mean, gap)
+    prof = tmp_path / "p.toml"
+    args = [
+        "calibrate",
+        "--xrt",
+        str(tmp_path / "device_trace_0.csv"),
+        "--map",
+        "GPT_region_3_1=region_3",
+        "--xrt-run",
+        "model=gpt2-medium,layers=4,prompt_len=64,gen_len=8",
+        "--out",
+        str(prof),
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "gap between calls (region_3)" in out
+    doc = tomllib.loads(prof.read_text())
+    rows = {r["label"].split(" ", 1)[1]: r for r in doc["residuals"]}
+    assert rows["GPT_region_3_1 calls (region_3)"]["observed"] == calls
+    assert abs(rows["GPT_region_3_1 gap between calls (region_3)"]["error"]) < 0.02
+    launch = doc["parameters"]["cost.launch_overhead_us"]
+    assert launch["status"] == "fitted"
+    total = launch["value"] + doc["parameters"]["cost.wait_overhead_us"]["value"]
+    assert total == pytest.approx(40.0, rel=0.1)  # the host time per layer
+
+
+def test_every_calibratable_parameter_has_a_documented_prior() -> None:
+    from spatialsim.calibration.fit import PARAMS
+    from spatialsim.calibration.priors import PRIORS
+
+    assert set(PRIORS) == set(PARAMS)
+    for name, p in PRIORS.items():
+        lo, hi = p.interval95()
+        assert PARAMS[name].lower <= lo < hi <= PARAMS[name].upper * 10, name
+        assert len(p.source) > 10, name

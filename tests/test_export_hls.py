@@ -261,3 +261,17 @@ def test_export_takes_the_part_from_the_platform_and_the_clock_from_the_design(
         "sp=GPT_layer_dataflow_region_3_1.ffn2_addr_1:HBM[16]"
         in (tmp_path / "b" / "decode" / "connectivity.cfg").read_text()
     )
+
+
+def test_the_generated_m_axi_ports_state_the_reads_the_memory_model_assumes() -> None:
+    from spatialsim.costmodel.params import CostParams
+    from spatialsim.hls.export import AXI_BURST_BEATS, AXI_OUTSTANDING_READS, top_cpp
+
+    cost = CostParams()
+    assert (
+        cost.axi_burst_beats,
+        cost.axi_outstanding_reads,
+    ) == (AXI_BURST_BEATS, AXI_OUTSTANDING_READS)
+    design = build_design("chen2024-w8a8", get_model("gpt2-medium"), 64)
+    text = top_cpp(design, "prefill")
+    assert "max_read_burst_length = 16 num_read_outstanding = 16" in text

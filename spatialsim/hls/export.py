@@ -198,6 +198,17 @@ _TOP_PORTS = {
 }
 
 
+# The m_axi read behaviour the simulator's memory model assumes by default (the Vitis
+# defaults, CostParams.axi_burst_beats and axi_outstanding_reads; a test keeps them equal),
+# stated in the generated C++.
+AXI_BURST_BEATS = 16
+AXI_OUTSTANDING_READS = 16
+AXI_READS = (
+    f"offset = slave max_read_burst_length = {AXI_BURST_BEATS} "
+    f"num_read_outstanding = {AXI_OUTSTANDING_READS}"
+)
+
+
 def top_cpp(design: Design, bitstream: str) -> str:
     """The region top functions of a systolic bitstream: extern "C" wrappers with one
     m_axi bundle per memory port of the graph, s_axilite scalars and axis links."""
@@ -212,7 +223,7 @@ def top_cpp(design: Design, bitstream: str) -> str:
     r1, r2, r3 = (kernel_instance(i) for i in (1, 2, 3))
 
     def maxi(var: str, bundle: str) -> str:
-        return f"#pragma HLS INTERFACE m_axi port = {var} bundle = {bundle} offset = slave"
+        return f"#pragma HLS INTERFACE m_axi port = {var} bundle = {bundle} {AXI_READS}"
 
     def axis(var: str) -> str:
         return f"#pragma HLS INTERFACE axis port = {var}"
@@ -335,7 +346,7 @@ def top_cpp_decode(design: Design, bitstream: str) -> str:
         return [f"{node}_addr_{i}" for i in range(len(g.nodes[node]["ports"]))]
 
     def maxi(var: str) -> str:
-        return f"#pragma HLS INTERFACE m_axi port = {var} bundle = {var} offset = slave"
+        return f"#pragma HLS INTERFACE m_axi port = {var} bundle = {var} {AXI_READS}"
 
     def axis(var: str) -> str:
         return f"#pragma HLS INTERFACE axis port = {var}"

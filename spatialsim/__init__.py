@@ -38,10 +38,13 @@ _API = {
     "UserError": "spatialsim.errors",
     "DeadlockError": "spatialsim.errors",
     "load_trace": "spatialsim.workload.traces",
+    "calibrate": "spatialsim.calibration.job",
+    "Calibration": "spatialsim.calibration.job",
 }
 
 __all__ = [
     "AnalysisReport",
+    "Calibration",
     "DeadlockError",
     "KernelsReport",
     "ReplayReport",
@@ -50,6 +53,7 @@ __all__ = [
     "UserError",
     "__version__",
     "analyze",
+    "calibrate",
     "kernels",
     "load_trace",
     "replay",
@@ -57,6 +61,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from spatialsim.calibration.job import Calibration, calibrate
     from spatialsim.errors import DeadlockError, UserError
     from spatialsim.experiment.reports import (
         AnalysisReport,

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spatialsim.cli.common import add_json_option, positive_int
-from spatialsim.errors import UserError
 from spatialsim.report.text import emit_json, table
 
 if TYPE_CHECKING:
@@ -148,17 +147,6 @@ def run_report(args: argparse.Namespace) -> int:
 
 # ---- calibrate --------------------------------------------------------------------------
 
-BOARD_CANDIDATES = [
-    "cost.launch_overhead_us",
-    "cost.wait_overhead_us",
-    "hbm.read_bw_gbps",
-    "cost.slr_crossing_cycles",
-    "cost.gemv_pass_overhead_cycles",
-    "cost.attn_gemv_overhead_cycles",
-]
-NOISE = {"board": 0.01, "xrt": 0.01, "hls": 0.001, "hbm": 0.02}
-MAX_ALTERNATIVES = 16
-
 
 def add_calibrate_parser(sub: Any) -> None:
     p = sub.add_parser(
@@ -212,7 +200,7 @@ def add_calibrate_parser(sub: Any) -> None:
         default=[],
         metavar="SOURCE=REL",
         help="relative measurement noise (standard deviation) of a source: board "
-        f"({NOISE['board']}), xrt ({NOISE['xrt']}), hls ({NOISE['hls']}), hbm ({NOISE['hbm']})",
+        "(0.01), xrt (0.01), hls (0.001), hbm (0.02)",
     )
     p.add_argument(
         "--hls",
@@ -254,222 +242,10 @@ def add_calibrate_parser(sub: Any) -> None:
     p.set_defaults(func=run_calibrate)
 
 
-def candidates(source: str) -> list[str]:
-    """The parameters a source of measurements may inform: HLS reports the cost model's
-    loop constants and the design's fill/drain, HBM microbenchmarks the memory model,
-    board runs and XRT profiles the host and memory costs a whole run depends on."""
-    from spatialsim.calibration.fit import PARAMS
-
-    if source == "hls":
-        return [
-            n
-            for n in PARAMS
-            if n.startswith(("cost.", "design."))
-            and n
-            not in (
-                "cost.launch_overhead_us",
-                "cost.wait_overhead_us",
-                "cost.reconfig_ms",
-                "cost.slr_crossing_cycles",
-                "cost.axi_outstanding_reads",
-                "cost.axi_burst_beats",
-            )
-        ]
-    if source == "hbm":
-        return [n for n in PARAMS if n.startswith(("hbm.", "ddr."))]
-    return list(BOARD_CANDIDATES)
-
-
-def parse_choices(items: list[str]) -> list[tuple[tuple[str, Any], ...]]:
-    """Every combination of the --choose alternatives, as design settings."""
-    import itertools
-
-    from spatialsim.design.overrides import parse_value
-
-    axes: list[list[tuple[str, Any]]] = []
-    for item in items:
-        target, eq, values = item.partition("=")
-        target = target.strip()
-        if not eq or not values.strip() or not target.startswith(("kind.", "design.")):
-            raise UserError(
-                f"--choose {item!r}: expected kind.<kind>.<param>=V1,V2 or "
-                "design.<field>=V1,V2, e.g. kind.gemv.order=row,column"
-            )
-        opts = [parse_value(v.strip()) for v in values.split(",") if v.strip()]
-        if len(opts) < 2:
-            raise UserError(f"--choose {item!r}: give at least two alternatives")
-        axes.append([(target, v) for v in opts])
-    combos: list[tuple[tuple[str, Any], ...]] = (
-        [tuple(c) for c in itertools.product(*axes)] if axes else [()]
-    )
-    if len(combos) > MAX_ALTERNATIVES:
-        raise UserError(
-            f"--choose gives {len(combos)} combinations; at most {MAX_ALTERNATIVES} "
-            "(each is a full fit)"
-        )
-    return combos
-
-
-def parse_noise(items: list[str]) -> dict[str, float]:
-    import math
-
-    out = dict(NOISE)
-    for item in items:
-        src, eq, val = item.partition("=")
-        try:
-            rel = float(val)
-        except ValueError:
-            rel = float("nan")
-        if not eq or src not in NOISE or not math.isfinite(rel) or not 0 < rel < 1:
-            raise UserError(
-                f"--noise {item!r}: expected SOURCE=REL with SOURCE one of "
-                f"{', '.join(NOISE)} and 0 < REL < 1 (a relative standard deviation)"
-            )
-        out[src] = rel
-    return out
-
-
-def xrt_run(text: str, platform: str, path: str) -> Any:
-    """The BoardRun an XRT profile is of, from --xrt-run K=V,..."""
-    from spatialsim.calibration.measurements import BoardRun
-    from spatialsim.design.templates import build_design
-    from spatialsim.workload.models import get_model
-
-    fields: dict[str, str] = {}
-    allowed = ("model", "design", "platform", "layers", "prompt_len", "gen_len", "clock_mhz")
-    for item in filter(None, (t.strip() for t in text.split(","))):
-        k, eq, v = item.partition("=")
-        if not eq or k.strip() not in allowed:
-            raise UserError(f"--xrt-run {item!r}: expected K=V with K one of {', '.join(allowed)}")
-        fields[k.strip()] = v.strip()
-    model = get_model(fields.get("model", "gpt2-medium"))
-    design = fields.get("design", "chen2024-w8a8")
-
-    def integer(key: str, default: int) -> int:
-        try:
-            value = int(fields.get(key, default))
-        except ValueError:
-            value = -1
-        if value < (0 if key == "gen_len" else 1):
-            raise UserError(f"--xrt-run {key}={fields[key]!r}: expected a positive integer")
-        return value
-
-    prompt, gen = integer("prompt_len", 128), integer("gen_len", 32)
-    layers = integer("layers", model.layers)
-    clock_text = fields.get("clock_mhz")
-    if clock_text is None:
-        clock = build_design(design, model, prompt + gen).clock_mhz
-    else:
-        try:
-            clock = float(clock_text)
-        except ValueError:
-            clock = float("nan")
-        if not 1 <= clock <= 1000:
-            raise UserError(f"--xrt-run clock_mhz={clock_text!r}: expected MHz in [1, 1000]")
-    return BoardRun(
-        path,
-        0,
-        model.name,
-        design,
-        fields.get("platform", platform),
-        layers,
-        prompt,
-        gen,
-        clock,
-        None,
-        None,
-    )
-
-
 def run_calibrate(args: argparse.Namespace) -> int:
-    from spatialsim.calibration.fit import (
-        Alternative,
-        apply,
-        compare,
-        current_values,
-        fit,
-        posterior_prior,
-    )
-    from spatialsim.calibration.hls_report import parse_report
-    from spatialsim.calibration.measurements import load_board_csv, load_hbm_csv
-    from spatialsim.calibration.observations import (
-        board_observations,
-        hbm_observations,
-        hls_observations,
-        xrt_observations,
-    )
-    from spatialsim.calibration.profile import dumps, profile_doc, save
-    from spatialsim.costmodel.params import CostParams
-    from spatialsim.design.templates import build_design
-    from spatialsim.hardware.platform import get_platform
-    from spatialsim.workload.models import get_model
+    from spatialsim.calibration.job import calibrate
+    from spatialsim.calibration.profile import dumps, save
 
-    if not (args.board or args.hls or args.hbm or args.xrt):
-        raise UserError("nothing to calibrate against: give --board, --xrt, --hls and/or --hbm")
-    if args.xrt and not args.map:
-        raise UserError("--xrt needs --map CU=TARGET for the compute units to use")
-    if args.map and not args.xrt:
-        raise UserError("--map names compute units of an --xrt profile; give --xrt FILE")
-    mapping: dict[str, str] = {}
-    for item in args.map:
-        cu, eq, target = item.partition("=")
-        if not eq or not cu.strip() or not target.strip():
-            raise UserError(f"--map {item!r}: expected CU=TARGET, e.g. bert_layer_1=region_1")
-        mapping[cu.strip()] = target.strip()
-    noise = parse_noise(args.noise)
-    choices = parse_choices(args.choose)
-    if args.choose and not (args.board or args.xrt):
-        raise UserError("--choose compares structures on board runs: give --board or --xrt")
-    platform = get_platform(args.platform)
-    cost = CostParams()
-    design_ref = build_design(args.hls_design, get_model(args.hls_model), args.hls_seq_len)
-    defaults = current_values(cost, platform, design_ref)
-    base = dict(defaults)
-    fits: dict[str, FitResult] = {}
-    notes: dict[str, list[str]] = {}
-    loo = not args.no_loo
-    learned: dict[str, Any] = {}  # posteriors carried on as the next fit's priors
-    if args.hbm:
-        hs = hbm_observations(load_hbm_csv(Path(args.hbm)), platform, noise["hbm"])
-        notes["hbm_not_modelled"] = hs.not_modelled
-        fits["hbm"] = fit(hs.observations, candidates("hbm"), base, loo)
-        _carry(fits["hbm"], "hbm", base, learned, posterior_prior)
-    if args.hls:
-        reports = [parse_report(Path(f)) for f in args.hls]
-        hl = hls_observations(
-            reports, design_ref, "prefill", args.hls_seq_len, cost, platform, noise["hls"]
-        )
-        notes["hls_skipped"] = hl.skipped
-        fits["hls"] = fit(hl.observations, candidates("hls"), base, loo, learned)
-        _carry(fits["hls"], "hls", base, learned, posterior_prior)
-    alternatives: list[Alternative] = []
-    if args.board or args.xrt:
-        runs = load_board_csv(Path(args.board)) if args.board else []
-        xrt_prof = None
-        if args.xrt:
-            from spatialsim.calibration.xrt import read_xrt
-
-            xrt_prof = read_xrt(Path(args.xrt))
-            xrun = xrt_run(args.xrt_run, args.platform, args.xrt)
-        c, p = apply({k: v for k, v in base.items() if not k.startswith("design.")}, cost, platform)
-        for settings in choices:
-            obs = board_observations(runs, c, {args.platform: p}, settings, noise["board"])
-            if xrt_prof is not None:
-                obs += xrt_observations(xrt_prof, mapping, xrun, c, p, settings, noise["xrt"])
-            label = ", ".join(f"{k}={v}" for k, v in settings) or "as built"
-            res = fit(obs, candidates("board"), base, loo and len(choices) == 1, learned)
-            alternatives.append(Alternative(label, settings, res))
-        alternatives = compare(alternatives)
-        best = alternatives[0]
-        if loo and len(choices) > 1:  # leave-one-out only for the chosen structure
-            obs = board_observations(runs, c, {args.platform: p}, best.settings, noise["board"])
-            if xrt_prof is not None:
-                obs += xrt_observations(xrt_prof, mapping, xrun, c, p, best.settings, noise["xrt"])
-            best = Alternative(
-                best.label, best.settings, fit(obs, candidates("board"), base, True, learned)
-            )
-            alternatives[0] = best
-        fits["board"] = best.result
     command = "spatialsim calibrate " + " ".join(
         ([f"--hbm {args.hbm}"] if args.hbm else [])
         + (
@@ -488,35 +264,35 @@ def run_calibrate(args: argparse.Namespace) -> int:
         + [f"--noise {n}" for n in args.noise]
         + [f"--out {args.out}"]
     )
-    meta: dict[str, Any] = {"command": command, **{k: v for k, v in notes.items() if v}}
-    if args.hls:
-        meta["hls_design"] = args.hls_design
-    doc = profile_doc(
-        args.platform, fits, defaults, meta, alternatives if len(choices) > 1 else None
+    cal = calibrate(
+        board=args.board,
+        xrt=args.xrt,
+        cu_map=args.map,
+        xrt_run=args.xrt_run,
+        choose=args.choose,
+        noise=args.noise,
+        hls=args.hls,
+        hls_design=args.hls_design,
+        hls_model=args.hls_model,
+        hls_seq_len=args.hls_seq_len,
+        hbm=args.hbm,
+        platform=args.platform,
+        loo=not args.no_loo,
+        command=command,
     )
     written = []
     if args.plot:
         from spatialsim.report.calibration_plots import write_calibration_plots
 
-        written = write_calibration_plots(Path(args.plot), doc)
-    save(Path(args.out), dumps(doc))
-    if len(choices) > 1:
-        _print_structures(alternatives)
-    _print_fits(fits, defaults)
+        written = write_calibration_plots(Path(args.plot), cal.doc)
+    save(Path(args.out), dumps(cal.doc))
+    if cal.alternatives:
+        _print_structures(cal.alternatives)
+    _print_fits(cal.fits, cal.defaults)
     for path in written:
         print(f"wrote {path}")
     print(f"\nwrote {args.out}")
     return 0
-
-
-def _carry(
-    res: FitResult, source: str, base: dict[str, float], learned: dict[str, Any], post: Any
-) -> None:
-    """The fit's values become the next fit's starting point, its posteriors its priors."""
-    for n in res.names:
-        base[n] = res.values[n]
-        if n in res.fitted:
-            learned[n] = post(res, n, f"posterior of the {source} fit")
 
 
 def _print_structures(alternatives: list[Any]) -> None:

@@ -1,54 +1,161 @@
-"""Writing output files atomically: a reader never sees a half-written file."""
+"""Writing output files: never half-written, and never replacing what is not a file.
+
+What a path names decides how it is written:
+
+- a new path or a regular file: through a temporary file in the same folder and a rename,
+  so a reader sees the old file or the new one, never a part (an existing file keeps its
+  permissions);
+- a symbolic link: followed, and its target written as above (the link stays a link);
+- a character device, a named pipe or a socket (``/dev/null``, ``/dev/stdout``, a FIFO):
+  written through, never replaced;
+- a directory or an empty path: an error naming the path.
+
+A folder of outputs (``run --out DIR``) is written into a temporary sibling folder and
+renamed into place once complete (:func:`atomic_folder`), so an interrupted run leaves the
+complete set or nothing new.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from spatialsim.errors import UserError
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+def _target(path: Path | str) -> tuple[Path, bool]:
+    """(the path to write, whether it is a stream written through rather than replaced)."""
+    if str(path) == "":
+        raise UserError("output path is empty: give a file name, or '-' for stdout")
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return path, False
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write ({exc.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise UserError(f"{path}: is a directory; give a file name inside it")
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        return path, True
+    if not stat.S_ISREG(mode):
+        raise UserError(f"{path}: not a regular file, device or pipe; refusing to replace it")
+    return path, False
+
+
+def _mode_for(path: Path) -> int:
+    """Permissions for the new file: the old file's, or the usual ones under the umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _temp_beside(path: Path, suffix: str) -> tuple[int, str]:
     folder = path.parent if str(path.parent) else Path(".")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=folder)
     except OSError as exc:
         raise UserError(f"{path}: cannot write ({exc.strerror})") from None
+
+
+def atomic_write_text(path: Path | str, text: str) -> None:
+    """Write ``text`` to ``path`` (see the module docstring for what each target gets)."""
+    target, stream = _target(path)
+    if stream:
+        try:
+            with open(target, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise UserError(f"{path}: cannot write ({exc.strerror})") from None
+        return
+    fd, tmp = _temp_beside(target, ".tmp")
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+        os.fchmod(fd, _mode_for(target))
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UserError(f"{path}: cannot write ({exc.strerror})") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def atomic_write_with(path: Path, write: Callable[[Path], None]) -> None:
-    """Let ``write`` fill a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=folder)
-        os.close(fd)
-    except OSError as exc:
-        raise UserError(f"{path}: cannot write ({exc.strerror})") from None
+def atomic_write_with(path: Path | str, write: Callable[[Path], None]) -> None:
+    """Let ``write`` fill a temporary file beside ``path``, then put it in place (copied
+    through for a device or a pipe)."""
+    target, stream = _target(path)
+    fd, tmp = _temp_beside(target if not stream else Path(tempfile.gettempdir()) / "x", "")
+    os.close(fd)
     try:
         write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        if stream:
+            with open(tmp, "rb") as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            Path(tmp).unlink()
+            return
+        os.chmod(tmp, _mode_for(target))
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UserError(f"{path}: cannot write ({exc.strerror})") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+MANIFEST = "manifest.json"
+
+
+@contextlib.contextmanager
+def atomic_folder(path: Path | str, label: str = "--out") -> Iterator[Path]:
+    """Yield a temporary sibling of folder ``path`` to fill; when the block completes, it
+    replaces ``path`` (files of an existing folder that the new set does not write are kept,
+    the set's own files are replaced). On an exception nothing at ``path`` changes."""
+    if str(path) == "":
+        raise UserError(f"{label}: the folder name is empty")
+    folder = Path(path)
+    if folder.is_symlink():
+        folder = Path(os.path.realpath(folder))
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{label} {path}: exists and is not a directory")
+    parent = folder.parent if str(folder.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=parent))
+    except OSError as exc:
+        raise UserError(f"{label} {path}: cannot create the folder ({exc.strerror})") from None
+    try:
+        yield tmp
+        if not folder.exists():
+            os.replace(tmp, folder)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(folder, 0o777 & ~umask)
+            return
+        # an existing folder: its old manifest goes first, the new one last, so a folder
+        # whose manifest is missing or older than its files is visibly incomplete
+        (folder / MANIFEST).unlink(missing_ok=True)
+        for item in sorted(tmp.iterdir(), key=lambda p: p.name == MANIFEST):
+            os.replace(item, folder / item.name)
+        tmp.rmdir()
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise UserError(f"{label} {path}: cannot write ({exc.strerror})") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spatialsim.cli.common import add_json_option, positive_int
+from spatialsim.cli.common import add_json_option, output_path, positive_int
 from spatialsim.report.text import emit_json, table
 
 if TYPE_CHECKING:
@@ -238,7 +238,9 @@ def add_calibrate_parser(sub: Any) -> None:
         help="also write the calibration report figures (observed vs predicted with "
         "intervals; each parameter's prior and posterior; the structures' evidence) to DIR",
     )
-    p.add_argument("--out", required=True, metavar="PROFILE", help="profile to write (.toml)")
+    p.add_argument(
+        "--out", type=output_path, required=True, metavar="PROFILE", help="profile to write (.toml)"
+    )
     p.set_defaults(func=run_calibrate)
 
 

@@ -60,8 +60,20 @@ def nonneg_float(text: str) -> float:
     return _number(text, float, "a number >= 0", positive=False)
 
 
+def output_path(text: str) -> str:
+    """An output path given on the command line: not empty."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("output path is empty: give a file name, or '-'")
+    return text
+
+
 def add_json_option(p: argparse.ArgumentParser, what: str = "JSON") -> None:
-    p.add_argument("--json", metavar="PATH", help=f"write {what} to PATH, or '-' for stdout")
+    p.add_argument(
+        "--json",
+        type=output_path,
+        metavar="PATH",
+        help=f"write {what} to PATH, or '-' for stdout",
+    )
 
 
 def add_design_options(p: argparse.ArgumentParser, default_design: str) -> None:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from spatialsim.cli.common import add_design_options, positive_int, resolve
+from spatialsim.cli.common import add_design_options, output_path, positive_int, resolve
 
 
 def add_parser(sub: Any) -> None:
@@ -27,7 +27,7 @@ def add_parser(sub: Any) -> None:
         default=None,
         help="longest sequence to size buffers for (same as --max-seq-len)",
     )
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--out", type=output_path, required=True, metavar="DIR", help="output folder")
     p.set_defaults(func=run)
 
 

@@ -11,6 +11,7 @@ from spatialsim.cli.common import (
     DEFAULT_PROMPT,
     add_design_options,
     add_json_option,
+    output_path,
     positive_int,
     resolve,
 )
@@ -68,7 +69,9 @@ def add_parsers(sub: Any) -> None:
         default=DEFAULT_PROMPT,
         help=f"sequence length the design must hold (default {DEFAULT_PROMPT})",
     )
-    p.add_argument("--out", metavar="FILE", help="write the design to a .toml file")
+    p.add_argument(
+        "--out", type=output_path, metavar="FILE", help="write the design to a .toml file"
+    )
     add_json_option(p, "resource JSON")
     p.set_defaults(func=run_design)
 

@@ -10,6 +10,7 @@ from spatialsim.cli.common import (
     add_design_options,
     add_engine_options,
     add_json_option,
+    output_path,
     positive_float,
     positive_int,
     request_from_args,
@@ -60,6 +61,7 @@ def add_parsers(sub: Any) -> None:
     add_json_option(p, "the replay summary JSON")
     p.add_argument(
         "--out",
+        type=output_path,
         metavar="DIR",
         default=None,
         help="write DIR/replay.json (with every request) for 'spatialsim plot'",
@@ -84,7 +86,7 @@ def add_parsers(sub: Any) -> None:
     t.add_argument("--prompt", default="lognormal:256:0.8", help="prompt length distribution")
     t.add_argument("--output", default="uniform:16:128", help="output length distribution")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    t.add_argument("--out", default=None, help="file to write (default: stdout)")
+    t.add_argument("--out", type=output_path, default=None, help="file to write (default: stdout)")
     t.set_defaults(func=run_trace)
     add_plot_parser(sub)
 

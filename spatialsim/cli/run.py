@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,14 +12,14 @@ from spatialsim.cli.common import (
     add_engine_options,
     add_json_option,
     nonneg_int,
+    output_path,
     positive_int,
     request_from_args,
 )
 from spatialsim.cli.progress import progress_bar
-from spatialsim.errors import UserError
 from spatialsim.experiment.request import RunRequest
-from spatialsim.fileutil import atomic_write_text
-from spatialsim.report.perfetto import perfetto_trace
+from spatialsim.fileutil import MANIFEST, atomic_folder
+from spatialsim.report.perfetto import write_perfetto
 from spatialsim.report.run_summary import summary_text
 from spatialsim.report.text import emit_json, json_text
 
@@ -67,7 +66,9 @@ def add_parsers(sub: Any) -> None:
         f"{DEMO_PROMPT}-token prompt and {DEMO_GEN} generated "
         f"tokens. Prints a summary and writes result.json and summary.txt.",
     )
-    d.add_argument("--out", default=DEMO_OUT, help=f"results folder (default: ./{DEMO_OUT})")
+    d.add_argument(
+        "--out", type=output_path, default=DEMO_OUT, help=f"results folder (default: ./{DEMO_OUT})"
+    )
     d.set_defaults(func=run_demo)
 
 
@@ -82,6 +83,7 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     add_json_option(p, "the result JSON")
     p.add_argument(
         "--out",
+        type=output_path,
         default=None,
         metavar="DIR",
         help="write DIR/result.json, DIR/summary.txt and DIR/trace.perfetto.json "
@@ -100,19 +102,22 @@ def simulate_cli(
     return report.result, report.to_json(timing=not args.no_timing)
 
 
+OUT_FILES = ("result.json", "summary.txt", "trace.perfetto.json")
+
+
 def _write_outputs(out: str, doc: dict[str, Any], text: str, result: RunResult) -> list[Path]:
-    folder = Path(out)
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"--out {out}: exists and is not a directory")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
-    paths = [folder / "result.json", folder / "summary.txt", folder / "trace.perfetto.json"]
-    atomic_write_text(paths[0], json_text(doc))
-    atomic_write_text(paths[1], text + "\n")
-    atomic_write_text(paths[2], json.dumps(perfetto_trace(result), separators=(",", ":")))
-    return paths
+    """The --out set, written into a temporary sibling folder and moved into place when
+    complete, with a manifest last: an interrupted run leaves the whole set or nothing new."""
+    with atomic_folder(out) as tmp:
+        (tmp / OUT_FILES[0]).write_text(json_text(doc), encoding="utf-8")
+        (tmp / OUT_FILES[1]).write_text(text + "\n", encoding="utf-8")
+        write_perfetto(result, tmp / OUT_FILES[2])
+        manifest = {
+            "complete": True,
+            "files": {n: (tmp / n).stat().st_size for n in OUT_FILES},
+        }
+        (tmp / MANIFEST).write_text(json_text(manifest), encoding="utf-8")
+    return [Path(out) / n for n in OUT_FILES]
 
 
 def run(args: argparse.Namespace) -> int:

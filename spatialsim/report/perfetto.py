@@ -13,11 +13,24 @@ To keep files small for real runs, spans of one kernel in the same state that to
 merged as they are recorded. Only simulated launches are detailed (the first layer of each
 step). FIFO levels are reduced to at most ``points`` samples per launch: the highest level
 in each of ``points`` equal time slices. Channel throughput is binned into ``points``
-slices per launch. Times are microseconds.
+slices per launch (fewer when there are so many launches that a track would exceed
+``max_spans`` samples; ``otherData.counter_samples_per_launch`` then says how many). Times
+are microseconds.
+
+A kernel track holds at most ``max_spans`` spans (more than a viewer shows usefully): a
+track that would hold more has consecutive spans merged in groups, each shown as its
+dominant state ("busy (aggregated)") with every state's share in its args, and the file's
+``otherData.aggregated`` says which tracks and by how much. Building the trace takes time
+linear in the recorded spans, levels and transfers; :func:`write_perfetto` streams it to
+disk event by event.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from math import ceil
+from pathlib import Path
 from typing import Any
 
 from spatialsim.metrics.result import RunResult
@@ -51,76 +64,87 @@ def _meta(
     return out
 
 
-def perfetto_trace(result: RunResult, points: int = 64) -> dict[str, Any]:
+MAX_SPANS = 20_000  # per kernel track
+
+
+def perfetto_trace(
+    result: RunResult, points: int = 64, max_spans: int = MAX_SPANS
+) -> dict[str, Any]:
     """The trace of ``result`` (which must have been run with ``timeline=True``)."""
+    other: dict[str, Any] = {}
+    events = list(_events(result, points, max_spans, other))
+    return {"traceEvents": events, "displayTimeUnit": "ns", "otherData": other}
+
+
+def write_perfetto(
+    result: RunResult, path: Path, points: int = 64, max_spans: int = MAX_SPANS
+) -> None:
+    """Stream the trace of ``result`` to ``path`` as JSON, one event at a time (strict:
+    a non-finite number is an error, never written)."""
+    other: dict[str, Any] = {}
+    with open(path, "w", encoding="utf-8") as out:
+        out.write('{"traceEvents":[')
+        for i, ev in enumerate(_events(result, points, max_spans, other)):
+            out.write(("," if i else "") + json.dumps(ev, separators=(",", ":"), allow_nan=False))
+        out.write('],"displayTimeUnit":"ns","otherData":')
+        out.write(json.dumps(other, separators=(",", ":"), allow_nan=False) + "}")
+
+
+def _events(
+    result: RunResult, points: int, max_spans: int, other: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
     tl = result.timeline
     if tl is None:
         raise ValueError("the run has no timeline; simulate with RunConfig(timeline=True)")
     us = 1.0 / result.clock_mhz  # microseconds per cycle
-    ev: list[dict[str, Any]] = []
-    ev += _meta(HOST, "host") + _meta(KERNELS, "kernels") + _meta(FIFOS, "FIFOs")
-    ev += _meta(HBM, "HBM channels")
-    ev += _meta(HOST, "", 0, 0, "launches")
+    yield from _meta(HOST, "host") + _meta(KERNELS, "kernels") + _meta(FIFOS, "FIFOs")
+    yield from _meta(HBM, "HBM channels")
+    yield from _meta(HOST, "", 0, 0, "launches")
     tids = {k: i for i, k in enumerate(tl.kernel_order)}
     for k, i in tids.items():
-        ev += _meta(KERNELS, "", i, i, k)
+        yield from _meta(KERNELS, "", i, i, k)
     for la in tl.launches:
         what = "prefill" if la.phase == "prefill" else f"decode token {la.step}"
-        ev.append(
-            {
+        yield {
+            "ph": "X",
+            "pid": HOST,
+            "tid": 0,
+            "name": f"{what}: layer 1",
+            "cat": la.phase,
+            "ts": la.start * us,
+            "dur": (la.end - la.start) * us,
+        }
+        if la.copies:
+            yield {
                 "ph": "X",
                 "pid": HOST,
                 "tid": 0,
-                "name": f"{what}: layer 1",
-                "cat": la.phase,
-                "ts": la.start * us,
-                "dur": (la.end - la.start) * us,
+                "name": f"{what}: {la.copies} more identical layers (replayed)",
+                "cat": "replayed",
+                "ts": la.end * us,
+                "dur": (la.copies_end - la.end) * us,
+                "args": {"copies": la.copies},
             }
-        )
-        if la.copies:
-            ev.append(
-                {
+            for i in tids.values():
+                yield {
                     "ph": "X",
-                    "pid": HOST,
-                    "tid": 0,
-                    "name": f"{what}: {la.copies} more identical layers (replayed)",
+                    "pid": KERNELS,
+                    "tid": i,
+                    "name": f"replayed x{la.copies}",
                     "cat": "replayed",
                     "ts": la.end * us,
                     "dur": (la.copies_end - la.end) * us,
-                    "args": {"copies": la.copies},
                 }
-            )
-            for i in tids.values():
-                ev.append(
-                    {
-                        "ph": "X",
-                        "pid": KERNELS,
-                        "tid": i,
-                        "name": f"replayed x{la.copies}",
-                        "cat": "replayed",
-                        "ts": la.end * us,
-                        "dur": (la.copies_end - la.end) * us,
-                    }
-                )
-    for kernel, state, start, end in tl.spans:
-        t0, t1 = float(start), float(end)  # type: ignore[arg-type]
-        ev.append(
-            {
-                "ph": "X",
-                "pid": KERNELS,
-                "tid": tids[str(kernel)],
-                "name": state,
-                "cat": state,
-                "ts": t0 * us,
-                "dur": (t1 - t0) * us,
-            }
-        )
-    ev += _fifo_counters(tl, us, points)
-    ev += _channel_counters(tl, us, points, result.clock_mhz)
-    return {
-        "traceEvents": ev,
-        "displayTimeUnit": "ns",
-        "otherData": {
+    yield from _spans(tl, tids, us, max_spans, other)
+    # a counter track holds at most about max_spans samples too: fewer per launch when
+    # there are many launches
+    per_launch = max(2, min(points, max_spans // max(len(tl.launches), 1)))
+    if per_launch < points:
+        other["counter_samples_per_launch"] = per_launch
+    yield from _fifo_counters(tl, us, per_launch)
+    yield from _channel_counters(tl, us, per_launch, result.clock_mhz)
+    other.update(
+        {
             "model": result.model,
             "design": result.design,
             "platform": result.platform,
@@ -129,7 +153,68 @@ def perfetto_trace(result: RunResult, points: int = 64) -> dict[str, Any]:
             "gen_len": result.gen_len,
             "layers": result.layers,
             "generator": "spatialsim",
-        },
+        }
+    )
+
+
+def _spans(
+    tl: Timeline, tids: dict[str, int], us: float, max_spans: int, other: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """Each kernel's spans; a track over ``max_spans`` merged in groups of consecutive
+    touching spans (dominant state named, shares in args; a group never bridges idle time)."""
+    counts: dict[str, int] = {}
+    for rec in tl.spans:
+        counts[str(rec[0])] = counts.get(str(rec[0]), 0) + 1
+    group = {k: ceil(n / max_spans) for k, n in counts.items()}
+    merged = {k: g for k, g in group.items() if g > 1}
+    if merged:
+        other["aggregated"] = {
+            "max_spans_per_track": max_spans,
+            "spans_merged_per_shown_span": merged,
+        }
+    pending: dict[str, list[Any]] = {}  # kernel -> [start, end, n, {state: cycles}]
+    for kernel, state, start, end in tl.spans:
+        k, t0, t1 = str(kernel), float(start), float(end)  # type: ignore[arg-type]
+        if group[k] == 1:
+            yield {
+                "ph": "X",
+                "pid": KERNELS,
+                "tid": tids[k],
+                "name": state,
+                "cat": state,
+                "ts": t0 * us,
+                "dur": (t1 - t0) * us,
+            }
+            continue
+        acc = pending.get(k)
+        if acc is not None and t0 > acc[1]:  # idle in between: never draw a gap as work
+            yield _aggregated(k, tids[k], acc, us)
+            acc = None
+        if acc is None:
+            acc = pending[k] = [t0, t1, 0, {}]
+        acc[1] = t1
+        acc[2] += 1
+        acc[3][state] = acc[3].get(state, 0.0) + (t1 - t0)
+        if acc[2] == group[k]:
+            yield _aggregated(k, tids[k], acc, us)
+            del pending[k]
+    for k, acc in pending.items():
+        yield _aggregated(k, tids[k], acc, us)
+
+
+def _aggregated(kernel: str, tid: int, acc: list[Any], us: float) -> dict[str, Any]:
+    start, end, n, states = acc
+    total = sum(states.values()) or 1.0
+    top = max(states, key=states.get)
+    return {
+        "ph": "X",
+        "pid": KERNELS,
+        "tid": tid,
+        "name": f"{top} (aggregated)",
+        "cat": top,
+        "ts": start * us,
+        "dur": (end - start) * us,
+        "args": {"spans": n, **{s: round(c / total, 4) for s, c in states.items()}},
     }
 
 
@@ -137,8 +222,7 @@ def _windows(tl: Timeline) -> list[tuple[float, float]]:
     return [(la.start, la.end) for la in tl.launches]
 
 
-def _fifo_counters(tl: Timeline, us: float, points: int) -> list[dict[str, Any]]:
-    out = []
+def _fifo_counters(tl: Timeline, us: float, points: int) -> Iterator[dict[str, Any]]:
     for fifo, samples in sorted(tl.fifo_levels.items()):
         i = 0
         for start, end in _windows(tl):
@@ -151,32 +235,34 @@ def _fifo_counters(tl: Timeline, us: float, points: int) -> list[dict[str, Any]]
                     peak[b] = max(peak.get(b, 0), level)
                 i += 1
             for b in sorted(peak):
-                out.append(
-                    {
-                        "ph": "C",
-                        "pid": FIFOS,
-                        "name": fifo,
-                        "ts": (start + b * width) * us,
-                        "args": {"words": peak[b]},
-                    }
-                )
+                yield {
+                    "ph": "C",
+                    "pid": FIFOS,
+                    "name": fifo,
+                    "ts": (start + b * width) * us,
+                    "args": {"words": peak[b]},
+                }
             if peak:
-                out.append(
-                    {"ph": "C", "pid": FIFOS, "name": fifo, "ts": end * us, "args": {"words": 0}}
-                )
-    return out
+                yield {"ph": "C", "pid": FIFOS, "name": fifo, "ts": end * us, "args": {"words": 0}}
 
 
 def _channel_counters(
     tl: Timeline, us: float, points: int, clock_mhz: float
-) -> list[dict[str, Any]]:
-    out = []
+) -> Iterator[dict[str, Any]]:
+    windows = _windows(tl)
     for channel, xfers in sorted(tl.transfers.items()):
-        for start, end in _windows(tl):
+        xs = sorted(xfers)
+        j = 0  # the first transfer that may reach the current window (windows are in order)
+        for start, end in windows:
+            while j < len(xs) and xs[j][1] <= start:
+                j += 1
             width = (end - start) / points or 1.0
             bins = [0.0] * points
-            for a, b, nbytes in xfers:
-                if b <= start or a >= end or b <= a:
+            k0 = j
+            while k0 < len(xs) and xs[k0][0] < end:
+                a, b, nbytes = xs[k0]
+                k0 += 1
+                if b <= start or b <= a:
                     continue
                 rate = nbytes / (b - a)  # bytes per cycle
                 lo, hi = max(a, start), min(b, end)
@@ -188,16 +274,11 @@ def _channel_counters(
                 continue
             for k, moved in enumerate(bins):
                 gbps = moved / width * clock_mhz * 1e6 / 1e9
-                out.append(
-                    {
-                        "ph": "C",
-                        "pid": HBM,
-                        "name": channel,
-                        "ts": (start + k * width) * us,
-                        "args": {"GB/s": round(gbps, 4)},
-                    }
-                )
-            out.append(
-                {"ph": "C", "pid": HBM, "name": channel, "ts": end * us, "args": {"GB/s": 0.0}}
-            )
-    return out
+                yield {
+                    "ph": "C",
+                    "pid": HBM,
+                    "name": channel,
+                    "ts": (start + k * width) * us,
+                    "args": {"GB/s": round(gbps, 4)},
+                }
+            yield {"ph": "C", "pid": HBM, "name": channel, "ts": end * us, "args": {"GB/s": 0.0}}

@@ -117,7 +117,7 @@ def gantt(tr: dict[str, Any], out: Path, first_layer: bool) -> Path:
             continue
         if end is not None and e["ts"] >= end:
             continue
-        state = "replayed" if e.get("cat") == "replayed" else e["name"]
+        state = e.get("cat") or e["name"]  # aggregated spans carry their dominant state
         rows[names[e["tid"]]].setdefault(state, []).append((e["ts"] / 1e3, e["dur"] / 1e3))
     fig, ax = plt.subplots(figsize=(12, 0.32 * len(order) + 1.6))
     for y, k in enumerate(order):
@@ -128,9 +128,14 @@ def gantt(tr: dict[str, Any], out: Path, first_layer: bool) -> Path:
     ax.invert_yaxis()
     ax.set_xlabel("time (ms)")
     meta = tr.get("otherData", {})
-    what = "first prefill layer" if first_layer else "whole run (replayed layers in grey)"
+    replayed = any(e.get("cat") == "replayed" for e in launches)
+    what = "first prefill layer" if first_layer else "whole run"
+    if not first_layer and replayed:
+        what += " (replayed layers in grey)"
+    if not first_layer and meta.get("aggregated"):
+        what += "; dense tracks aggregated"
     ax.set_title(f"Kernel activity, {what}: {meta.get('model')} / {meta.get('design')}")
-    states = list(STATES) + ([] if first_layer else ["replayed"])
+    states = list(STATES) + (["replayed"] if not first_layer and replayed else [])
     ax.legend(
         handles=[Patch(color=COLORS[s], label=s) for s in states],
         loc="upper right",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,8 +48,29 @@ def _fmt(value: Any) -> str:
 
 
 def json_text(data: dict[str, Any]) -> str:
-    """The JSON form used for every file and stdout document."""
-    return json.dumps(data, indent=2, sort_keys=False) + "\n"
+    """The JSON form used for every file and stdout document: strict JSON, so a NaN or an
+    infinity anywhere is an error here, never a ``NaN`` token in a file."""
+    try:
+        return json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n"
+    except ValueError:
+        raise ValueError(f"non-finite number in output: {_first_nonfinite(data)}") from None
+
+
+def _first_nonfinite(value: Any, where: str = "") -> str:
+    """The path of the first NaN or infinity in a document (for the internal error)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{where or '.'} = {value}"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = _first_nonfinite(v, f"{where}.{k}")
+            if found:
+                return found
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            found = _first_nonfinite(v, f"{where}[{i}]")
+            if found:
+                return found
+    return ""
 
 
 def emit_json(data: dict[str, Any], target: str) -> None:

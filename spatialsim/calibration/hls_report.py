@@ -15,6 +15,7 @@ has no clock table, the field is None, or derived and marked in ``derived``.
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -76,14 +77,21 @@ class HlsReport:
         }
 
 
+MAX_CYCLES = 10**15  # far beyond any real latency; larger is not a report's number
+
+
 def _int(text: str) -> int | None:
+    """A count from a report cell; None when it is not a (finite, bounded) number."""
     text = text.strip()
-    if text in ("", "-", "?", "N/A", "undef"):
+    if text in ("", "-", "?", "N/A", "undef") or len(text) > 24:
         return None
     try:
-        return int(float(text))
+        value = float(text)
     except ValueError:
         return None
+    if not math.isfinite(value) or abs(value) > MAX_CYCLES:
+        return None
+    return int(value)
 
 
 def _cells(line: str) -> list[str]:
@@ -97,11 +105,11 @@ def parse_report(path: Path) -> HlsReport:
     except OSError as exc:
         raise UserError(f"{path}: cannot read HLS report ({exc.strerror})") from None
     if text.lstrip().startswith("<"):
-        return _parse_xml(path, text)
+        return _checked(path, _parse_xml(path, text))
     if "Synthesis Summary Report of" in text:
-        return _parse_summary(path, text)
+        return _checked(path, _parse_summary(path, text))
     if "Vitis HLS Report for" in text or "Vivado HLS Report for" in text:
-        return _parse_module(path, text)
+        return _checked(path, _parse_module(path, text))
     raise UserError(
         f"{path}: not a Vitis HLS synthesis report (expected a *_csynth.rpt, "
         f"csynth.rpt or *_csynth.xml file)"
@@ -152,8 +160,8 @@ def _parse_module(path: Path, text: str) -> HlsReport:
         "text",
         top,
         part,
-        float(clock.group(1)) if clock else None,
-        float(clock.group(2)) if clock else None,
+        _float(clock.group(1)) if clock else None,
+        _float(clock.group(2)) if clock else None,
         latency,
         interval,
     )
@@ -230,9 +238,32 @@ def _parse_summary(path: Path, text: str) -> HlsReport:
     return rep
 
 
+def _checked(path: Path, rep: HlsReport) -> HlsReport:
+    """Refuse a report with impossible numbers: negative latencies, intervals or trip
+    counts, a clock period that is not positive."""
+    counts = [("latency", rep.latency_cycles), ("interval", rep.interval_cycles)]
+    for name, m in rep.modules.items():
+        counts += [(f"module {name} latency", m.get("latency_cycles"))]
+        counts += [(f"module {name} interval", m.get("interval_cycles"))]
+    for name, lp in rep.loops.items():
+        counts += [(f"loop {name} trip count", lp.trip_count), (f"loop {name} II", lp.ii)]
+        counts += [(f"loop {name} latency", lp.latency_cycles)]
+    for what, value in counts:
+        if value is not None and value < 0:
+            raise UserError(f"{path}: {what} = {value} cycles is negative; not a real report")
+    for what, ns in (
+        ("target clock", rep.clock_target_ns),
+        ("estimated clock", rep.clock_estimated_ns),
+    ):
+        if ns is not None and not ns > 0:
+            raise UserError(f"{path}: {what} = {ns} ns must be positive")
+    return rep
+
+
 def _float(text: str) -> float | None:
     try:
-        return float(text.strip())
+        value = float(text.strip())
+        return value if math.isfinite(value) and abs(value) < MAX_CYCLES else None
     except ValueError:
         return None
 

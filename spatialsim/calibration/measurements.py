@@ -12,11 +12,12 @@ execution summary of the region compute units) and ``note``. The HBM CSV is the
 
 from __future__ import annotations
 
-import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from spatialsim.errors import UserError
+from spatialsim.tomlio import csv_rows, read_text
 
 BOARD_COLUMNS = (
     "model",
@@ -69,26 +70,22 @@ class HbmMeasurement:
     source: str
 
 
-def _read(path: Path, required: tuple[str, ...], optional: tuple[str, ...]) -> list[dict[str, str]]:
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames or []
-            missing = [c for c in required if c not in header]
-            if missing:
-                raise UserError(
-                    f"{path}: missing column(s) {', '.join(missing)}; the header "
-                    f"must have {','.join(required)}"
-                )
-            unknown = [c for c in header if c not in required + optional]
-            if unknown:
-                raise UserError(
-                    f"{path}: unknown column {unknown[0]!r}; valid: "
-                    f"{', '.join(required + optional)}"
-                )
-            return list(reader)
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+def _read(
+    path: Path, required: tuple[str, ...], optional: tuple[str, ...]
+) -> list[tuple[int, dict[str, str]]]:
+    header, rows = csv_rows(read_text(path, "CSV file"), str(path))
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise UserError(
+            f"{path}: missing column(s) {', '.join(missing)}; the header "
+            f"must have {','.join(required)}"
+        )
+    unknown = [c for c in header if c not in required + optional]
+    if unknown:
+        raise UserError(
+            f"{path}: unknown column {unknown[0]!r}; valid: {', '.join(required + optional)}"
+        )
+    return rows
 
 
 def _num(
@@ -105,10 +102,14 @@ def _num(
         if empty_ok:
             return None
         raise UserError(f"{path}: row {row}: {col} is empty; it needs a value")
+    if len(text) > 40:
+        raise UserError(f"{path}: row {row}: {col} = {text[:20]!r}... is not a number")
     try:
         value = cast(text)
     except ValueError:
         raise UserError(f"{path}: row {row}: {col} = {text!r} is not a number") from None
+    if not math.isfinite(value) or abs(value) > 1e15:
+        raise UserError(f"{path}: row {row}: {col} = {text} is not a finite number")
     if positive and not value > 0:
         raise UserError(f"{path}: row {row}: {col} = {text} must be positive")
     return float(value)
@@ -117,7 +118,7 @@ def _num(
 def load_board_csv(path: Path) -> list[BoardRun]:
     rows = _read(path, BOARD_COLUMNS, BOARD_OPTIONAL)
     runs = []
-    for i, r in enumerate(rows, start=2):
+    for i, r in rows:
         ttft = _num(path, i, "ttft_ms", r.get("ttft_ms"), float, True)
         tpot = _num(path, i, "tpot_ms", r.get("tpot_ms"), float, True)
         gen = _num(path, i, "gen_len", r.get("gen_len"), int, False, positive=False)
@@ -160,7 +161,7 @@ def load_board_csv(path: Path) -> list[BoardRun]:
 
 def load_hbm_csv(path: Path) -> list[HbmMeasurement]:
     out = []
-    for i, r in enumerate(_read(path, HBM_COLUMNS, ()), start=2):
+    for i, r in _read(path, HBM_COLUMNS, ()):
         value = _num(path, i, "value", r.get("value"), float, False)
         assert value is not None
         out.append(

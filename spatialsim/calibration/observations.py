@@ -25,6 +25,7 @@ from spatialsim.costmodel.memory import hbm_channel_rate_gbps
 from spatialsim.costmodel.params import CostParams
 from spatialsim.design.graph import Design
 from spatialsim.design.overrides import apply_settings
+from spatialsim.design.resources import check_fit
 from spatialsim.design.templates import build_design
 from spatialsim.engine.simulator import RunConfig, simulate
 from spatialsim.errors import UserError
@@ -211,6 +212,32 @@ def hbm_observations(
     return out
 
 
+def checked_design(
+    run: BoardRun, platform: Platform, settings: tuple[tuple[str, Any], ...] = ()
+) -> Design:
+    """The run's design, after the checks ``spatialsim run`` makes of a request: the
+    layers and the context fit the model, the design fits the platform, and the clock is a
+    fabric clock under the platform's ceiling. Nothing is simulated before they pass."""
+    model = get_model(run.model)
+    if not 1 <= run.layers <= model.layers:
+        raise UserError(f"layers {run.layers} is not in 1 to {model.name}'s {model.layers}")
+    seq = run.prompt_len + run.gen_len
+    if seq > model.max_positions:
+        raise UserError(
+            f"prompt_len + gen_len = {seq:,} exceeds {model.name}'s {model.max_positions:,} "
+            "positions"
+        )
+    design = build_design(run.design, model, seq)
+    design = apply_settings(design, list(settings)) if settings else design
+    check_fit(design, platform)
+    if not 1.0 <= run.clock_mhz <= platform.max_clock_mhz:
+        raise UserError(
+            f"clock_mhz {run.clock_mhz:g} is not in 1 to {platform.name}'s fabric ceiling of "
+            f"{platform.max_clock_mhz:g} MHz"
+        )
+    return design
+
+
 class RunPredictor:
     """Simulates one measured run for given parameter values (the last results cached), on
     the run's design with structural ``settings`` applied (``kind.gemv.order=column``...)."""
@@ -222,14 +249,11 @@ class RunPredictor:
         platform: Platform,
         settings: tuple[tuple[str, Any], ...] = (),
     ) -> None:
-        model = get_model(run.model)
-        if run.layers > model.layers:
-            raise UserError(
-                f"{run.file}: row {run.row}: layers {run.layers} exceeds "
-                f"{model.name}'s {model.layers}"
-            )
-        design = build_design(run.design, model, run.prompt_len + run.gen_len)
-        self.design = apply_settings(design, list(settings)) if settings else design
+        where = f"{run.file}: row {run.row}" if run.row else f"{run.file}"
+        try:
+            self.design = checked_design(run, platform, settings)
+        except UserError as exc:
+            raise UserError(f"{where}: {exc}") from None
         self.run, self.cost, self.platform = run, cost, platform
         self._cache: dict[tuple[tuple[str, float], ...], RunResult] = {}
 

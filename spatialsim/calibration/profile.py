@@ -204,6 +204,7 @@ def load(spec: str) -> Profile:
     unknown = [n for n in values if n not in PARAMS]
     if unknown:
         raise UserError(f"{origin}: unknown parameter {unknown[0]!r}; valid: {', '.join(PARAMS)}")
+    _check_numbers(origin, values, stderr, blocks, discrepancy, noise)
     return Profile(
         platform,
         values,
@@ -215,6 +216,44 @@ def load(spec: str) -> Profile:
         discrepancy,
         noise,
     )
+
+
+def _check_numbers(
+    origin: str,
+    values: Values,
+    stderr: Values,
+    blocks: list[tuple[list[str], np.ndarray]],
+    discrepancy: float,
+    noise: float,
+) -> None:
+    """Refuse a profile whose numbers no fit could have written: values outside their
+    parameter's range, non-finite or negative standard deviations, covariance blocks that
+    are not square, not finite or name unknown parameters."""
+    import math
+
+    for n, v in values.items():
+        spec = PARAMS[n]
+        if not math.isfinite(v) or not spec.lower <= v <= spec.upper:
+            raise UserError(
+                f"{origin}: {n} value = {v!r} is out of range [{spec.lower:g}, {spec.upper:g}]"
+            )
+    for n, se in stderr.items():
+        if not math.isfinite(se) or se < 0:
+            raise UserError(f"{origin}: {n} stderr = {se!r} must be a finite number >= 0")
+    for names, cov in blocks:
+        if cov.ndim != 2 or cov.shape != (len(names), len(names)):
+            raise UserError(
+                f"{origin}: a covariance of {len(names)} parameters must be "
+                f"{len(names)} x {len(names)}, got shape {tuple(cov.shape)}"
+            )
+        if not np.all(np.isfinite(cov)):
+            raise UserError(f"{origin}: a covariance holds a non-finite number")
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise UserError(f"{origin}: the covariance names {missing[0]!r}, which has no value")
+    for what, x in (("discrepancy", discrepancy), ("noise", noise)):
+        if not math.isfinite(x) or not 0 <= x < 10:
+            raise UserError(f"{origin}: board {what} = {x!r} must be a finite number in [0, 10)")
 
 
 def propagate(profile: Profile, outputs: Callable[[Values], list[float]]) -> list[float]:

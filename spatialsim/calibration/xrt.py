@@ -156,9 +156,14 @@ def read_xrt(path: Path) -> ProfileSummary | DeviceTrace:
     )
 
 
-def _cells(line: str) -> list[str]:
+def _cells(line: str, where: str = "") -> list[str]:
     """A CSV line's cells, stripped, without the trailing empty cell of a trailing comma."""
-    cells = [c.strip() for c in next(csv.reader([line]))] if line.strip() else []
+    if not line.strip():
+        return []
+    try:
+        cells = [c.strip() for c in next(csv.reader([line]))]
+    except csv.Error as exc:
+        raise UserError(f"{where}: not valid CSV ({exc})") from None
     while cells and cells[-1] == "":
         cells.pop()
     return cells
@@ -176,7 +181,9 @@ def _number(where: str, column: str, text: str, integer: bool = False) -> float:
     return value
 
 
-def _sections(lines: list[str]) -> tuple[dict[str, str], dict[str, list[tuple[int, list[str]]]]]:
+def _sections(
+    lines: list[str], file: str = ""
+) -> tuple[dict[str, str], dict[str, list[tuple[int, list[str]]]]]:
     """The ``Key: value`` preamble and every section's rows (line number, cells) by title.
 
     Blank lines separate blocks. A block of single-cell lines before any section is the
@@ -185,7 +192,7 @@ def _sections(lines: list[str]) -> tuple[dict[str, str], dict[str, list[tuple[in
     blocks: list[list[tuple[int, list[str]]]] = [[]]
     for number, raw in enumerate(lines, start=1):
         if raw.strip():
-            blocks[-1].append((number, _cells(raw)))
+            blocks[-1].append((number, _cells(raw, f"{file}: line {number}")))
         elif blocks[-1]:
             blocks.append([])
     preamble: dict[str, str] = {}
@@ -232,7 +239,7 @@ def _table(
 
 
 def parse_summary(lines: list[str], file: str) -> ProfileSummary:
-    preamble, sections = _sections(lines)
+    preamble, sections = _sections(lines, file)
     if CU_SECTION not in sections:
         raise UserError(f"{file}: no '{CU_SECTION}' section; sections: {', '.join(sections)}")
     cus: dict[str, CuSummary] = {}
@@ -266,7 +273,7 @@ def _blocks(lines: list[str], file: str) -> dict[str, list[tuple[int, list[str]]
     blocks: dict[str, list[tuple[int, list[str]]]] = {}
     current: list[tuple[int, list[str]]] | None = None
     for number, raw in enumerate(lines, start=1):
-        cells = _cells(raw)
+        cells = _cells(raw, f"{file}: line {number}")
         if not cells:
             continue
         if len(cells) == 1 and cells[0].isupper() and cells[0].isidentifier():

@@ -1,4 +1,6 @@
-"""Entry point of the ``spatialsim`` command: subcommands, and user errors without tracebacks."""
+"""Entry point of the ``spatialsim`` command: subcommands; user errors without tracebacks
+(exit 2); anything else is an internal error (exit 70) whose traceback goes to a crash
+file named in the message."""
 
 from __future__ import annotations
 
@@ -44,6 +46,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug of ours, not a user mistake: say so, keep the details
+        crash = _crash_file(argv, exc)
+        print(
+            f"spatialsim {args.command}: internal error ({type(exc).__name__}: {exc}); this "
+            f"is a bug in spatialsim, not in your input. Details: {crash}",
+            file=sys.stderr,
+        )
+        return INTERNAL_ERROR
+
+
+INTERNAL_ERROR = 70  # EX_SOFTWARE (sysexits.h): distinct from user errors (2)
+
+
+def _crash_file(argv: Sequence[str] | None, exc: BaseException) -> str:
+    """Write the traceback and the command to a crash file; its path (or why not)."""
+    import tempfile
+    import traceback
+
+    command = " ".join(["spatialsim", *(sys.argv[1:] if argv is None else argv)])
+    text = f"spatialsim {__version__}\ncommand: {command}\n\n" + "".join(
+        traceback.format_exception(exc)
+    )
+    try:
+        fd, path = tempfile.mkstemp(prefix="spatialsim-crash-", suffix=".txt")
+        with open(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return path
+    except OSError as err:
+        return f"(could not write a crash file: {err.strerror})"
 
 
 # request fields whose option is not simply --field-name

@@ -8,9 +8,33 @@ platform description. Values are in kernel clock cycles unless the name says oth
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from spatialsim.errors import UserError
+
+# Physical range of every constant (low, high, unit): far beyond any real design, so that
+# a typo (1e30) is caught, not simulated.
+RANGES: dict[str, tuple[float, float, str]] = {
+    "call_overhead_cycles": (0, 1e4, "cycles"),
+    "axi_call_cycles": (0, 1e5, "cycles"),
+    "array_prologue_cycles": (0, 1e5, "cycles"),
+    "array_prologue_divisor": (0.01, 1e6, "(K / divisor cycles)"),
+    "row_store_cycles_per_word": (0, 64, "cycles per word"),
+    "row_store_overhead_cycles": (0, 1e5, "cycles"),
+    "softmax_exp_depth_cycles": (0, 1e5, "cycles"),
+    "layernorm_norm_depth_cycles": (0, 1e5, "cycles"),
+    "softmax_out_depth_cycles": (0, 1e5, "cycles"),
+    "gemv_pass_overhead_cycles": (0, 1e5, "cycles"),
+    "attn_gemv_overhead_cycles": (0, 1e5, "cycles"),
+    "dataflow_overhead_cycles": (0, 1e6, "cycles"),
+    "slr_crossing_cycles": (0, 1e4, "cycles"),
+    "axi_burst_beats": (1, 256, "beats"),
+    "axi_outstanding_reads": (1, 256, "reads"),
+    "launch_overhead_us": (0, 1e6, "us"),
+    "wait_overhead_us": (0, 1e6, "us"),
+    "reconfig_ms": (0, 1e6, "ms"),
+}
 
 
 @dataclass(frozen=True)
@@ -87,16 +111,17 @@ class CostParams:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            low, high, unit = RANGES[f.name]
             bad = (
                 isinstance(value, bool)
                 or not isinstance(value, (int, float))
-                or value < 0
-                or value != value
-                or value == float("inf")
+                or not math.isfinite(value)
+                or not low <= value <= high
             )
-            if bad or (f.name == "array_prologue_divisor" and value == 0):
+            if bad:
                 raise UserError(
-                    f"cost parameter {f.name} must be a finite number >= 0, got {value!r}"
+                    f"cost parameter {f.name} = {value!r} is out of range: a finite number "
+                    f"in [{low:g}, {high:g}] {unit}"
                 )
 
     def replace(self, **changes: float) -> CostParams:

@@ -8,6 +8,7 @@ one bitstream; the W8A8 design has a systolic prefill bitstream and a GEMV decod
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -62,6 +63,96 @@ class PhaseBinding:
             )
 
 
+CLOCK_RANGE_MHZ = (1.0, 2000.0)  # any FPGA fabric clock lies in here
+# Kernel, FIFO and bitstream names reach C++ (identifiers, macros), Tcl and v++ config
+# files when exported, so they must be identifiers in all of them: ASCII letters, digits
+# and underscores, not starting with a digit, and not a C++ keyword.
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+CXX_KEYWORDS = frozenset(
+    (
+        "alignas",
+        "alignof",
+        "and",
+        "asm",
+        "auto",
+        "bool",
+        "break",
+        "case",
+        "catch",
+        "char",
+        "class",
+        "const",
+        "constexpr",
+        "continue",
+        "decltype",
+        "default",
+        "delete",
+        "do",
+        "double",
+        "else",
+        "enum",
+        "explicit",
+        "export",
+        "extern",
+        "false",
+        "float",
+        "for",
+        "friend",
+        "goto",
+        "if",
+        "inline",
+        "int",
+        "long",
+        "mutable",
+        "namespace",
+        "new",
+        "noexcept",
+        "not",
+        "nullptr",
+        "operator",
+        "or",
+        "private",
+        "protected",
+        "public",
+        "register",
+        "return",
+        "short",
+        "signed",
+        "sizeof",
+        "static",
+        "struct",
+        "switch",
+        "template",
+        "this",
+        "throw",
+        "true",
+        "try",
+        "typedef",
+        "typename",
+        "union",
+        "unsigned",
+        "using",
+        "virtual",
+        "void",
+        "volatile",
+        "while",
+        "xor",
+    )
+)
+DESIGN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}")
+
+
+def check_identifier(where: str, *names: object) -> None:
+    """Refuse a name that is not an identifier in C++, Tcl and v++ config files."""
+    for name in names:
+        if not isinstance(name, str) or not IDENTIFIER.fullmatch(name) or name in CXX_KEYWORDS:
+            raise UserError(
+                f"{where} name {name!r} is not an identifier: use ASCII letters, digits and "
+                "_, not starting with a digit, at most 64 characters, not a C++ keyword "
+                "(names reach the generated C++, Tcl and v++ files)"
+            )
+
+
 @dataclass
 class Design:
     """A spatial accelerator for one model: bitstream graphs and phase bindings.
@@ -93,26 +184,39 @@ class Design:
     # -- structure ------------------------------------------------------------------------
     def validate(self) -> None:
         """Check phases, kernels and FIFOs; raise :class:`UserError` naming the problem."""
+        if not isinstance(self.name, str) or not DESIGN_NAME.fullmatch(self.name):
+            raise UserError(
+                f"design name {self.name!r} must be letters, digits and _ . + - "
+                "(it names generated files)"
+            )
         where = f"design {self.name}"
-        if (
-            isinstance(self.clock_mhz, bool)
-            or not isinstance(self.clock_mhz, (int, float))
-            or self.clock_mhz <= 0
-        ):
-            raise UserError(f"{where}: clock_mhz must be a positive number, got {self.clock_mhz!r}")
+        check_identifier(f"{where}: bitstream", *self.bitstreams)
+        for fname in ("clock_mhz", "hls_target_mhz"):
+            value = getattr(self, fname)
+            if value is None and fname == "hls_target_mhz":
+                continue
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not CLOCK_RANGE_MHZ[0] <= value <= CLOCK_RANGE_MHZ[1]
+            ):
+                raise UserError(
+                    f"{where}: {fname} = {value!r} must be a clock in "
+                    f"[{CLOCK_RANGE_MHZ[0]:g}, {CLOCK_RANGE_MHZ[1]:g}] MHz"
+                )
         if self.launch_scope not in LAUNCH_SCOPES:
             raise UserError(
                 f"{where}: " + choices_message("launch_scope", self.launch_scope, LAUNCH_SCOPES)
             )
-        hls = self.hls_target_mhz
-        if hls is not None and (
-            isinstance(hls, bool) or not isinstance(hls, (int, float)) or not 0 < hls < float("inf")
-        ):
-            raise UserError(f"{where}: hls_target_mhz must be a positive number, got {hls!r}")
         for fname in ("max_seq_len", "resident_layers"):
             value = getattr(self, fname)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise UserError(f"{where}: {fname} must be a positive integer, got {value!r}")
+        if self.resident_layers > self.model.layers:
+            raise UserError(
+                f"{where}: resident_layers = {self.resident_layers} exceeds the model's "
+                f"{self.model.layers} layers ({self.model.name}); valid: 1 to {self.model.layers}"
+            )
         missing = [p for p in PHASES if p not in self.phases]
         if missing:
             raise UserError(f"{where}: no bitstream bound to phase {missing[0]!r}")
@@ -127,6 +231,7 @@ class Design:
                 )
         for bname, g in self.bitstreams.items():
             for node in g.nodes:
+                check_identifier(f"{where}: bitstream {bname}: kernel", node)
                 checked = check_kernel(node, dict(g.nodes[node]))
                 g.nodes[node].clear()
                 g.nodes[node].update(checked)
@@ -138,6 +243,7 @@ class Design:
                         f"{where}: bitstream {bname}: FIFO {src} -> {dst} needs a "
                         f"unique name, got {fname!r}"
                     )
+                check_identifier(f"{where}: bitstream {bname}: FIFO {src} -> {dst}", fname)
                 names.add(fname)
                 for key in ("depth_words", "width_bits"):
                     value = attrs.get(key)

@@ -211,6 +211,11 @@ class RunRequest:
         _int("max_seq_len", self.max_seq_len, 1, optional=True)
         _int("layers", self.layers, 1, optional=True)
         _number("clock_mhz", self.clock_mhz, positive=True)
+        if self.clock_mhz is not None and not 1.0 <= self.clock_mhz <= 2000.0:
+            raise UserError(
+                f"clock_mhz {self.clock_mhz:g} is not a fabric clock: give 1 to 2000 MHz",
+                field="clock_mhz",
+            )
         if self.clock_mhz is not None:
             object.__setattr__(self, "clock_mhz", float(self.clock_mhz))
         if self.granularity not in GRANULARITIES:
@@ -220,6 +225,12 @@ class RunRequest:
             )
         _int("chunks_per_row", self.chunks_per_row, 1)
         _number("launch_overhead_us", self.launch_overhead_us, positive=False)
+        if self.launch_overhead_us is not None and self.launch_overhead_us > 1e6:
+            raise UserError(
+                f"launch_overhead_us {self.launch_overhead_us:g} is over a second; give 0 to "
+                "1e6 us",
+                field="launch_overhead_us",
+            )
         if self.launch_overhead_us is not None:
             object.__setattr__(self, "launch_overhead_us", float(self.launch_overhead_us))
         if self.calibration is not None and (

@@ -8,6 +8,7 @@ dotted field path (``hbm.read_bw_gbps``, ``slr.dsp``...).
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -25,8 +26,14 @@ def _positive(owner: str, obj: object, *names: str) -> None:
         value = getattr(obj, name)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise UserError(f"{owner}.{name} must be a positive number, got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value <= 0
+            or value > 1e12
+        ):
+            raise UserError(f"{owner}.{name} must be a finite positive number, got {value!r}")
 
 
 @dataclass(frozen=True)

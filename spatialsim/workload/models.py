@@ -6,12 +6,12 @@ hidden size, heads, FFN size and kind, vocabulary, context length and norm place
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from spatialsim.errors import UserError, choices_message
+from spatialsim.tomlio import parse_json, read_text
 
 NormPlacement = Literal["pre", "post"]
 FfnKind = Literal["gelu", "swiglu"]
@@ -43,6 +43,11 @@ class ModelConfig:
     source: str
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name or not self.name.isprintable():
+            raise UserError(
+                f"model name {self.name!r} must be printable text (it is written into "
+                "reports and generated files)"
+            )
         for field in (
             "layers",
             "hidden",
@@ -156,23 +161,26 @@ def _require(cfg: dict[str, Any], path: Path, *keys: str) -> Any:
     )
 
 
+# Upper bounds of a config's sizes: an order of magnitude beyond the largest published
+# models (GPT-3 has 96 layers, 12,288 hidden, 96 heads; vocabularies reach ~256k).
+FIELD_MAX = 1 << 22
+LAYERS_MAX = 1024
+MIN_HEAD_DIM = 8  # smaller heads exist in no transformer family here (GPT-2/BERT/LLaMA: 64+)
+
+
 def _int_field(cfg: dict[str, Any], path: Path, *keys: str) -> int:
     value = _require(cfg, path, *keys)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise UserError(f"{path}: field {keys[0]!r} must be a positive integer, got {value!r}")
+    high = LAYERS_MAX if "layer" in keys[0] else FIELD_MAX
+    if value > high:
+        raise UserError(f"{path}: field {keys[0]!r} = {value:,} is out of range [1, {high:,}]")
     return value
 
 
 def load_hf_config(path: Path) -> ModelConfig:
     """Read a Hugging Face ``config.json`` of the GPT-2, BERT or LLaMA family (no network)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read model config ({exc.strerror})") from None
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    cfg = parse_json(read_text(path, "model config"), str(path))
     if not isinstance(cfg, dict):
         raise UserError(f"{path}: expected a JSON object at the top level")
     model_type = cfg.get("model_type")
@@ -243,6 +251,11 @@ def load_hf_config(path: Path) -> ModelConfig:
 def _head_dim(hidden: int, heads: int, path: Path) -> int:
     if hidden % heads:
         raise UserError(f"{path}: hidden size {hidden} is not divisible by {heads} heads")
+    if hidden // heads < MIN_HEAD_DIM:
+        raise UserError(
+            f"{path}: head_dim = {hidden} / {heads} = {hidden // heads} is below "
+            f"{MIN_HEAD_DIM}; GPT-2, BERT and LLaMA heads are 64 or 128 wide"
+        )
     return hidden // heads
 
 

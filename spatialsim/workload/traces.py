@@ -15,14 +15,14 @@ and counted.
 
 from __future__ import annotations
 
-import csv
-import io
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from spatialsim.errors import UserError, choices_message
+from spatialsim.tomlio import csv_rows, read_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -57,15 +57,12 @@ def load_trace(
 ) -> Trace:
     """A trace in our format or the Azure format (told apart by the header): its ``first``
     requests in arrival order, clipped or dropped to ``context``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read trace ({exc.strerror})") from None
-    header = text.splitlines()[0].strip().split(",") if text.strip() else []
+    text = read_text(path, "trace")
+    header, rows = csv_rows(text, str(path))
     if tuple(header) == AZURE_COLUMNS:
-        reqs = _azure_rows(path, text)
+        reqs = _azure_rows(path, rows)
     elif tuple(header) == COLUMNS:
-        reqs = _our_rows(path, text)
+        reqs = _our_rows(path, rows)
     else:
         raise UserError(
             f"{path}: unknown trace header {','.join(header)!r}; expected "
@@ -76,28 +73,38 @@ def load_trace(
     return fit_context(Trace(reqs, source=str(path)), context, overlong)
 
 
+MAX_TOKENS = 10_000_000  # per request: far beyond any model's context
+
+
 def _int_cell(path: Path, row: int, col: str, text: str, low: int) -> int:
+    text = text.strip()
+    if len(text) > 12:
+        raise UserError(f"{path}: row {row}: {col} = {text[:20]!r}... is not a token count")
     try:
         value = int(text)
     except ValueError:
         raise UserError(f"{path}: row {row}: {col} = {text!r} is not an integer") from None
-    if value < low:
-        raise UserError(f"{path}: row {row}: {col} = {value} must be >= {low}")
+    if value < low or value > MAX_TOKENS:
+        raise UserError(
+            f"{path}: row {row}: {col} = {value} must be in [{low}, {MAX_TOKENS:,}] tokens"
+        )
     return value
 
 
-def _our_rows(path: Path, text: str) -> list[Request]:
+def _our_rows(path: Path, rows: list[tuple[int, dict[str, str]]]) -> list[Request]:
     out = []
     last = float("-inf")
-    for i, r in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+    for i, r in rows:
         try:
             arrival = float(r["arrival_s"])
         except ValueError:
             raise UserError(
                 f"{path}: row {i}: arrival_s = {r['arrival_s']!r} is not a number"
             ) from None
-        if not arrival >= 0:
-            raise UserError(f"{path}: row {i}: arrival_s = {arrival} must be >= 0")
+        if not math.isfinite(arrival) or not arrival >= 0:
+            raise UserError(
+                f"{path}: row {i}: arrival_s = {arrival} must be a finite number >= 0 (seconds)"
+            )
         if arrival < last:
             raise UserError(
                 f"{path}: row {i}: arrival_s = {arrival} is earlier than the row "
@@ -117,9 +124,9 @@ def _our_rows(path: Path, text: str) -> list[Request]:
     return out
 
 
-def _azure_rows(path: Path, text: str) -> list[Request]:
+def _azure_rows(path: Path, table: list[tuple[int, dict[str, str]]]) -> list[Request]:
     rows = []
-    for i, r in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+    for i, r in table:
         stamp = r["TIMESTAMP"].strip()
         try:
             # seven fractional digits: keep microseconds, which datetime accepts

@@ -297,15 +297,26 @@ def test_bad_run_configs_are_user_errors() -> None:
 
 @pytest.mark.parametrize("features", [2048, 8192])
 def test_kernels_that_disagree_on_a_row_size_are_reported(features: int) -> None:
-    d = apply_overrides(
-        build_design("chen2024-w8a8", get_model("gpt2-medium"), 16),
-        [f"kernel.gelu.features={features}"],
-    )
+    """Refused when the design is built, before anything runs, naming the FIFO and both
+    sizes (not reported as a deadlock with advice to deepen FIFOs)."""
     with pytest.raises(UserError) as err:
-        run(d, 16, 0, layers=1)
+        apply_overrides(
+            build_design("chen2024-w8a8", get_model("gpt2-medium"), 16),
+            [f"kernel.gelu.features={features}"],
+        )
     msg = str(err.value)
-    assert "disagree on how many words a FIFO carries" in msg
-    assert ("ffn1_to_gelu" in msg) and ("gelu" in msg)
+    assert "FIFO ffn1_to_gelu (ffn1 -> gelu): the sizes of the two kernels disagree" in msg
+    assert f"ffn1 writes 4096 words per token, gelu reads {features}" in msg
+    assert "deepen" not in msg
+
+
+def test_a_fifo_nobody_uses_is_refused() -> None:
+    d = build_design("chen2024-w8a8", get_model("gpt2"), 16).copy()
+    g = d.bitstreams["prefill"]
+    g.add_edge("output_writer", "input_loader", name="loop_back", depth_words=4, width_bits=32)
+    with pytest.raises(UserError) as err:
+        d.validate()
+    assert "nobody uses it: output_writer (writer) writes to no FIFO" in str(err.value)
 
 
 @pytest.mark.parametrize(

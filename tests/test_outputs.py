@@ -89,6 +89,8 @@ def test_run_out_writes_the_whole_set_with_a_manifest_last(tmp_path: Path) -> No
     for name, size in manifest["files"].items():
         assert (out / name).stat().st_size == size
     assert [p.name for p in tmp_path.iterdir()] == ["d"]  # no temporary sibling left
-    with pytest.raises(UserError, match="exists and is not a directory"):
-        with atomic_folder(out / MANIFEST):
-            pass
+    with (
+        pytest.raises(UserError, match="exists and is not a directory"),
+        atomic_folder(out / MANIFEST),
+    ):
+        pass

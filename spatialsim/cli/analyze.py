@@ -50,6 +50,11 @@ def add_parser(sub: Any) -> None:
         help="achieved kernel clock (default: the design's, 250 MHz for chen2024)",
     )
     p.add_argument("--tp", type=positive_int, default=1, help="tensor-parallel FPGAs (p1)")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help=f"exit with status {STRICT_EXIT} when any constraint is exceeded (for scripts)",
+    )
     p.add_argument("--pp", type=positive_int, default=1, help="pipeline-parallel FPGAs (p2)")
     p.add_argument(
         "--link-gbps",
@@ -78,6 +83,9 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+STRICT_EXIT = 4  # analyze --strict: a constraint is exceeded
+
+
 def run(args: argparse.Namespace) -> int:
     if args.balance:
         return _run_balance(args)
@@ -88,11 +96,23 @@ def run(args: argparse.Namespace) -> int:
         req, tp=args.tp, pp=args.pp, link_gbps=args.link_gbps, link_efficiency=args.link_efficiency
     )
     result = report.to_json()
+    exceeded = [
+        f"{ph}: {name}"
+        for ph, cs in result["constraints"].items()
+        for name, c in cs.items()
+        if not c["ok"]
+    ]
     if args.json:
         emit_json(result, args.json)
     else:
         _print(result, report.prefill.stages, report.decode.stages)
-    return 0
+        if exceeded:
+            print(
+                f"\n{len(exceeded)} constraint(s) EXCEEDED: {', '.join(exceeded)}. The model "
+                "reports them, it does not refuse the design"
+                + ("; --strict exits with status 4." if not args.strict else ".")
+            )
+    return STRICT_EXIT if args.strict and exceeded else 0
 
 
 def _print(r: dict[str, Any], pre: dict[str, float], dec: dict[str, float]) -> None:

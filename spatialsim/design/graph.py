@@ -15,7 +15,7 @@ from typing import Any
 
 import networkx as nx
 
-from spatialsim.design.kernels import check_kernel
+from spatialsim.design.kernels import check_kernel, is_handoff, kernel_params
 from spatialsim.errors import UserError, choices_message
 from spatialsim.workload.models import ModelConfig
 
@@ -182,6 +182,28 @@ class Design:
         self.validate()
 
     # -- structure ------------------------------------------------------------------------
+    def _check_streams(self, bname: str, g: nx.DiGraph) -> None:
+        """Every FIFO carries what its producer writes and its consumer reads, per token."""
+        for src, dst, attrs in g.edges(data=True):
+            if is_handoff(g.nodes[src]["kind"]):
+                continue
+            out = kernel_params(src, g.nodes[src]).stream_words_out()
+            inn = kernel_params(dst, g.nodes[dst]).stream_words_in()
+            where = f"design {self.name}: bitstream {bname}: FIFO {attrs['name']} ({src} -> {dst})"
+            if out == 0 or inn == 0:
+                idle = src if out == 0 else dst
+                verb = "writes to no FIFO" if out == 0 else "reads from no FIFO"
+                raise UserError(
+                    f"{where}: nobody uses it: {idle} ({g.nodes[idle]['kind']}) {verb}; "
+                    "remove the FIFO"
+                )
+            if out is not None and inn is not None and out != inn:
+                raise UserError(
+                    f"{where}: the sizes of the two kernels disagree: {src} writes {out} "
+                    f"words per token, {dst} reads {inn} (check out_features, in_features "
+                    "and features)"
+                )
+
     def validate(self) -> None:
         """Check phases, kernels and FIFOs; raise :class:`UserError` naming the problem."""
         if not isinstance(self.name, str) or not DESIGN_NAME.fullmatch(self.name):
@@ -255,6 +277,7 @@ class Design:
             if not nx.is_weakly_connected(g):
                 parts = sorted(sorted(c) for c in nx.weakly_connected_components(g))
                 raise UserError(f"{where}: bitstream {bname} is not connected: {parts}")
+            self._check_streams(bname, g)
 
     def graph(self, phase: str) -> nx.DiGraph:
         """The graph of the bitstream that runs ``phase``."""

@@ -250,6 +250,15 @@ def analyze(
     )
     if pp > model.layers:
         raise UserError(f"pp {pp} exceeds {model.name}'s {model.layers} layers", field="pp")
+    if model.heads % tp or model.kv_heads % tp:
+        valid = [
+            d for d in range(1, model.heads + 1) if model.heads % d == 0 and model.kv_heads % d == 0
+        ]
+        raise UserError(
+            f"tp {tp} does not split {model.name}'s {model.heads} heads ({model.kv_heads} K/V "
+            f"heads) evenly across devices; valid: {', '.join(map(str, valid))}",
+            field="tp",
+        )
     prefill = estimate_phase(design, platform, "prefill", req.prompt_len, clock, par)
     contexts = list(range(req.prompt_len, req.prompt_len + max(req.gen_len, 1)))
     decodes = [estimate_phase(design, platform, "decode", c, clock, par) for c in contexts]
@@ -334,7 +343,8 @@ def replay(
             f"{source}: no request fits the model's context ({trace.dropped} dropped)",
             field="trace",
         )
-    longest = max(r.prompt_tokens + r.output_tokens for r in trace.requests)
+    # the latency table samples at least one decode step, which needs room for two tokens
+    longest = max(2, max(r.prompt_tokens + r.output_tokens for r in trace.requests))
     sized = req if req.max_seq_len is not None else req.replace(max_seq_len=longest)
     prep = prepare(sized, longest)
     base = run_config(sized, prep.params, prompt_len=1, gen_len=0, timeline=False)

@@ -52,6 +52,12 @@ class ActivationParams(KernelParams):
         """Input words per output: 2 for SwiGLU (gate and up), 1 for GeLU."""
         return 2 if self.fn == "silu_mul" else 1
 
+    def stream_words_in(self) -> int | None:
+        return self.fan_in * self.features
+
+    def stream_words_out(self) -> int | None:
+        return self.features
+
 
 def work(p: ActivationParams, w: Work) -> KernelWork:
     return KernelWork(elements=w.tokens * p.features * p.fan_in)

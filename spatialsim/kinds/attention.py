@@ -82,6 +82,11 @@ class AttnMatmulParams(KernelParams):
     def output_burst_words(self) -> int:
         return self.cols * self.pack
 
+    def stream_words_out(self) -> int | None:
+        """softmax.V writes the context row (heads x head_dim); Q.K^T's scores depend on
+        the sequence, not checked."""
+        return self.heads * self.head_dim if self.op == "sv" else None
+
 
 def _attention_work(p: AttnMatmulParams | AttnGemvParams, w: Work) -> KernelWork:
     return KernelWork(macs=attention_macs(w.tokens, w.keys, p.heads, p.head_dim))
@@ -167,6 +172,11 @@ class AttnGemvParams(KernelParams):
 
     def output_burst_words(self) -> int:
         return self.heads_parallel * self.head_dim if self.op == "sv" else 0
+
+    def stream_words_out(self) -> int | None:
+        """softmax.V writes the context row (heads x head_dim); Q.K^T's scores depend on
+        the sequence, not checked."""
+        return self.heads * self.head_dim if self.op == "sv" else None
 
 
 def gemv_estimate(name: str, p: AttnGemvParams, w: Work, cost: CostParams) -> Estimate:

@@ -171,6 +171,16 @@ class KernelParams:
         """Weight bits streamed per cycle (0 for kernels without weights)."""
         return 0
 
+    def stream_words_in(self) -> int | None:
+        """Words per token the kernel reads from each stream input (0: it reads none;
+        None: not a fixed number, not checked)."""
+        return None
+
+    def stream_words_out(self) -> int | None:
+        """Words per token the kernel writes to each stream output (0: it writes none;
+        None: not a fixed number, not checked)."""
+        return None
+
     def output_burst_words(self) -> int:
         """Words finished at once and held in output registers while the next block
         computes; 0 for kernels that emit word by word."""

@@ -45,6 +45,12 @@ class KvWriterParams(KernelParams):
     ports: tuple[str, ...] = ports("memory port(s) holding every layer's cache off chip")
     port_bits: int = port_bits()
 
+    def stream_words_in(self) -> int | None:
+        return self.features
+
+    def stream_words_out(self) -> int | None:
+        return None  # a buffer handed over whole
+
 
 @dataclass(frozen=True)
 class BufferParams(KernelParams):
@@ -52,6 +58,12 @@ class BufferParams(KernelParams):
 
     features: int = features()
     lanes: int = lanes()
+
+    def stream_words_in(self) -> int | None:
+        return self.features
+
+    def stream_words_out(self) -> int | None:
+        return None  # a buffer handed over whole
 
 
 def kv_work(p: KvWriterParams, w: Work) -> KernelWork:

@@ -108,6 +108,12 @@ class GemvParams(KernelParams):
     def output_burst_words(self) -> int:
         return self.outputs_per_pass
 
+    def stream_words_in(self) -> int | None:
+        return self.in_features
+
+    def stream_words_out(self) -> int | None:
+        return self.out_features
+
 
 def work(p: GemvParams, w: Work) -> KernelWork:
     """Every token streams the whole weight matrix once."""

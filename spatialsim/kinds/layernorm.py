@@ -32,6 +32,12 @@ class LayerNormParams(KernelParams):
     reduction_ii: float = reduction_ii()
     norm: str = param("normalisation", choices=("layernorm", "rmsnorm"))
 
+    def stream_words_in(self) -> int | None:
+        return self.features
+
+    def stream_words_out(self) -> int | None:
+        return self.features
+
 
 def work(p: LayerNormParams, w: Work) -> KernelWork:
     return KernelWork(elements=w.tokens * p.features)

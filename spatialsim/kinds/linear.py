@@ -103,6 +103,12 @@ class LinearParams(KernelParams):
     def output_burst_words(self) -> int:
         return self.outputs_per_block
 
+    def stream_words_in(self) -> int | None:
+        return self.in_features
+
+    def stream_words_out(self) -> int | None:
+        return self.out_features
+
 
 def work(p: LinearParams, w: Work) -> KernelWork:
     """Every token of every pack, with the weights re-read once per pack."""

@@ -39,6 +39,12 @@ class LoaderParams(KernelParams):
     features: int = features()
     quantize: bool = param("convert fp32 to int8 with a per-token scale")
 
+    def stream_words_in(self) -> int | None:
+        return 0  # loads from memory
+
+    def stream_words_out(self) -> int | None:
+        return self.features
+
 
 @dataclass(frozen=True)
 class WriterParams(KernelParams):
@@ -48,6 +54,12 @@ class WriterParams(KernelParams):
     port_bits: int = port_bits()
     lanes: int = lanes()
     features: int = features()
+
+    def stream_words_in(self) -> int | None:
+        return self.features
+
+    def stream_words_out(self) -> int | None:
+        return 0  # stores to memory
 
 
 def work(p: LoaderParams | WriterParams, w: Work) -> KernelWork:

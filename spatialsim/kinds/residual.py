@@ -36,6 +36,12 @@ class ResidualParams(KernelParams):
     lanes: int = lanes()
     features: int = features()
 
+    def stream_words_in(self) -> int | None:
+        return self.features
+
+    def stream_words_out(self) -> int | None:
+        return self.features
+
 
 def residual_work(p: ResidualParams, w: Work) -> KernelWork:
     return KernelWork(elements=w.tokens * p.features)
@@ -70,6 +76,12 @@ class SplitterParams(KernelParams):
     lanes: int = lanes()
     features: int = features()
     quantize: bool = param("quantise the copy sent to the next linear")
+
+    def stream_words_in(self) -> int | None:
+        return self.features
+
+    def stream_words_out(self) -> int | None:
+        return self.features
 
 
 def splitter_work(p: SplitterParams, w: Work) -> KernelWork:

@@ -1,0 +1,245 @@
+"""Every hostile input found so far (issue 12), as a regression test: each exits 2 with a
+message naming the file or option and what is wrong, never a traceback, never exit 0 with
+non-finite output."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spatialsim.cli.main import INTERNAL_ERROR, main
+
+ROOT = Path(__file__).resolve().parents[1]
+U280 = (ROOT / "spatialsim/hardware/data/u280.toml").read_text()
+BOARD = "model,design,platform,layers,prompt_len,gen_len,clock_mhz,ttft_ms,tpot_ms\n"
+TRACE = "request_id,arrival_s,prompt_tokens,output_tokens\n"
+HBM = "quantity,value,unit,conditions,kind,source\n"
+RUN = ["run", "--layers", "1", "--gen-len", "1", "--prompt-len", "8"]
+
+
+def files(tmp: Path) -> dict[str, Path]:
+    """The hostile files, written into ``tmp``."""
+    out: dict[str, str | bytes] = {
+        "binary.toml": bytes(range(256)) * 8,
+        "binary.csv": bytes(range(256)) * 8,
+        "binary.json": bytes(range(256)) * 8,
+        "deep.toml": "a = " + "[" * 50_000 + "]" * 50_000 + "\n",
+        "deep.json": '{"n_layer": ' + "[" * 50_000 + "]" * 50_000 + "}",
+        "nan_platform.toml": re.sub(r"(?m)^read_bw_gbps = .*$", "read_bw_gbps = nan", U280),
+        "nan_clock_platform.toml": re.sub(r"(?m)^max_clock_mhz = .*$", "max_clock_mhz = nan", U280),
+        "trace_inf.csv": TRACE + "r1,inf,10,5\n",
+        "trace_missing.csv": TRACE + "r1,0.1,10\n",
+        "hbm_missing.csv": HBM + "pc_seq_read_bw,13.2,GB/s\n",
+        "board_long_field.csv": BOARD
+        + "gpt2,chen2024-w8a8,u280,1,8,2,250,"
+        + "1" * 200_000
+        + ",1\n",
+        "board_inf_ttft.csv": BOARD + "gpt2,chen2024-w8a8,u280,1,8,2,250,inf,1\n",
+        "board_inf_clock.csv": BOARD + "gpt2,chen2024-w8a8,u280,1,8,2,inf,1,1\n",
+        "board_huge_prompt.csv": BOARD + "gpt2-medium,chen2024-w8a8,u280,1,100000000,2,250,1,1\n",
+        "board_fast_clock.csv": BOARD + "gpt2-medium,chen2024-w8a8,u280,1,8,2,1e9,1,1\n",
+        "hf_layers.json": json.dumps(
+            {
+                "model_type": "gpt2",
+                "n_embd": 768,
+                "n_head": 12,
+                "n_layer": 1_000_000_000,
+                "vocab_size": 50257,
+                "n_positions": 1024,
+            }
+        ),
+        "hf_head_dim.json": json.dumps(
+            {
+                "model_type": "gpt2",
+                "n_embd": 768,
+                "n_head": 768,
+                "n_layer": 2,
+                "vocab_size": 50257,
+                "n_positions": 1024,
+            }
+        ),
+        "hf_nan.json": '{"model_type": "gpt2", "n_embd": NaN}',
+    }
+    paths = {}
+    for name, data in out.items():
+        path = tmp / name
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data)
+        paths[name] = path
+    return paths
+
+
+def fill(arg: str, paths: dict[str, Path]) -> str:
+    """``{name}`` in an argument replaced by that file's path."""
+    for name, path in paths.items():
+        arg = arg.replace("{" + name + "}", str(path))
+    return arg
+
+
+CASES = [
+    (["--set", "design.clock_mhz=nan"], "not a finite number"),
+    (["--clock-mhz", "1e-9"], "is not a fabric clock: give 1 to 2000 MHz"),
+    (["--cost", "launch_overhead_us=1e30"], "launch_overhead_us = 1e+30 is out of range"),
+    (["--set", "design.resident_layers=1000000"], "resident_layers = 1000000 exceeds"),
+    (["--design", "{binary.toml}"], "not a text design file (not UTF-8)"),
+    (["--platform", "{binary.toml}"], "not a text platform file (not UTF-8)"),
+    (["--calibration", "{binary.toml}"], "not a text calibration profile (not UTF-8)"),
+    (["--model", "{binary.json}"], "not a text model config (not UTF-8)"),
+    (["--design", "{deep.toml}"], "nested too deeply"),
+    (["--model", "{deep.json}"], "nested too deeply"),
+    (["--model", "{hf_nan.json}"], "NaN is not a JSON number"),
+    (["--model", "{hf_layers.json}"], "'n_layer' = 1,000,000,000 is out of range"),
+    (["--model", "{hf_head_dim.json}"], "head_dim = 768 / 768 = 1 is below 8"),
+    (["--platform", "{nan_platform.toml}"], "read_bw_gbps must be a finite positive number"),
+    (["--platform", "{nan_clock_platform.toml}"], "max_clock_mhz must be a finite positive"),
+    (["--set", "kernel.ffn1.in_features=7"], "the sizes of the two kernels disagree"),
+]
+
+
+@pytest.mark.parametrize("extra,needle", CASES, ids=[c[1][:40] for c in CASES])
+def test_run_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], needle: str
+) -> None:
+    paths = files(tmp_path)
+    args = [fill(a, paths) for a in extra]
+    assert main([*RUN, *args, "--json", str(tmp_path / "out.json")]) == 2
+    err = capsys.readouterr().err
+    assert needle in err, err
+    assert not (tmp_path / "out.json").exists()
+
+
+OTHER = [
+    (["replay", "--trace", "{binary.csv}"], "not a text trace (not UTF-8)"),
+    (["replay", "--trace", "{trace_inf.csv}"], "arrival_s = inf must be a finite number"),
+    (["replay", "--trace", "{trace_missing.csv}"], "line 2: 3 cells, but the header has 4"),
+    (["calibrate", "--board", "{binary.csv}"], "not a text CSV file (not UTF-8)"),
+    (["calibrate", "--hbm", "{binary.csv}"], "not a text CSV file (not UTF-8)"),
+    (["calibrate", "--hbm", "{hbm_missing.csv}"], "line 2: 3 cells, but the header has 6"),
+    (["calibrate", "--board", "{board_long_field.csv}"], "field larger than field limit"),
+    (["calibrate", "--board", "{board_inf_ttft.csv}"], "ttft_ms = inf is not a finite number"),
+    (["calibrate", "--board", "{board_inf_clock.csv}"], "clock_mhz = inf is not a finite"),
+    (["calibrate", "--board", "{board_huge_prompt.csv}"], "exceeds gpt2-medium's 1,024"),
+    (["calibrate", "--board", "{board_fast_clock.csv}"], "fabric ceiling of 891 MHz"),
+    (["analyze", "--tp", "3"], "--tp 3 does not split gpt2-medium's 16 heads"),
+]
+
+
+@pytest.mark.parametrize("args,needle", OTHER, ids=[c[1][:40] for c in OTHER])
+def test_other_commands_refuse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    paths = files(tmp_path)
+    argv = [fill(a, paths) for a in args]
+    if argv[0] == "calibrate":
+        argv += ["--out", str(tmp_path / "p.toml")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err, err
+    assert not (tmp_path / "p.toml").exists()
+
+
+def hls_report(latency: str, clock: str = "3.33") -> str:
+    return f"""== Vitis HLS Report for 'Softmax_layer'
+================================================================
+== Performance Estimates
+================================================================
++ Timing:
+    * Summary:
+    +--------+---------+----------+------------+
+    |  Clock |  Target | Estimated| Uncertainty|
+    +--------+---------+----------+------------+
+    |ap_clk  |  {clock} ns|  2.433 ns|     0.90 ns|
+    +--------+---------+----------+------------+
+
++ Latency:
+    * Summary:
+    +---------+---------+-----------+-----------+--------+--------+---------+
+    |  Latency (cycles) |   Latency (absolute)  |     Interval    | Pipeline|
+    |   min   |   max   |    min    |    max    |   min  |   max  |   Type  |
+    +---------+---------+-----------+-----------+--------+--------+---------+
+    |   {latency}|   {latency}|  0.585 ms |  0.585 ms |  175618|  175618|       no|
+    +---------+---------+-----------+-----------+--------+--------+---------+
+
+    + Detail:
+
+================================================================
+== Utilization Estimates
+================================================================
+"""
+
+
+@pytest.mark.parametrize(
+    "latency,needle",
+    [("-175617", "latency = -175617 cycles is negative"), ("inf", None), ("9" * 400, None)],
+)
+def test_hls_reports_with_impossible_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], latency: str, needle: str | None
+) -> None:
+    path = tmp_path / "softmax_csynth.rpt"
+    path.write_text(hls_report(latency))
+    code = main(["report-hls", str(path), "--json", "-"])
+    out, err = capsys.readouterr()
+    if needle:
+        assert code == 2 and needle in err
+    else:  # not a number a report could hold: read as absent, never Infinity in JSON
+        assert code == 0
+        assert json.loads(out)["latency_cycles"] is None
+
+
+def test_replay_of_single_token_requests_without_output(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(TRACE + "r1,0.1,1,0\nr2,0.2,1,0\n")
+    assert main(["replay", "--trace", str(path), "--layers", "1", "--json", "-"]) == 0
+
+
+def test_generated_code_only_takes_identifiers(tmp_path: Path) -> None:
+    """A FIFO name carrying a newline and a C statement is refused when the design loads."""
+    from spatialsim.design.fileio import dumps_design, load_design
+    from spatialsim.design.templates import build_design
+    from spatialsim.errors import UserError
+    from spatialsim.workload.models import get_model
+
+    text = dumps_design(build_design("chen2024-w8a8", get_model("gpt2"), 32))
+    evil = text.replace('"splitter_to_ffn1"', '"x\\n#include </etc/passwd>\\nint y"', 1)
+    assert evil != text
+    path = tmp_path / "evil.toml"
+    path.write_text(evil)
+    with pytest.raises(UserError, match="is not an identifier"):
+        load_design(path)
+    kw = text.replace('"splitter_to_ffn1"', '"class"', 1)
+    path.write_text(kw)
+    with pytest.raises(UserError, match="not a C\\+\\+ keyword"):
+        load_design(path)
+
+
+def test_an_internal_error_is_not_a_user_error(tmp_path: Path) -> None:
+    """A bug (here: a kernel body that raises) exits 70 and names a crash file holding the
+    traceback, instead of a traceback on the terminal or an exit 2."""
+    code = (
+        "import sys\n"
+        "from spatialsim.kinds import kind\n"
+        "spec = kind('residual')\n"
+        "def broken(k):\n"
+        "    raise ZeroDivisionError('boom')\n"
+        "    yield\n"
+        "object.__setattr__(spec, 'body', broken)\n"
+        "from spatialsim.cli.main import main\n"
+        "sys.exit(main(['run', '--layers', '1', '--gen-len', '0', '--prompt-len', '8']))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert proc.returncode == INTERNAL_ERROR
+    assert "internal error (ZeroDivisionError: boom)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    crash = proc.stderr.rsplit("Details: ", 1)[1].strip()
+    text = Path(crash).read_text()
+    assert "Traceback" in text and "boom" in text
+    Path(crash).unlink()

@@ -42,3 +42,56 @@ def test_validation_table_matches_spatialsim_validate(tmp_path: Path) -> None:
     assert cli("validate", cwd=tmp_path) == quoted, (
         "README's validation table is stale: rerun spatialsim validate"
     )
+
+
+def test_every_file_the_readme_names_exists() -> None:
+    """Paths in README's command examples are in the repository (or in ../shared when it is
+    beside it); files the reader makes are introduced as theirs."""
+    import glob
+    import re
+
+    import pytest
+
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
+    paths = {
+        p
+        for b in blocks
+        for p in re.findall(
+            r"(?<![\w/.-])((?:\.\./shared|traces|docs|examples|hw_kernels)/[\w./*-]+)", b
+        )
+    }
+    assert any(p.startswith("traces/") for p in paths)
+    shared = (ROOT.parent / "shared").is_dir()
+    for p in sorted(paths):
+        if p.startswith("../shared") and not shared:
+            continue
+        assert glob.glob(str(ROOT / p)), f"README names {p}, which does not exist"
+    if not shared:
+        pytest.skip("../shared is absent: its paths were not checked")
+
+
+def test_the_demo_folder_and_hypothesis_cache_are_ignored() -> None:
+    from spatialsim.cli.run import DEMO_OUT
+
+    ignored = (ROOT / ".gitignore").read_text().split()
+    assert f"{DEMO_OUT}/" in ignored and ".hypothesis/" in ignored
+
+
+def test_the_llama_context_limits_the_readme_states() -> None:
+    """LLaMA-2-7B fits 608 tokens on the U280 and U55C and not 609; LLaMA-2-13B 480."""
+    import spatialsim as ss
+
+    for model, most in (("llama2-7b", 608), ("llama2-13b", 480)):
+        for platform in ("u280", "u55c"):
+            ss.simulate(model=model, platform=platform, prompt_len=most, gen_len=0, layers=1)
+            try:
+                ss.simulate(
+                    model=model, platform=platform, prompt_len=most + 1, gen_len=0, layers=1
+                )
+            except ss.UserError as exc:
+                assert "URAM demand" in str(exc)
+            else:
+                raise AssertionError(f"{model} on {platform} fits {most + 1} tokens")
+    readme = (ROOT / "README.md").read_text()
+    assert "LLaMA-2-7B fits at most 608 tokens" in readme and "LLaMA-2-13B 480" in readme

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -86,23 +85,6 @@ def csv_rows(text: str, origin: str) -> tuple[list[str], list[tuple[int, dict[st
     except csv.Error as exc:
         raise UserError(f"{origin}: line {reader.line_num}: not valid CSV ({exc})") from None
     return header, rows
-
-
-def finite(
-    value: float, where: str, low: float | None = None, high: float | None = None, unit: str = ""
-) -> float:
-    """``value`` if it is a finite number in [low, high]; else a user error naming
-    ``where``, the value, the unit and the range."""
-    u = f" {unit}" if unit else ""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UserError(f"{where} = {value!r} is not a number")
-    if not math.isfinite(value):
-        raise UserError(f"{where} = {value}{u} is not a finite number")
-    if (low is not None and value < low) or (high is not None and value > high):
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        raise UserError(f"{where} = {value:g}{u} is out of range [{lo}, {hi}]{u}")
-    return float(value)
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:

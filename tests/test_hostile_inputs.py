@@ -243,3 +243,53 @@ def test_an_internal_error_is_not_a_user_error(tmp_path: Path) -> None:
     text = Path(crash).read_text()
     assert "Traceback" in text and "boom" in text
     Path(crash).unlink()
+
+
+def strict(text: str) -> object:
+    def refuse(name: str) -> object:
+        raise AssertionError(f"{name} in output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [*RUN, "--json", "-"],
+        ["analyze", "--json", "-"],
+        ["analyze", "--balance", "--json", "-"],
+        ["kernels", "--json", "-"],
+        ["kernels", "--design", "chen2024-w8a8", "--phase", "decode", "--json", "-"],
+        [
+            "replay",
+            "--trace",
+            "traces/poisson_100.csv",
+            "--layers",
+            "1",
+            "--limit",
+            "5",
+            "--json",
+            "-",
+        ],
+        ["validate", "--json", "-"],
+        ["models", "gpt2", "--json", "-"],
+        ["platforms", "u280", "--json", "-"],
+        ["design", "--json", "-"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_no_command_writes_nan_or_infinity(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every command's JSON parses under a strict reader (NaN and Infinity refused), and
+    the writer itself refuses a non-finite number rather than writing it."""
+    monkeypatch.chdir(ROOT)
+    assert main(argv) == 0
+    strict(capsys.readouterr().out)
+
+
+def test_the_json_writer_refuses_non_finite_numbers() -> None:
+    from spatialsim.report.text import json_text
+
+    with pytest.raises(ValueError, match=r"non-finite number in output: \.a\.b\[1\] = nan"):
+        json_text({"a": {"b": [1.0, float("nan")]}})

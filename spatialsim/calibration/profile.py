@@ -76,8 +76,21 @@ class Profile:
 
 
 def dumps(doc: dict[str, Any]) -> str:
-    """The profile document as the TOML a profile file holds."""
+    """The profile document as the TOML a profile file holds (every number finite: a
+    non-finite one is a bug, never written)."""
+    _all_finite(doc, "profile")
     return PROFILE_HEADER + tomli_w.dumps(doc)
+
+
+def _all_finite(value: Any, where: str) -> None:
+    if isinstance(value, float) and not np.isfinite(value):
+        raise ValueError(f"non-finite number in {where}: {value}")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _all_finite(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _all_finite(v, f"{where}[{i}]")
 
 
 def profile_doc(

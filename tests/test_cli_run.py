@@ -207,7 +207,10 @@ def test_deadlock_exits_3_with_the_cycle_and_no_traceback() -> None:
         (["--granularity", "medium"], "invalid choice: 'medium'"),
         (["--cost", "bogus=1"], "unknown cost parameter 'bogus'"),
         (["--cost", "slr_crossing_cycles=abc"], "'abc' is not a number"),
-        (["--cost", "slr_crossing_cycles=-2"], "slr_crossing_cycles must be a finite number >= 0"),
+        (
+            ["--cost", "slr_crossing_cycles=-2"],
+            "slr_crossing_cycles = -2.0 is out of range: a finite number in [0, 10000] cycles",
+        ),
     ],
 )
 def test_bad_input_is_a_clear_error_without_traceback(args: list[str], needle: str) -> None:

@@ -9,7 +9,7 @@ PKG = Path(__file__).resolve().parents[1] / "spatialsim"
 
 # package -> spatialsim packages it may import
 ALLOWED = {
-    "workload": {"errors", "constants", "workload"},
+    "workload": {"errors", "constants", "tomlio", "workload"},
     "hardware": {"errors", "tomlio", "hardware"},
     "kinds": {"errors", "constants", "workload", "costmodel", "kinds"},
     "design": {

@@ -293,3 +293,44 @@ def test_the_json_writer_refuses_non_finite_numbers() -> None:
 
     with pytest.raises(ValueError, match=r"non-finite number in output: \.a\.b\[1\] = nan"):
         json_text({"a": {"b": [1.0, float("nan")]}})
+
+
+PROFILE = (ROOT / "spatialsim/calibration/data/u280.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    "edit,needle",
+    [
+        (lambda t: re.sub(r"(?m)^value = .*$", "value = nan", t, count=1), "is out of range"),
+        (lambda t: re.sub(r"(?m)^value = .*$", "value = inf", t, count=1), "is out of range"),
+        (lambda t: re.sub(r"(?m)^value = .*$", "value = 1e308", t, count=1), "is out of range"),
+        (lambda t: re.sub(r"(?m)^stderr = .*$", "stderr = nan", t, count=1), "stderr = nan"),
+        (lambda t: re.sub(r"(?m)^stderr = .*$", "stderr = -1.0", t, count=1), "stderr = -1.0"),
+        (
+            lambda t: re.sub(r"matrix = \[\n\s+\[[^\]]*\],\n", "matrix = [\n", t, count=1),
+            "must be 7 x 7, got shape (6, 7)",
+        ),
+        (lambda t: t[: t.index("value = ") + 20], "has no covariance: the profile is truncated"),
+    ],
+    ids=["nan", "inf", "1e308", "nan-stderr", "negative-stderr", "covariance-shape", "truncated"],
+)
+def test_broken_profiles_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: object, needle: str
+) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(edit(PROFILE))  # type: ignore[operator]
+    assert main([*RUN, "--calibration", str(path)]) == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_an_empty_platform_name_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*RUN, "--platform", ""]) == 2
+    assert "--platform must be a name or a path, got ''" in capsys.readouterr().err
+
+
+def test_a_report_clock_that_is_not_a_number_is_absent(tmp_path: Path) -> None:
+    from spatialsim.calibration.hls_report import parse_report
+
+    path = tmp_path / "x_csynth.rpt"
+    path.write_text(hls_report("175617", clock="9" * 400))
+    assert parse_report(path).clock_target_ns is None

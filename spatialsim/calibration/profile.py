@@ -264,6 +264,13 @@ def _check_numbers(
         missing = [n for n in names if n not in values]
         if missing:
             raise UserError(f"{origin}: the covariance names {missing[0]!r}, which has no value")
+    covered = {n for names, _ in blocks for n in names}
+    orphans = [n for n in values if n not in covered]
+    if orphans:
+        raise UserError(
+            f"{origin}: parameter {orphans[0]!r} has no covariance: the profile is truncated "
+            "or was edited; recreate it with spatialsim calibrate"
+        )
     for what, x in (("discrepancy", discrepancy), ("noise", noise)):
         if not math.isfinite(x) or not 0 <= x < 10:
             raise UserError(f"{origin}: board {what} = {x!r} must be a finite number in [0, 10)")

@@ -50,6 +50,12 @@ def _target(path: Path | str) -> tuple[Path, bool]:
     return path, False
 
 
+def check_writable(path: Path | str) -> None:
+    """Refuse, before any work, an output path that could never be written (a directory,
+    an empty path, something that is neither a file, a device nor a pipe)."""
+    _target(path)
+
+
 def _mode_for(path: Path) -> int:
     """Permissions for the new file: the old file's, or the usual ones under the umask."""
     try:

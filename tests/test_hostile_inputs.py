@@ -334,3 +334,22 @@ def test_a_report_clock_that_is_not_a_number_is_absent(tmp_path: Path) -> None:
     path = tmp_path / "x_csynth.rpt"
     path.write_text(hls_report("175617", clock="9" * 400))
     assert parse_report(path).clock_target_ns is None
+
+
+def test_an_empty_model_name_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*RUN, "--model", ""]) == 2
+    assert "--model must be a name or a path, got ''" in capsys.readouterr().err
+
+
+def test_analyze_strict_exits_4_on_an_exceeded_constraint(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The W8A8 decode GEMVs ask 16 GB/s of a 13.2 GB/s channel: reported, and with
+    --strict the exit status says so."""
+    args = ["analyze", "--design", "chen2024-w8a8", "--prompt-len", "64", "--gen-len", "4"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "1 constraint(s) EXCEEDED: decode: offchip_bandwidth" in out
+    assert "--strict exits with status 4" in out
+    assert main([*args, "--strict"]) == 4
+    assert main(["analyze", "--strict"]) == 0  # the W4A8 default exceeds nothing

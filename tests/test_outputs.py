@@ -54,7 +54,13 @@ def test_a_directory_or_an_empty_path_is_a_clear_error(
         main([*RUN, "--json", ""])
     assert exc.value.code == 2
     assert "argument --json: output path is empty" in capsys.readouterr().err
-    assert main(["calibrate", "--board", "x.csv", "--out", str(tmp_path)]) == 2
+    board = tmp_path / "b.csv"
+    board.write_text(
+        "model,design,platform,layers,prompt_len,gen_len,clock_mhz,ttft_ms,tpot_ms\n"
+        "gpt2,chen2024-w8a8,u280,1,8,2,250,1.5,0.3\n"
+    )
+    assert main(["calibrate", "--board", str(board), "--out", str(tmp_path)]) == 2
+    assert "is a directory; give a file name inside it" in capsys.readouterr().err
 
 
 def test_an_existing_file_keeps_its_permissions(tmp_path: Path) -> None:

@@ -247,6 +247,9 @@ def add_calibrate_parser(sub: Any) -> None:
 def run_calibrate(args: argparse.Namespace) -> int:
     from spatialsim.calibration.job import calibrate
     from spatialsim.calibration.profile import dumps, save
+    from spatialsim.fileutil import check_writable
+
+    check_writable(args.out)  # before any fitting
 
     command = "spatialsim calibrate " + " ".join(
         ([f"--hbm {args.hbm}"] if args.hbm else [])

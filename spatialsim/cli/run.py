@@ -18,7 +18,7 @@ from spatialsim.cli.common import (
 )
 from spatialsim.cli.progress import progress_bar
 from spatialsim.experiment.request import RunRequest
-from spatialsim.fileutil import MANIFEST, atomic_folder
+from spatialsim.fileutil import MANIFEST, atomic_folder, check_writable
 from spatialsim.report.perfetto import write_perfetto
 from spatialsim.report.run_summary import summary_text
 from spatialsim.report.text import emit_json, json_text
@@ -121,6 +121,8 @@ def _write_outputs(out: str, doc: dict[str, Any], text: str, result: RunResult) 
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.json and args.json != "-":
+        check_writable(args.json)  # before simulating
     result, doc = simulate_cli(args, args.prompt_len, args.gen_len)
     text = summary_text(doc)
     paths = _write_outputs(args.out, doc, text, result) if args.out else []

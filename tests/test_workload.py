@@ -23,6 +23,11 @@ def test_builtin_shapes_match_published_configs() -> None:
         "gpt2-xl": (48, 1600, 25, 6400, 50257, 1024),
         "llama2-7b": (32, 4096, 32, 11008, 32000, 4096),
         "llama2-13b": (40, 5120, 40, 13824, 32000, 4096),
+        "opt-125m": (12, 768, 12, 3072, 50272, 2048),
+        "opt-1.3b": (24, 2048, 32, 8192, 50272, 2048),
+        "opt-2.7b": (32, 2560, 32, 10240, 50272, 2048),
+        "opt-6.7b": (32, 4096, 32, 16384, 50272, 2048),
+        "opt-13b": (40, 5120, 40, 20480, 50272, 2048),
     }
     assert set(MODELS) == set(expected)
     for name, (layers, hidden, heads, ffn, vocab, pos) in expected.items():

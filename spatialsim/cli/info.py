@@ -130,7 +130,8 @@ def run_models(args: argparse.Namespace) -> int:
         return 0
     print(
         f"{model.name}: {model.layers} layers, d = {model.hidden}, {model.heads} heads x "
-        f"{model.head_dim}, FFN {model.ffn} ({model.ffn_kind}), {model.norm}-norm "
+        f"{model.head_dim}, FFN {model.ffn} ({model.ffn_kind}), {model.norm}-norm, "
+        f"{model.positions} positions "
         f"[{model.source}]"
     )
     what = f"prompt of {args.tokens}" if args.phase == "prefill" else f"context {args.tokens}"

@@ -17,6 +17,7 @@ import networkx as nx
 from spatialsim.constants import PACK_TOKENS
 from spatialsim.design.graph import BYPASS_FIFO, Design, PhaseBinding, add_fifo, add_kernel
 from spatialsim.errors import UserError, choices_message
+from spatialsim.kinds.activation import RELU_DEPTH
 from spatialsim.workload.models import ModelConfig
 
 STREAM_DEPTH = 4  # chen2024.md 3: most hls::stream FIFOs are 4 deep
@@ -268,8 +269,8 @@ def _region_layer(
         2,
         lanes=lanes,
         features=f,
-        fn="silu_mul" if fused else "gelu",
-        act_depth_cycles=nonlinear.gelu_depth,
+        fn="silu_mul" if fused else model.ffn_kind,
+        act_depth_cycles=RELU_DEPTH if model.ffn_kind == "relu" else nonlinear.gelu_depth,
     )
     add_fifo(g, "ffn1", "gelu", s, f32)
     matrix("ffn2", 2, f, d, True)

@@ -18,7 +18,7 @@ from typing import Any
 from spatialsim.errors import UserError, choices_message
 from spatialsim.tomlio import builtin_text, parse_toml, read_toml
 
-BUILTIN_PLATFORMS = ("u280", "u55c", "u250", "vck5000")
+BUILTIN_PLATFORMS = ("u280", "u55c", "u50lv", "u250", "vck5000")
 
 
 def _positive(owner: str, obj: object, *names: str) -> None:

@@ -1,5 +1,5 @@
-"""The FFN activation (fp32): GeLU reads one word per output (II 1); SwiGLU reads the gate
-and up words of each output (II 2).
+"""The FFN activation (fp32): GeLU and ReLU read one word per output (II 1); SwiGLU reads
+the gate and up words of each output (II 2).
 
 The ACT loop's iteration latency (``act_depth_cycles``) is the length of the build's
 arithmetic chain, which depends on how the build computes GeLU (an erf in fp32, a tanh
@@ -31,6 +31,9 @@ from spatialsim.kinds.base import (
 from spatialsim.kinds.registry import KindSpec, register
 
 W4A8_DEPTH = 168.0  # the W4A8 build's GeLU (chen2024.md 4)
+# A ReLU is a compare and a select between the read and the write: an assumption (no report
+# of a ReLU kernel exists here), 3 cycles.
+RELU_DEPTH = 3.0
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class ActivationParams(KernelParams):
 
     lanes: int = lanes()
     features: int = features()
-    fn: str = param("function", choices=("gelu", "silu_mul"))
+    fn: str = param("function", choices=("gelu", "relu", "silu_mul"))
     act_depth_cycles: float = param(
         "iteration latency of the ACT loop (the activation's arithmetic chain)",
         low=1,
@@ -49,7 +52,7 @@ class ActivationParams(KernelParams):
 
     @property
     def fan_in(self) -> int:
-        """Input words per output: 2 for SwiGLU (gate and up), 1 for GeLU."""
+        """Input words per output: 2 for SwiGLU (gate and up), 1 for GeLU and ReLU."""
         return 2 if self.fn == "silu_mul" else 1
 
     def stream_words_in(self) -> int | None:

@@ -14,10 +14,12 @@ from spatialsim.errors import UserError, choices_message
 from spatialsim.tomlio import parse_json, read_text
 
 NormPlacement = Literal["pre", "post"]
-FfnKind = Literal["gelu", "swiglu"]
+FfnKind = Literal["gelu", "swiglu", "relu"]
+Positions = Literal["learned", "rope"]
 
 _NORMS = ("pre", "post")
-_FFNS = ("gelu", "swiglu")
+_FFNS = ("gelu", "swiglu", "relu")
+_POSITIONS = ("learned", "rope")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class ModelConfig:
     kv_heads: int
     causal: bool
     source: str
+    positions: Positions = "learned"  # learned position embeddings, or rotary (RoPE)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or not self.name.isprintable():
@@ -76,7 +79,13 @@ class ModelConfig:
         if self.norm not in _NORMS:
             raise UserError(f"model {self.name!r}: norm {self.norm!r}; valid: pre, post")
         if self.ffn_kind not in _FFNS:
-            raise UserError(f"model {self.name!r}: ffn_kind {self.ffn_kind!r}; valid: gelu, swiglu")
+            raise UserError(
+                f"model {self.name!r}: ffn_kind {self.ffn_kind!r}; valid: {', '.join(_FFNS)}"
+            )
+        if self.positions not in _POSITIONS:
+            raise UserError(
+                f"model {self.name!r}: positions {self.positions!r}; valid: {', '.join(_POSITIONS)}"
+            )
 
     @property
     def kv_hidden(self) -> int:
@@ -97,6 +106,7 @@ class ModelConfig:
 _HF_GPT2 = "Hugging Face model card config.json (openai-community/{})"
 _HF_BERT = "Hugging Face config.json (google-bert/{}); Devlin et al. 2019, Table 1"
 _HF_LLAMA = "Hugging Face config.json (meta-llama/{}); Touvron et al. 2023, Table 1"
+_HF_OPT = "Hugging Face config.json (facebook/{}); Zhang et al. 2022, Table 1"
 
 
 def _builtin(
@@ -110,11 +120,15 @@ def _builtin(
     family: str,
     source_id: str,
 ) -> ModelConfig:
+    positions: Positions = "learned"
     if family == "llama":
         norm: NormPlacement = "pre"
         ffn_kind: FfnKind = "swiglu"
         causal = True
         source = _HF_LLAMA.format(source_id)
+        positions = "rope"
+    elif family == "opt":
+        norm, ffn_kind, causal, source = "pre", "relu", True, _HF_OPT.format(source_id)
     elif family == "gpt2":
         norm, ffn_kind, causal, source = "pre", "gelu", True, _HF_GPT2.format(source_id)
     else:
@@ -133,6 +147,7 @@ def _builtin(
         kv_heads=heads,
         causal=causal,
         source=source,
+        positions=positions,
     )
 
 
@@ -147,6 +162,13 @@ MODELS: dict[str, ModelConfig] = {
         _builtin("gpt2-xl", 48, 1600, 25, 6400, 50257, 1024, "gpt2", "gpt2-xl"),
         _builtin("llama2-7b", 32, 4096, 32, 11008, 32000, 4096, "llama", "Llama-2-7b-hf"),
         _builtin("llama2-13b", 40, 5120, 40, 13824, 32000, 4096, "llama", "Llama-2-13b-hf"),
+        # OPT (pre-LayerNorm, ReLU FFN, learned positions; terafly.md for OPT-1.3B). OPT-350M
+        # is left out: it projects a 512-wide embedding and normalises after each block.
+        _builtin("opt-125m", 12, 768, 12, 3072, 50272, 2048, "opt", "opt-125m"),
+        _builtin("opt-1.3b", 24, 2048, 32, 8192, 50272, 2048, "opt", "opt-1.3b"),
+        _builtin("opt-2.7b", 32, 2560, 32, 10240, 50272, 2048, "opt", "opt-2.7b"),
+        _builtin("opt-6.7b", 32, 4096, 32, 16384, 50272, 2048, "opt", "opt-6.7b"),
+        _builtin("opt-13b", 40, 5120, 40, 20480, 50272, 2048, "opt", "opt-13b"),
     )
 }
 
@@ -244,8 +266,43 @@ def load_hf_config(path: Path) -> ModelConfig:
             kv_heads=kv_heads,
             causal=True,
             source=source,
+            positions="rope",
         )
-    raise UserError(f"{path}: model_type {model_type!r} is not supported; valid: bert, gpt2, llama")
+    if model_type == "opt":
+        hidden = _int_field(cfg, path, "hidden_size")
+        heads = _int_field(cfg, path, "num_attention_heads")
+        act = cfg.get("activation_function", "relu")
+        if act != "relu":
+            raise UserError(
+                f"{path}: activation_function {act!r} is not supported for OPT; valid: relu"
+            )
+        proj = cfg.get("word_embed_proj_dim", hidden)
+        if proj != hidden:
+            raise UserError(
+                f"{path}: word_embed_proj_dim {proj!r} differs from hidden_size {hidden} "
+                "(OPT-350M's projected embedding); not supported"
+            )
+        pre = cfg.get("do_layer_norm_before", True)
+        if not isinstance(pre, bool):
+            raise UserError(f"{path}: do_layer_norm_before must be true or false, got {pre!r}")
+        return ModelConfig(
+            name=name,
+            layers=_int_field(cfg, path, "num_hidden_layers"),
+            hidden=hidden,
+            heads=heads,
+            head_dim=_head_dim(hidden, heads, path),
+            ffn=_int_field(cfg, path, "ffn_dim"),
+            vocab=_int_field(cfg, path, "vocab_size"),
+            max_positions=_int_field(cfg, path, "max_position_embeddings"),
+            norm="pre" if pre else "post",
+            ffn_kind="relu",
+            kv_heads=heads,
+            causal=True,
+            source=source,
+        )
+    raise UserError(
+        f"{path}: model_type {model_type!r} is not supported; valid: bert, gpt2, llama, opt"
+    )
 
 
 def _head_dim(hidden: int, heads: int, path: Path) -> int:
@@ -254,7 +311,7 @@ def _head_dim(hidden: int, heads: int, path: Path) -> int:
     if hidden // heads < MIN_HEAD_DIM:
         raise UserError(
             f"{path}: head_dim = {hidden} / {heads} = {hidden // heads} is below "
-            f"{MIN_HEAD_DIM}; GPT-2, BERT and LLaMA heads are 64 or 128 wide"
+            f"{MIN_HEAD_DIM}; GPT-2, BERT, LLaMA and OPT heads are 64 or 128 wide"
         )
     return hidden // heads
 

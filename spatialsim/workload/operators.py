@@ -160,9 +160,9 @@ def layer_operators(
     ops += [
         linear("ffn1", d, f, FP32_BYTES if model.ffn_kind == "swiglu" else ab),
         ew(
-            "gelu" if model.ffn_kind == "gelu" else "silu_mul",
+            "silu_mul" if model.ffn_kind == "swiglu" else model.ffn_kind,
             rows * f,
-            inputs=1 if model.ffn_kind == "gelu" else 2,
+            inputs=2 if model.ffn_kind == "swiglu" else 1,
         ),
         linear("ffn2", f, d, FP32_BYTES),
         ew("residual1", rows * d, inputs=2),

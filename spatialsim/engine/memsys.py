@@ -8,6 +8,7 @@ model (request-size curve, port width x clock, switch and SLR-crossing latency).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from spatialsim.costmodel.memory import (
     hbm_channel_rate_gbps,
@@ -44,6 +45,9 @@ class MemorySystem:
                 name = f"{kind}[{i}]"
                 self.channels[name] = MemoryChannel(name, probe(name) if probe else None)
         self.channels[PCIE] = MemoryChannel(PCIE, probe(PCIE) if probe else None)
+        self._plans: dict[
+            tuple[Any, ...], tuple[list[MemoryChannel], list[float], list[float], float]
+        ] = {}
 
     def _cycles(self, ns: float) -> float:
         return ns * self.clock_mhz / 1e3
@@ -89,6 +93,25 @@ class MemorySystem:
         """A stream of ``extent_bytes`` over ``ports`` (split evenly) for one kernel. A read
         master runs ahead of its consumer by its outstanding bursts (not with
         ``run_ahead=False``, for microbenchmarks of the channel alone)."""
+        key = (ports, port_bits, slr, extent_bytes, write, run_ahead)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plan(ports, port_bits, slr, extent_bytes, write, run_ahead)
+            self._plans[key] = plan
+        chans, rates, lats, prefetch = plan
+        return Stream(chans, rates, lats, prefetch, write, launch)
+
+    def _plan(
+        self,
+        ports: tuple[str, ...],
+        port_bits: int,
+        slr: int,
+        extent_bytes: float,
+        write: bool,
+        run_ahead: bool,
+    ) -> tuple[list[MemoryChannel], list[float], list[float], float]:
+        """Channels, rates, latencies and run-ahead window of a stream: the same for every
+        launch of a kernel, so computed once per distinct stream."""
         share = extent_bytes / len(ports)
         burst = self.params.axi_burst_beats * port_bits / 8
         window = self.params.axi_outstanding_reads * burst
@@ -106,7 +129,7 @@ class MemorySystem:
             rates.append(self._bytes_per_cycle(gbps))
             lats.append(lat)
         prefetch = window / min(rates) if run_ahead and not write else 0.0
-        return Stream(chans, rates, lats, prefetch, write, launch)
+        return chans, rates, lats, prefetch
 
     def open_pcie(self, launch: float) -> Stream:
         """The host link (PCIe), one direction at a time."""

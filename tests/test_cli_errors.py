@@ -54,6 +54,19 @@ ROOT = Path(__file__).resolve().parents[1]
         ),
         (["calibrate", "--xrt", "s.csv", "--out", "x.toml"], "--xrt needs --map CU=TARGET"),
         (
+            [
+                "calibrate",
+                "--board",
+                "traces/poisson_100.csv",
+                "--choose",
+                "design.launch_scope=bogus,region",
+                "--out",
+                "x.toml",
+            ],
+            "--choose design.launch_scope=bogus: after set: design chen2024-w8a8: unknown "
+            "launch_scope 'bogus'",
+        ),
+        (
             ["calibrate", "--board", "b.csv", "--map", "cu=region_1", "--out", "x.toml"],
             "--map names compute units of an --xrt profile",
         ),

@@ -239,6 +239,7 @@ def calibrate(
     choices = parse_choices(choose)
     if choose and not (board or xrt):
         raise UserError("--choose compares structures on board runs: give --board or --xrt")
+    _check_choices(choices)
     plat_name = platform
     plat = get_platform(platform)
     cost = CostParams()
@@ -293,6 +294,22 @@ def calibrate(
         meta["hls_design"] = hls_design
     doc = profile_doc(plat_name, fits, defaults, meta, alternatives if len(choices) > 1 else None)
     return Calibration(fits, alternatives if len(choices) > 1 else [], defaults, doc, notes)
+
+
+def _check_choices(choices: list[tuple[tuple[str, Any], ...]]) -> None:
+    """Refuse a structural alternative that names no parameter or an invalid value, before
+    any fit (and naming the option, not a board row)."""
+    from spatialsim.design.overrides import apply_settings
+    from spatialsim.design.templates import build_design
+    from spatialsim.workload.models import get_model
+
+    probe = build_design("chen2024-w8a8", get_model("gpt2"), 16)
+    for settings in choices:
+        for key, value in settings:
+            try:
+                apply_settings(probe, [(key, value)])
+            except UserError as exc:
+                raise UserError(f"--choose {key}={value}: {exc}") from None
 
 
 def _carry(

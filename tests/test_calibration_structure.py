@@ -349,3 +349,33 @@ def test_every_calibratable_parameter_has_a_documented_prior() -> None:
         lo, hi = p.interval95()
         assert PARAMS[name].lower <= lo < hi <= PARAMS[name].upper * 10, name
         assert len(p.source) > 10, name
+
+
+def test_board_rows_may_name_a_design_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user's own design file in the board CSV is simulated (and checked like a run)."""
+    design = tmp_path / "mine.toml"
+    assert (
+        main(
+            [
+                "design",
+                "--model",
+                "gpt2",
+                "--max-seq-len",
+                "64",
+                "--seq-len",
+                "64",
+                "--out",
+                str(design),
+            ]
+        )
+        == 0
+    )
+    board = tmp_path / "b.csv"
+    board.write_text(HEADER + f"gpt2,{design},u280,2,16,3,250,2.7,0.44\n")
+    assert main(["calibrate", "--board", str(board), "--out", str(tmp_path / "p.toml")]) == 0
+    board.write_text(HEADER + f"gpt2,{design},u280,2,100,3,250,2.7,0.44\n")
+    capsys.readouterr()
+    assert main(["calibrate", "--board", str(board), "--out", str(tmp_path / "p.toml")]) == 2
+    assert "exceeds the design file's max_seq_len 64" in capsys.readouterr().err

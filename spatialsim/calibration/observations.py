@@ -23,6 +23,7 @@ from spatialsim.calibration.measurements import BoardRun, HbmMeasurement
 from spatialsim.costmodel.design_estimate import kernel_estimates, region_latencies
 from spatialsim.costmodel.memory import hbm_channel_rate_gbps
 from spatialsim.costmodel.params import CostParams
+from spatialsim.design.fileio import load_design
 from spatialsim.design.graph import Design
 from spatialsim.design.overrides import apply_settings
 from spatialsim.design.resources import check_fit
@@ -227,7 +228,19 @@ def checked_design(
             f"prompt_len + gen_len = {seq:,} exceeds {model.name}'s {model.max_positions:,} "
             "positions"
         )
-    design = build_design(run.design, model, seq)
+    if run.design.endswith(".toml") or Path(run.design).is_file():
+        design = load_design(Path(run.design))
+        if design.model.name != model.name:
+            raise UserError(
+                f"design file {run.design} was built for {design.model.name}, not {model.name}"
+            )
+        if seq > design.max_seq_len:
+            raise UserError(
+                f"prompt_len + gen_len = {seq} exceeds the design file's max_seq_len "
+                f"{design.max_seq_len}"
+            )
+    else:
+        design = build_design(run.design, model, seq)
     design = apply_settings(design, list(settings)) if settings else design
     check_fit(design, platform)
     if not 1.0 <= run.clock_mhz <= platform.max_clock_mhz:

@@ -75,6 +75,15 @@ def test_a_pack_leaving_whole_delays_the_consumer_not_the_linear() -> None:
     assert gw.starved * gw.active_cycles > gb.starved * gb.active_cycles
 
 
+def test_attention_arrays_can_hand_a_pack_on_whole_too() -> None:
+    block = sim(prompt_len=64)
+    whole = sim(prompt_len=64, set={"kind.attn_matmul.emit": "pack"})
+    assert whole.result.ttft_ms > block.result.ttft_ms
+    for n in ("qk_matmul", "sv_matmul"):
+        b, w = stats(block, "prefill", n), stats(whole, "prefill", n)
+        assert w.busy * w.active_cycles == pytest.approx(b.busy * b.active_cycles, rel=1e-6)
+
+
 def test_buffered_softmax_adds_a_half_row_output_pass_per_row() -> None:
     attrs = {"kind": "softmax", "heads": 16, "heads_parallel": 4, "reduction_ii": 4}
     w = prefill_work(512, 2)

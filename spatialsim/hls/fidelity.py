@@ -181,6 +181,8 @@ def check_exportable(design: Design, bitstream: str) -> None:
                     "prefill attention runs one head at a time (AttnCfg HP = 1)",
                 )
             )
+        for name in ("qk_matmul", "sv_matmul"):
+            fixed.append((name, "emit", "block", "attention.h drains each block as the next runs"))
     else:
         hp = g.nodes["qk_matmul"]["heads_parallel"]
         for name in ("mask", "softmax"):

@@ -61,6 +61,12 @@ class AttnMatmulParams(KernelParams):
     head_dim: int = count("elements per head")
     act_bits: int = bits("activation bit width")
     block_overhead_cycles: float = block_overhead()
+    emit: str = param(
+        "'block': each block's scores or context leave as the next block computes; 'pack': "
+        "the pack's outputs for all heads leave together after its last head",
+        choices=("block", "pack"),
+        default="block",
+    )
 
     def blocks(self, keys: int) -> int:
         """Output blocks per (pack, head): keys for Q.K^T, head_dim for softmax.V."""
@@ -118,9 +124,11 @@ def matmul_body(k: KernelProcess) -> Proc:
     for buf in k.handoffs():
         yield from k.get(buf, 1)  # the layer's K (or V, or Q) is complete
     inp = None if qk else k.stream_in()
-    fine = k.gran.chunks_per_row is None
+    whole = p.emit == "pack"
+    fine = k.gran.chunks_per_row is None and not whole
     block_out = split(head_out, blocks)
     for _ in k.step.pack_sizes():
+        start = k.env.now
         for hg in k.gran.split(p.heads):
             yield from k.busy(hg * prologue)
             if inp is not None:  # the first block's reduction loop reads the row
@@ -137,13 +145,23 @@ def matmul_body(k: KernelProcess) -> Proc:
             else:
                 rest = hg * blocks * block - (hg * kdim if inp is not None else 0)
                 yield from k.busy(rest)
-                yield from k.emit(hg * head_out, span=hg * blocks * block - block)
+                if not whole:
+                    yield from k.emit(hg * head_out, span=hg * blocks * block - block)
+        if whole:  # written from the other half of a double-buffered output row
+            out = p.heads * head_out
+            yield from k.emit(out, span=min(float(out), k.env.now - start))
     yield from k.busy(drain_cycles(matmul_estimate(k.name, p, k.step, k.params)))
 
 
 def matmul_hls(p: AttnMatmulParams) -> dict[str, Any]:
     """attention.h's AttnCfg: COLS, PACK (rows are the pack size P, one head at a time)."""
-    return {"COLS": p.cols, "PACK": p.pack, "ROWS": p.rows, "ACT_BITS": p.act_bits}
+    return {
+        "COLS": p.cols,
+        "PACK": p.pack,
+        "ROWS": p.rows,
+        "ACT_BITS": p.act_bits,
+        "EMIT": p.emit,
+    }
 
 
 # ---- decode engines ---------------------------------------------------------------------

@@ -342,6 +342,13 @@ def _targets(design: Design, phase: str, target: str) -> list[str]:
     return [target] if target in g else []
 
 
+def _no_target(design: Design, target: str) -> UserError:
+    return UserError(
+        f"--map target {target!r} names no kernel of design {design.name}; use "
+        "region_1, region_2, region_3, layer or a kernel name"
+    )
+
+
 def _cu_model(sim: RunPredictor, target: str, values: Values) -> tuple[float, float, float]:
     """(calls, mean ms per call, mean ms from one call's end to the next) of a compute unit
     standing for ``target``, in the simulated run: per phase, a call spans the longest
@@ -360,10 +367,7 @@ def _cu_model(sim: RunPredictor, target: str, values: Values) -> tuple[float, fl
         busy += span
         idle += max(st.cycles - span, 0.0)
     if not calls:
-        raise UserError(
-            f"--map target {target!r} names no kernel of design {design.name}; use "
-            "region_1, region_2, region_3, layer or a kernel name"
-        )
+        raise _no_target(design, target)
     to_ms = 1.0 / (res.clock_mhz * 1e3)
     return calls, busy / calls * to_ms, idle / calls * to_ms
 
@@ -393,7 +397,8 @@ def xrt_observations(
     name = Path(run.file).name
     obs = []
     for cu, target in mapping.items():
-        _cu_model(sim, target, {})  # refuse unknown targets before fitting
+        if not any(_targets(sim.design, ph, target) for ph in sim.design.phases):
+            raise _no_target(sim.design, target)
 
         def part(i: int, target: str = target) -> Callable[[Values], float]:
             return lambda v: _cu_model(sim, target, v)[i]

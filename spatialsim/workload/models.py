@@ -229,53 +229,30 @@ def load_hf_config(path: Path) -> ModelConfig:
             source=source,
         )
     if model_type == "bert":
-        hidden = _int_field(cfg, path, "hidden_size")
-        heads = _int_field(cfg, path, "num_attention_heads")
-        return ModelConfig(
-            name=name,
-            layers=_int_field(cfg, path, "num_hidden_layers"),
-            hidden=hidden,
-            heads=heads,
-            head_dim=_head_dim(hidden, heads, path),
-            ffn=_int_field(cfg, path, "intermediate_size"),
-            vocab=_int_field(cfg, path, "vocab_size"),
-            max_positions=_int_field(cfg, path, "max_position_embeddings"),
-            norm="post",
-            ffn_kind="gelu",
-            kv_heads=heads,
-            causal=False,
-            source=source,
+        return _hf_standard(
+            cfg, path, name, source, "intermediate_size", norm="post", ffn_kind="gelu", causal=False
         )
     if model_type == "llama":
-        hidden = _int_field(cfg, path, "hidden_size")
-        heads = _int_field(cfg, path, "num_attention_heads")
-        kv_heads = (
-            _int_field(cfg, path, "num_key_value_heads") if "num_key_value_heads" in cfg else heads
-        )
-        return ModelConfig(
-            name=name,
-            layers=_int_field(cfg, path, "num_hidden_layers"),
-            hidden=hidden,
-            heads=heads,
-            head_dim=_head_dim(hidden, heads, path),
-            ffn=_int_field(cfg, path, "intermediate_size"),
-            vocab=_int_field(cfg, path, "vocab_size"),
-            max_positions=_int_field(cfg, path, "max_position_embeddings"),
+        kv = cfg.get("num_key_value_heads")
+        return _hf_standard(
+            cfg,
+            path,
+            name,
+            source,
+            "intermediate_size",
             norm="pre",
             ffn_kind="swiglu",
-            kv_heads=kv_heads,
             causal=True,
-            source=source,
             positions="rope",
+            kv_heads=None if kv is None else _int_field(cfg, path, "num_key_value_heads"),
         )
     if model_type == "opt":
-        hidden = _int_field(cfg, path, "hidden_size")
-        heads = _int_field(cfg, path, "num_attention_heads")
         act = cfg.get("activation_function", "relu")
         if act != "relu":
             raise UserError(
                 f"{path}: activation_function {act!r} is not supported for OPT; valid: relu"
             )
+        hidden = _int_field(cfg, path, "hidden_size")
         proj = cfg.get("word_embed_proj_dim", hidden)
         if proj != hidden:
             raise UserError(
@@ -285,23 +262,53 @@ def load_hf_config(path: Path) -> ModelConfig:
         pre = cfg.get("do_layer_norm_before", True)
         if not isinstance(pre, bool):
             raise UserError(f"{path}: do_layer_norm_before must be true or false, got {pre!r}")
-        return ModelConfig(
-            name=name,
-            layers=_int_field(cfg, path, "num_hidden_layers"),
-            hidden=hidden,
-            heads=heads,
-            head_dim=_head_dim(hidden, heads, path),
-            ffn=_int_field(cfg, path, "ffn_dim"),
-            vocab=_int_field(cfg, path, "vocab_size"),
-            max_positions=_int_field(cfg, path, "max_position_embeddings"),
+        return _hf_standard(
+            cfg,
+            path,
+            name,
+            source,
+            "ffn_dim",
             norm="pre" if pre else "post",
             ffn_kind="relu",
-            kv_heads=heads,
             causal=True,
-            source=source,
         )
     raise UserError(
         f"{path}: model_type {model_type!r} is not supported; valid: bert, gpt2, llama, opt"
+    )
+
+
+def _hf_standard(
+    cfg: dict[str, Any],
+    path: Path,
+    name: str,
+    source: str,
+    ffn_key: str,
+    norm: NormPlacement,
+    ffn_kind: FfnKind,
+    causal: bool,
+    positions: Positions = "learned",
+    kv_heads: int | None = None,
+) -> ModelConfig:
+    """A config in the fields BERT, LLaMA and OPT share (hidden_size, num_attention_heads,
+    num_hidden_layers, vocab_size, max_position_embeddings; the FFN width under
+    ``ffn_key``)."""
+    hidden = _int_field(cfg, path, "hidden_size")
+    heads = _int_field(cfg, path, "num_attention_heads")
+    return ModelConfig(
+        name=name,
+        layers=_int_field(cfg, path, "num_hidden_layers"),
+        hidden=hidden,
+        heads=heads,
+        head_dim=_head_dim(hidden, heads, path),
+        ffn=_int_field(cfg, path, ffn_key),
+        vocab=_int_field(cfg, path, "vocab_size"),
+        max_positions=_int_field(cfg, path, "max_position_embeddings"),
+        norm=norm,
+        ffn_kind=ffn_kind,
+        kv_heads=heads if kv_heads is None else kv_heads,
+        causal=causal,
+        source=source,
+        positions=positions,
     )
 
 

@@ -379,3 +379,14 @@ def test_board_rows_may_name_a_design_file(
     capsys.readouterr()
     assert main(["calibrate", "--board", str(board), "--out", str(tmp_path / "p.toml")]) == 2
     assert "exceeds the design file's max_seq_len 64" in capsys.readouterr().err
+
+
+def test_plot_into_a_file_is_refused_and_the_profile_is_not_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    board_csv(tmp_path / "board.csv")
+    (tmp_path / "afile").write_text("x")
+    args = ["calibrate", "--board", str(tmp_path / "board.csv"), "--no-loo"]
+    assert main([*args, "--plot", str(tmp_path / "afile"), "--out", str(tmp_path / "p.toml")]) == 2
+    assert "exists and is not a directory" in capsys.readouterr().err
+    assert not (tmp_path / "p.toml").exists()

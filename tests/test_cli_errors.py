@@ -54,6 +54,24 @@ ROOT = Path(__file__).resolve().parents[1]
         ),
         (["calibrate", "--xrt", "s.csv", "--out", "x.toml"], "--xrt needs --map CU=TARGET"),
         (
+            ["calibrate", "--board", "b.csv", "--noise", "board=inf", "--out", "x.toml"],
+            "0 < REL < 1",
+        ),
+        (
+            [
+                "calibrate",
+                "--xrt",
+                "README.md",
+                "--map",
+                "a=region_1",
+                "--xrt-run",
+                "clock_mhz=nan",
+                "--out",
+                "x.toml",
+            ],
+            "--xrt-run clock_mhz='nan': expected MHz in [1, 1000]",
+        ),
+        (
             [
                 "calibrate",
                 "--board",

@@ -20,6 +20,7 @@ from spatialsim.calibration.fit import (
     PARAMS,
     Alternative,
     FitResult,
+    Observation,
     apply,
     compare,
     current_values,
@@ -240,6 +241,7 @@ def calibrate(
     if choose and not (board or xrt):
         raise UserError("--choose compares structures on board runs: give --board or --xrt")
     _check_choices(choices)
+    xrun = parse_xrt_run(xrt_run, platform, str(xrt)) if xrt else None
     plat_name = platform
     plat = get_platform(platform)
     cost = CostParams()
@@ -268,25 +270,29 @@ def calibrate(
             from spatialsim.calibration.xrt import read_xrt
 
             xrt_prof = read_xrt(Path(xrt))
-            xrun = parse_xrt_run(xrt_run, plat_name, str(xrt))
         c, p = apply({k: v for k, v in base.items() if not k.startswith("design.")}, cost, plat)
-        for settings in choices:
+
+        def observations(settings: tuple[tuple[str, Any], ...]) -> list[Observation]:
             obs = board_observations(runs, c, {plat_name: p}, settings, noise["board"])
-            if xrt_prof is not None:
+            if xrt_prof is not None and xrun is not None:
                 obs += xrt_observations(xrt_prof, mapping, xrun, c, p, settings, noise["xrt"])
+            return obs
+
+        for settings in choices:
             label = ", ".join(f"{k}={v}" for k, v in settings) or "as built"
-            res = fit(obs, candidates("board"), base, loo and len(choices) == 1, learned)
+            res = fit(
+                observations(settings),
+                candidates("board"),
+                base,
+                loo and len(choices) == 1,
+                learned,
+            )
             alternatives.append(Alternative(label, settings, res))
         alternatives = compare(alternatives)
         best = alternatives[0]
         if loo and len(choices) > 1:  # leave-one-out only for the chosen structure
-            obs = board_observations(runs, c, {plat_name: p}, best.settings, noise["board"])
-            if xrt_prof is not None:
-                obs += xrt_observations(xrt_prof, mapping, xrun, c, p, best.settings, noise["xrt"])
-            best = Alternative(
-                best.label, best.settings, fit(obs, candidates("board"), base, True, learned)
-            )
-            alternatives[0] = best
+            res = fit(observations(best.settings), candidates("board"), base, True, learned)
+            best = alternatives[0] = Alternative(best.label, best.settings, res)
         fits["board"] = best.result
     meta: dict[str, Any] = {**({"command": command} if command else {})}
     meta.update({k: v for k, v in notes.items() if v})

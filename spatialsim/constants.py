@@ -19,3 +19,7 @@ PACK_TOKENS = 8
 # Two-sided 95 % quantile of the normal distribution (1.95996, rounded as it is usually
 # quoted), for intervals propagated to first order from a calibration profile's covariance.
 Z95 = 1.96
+
+# Tensor parallelism names the all-reduce it adds after a row-split linear ``<linear>`` +
+# this suffix (spatialsim/design/parallel.py); reports pick the collectives out by it.
+COLLECTIVE_SUFFIX = "_allreduce"

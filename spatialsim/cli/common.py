@@ -18,6 +18,7 @@ from spatialsim.experiment.request import (
     GRANULARITIES,
     RunRequest,
 )
+from spatialsim.hardware.cluster import TOPOLOGIES
 from spatialsim.hardware.platform import BUILTIN_PLATFORMS, Platform
 from spatialsim.workload.models import MODELS, ModelConfig
 
@@ -178,6 +179,43 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_parallel_options(p: argparse.ArgumentParser) -> None:
+    """Several cards: tensor and pipeline parallelism and the links between the cards."""
+    p.add_argument(
+        "--tp",
+        type=positive_int,
+        default=1,
+        help="tensor-parallel cards: each layer's heads and weight columns split over them, "
+        "joined by all-reduces over the links (default 1)",
+    )
+    p.add_argument(
+        "--pp",
+        type=positive_int,
+        default=1,
+        help="pipeline stages: consecutive layers per stage, activations sent to the next "
+        "stage over the links (default 1)",
+    )
+    p.add_argument(
+        "--topology",
+        choices=TOPOLOGIES,
+        default="ring",
+        help="how the cards are cabled: ring (QSFP, default), p2p (every pair), host "
+        "(through PCIe and host memory)",
+    )
+    p.add_argument(
+        "--link-gbps",
+        type=positive_float,
+        default=None,
+        help="line rate of one inter-card link in Gb/s (default: the platform's QSFP port)",
+    )
+    p.add_argument(
+        "--link-depth",
+        type=positive_int,
+        default=64,
+        help="receive buffer of each inter-card link FIFO in words (default 64)",
+    )
+
+
 def request_from_args(
     args: argparse.Namespace,
     prompt_len: int | None = None,
@@ -202,6 +240,11 @@ def request_from_args(
         "cost": tuple(get("cost") or ()),
         "calibration": get("calibration"),
         "host_io": bool(get("host_io", False)),
+        "tp": get("tp", 1),
+        "pp": get("pp", 1),
+        "topology": get("topology", "ring"),
+        "link_gbps": get("link_gbps"),
+        "link_depth": get("link_depth", 64),
     }
     if prompt_len is not None:
         values["prompt_len"] = prompt_len

@@ -11,6 +11,7 @@ from spatialsim.cli.common import (
     add_design_options,
     add_engine_options,
     add_json_option,
+    add_parallel_options,
     nonneg_int,
     output_path,
     positive_int,
@@ -74,6 +75,7 @@ def add_parsers(sub: Any) -> None:
 
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
     add_engine_options(p)
+    add_parallel_options(p)
     p.add_argument(
         "--no-timing",
         action="store_true",

@@ -34,6 +34,9 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "launch_overhead_us": (0, 1e6, "us"),
     "wait_overhead_us": (0, 1e6, "us"),
     "reconfig_ms": (0, 1e6, "ms"),
+    "link_efficiency": (0.01, 1, "(share of the payload rate)"),
+    "link_hop_latency_ns": (0, 1e7, "ns"),
+    "host_relay_us": (0, 1e6, "us"),
 }
 
 
@@ -87,6 +90,15 @@ class CostParams:
     - ``reconfig_ms``: time to load the decode bitstream after prefill, for designs whose
       phases use different bitstreams. Not characterised: 0. Reported on its own; TTFT and
       TPOT do not include it.
+    - ``link_efficiency``: the share of an inter-card link's payload rate (line rate after
+      the 64B/66B coding) that transfers reach: the paper's alpha, "measured" but not given
+      (chen2024.md 2). 1 until calibrated, so only the coding is charged.
+    - ``link_hop_latency_ns``: from the first word leaving one card's router to it arriving
+      at the next card's (Aurora transmit and receive pipelines, transceivers, cable). Not
+      published for DFX (dfx.md); an assumption of 500 ns until measured.
+    - ``host_relay_us``: extra time a transfer between cards through the host (topology
+      ``host``) spends in host memory between the two PCIe DMAs. Not characterised; an
+      assumption of 5 us (a DMA completion and a new enqueue).
     """
 
     call_overhead_cycles: float = 2.0
@@ -107,6 +119,9 @@ class CostParams:
     launch_overhead_us: float = 0.0
     wait_overhead_us: float = 0.0
     reconfig_ms: float = 0.0
+    link_efficiency: float = 1.0
+    link_hop_latency_ns: float = 500.0
+    host_relay_us: float = 5.0
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

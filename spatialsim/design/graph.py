@@ -348,16 +348,24 @@ class Design:
 def _editable_copy(g: nx.DiGraph) -> nx.DiGraph:
     """A copy of ``g`` with its own attribute dicts, in the same node, successor and
     predecessor order (a kernel reads its inputs in predecessor order)."""
-    h = nx.DiGraph()
+    return prefixed_copy(g, "")
+
+
+def prefixed_copy(g: nx.DiGraph, prefix: str, into: nx.DiGraph | None = None) -> nx.DiGraph:
+    """Copy ``g`` into ``into`` (a new graph by default) with ``prefix`` before every
+    kernel and FIFO name, keeping node, successor and predecessor order."""
+    h = nx.DiGraph() if into is None else into
     h.graph.update(g.graph)
     for n, a in g.nodes(data=True):
-        h.add_node(n, **a)
+        h.add_node(prefix + n, **a)
     for u, nbrs in g.succ.items():
         for v, a in nbrs.items():
-            h._succ[u][v] = dict(a)
+            h._succ[prefix + u][prefix + v] = dict(a)
+            if prefix and "name" in a:
+                h._succ[prefix + u][prefix + v]["name"] = prefix + a["name"]
     for v, nbrs in g.pred.items():
         for u in nbrs:
-            h._pred[v][u] = h._succ[u][v]
+            h._pred[prefix + v][prefix + u] = h._succ[prefix + u][prefix + v]
     return h
 
 

@@ -16,6 +16,7 @@ from spatialsim.errors import DeadlockError
 def diagnose(kernels: list[Kernel], phase: str, layer: int, now: float) -> DeadlockError:
     """Build the error describing why ``kernels`` (one launch) cannot finish."""
     g = nx.DiGraph()
+    kernels_by_name = {k.name: k for k in kernels}
     stuck = [k for k in kernels if not k.done]
     for k in stuck:
         if k.waiting is None:
@@ -63,7 +64,20 @@ def diagnose(kernels: list[Kernel], phase: str, layer: int, now: float) -> Deadl
         if others:
             msg += f"\n  also stuck behind it: {', '.join(others)}"
         full = [c for c in cycle if c["op"] == "put"]
+        links = {c["fifo"]: g.edges[c["kernel"], c["peer"]]["fifo"] for c in full}
         for c in full:
+            route = links[c["fifo"]].link
+            if route is not None:
+                block = getattr(kernels_by_name[c["kernel"]].p, "block_words", "?")
+                msg += (
+                    f"\n{c['fifo']} is the receive buffer of the inter-card route from card "
+                    f"{route.name.replace('->', ' to card ')}, full at {c['depth']} words: "
+                    f"{c['kernel']} sends "
+                    f"a block of {block} words before it reads its neighbour's, "
+                    "so every card of the ring waits for room; give each link at least one "
+                    "block with --link-depth=<words> (in Python, RunRequest's link_depth)"
+                )
+                continue
             msg += (
                 f"\n{c['fifo']} is full at {c['depth']} words: {c['kernel']} must write "
                 f"more than that before {c['peer']} can read; deepen it with "

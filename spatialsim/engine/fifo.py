@@ -37,6 +37,7 @@ class Fifo:
         "fill_time",
         "latency",
         "level",
+        "link",
         "monitor",
         "name",
         "span",
@@ -67,6 +68,7 @@ class Fifo:
         self.dst = dst
         self.width_bits = width_bits
         self.latency = latency
+        self.link: Any = None  # the inter-card route a link FIFO crosses (engine/links.py)
         self.level = 0
         self.monitor = LevelMonitor()
         self.fill_time = float("-inf")

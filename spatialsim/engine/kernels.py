@@ -168,6 +168,19 @@ class Kernel:
             for fifo in targets:
                 yield from self.put(fifo, words, span)
 
+    def send(self, fifo: Fifo, words: int) -> Proc:
+        """Send ``words`` over the inter-card link behind ``fifo``: wait for the link to
+        serialise them (charged as blocked on the link: the output is not accepting
+        faster), then hand them to the receiving side's buffer."""
+        now = self.env.now
+        ready = fifo.link.request(now, words * fifo.width_bits / 8)
+        if ready > now:
+            yield self.env.timeout(ready - now)
+            self.charge(BLOCKED, ready - now, fifo.name)
+            if self.span is not None:
+                self.span(BLOCKED, now, ready)
+        yield from self.put(fifo, words)
+
     def wait_memory(self, ready: float) -> Proc:
         now = self.env.now
         if ready > now:

@@ -35,7 +35,10 @@ class MemorySystem:
         clock_mhz: float,
         params: CostParams,
         probe: Callable[[str], ChannelProbe] | None = None,
+        prefix: str = "",
     ) -> None:
+        """``prefix`` names the card's channels in a multi-card run (``dev1.HBM[3]``);
+        kernels still address them by port (``HBM[3]``)."""
         self.platform = platform
         self.clock_mhz = clock_mhz
         self.params = params
@@ -43,8 +46,10 @@ class MemorySystem:
         for kind, count in platform.memory_channels().items():
             for i in range(count):
                 name = f"{kind}[{i}]"
-                self.channels[name] = MemoryChannel(name, probe(name) if probe else None)
-        self.channels[PCIE] = MemoryChannel(PCIE, probe(PCIE) if probe else None)
+                full = prefix + name
+                self.channels[name] = MemoryChannel(full, probe(full) if probe else None)
+        host = prefix + PCIE
+        self.channels[PCIE] = MemoryChannel(host, probe(host) if probe else None)
         self._plans: dict[
             tuple[Any, ...], tuple[list[MemoryChannel], list[float], list[float], float]
         ] = {}

@@ -6,6 +6,13 @@ reading that layer's weights from HBM and passing activations through HBM betwee
 Prefill pushes the prompt in packs of P tokens; each decode step pushes one token whose
 attention spans the growing KV cache. With a per-phase bitstream (chen2024-w8a8), prefill
 runs the systolic bitstream and decode the GEMV one.
+
+On several cards (``tp`` x ``pp``, chen2024.md 2), each card runs its tensor-parallel share
+of the design (:func:`spatialsim.design.parallel.shard`) as its own kernels, memory
+channels and recorder entries (``dev<i>.``), and the collectives of one stage's cards are
+joined by link FIFOs over the cluster's simulated links. Pipeline stages hold consecutive
+layers; after a stage's last layer its activations are sent to the next stage's cards over
+the links, and with one request in flight the other stages wait.
 """
 
 from __future__ import annotations
@@ -21,16 +28,24 @@ import simpy
 from spatialsim.constants import FP32_BYTES
 from spatialsim.costmodel.params import CostParams
 from spatialsim.costmodel.work import Work, decode_work, prefill_work
-from spatialsim.design.graph import Design
+from spatialsim.design.graph import Design, prefixed_copy
 from spatialsim.design.kernels import is_handoff, kernel_params
+from spatialsim.design.parallel import shard
 from spatialsim.engine.deadlock import diagnose
 from spatialsim.engine.fifo import Fifo
 from spatialsim.engine.kernels import Granularity, Kernel
+from spatialsim.engine.links import LinkSystem
 from spatialsim.engine.memsys import PCIE, MemorySystem
 from spatialsim.errors import UserError
+from spatialsim.hardware.cluster import Cluster
 from spatialsim.hardware.platform import Platform
+from spatialsim.kinds.base import split
 from spatialsim.metrics.recorder import Recorder
 from spatialsim.metrics.result import RunResult, build_result
+
+# Receive buffer of an inter-card link FIFO: TeraFly's ring FIFOs are 64 deep
+# (terafly.md); a design parameter (--link-depth), not a measured constant.
+LINK_DEPTH_WORDS = 64
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,10 @@ class RunConfig:
     for Perfetto traces and plots. ``decode_only`` skips the prompt: the first decode step
     finds ``prompt_len`` tokens already in the KV cache (for latency tables at a given
     context).
+
+    ``tp`` and ``pp`` split the run over ``tp`` x ``pp`` cards (tensor parallel inside a
+    layer, pipeline parallel across layers); ``link_depth_words`` is the receive buffer of
+    each inter-card link FIFO, in words of the stream it carries.
     """
 
     prompt_len: int
@@ -63,9 +82,18 @@ class RunConfig:
     replay_layers: bool = True
     decode_only: bool = False
     timeline: bool = False
+    tp: int = 1
+    pp: int = 1
+    link_depth_words: int = LINK_DEPTH_WORDS
 
     def __post_init__(self) -> None:
-        for name, low in (("prompt_len", 1), ("gen_len", 0)):
+        for name, low in (
+            ("prompt_len", 1),
+            ("gen_len", 0),
+            ("tp", 1),
+            ("pp", 1),
+            ("link_depth_words", 1),
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise UserError(f"{name} must be an integer >= {low}, got {v!r}")
@@ -92,7 +120,8 @@ def events_scheduled(env: simpy.Environment) -> int:
 
 
 class Simulation:
-    """One run of a design on a platform; :meth:`run` returns the frozen result."""
+    """One run of a design on a platform (or a cluster of them); :meth:`run` returns the
+    frozen result."""
 
     def __init__(
         self,
@@ -100,6 +129,7 @@ class Simulation:
         platform: Platform,
         config: RunConfig,
         progress: Callable[[int, int, str], None] | None = None,
+        cluster: Cluster | None = None,
     ) -> None:
         self.progress = progress  # called as (done, total, label) after each decode step
         self.design = design
@@ -119,21 +149,82 @@ class Simulation:
                 f"max_seq_len {longest}",
                 field="max_seq_len",
             )
+        devices = config.tp * config.pp
+        self.cluster = cluster if cluster is not None else Cluster(platform, devices)
+        if self.cluster.devices != devices:
+            raise UserError(
+                f"tp {config.tp} x pp {config.pp} needs {devices} cards; the cluster has "
+                f"{self.cluster.devices}",
+                field="tp",
+            )
+        if config.pp > self.layers:
+            raise UserError(
+                f"pp {config.pp} exceeds the {self.layers} layers simulated; each pipeline "
+                "stage needs at least one layer",
+                field="pp",
+            )
+        self.card = shard(design, config.tp)
+        self.stage_layers = split(self.layers, config.pp)
         self.clock_mhz = config.clock_mhz if config.clock_mhz is not None else design.clock_mhz
         self.env = simpy.Environment()
         self.rec = Recorder(timeline=config.timeline)
-        self.mem = MemorySystem(platform, self.clock_mhz, config.params, self.rec.channel)
+        self.prefixes = [f"dev{i}." if devices > 1 else "" for i in range(devices)]
+        self.mems = [
+            MemorySystem(platform, self.clock_mhz, config.params, self.rec.channel, prefix)
+            for prefix in self.prefixes
+        ]
+        self.mem = self.mems[0]
+        self.links = LinkSystem(self.cluster, self.clock_mhz, config.params, self.rec.channel)
         self._step = 0
         self._current: list[Kernel] = []
         self._where = ("prefill", 0)
         self._host_done = False
+        self._kparams: dict[str, Any] = {}
+        self._handoff: dict[str, frozenset[str]] = {}
+        self._mem_of: dict[str, MemorySystem] = {}
 
     # -- building one launch --------------------------------------------------------------
+    def _stage_graph(self, phase: str, stage: int) -> nx.DiGraph:
+        """The kernels of ``stage``'s cards for ``phase``: each card's share of the layer,
+        its names prefixed with the card, and its collectives joined round the ring."""
+        g = self.card.graph(phase)
+        tp = self.config.tp
+        cards = [stage * tp + r for r in range(tp)]
+        if len(self.prefixes) == 1:
+            return g
+        h = nx.DiGraph()
+        placed: dict[str, int] = {}
+        for dev in cards:
+            prefixed_copy(g, self.prefixes[dev], h)
+            placed.update({self.prefixes[dev] + n: dev for n in g.nodes})
+        h.graph["device"] = placed
+        for n, a in g.nodes(data=True):
+            if a["kind"] != "collective" or tp == 1:
+                continue
+            for r, dev in enumerate(cards):
+                nxt = cards[(r + 1) % tp]
+                src, dst = self.prefixes[dev] + n, self.prefixes[nxt] + n
+                width = next(w for _, _, w in g.in_edges(n, data="width_bits"))
+                h.add_edge(
+                    src,
+                    dst,
+                    name=f"link{dev}->{nxt}:{n}",
+                    depth_words=self.config.link_depth_words,
+                    width_bits=width,
+                    route=self.links.route(dev, nxt),
+                )
+        return h
+
     def _fifos(self, phase: str, g: nx.DiGraph) -> dict[tuple[str, str], Fifo]:
         fifos = {}
         crossing = self.config.params.slr_crossing_cycles
         for src, dst, a in g.edges(data=True):
-            slr_hops = abs(g.nodes[src]["slr"] - g.nodes[dst]["slr"])
+            route = a.get("route")
+            if route is not None:
+                latency, staging = route.latency, 0
+            else:
+                latency = crossing * abs(g.nodes[src]["slr"] - g.nodes[dst]["slr"])
+                staging = self._kparams[src].output_burst_words()
             f = Fifo(
                 self.env,
                 a["name"],
@@ -141,9 +232,10 @@ class Simulation:
                 src,
                 dst,
                 a["width_bits"],
-                latency=crossing * slr_hops,
-                staging=self._kparams[src].output_burst_words(),
+                latency=latency,
+                staging=staging,
             )
+            f.link = route
             f.monitor = self.rec.fifo(
                 phase, a["name"], a["depth_words"], a["width_bits"], self.env.now
             )
@@ -172,7 +264,7 @@ class Simulation:
                     ins,
                     outs,
                     probe,
-                    self.mem,
+                    self._mem_of[node],
                     cfg.params,
                     cfg.granularity,
                     self._handoff[node],
@@ -218,29 +310,42 @@ class Simulation:
 
     def _idle(self, fifos: dict[tuple[str, str], Fifo]) -> bool:
         now = self.env.now
-        return all(c.busy_until <= now for c in self.mem.channels.values()) and not any(
-            f.level for f in fifos.values()
+        return (
+            all(c.busy_until <= now for m in self.mems for c in m.channels.values())
+            and self.links.idle(now)
+            and not any(f.level for f in fifos.values())
         )
 
     def _layers(
-        self, phase: str, g: nx.DiGraph, fifos: dict[tuple[str, str], Fifo], step: Work
+        self,
+        phase: str,
+        g: nx.DiGraph,
+        fifos: dict[tuple[str, str], Fifo],
+        step: Work,
+        layers: int,
     ) -> Generator[simpy.Event, Any, None]:
-        """Launch every layer of one step, replaying identical launches when allowed (with
-        ``launch_scope`` = step, one enqueue and one completion wait for all of them)."""
+        """Launch every layer of one step on one stage, replaying identical launches when
+        allowed (with ``launch_scope`` = step, one enqueue and one completion wait for all
+        of them)."""
         params, looped = self.config.params, self.design.launch_scope == "step"
         if looped and params.launch_overhead_us > 0:
             yield self.env.timeout(params.launch_overhead_us * self.clock_mhz)
-        yield from self._each_layer(phase, g, fifos, step)
+        yield from self._each_layer(phase, g, fifos, step, layers)
         if looped and params.wait_overhead_us > 0:
             yield self.env.timeout(params.wait_overhead_us * self.clock_mhz)
 
     def _each_layer(
-        self, phase: str, g: nx.DiGraph, fifos: dict[tuple[str, str], Fifo], step: Work
+        self,
+        phase: str,
+        g: nx.DiGraph,
+        fifos: dict[tuple[str, str], Fifo],
+        step: Work,
+        layers: int,
     ) -> Generator[simpy.Event, Any, None]:
         layer = 0
-        while layer < self.layers:
+        while layer < layers:
             self._where = (phase, layer)
-            replay = self.config.replay_layers and layer + 1 < self.layers and self._idle(fifos)
+            replay = self.config.replay_layers and layer + 1 < layers and self._idle(fifos)
             if not replay:
                 yield from self._launch(phase, g, fifos, step)
                 layer += 1
@@ -251,32 +356,67 @@ class Simulation:
             layer += 1
             if not self._idle(fifos):
                 continue
-            copies = self.layers - layer
+            copies = layers - layer
             after = self.rec.snapshot(phase)
             yield self.env.timeout(copies * (self.env.now - t0))
             self.rec.replay(phase, before, after, copies, self.env.now)
-            layer = self.layers
+            layer = layers
 
-    def _host_transfer(self, nbytes: float) -> Generator[simpy.Event, Any, None]:
-        ready = self.mem.open_pcie(self.env.now).request(self.env.now, nbytes)
+    def _host_transfer(self, nbytes: float, card: int = 0) -> Generator[simpy.Event, Any, None]:
+        ready = self.mems[card].open_pcie(self.env.now).request(self.env.now, nbytes)
         if ready > self.env.now:
             yield self.env.timeout(ready - self.env.now)
 
+    def _stage_handoff(self, stage: int, nbytes: float) -> Generator[simpy.Event, Any, None]:
+        """Send the activations of stage ``stage - 1``'s last layer to ``stage``'s cards
+        (card r of one stage to card r of the next, all at once, over the links)."""
+        tp, now = self.config.tp, self.env.now
+        arrive = now
+        for r in range(tp):
+            route = self.links.route((stage - 1) * tp + r, stage * tp + r)
+            arrive = max(arrive, route.request(now, nbytes) + route.latency)
+        if arrive > now:
+            yield self.env.timeout(arrive - now)
+        self.rec.stage_transfer(arrive - now)
+
     # -- phases ---------------------------------------------------------------------------
-    def _phase(self, phase: str) -> tuple[nx.DiGraph, dict[tuple[str, str], Fifo]]:
+    def _phase(self, phase: str) -> list[tuple[nx.DiGraph, dict[tuple[str, str], Fifo]]]:
+        """Every stage's launch graph and FIFOs for ``phase``."""
         binding = self.design.phases[phase]
         self.rec.begin_phase(phase, binding.bitstream, self.env.now)
-        g = self.design.graph(phase)
-        # typed parameters of every kernel, validated once per phase, not per launch
-        self._kparams = {n: kernel_params(n, g.nodes[n]) for n in g.nodes}
-        self._handoff = {
-            n: frozenset(s for s in g.predecessors(n) if is_handoff(g.nodes[s]["kind"]))
-            for n in g.nodes
-        }
-        return g, self._fifos(phase, g)
+        out = []
+        for stage in range(self.config.pp):
+            g = self._stage_graph(phase, stage)
+            # typed parameters of every kernel, validated once per phase, not per launch
+            for n in g.nodes:
+                self._kparams[n] = kernel_params(n, g.nodes[n])
+                self._mem_of[n] = self.mems[g.graph.get("device", {}).get(n, 0)]
+                self._handoff[n] = frozenset(
+                    s for s in g.predecessors(n) if is_handoff(g.nodes[s]["kind"])
+                )
+            out.append((g, self._fifos(phase, g)))
+        return out
 
     def _end_phase(self, phase: str) -> None:
         self.rec.end_phase(phase, self.env.now)
+
+    def _stages(
+        self,
+        phase: str,
+        stages: list[tuple[nx.DiGraph, dict[tuple[str, str], Fifo]]],
+        step: Work,
+        rows: int,
+    ) -> Generator[simpy.Event, Any, None]:
+        """One step through every pipeline stage in turn; ``rows`` tokens of activations
+        cross each stage boundary."""
+        tp = self.config.tp
+        for s, (g, fifos) in enumerate(stages):
+            if s:
+                yield from self._stage_handoff(s, rows * self.design.model.hidden * FP32_BYTES)
+            t0 = self.env.now
+            yield from self._layers(phase, g, fifos, step, self.stage_layers[s])
+            for r in range(tp):
+                self.rec.device_active(s * tp + r, self.env.now - t0)
 
     def _host(self) -> Generator[simpy.Event, Any, None]:
         if not self.config.decode_only:
@@ -286,13 +426,14 @@ class Simulation:
 
     def _prefill(self) -> Generator[simpy.Event, Any, None]:
         cfg, d = self.config, self.design.model.hidden
-        g, fifos = self._phase("prefill")
+        stages = self._phase("prefill")
+        last = len(self.mems) - 1
         if cfg.host_io:
             yield from self._host_transfer(cfg.prompt_len * d * FP32_BYTES)
         step = prefill_work(cfg.prompt_len, self.design.tokens_per_pack("prefill"))
-        yield from self._layers("prefill", g, fifos, step)
+        yield from self._stages("prefill", stages, step, cfg.prompt_len)
         if cfg.host_io:
-            yield from self._host_transfer(d * FP32_BYTES)
+            yield from self._host_transfer(d * FP32_BYTES, last)
         self._end_phase("prefill")
 
     def _decode(self) -> Generator[simpy.Event, Any, None]:
@@ -304,7 +445,8 @@ class Simulation:
                 if reconfig > 0:  # load the decode bitstream; TTFT and TPOT exclude it
                     yield self.env.timeout(reconfig)
                     self.rec.reconfiguration(reconfig)
-            g, fifos = self._phase("decode")
+            stages = self._phase("decode")
+            last = len(self.mems) - 1
             pack = self.design.tokens_per_pack("decode")
             for i in range(cfg.gen_len):
                 self._step = i
@@ -313,9 +455,9 @@ class Simulation:
                 step = decode_work(cached, pack)
                 if cfg.host_io:
                     yield from self._host_transfer(d * FP32_BYTES)
-                yield from self._layers("decode", g, fifos, step)
+                yield from self._stages("decode", stages, step, 1)
                 if cfg.host_io:
-                    yield from self._host_transfer(d * FP32_BYTES)
+                    yield from self._host_transfer(d * FP32_BYTES, last)
                 self.rec.token(self.env.now - t0)
                 if self.progress is not None:
                     self.progress(i + 1, cfg.gen_len, "decode")
@@ -347,6 +489,16 @@ class Simulation:
             wall_s=wall,
             params=params,
             timeline=self.rec.timeline,
+            parallel={
+                "tp": cfg.tp,
+                "pp": cfg.pp,
+                "devices": self.cluster.devices,
+                "topology": self.cluster.topology,
+                "cluster": self.cluster.describe(),
+                "stage_layers": list(self.stage_layers),
+                "link_depth_words": cfg.link_depth_words,
+            },
+            links=tuple(self.links.channels),
         )
         return result
 
@@ -356,9 +508,11 @@ def simulate(
     platform: Platform,
     config: RunConfig,
     progress: Callable[[int, int, str], None] | None = None,
+    cluster: Cluster | None = None,
 ) -> RunResult:
-    """Simulate ``design`` on ``platform`` for ``config``; see :class:`Simulation`."""
-    return Simulation(design, platform, config, progress).run()
+    """Simulate ``design`` on ``platform`` (or on ``cluster``'s cards) for ``config``; see
+    :class:`Simulation`."""
+    return Simulation(design, platform, config, progress, cluster).run()
 
 
 __all__ = ["PCIE", "RunConfig", "Simulation", "simulate"]

@@ -25,6 +25,7 @@ from spatialsim.costmodel.params import CostParams
 from spatialsim.design.overrides import parse_setting
 from spatialsim.design.templates import DESIGNS
 from spatialsim.errors import UserError
+from spatialsim.hardware.cluster import MAX_DEVICES, TOPOLOGIES
 from spatialsim.hardware.platform import BUILTIN_PLATFORMS
 from spatialsim.workload.models import MODELS
 
@@ -180,6 +181,11 @@ class RunRequest:
       report then carries 95 % intervals.
     - ``host_io``: add the PCIe transfers of activations in and out.
     - ``timeline``: record kernel spans, FIFO levels and transfers for timelines.
+
+    Several cards (chen2024.md 2): ``tp`` cards split each layer (tensor parallel), ``pp``
+    stages hold consecutive layers (pipeline parallel), ``tp`` x ``pp`` cards in all,
+    joined by ``topology`` (``ring``, ``p2p`` or ``host``) links of ``link_gbps`` Gb/s
+    (None: the platform's QSFP port rate) with ``link_depth`` words of receive buffer.
     """
 
     model: str | None = None
@@ -199,6 +205,11 @@ class RunRequest:
     calibration: str | None = None
     host_io: bool = False
     timeline: bool = field(default=False)
+    tp: int = 1
+    pp: int = 1
+    topology: str = "ring"
+    link_gbps: float | None = None
+    link_depth: int = 64
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "set", _settings(self.set))
@@ -240,6 +251,23 @@ class RunRequest:
                 f"calibration must be a profile name or path, got {self.calibration!r}",
                 field="calibration",
             )
+        _int("tp", self.tp, 1)
+        _int("pp", self.pp, 1)
+        _int("link_depth", self.link_depth, 1)
+        if self.tp * self.pp > MAX_DEVICES:
+            raise UserError(
+                f"tp {self.tp} x pp {self.pp} = {self.tp * self.pp} cards; at most "
+                f"{MAX_DEVICES} are simulated",
+                field="tp",
+            )
+        if self.topology not in TOPOLOGIES:
+            raise UserError(
+                f"topology {self.topology!r} is not one of {', '.join(TOPOLOGIES)}",
+                field="topology",
+            )
+        _number("link_gbps", self.link_gbps, positive=True)
+        if self.link_gbps is not None:
+            object.__setattr__(self, "link_gbps", float(self.link_gbps))
         for flag in ("every_layer", "host_io", "timeline"):
             if not isinstance(getattr(self, flag), bool):
                 raise UserError(

@@ -24,6 +24,7 @@ from spatialsim.design.fileio import load_design
 from spatialsim.design.footprint import footprint_warnings
 from spatialsim.design.graph import Design
 from spatialsim.design.overrides import apply_settings
+from spatialsim.design.parallel import shard
 from spatialsim.design.resources import check_fit
 from spatialsim.design.templates import DESIGNS, build_design
 from spatialsim.engine.kernels import Granularity
@@ -32,6 +33,7 @@ from spatialsim.engine.simulator import simulate as run_engine
 from spatialsim.errors import UserError
 from spatialsim.experiment.reports import AnalysisReport, KernelsReport, ReplayReport, RunReport
 from spatialsim.experiment.request import DEFAULT_MODEL, RunRequest, request
+from spatialsim.hardware.cluster import Cluster
 from spatialsim.hardware.platform import Platform, get_platform
 from spatialsim.metrics.result import RunResult
 from spatialsim.workload.models import ModelConfig, get_model
@@ -138,10 +140,18 @@ def _params(req: RunRequest, base: CostParams) -> CostParams:
     return params
 
 
+def cluster_of(req: RunRequest, platform: Platform) -> Cluster:
+    """The cards and links ``req`` runs on."""
+    return Cluster(platform, req.tp * req.pp, req.topology, req.link_gbps)
+
+
 def run_config(req: RunRequest, params: CostParams, **changes: Any) -> RunConfig:
     """The engine configuration of ``req`` (``changes`` replace fields)."""
     gran = Granularity(None if req.granularity == "fine" else req.chunks_per_row)
     cfg = RunConfig(
+        tp=req.tp,
+        pp=req.pp,
+        link_depth_words=req.link_depth,
         prompt_len=req.prompt_len,
         gen_len=req.gen_len,
         layers=req.layers,
@@ -163,7 +173,10 @@ def simulate(
     req = request(req, **fields)
     prep = prepare(req)
     config = run_config(req, prep.params)
-    result = run_engine(prep.design, prep.platform, config, progress)
+    cluster = cluster_of(req, prep.platform)
+    if req.tp > 1:
+        check_fit(shard(prep.design, req.tp), prep.platform)  # one card's share
+    result = run_engine(prep.design, prep.platform, config, progress, cluster)
     calibration = None
     if prep.profile is not None:
         calibration = _uncertainty(req, prep, config, result)
@@ -171,7 +184,7 @@ def simulate(
         request=req,
         result=result,
         model_layers=prep.model.layers,
-        analytical=_analytical(prep.design, prep.platform, result),
+        analytical=_analytical(prep.design, prep.platform, result, req, prep.params),
         warnings=tuple(
             footprint_warnings(prep.design, prep.platform, prep.model.layers, req.seq_len)
         ),
@@ -179,14 +192,24 @@ def simulate(
     )
 
 
-def _analytical(design: Design, platform: Platform, result: RunResult) -> dict[str, Any]:
-    """Eq. 8 / Eq. 9 for the same run, scaled to the simulated layers."""
+def _analytical(
+    design: Design, platform: Platform, result: RunResult, req: RunRequest, params: CostParams
+) -> dict[str, Any]:
+    """Eq. 8 / Eq. 9 (Eqs. 13 and 14 on several cards) for the same run, scaled to the
+    simulated layers."""
     scale = result.layers / design.model.layers
-    pre = estimate_phase(design, platform, "prefill", result.prompt_len, result.clock_mhz)
+    par = Parallelism(
+        tp=req.tp,
+        pp=req.pp,
+        link_gbps=req.link_gbps or platform.links.port_gbitps,
+        link_efficiency=params.link_efficiency,
+    )
+    clock = result.clock_mhz
+    pre = estimate_phase(design, platform, "prefill", result.prompt_len, clock, par)
     out: dict[str, Any] = {"prefill_ms": pre.seconds * 1e3 * scale, "prefill_bound": pre.bound}
     if result.gen_len:
         contexts = range(result.prompt_len, result.prompt_len + result.gen_len)
-        dec = [estimate_phase(design, platform, "decode", c, result.clock_mhz) for c in contexts]
+        dec = [estimate_phase(design, platform, "decode", c, clock, par) for c in contexts]
         out["decode_ms_per_token"] = sum(d.seconds for d in dec) / len(dec) * 1e3 * scale
         out["decode_bound"] = dec[0].bound
     else:
@@ -207,7 +230,12 @@ def _uncertainty(
 
     def outputs(values: dict[str, float]) -> list[float]:
         cost, plat = apply_values(values, CostParams(), prep.raw_platform)
-        r = run_engine(prep.design, plat, dataclasses.replace(config, params=_params(req, cost)))
+        r = run_engine(
+            prep.design,
+            plat,
+            dataclasses.replace(config, params=_params(req, cost)),
+            cluster=cluster_of(req, plat),
+        )
         return [r.ttft_ms, r.tpot_ms or 0.0]
 
     sig_ttft, sig_tpot = propagate(prep.profile, outputs)
@@ -229,8 +257,8 @@ def _uncertainty(
 def analyze(
     req: RunRequest | None = None,
     *,
-    tp: int = 1,
-    pp: int = 1,
+    tp: int | None = None,
+    pp: int | None = None,
     link_gbps: float | None = None,
     link_efficiency: float = 1.0,
     **fields: Any,
@@ -239,6 +267,9 @@ def analyze(
     prefill at ``prompt_len``, decode averaged over the contexts prompt_len .. prompt_len +
     gen_len - 1 (the first generated token when gen_len is 0 or 1)."""
     req = request(req, **fields)
+    tp = req.tp if tp is None else tp
+    pp = req.pp if pp is None else pp
+    link_gbps = link_gbps or req.link_gbps
     seq_len = req.prompt_len + max(req.gen_len - 1, 0)  # the longest context evaluated
     model, platform, design = resolve_design(req, seq_len)
     clock = _checked_clock(req, design, platform)

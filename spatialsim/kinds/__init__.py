@@ -9,6 +9,7 @@ from spatialsim.kinds import (  # noqa: F401  (imported to register the built-in
     activation,
     attention,
     buffers,
+    collective,
     gemv,
     layernorm,
     linear,

@@ -176,6 +176,8 @@ class Recorder:
         self.phases: dict[str, PhaseRecord] = {}
         self.token_cycles: list[float] = []
         self.reconfig_cycles = 0.0
+        self.stage_transfer_cycles = 0.0
+        self.device_cycles: dict[int, float] = {}
         self.events = 0
         self.timeline = Timeline() if timeline else None
         self._channels: dict[str, ChannelProbe] = {}
@@ -240,6 +242,14 @@ class Recorder:
 
     def token(self, cycles: float) -> None:
         self.token_cycles.append(cycles)
+
+    def stage_transfer(self, cycles: float) -> None:
+        """The host waited ``cycles`` for activations to cross a pipeline-stage boundary."""
+        self.stage_transfer_cycles += cycles
+
+    def device_active(self, device: int, cycles: float) -> None:
+        """Card ``device`` ran its stage's layers for ``cycles``."""
+        self.device_cycles[device] = self.device_cycles.get(device, 0.0) + cycles
 
     def reconfiguration(self, cycles: float) -> None:
         """The device was reconfigured (prefill to decode bitstream) for ``cycles``."""

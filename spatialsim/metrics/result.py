@@ -7,6 +7,11 @@ Definitions (also in docs/metrics.md):
 - a FIFO's mean occupancy is its time-weighted level in words over the phase's cycles;
 - a memory channel's utilisation is its transfer cycles over the phase's cycles;
 - TTFT is the prefill latency of all layers; TPOT the mean latency of a generated token.
+
+On several cards, kernel, FIFO and memory-channel names carry the card (``dev1.ffn1``,
+``dev1.HBM[5]``); ``links`` holds the inter-card links (``link0->1``) and ``devices`` the
+per-card view: each card's kernels, how long its stage ran, how long its collectives
+waited on links, and how long the host waited for activations between stages.
 """
 
 from __future__ import annotations
@@ -142,6 +147,52 @@ class RunResult:
     params: dict[str, float] = field(default_factory=dict)
     timeline: Timeline | None = field(default=None, compare=False)
     reconfig_cycles: float = 0.0
+    parallel: dict[str, Any] = field(default_factory=dict)
+    links: dict[str, ChannelStats] = field(default_factory=dict)
+    device_cycles: dict[int, float] = field(default_factory=dict)
+    stage_transfer_cycles: float = 0.0
+    waits: dict[tuple[str, str, str], float] = field(default_factory=dict, compare=False)
+
+    @property
+    def devices(self) -> int:
+        return int(self.parallel.get("devices", 1))
+
+    def device_kernels(self, device: int) -> dict[str, KernelStats]:
+        """Card ``device``'s kernels by their design names (all kernels on one card)."""
+        if self.devices == 1:
+            return dict(self.kernels)
+        pre = f"dev{device}."
+        return {k[len(pre) :]: v for k, v in self.kernels.items() if k.startswith(pre)}
+
+    def link_wait_cycles(self, device: int) -> float:
+        """Cycles card ``device``'s collectives spent waiting on inter-card links (sending
+        into a busy or full link, or for a neighbour's block to arrive)."""
+        pre = f"dev{device}." if self.devices > 1 else ""
+        return sum(
+            c
+            for (k, _, on), c in self.waits.items()
+            if k.startswith(pre) and on.startswith("link") and ":" in on
+        )
+
+    def device_summary(self) -> list[dict[str, Any]]:
+        """Per card: stage, active time, idle share, link waits and its kernel table."""
+        total = self.prefill_cycles + sum(self.token_cycles)
+        tp = int(self.parallel.get("tp", 1))
+        out = []
+        for dev in range(self.devices):
+            active = self.device_cycles.get(dev, 0.0)
+            kernels = self.device_kernels(dev)
+            out.append(
+                {
+                    "device": dev,
+                    "stage": dev // tp,
+                    "active_ms": _r(active / self.clock_mhz / 1e3),
+                    "idle_share": _r(1 - active / total) if total > 0 else 0.0,
+                    "link_wait_ms": _r(self.link_wait_cycles(dev) / self.clock_mhz / 1e3),
+                    "kernels": {k: v.to_json() for k, v in kernels.items()},
+                }
+            )
+        return out
 
     @property
     def reconfiguration_ms(self) -> float:
@@ -187,6 +238,16 @@ class RunResult:
             "params": self.params,
             "events": self.events,
             "wall_s": self.wall_s,
+            **(self._parallel_json() if self.devices > 1 else {}),
+        }
+
+    def _parallel_json(self) -> dict[str, Any]:
+        ms = 1 / self.clock_mhz / 1e3
+        return {
+            "parallel": self.parallel,
+            "devices": self.device_summary(),
+            "links": {k: v.to_json() for k, v in self.links.items()},
+            "stage_transfer_ms": _r(self.stage_transfer_cycles * ms),
         }
 
 
@@ -292,10 +353,24 @@ def build_result(
     wall_s: float | None,
     params: dict[str, float],
     timeline: Timeline | None = None,
+    parallel: dict[str, Any] | None = None,
+    links: tuple[str, ...] = (),
 ) -> RunResult:
-    """Freeze a recorder into a :class:`RunResult` (with its timeline, when recorded)."""
+    """Freeze a recorder into a :class:`RunResult` (with its timeline, when recorded);
+    ``links`` names the channels that are inter-card links, reported apart from memory."""
     phases = list(rec.phases.values())
     prefill = rec.phases.get("prefill")
+    link_set = set(links)
+    channels = _merge_channels(phases)
+    stats = {p: _phase_stats(r) for p, r in rec.phases.items()}
+    if link_set:
+        for st in stats.values():
+            for name in link_set & set(st.hbm):
+                del st.hbm[name]
+    waits: dict[tuple[str, str, str], float] = {}
+    for r in phases:
+        for key, c in r.waits.items():
+            waits[key] = waits.get(key, 0.0) + c
     return RunResult(
         model=model,
         design=design,
@@ -308,12 +383,17 @@ def build_result(
         prefill_cycles=prefill.cycles if prefill else 0.0,
         token_cycles=tuple(rec.token_cycles),
         reconfig_cycles=rec.reconfig_cycles,
-        phases={p: _phase_stats(r) for p, r in rec.phases.items()},
+        phases=stats,
         kernels=_merge_kernels(phases),
         fifos=_merge_fifos(phases),
-        hbm=_merge_channels(phases),
+        hbm={k: v for k, v in channels.items() if k not in link_set},
         events=rec.events,
         wall_s=wall_s,
         params=params,
         timeline=timeline,
+        parallel=parallel or {"tp": 1, "pp": 1, "devices": 1},
+        links={k: v for k, v in channels.items() if k in link_set},
+        device_cycles=dict(rec.device_cycles),
+        stage_transfer_cycles=rec.stage_transfer_cycles,
+        waits=waits,
     )

@@ -9,6 +9,10 @@ Tracks:
 - process "FIFOs": a counter per FIFO (words held);
 - process "HBM": a counter per memory channel (GB/s).
 
+On several cards each card's kernels are a process of their own ("card N kernels", their
+threads named without the card prefix), and process "inter-card links" has a counter per
+link (GB/s) next to the HBM channels.
+
 To keep files small for real runs, spans of one kernel in the same state that touch are
 merged as they are recorded. Only simulated launches are detailed (the first layer of each
 step). FIFO levels are reduced to at most ``points`` samples per launch: the highest level
@@ -28,6 +32,7 @@ disk event by event.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from math import ceil
 from pathlib import Path
@@ -36,7 +41,15 @@ from typing import Any
 from spatialsim.metrics.result import RunResult
 from spatialsim.metrics.timeline import Timeline
 
-HOST, KERNELS, FIFOS, HBM = 0, 1, 2, 3
+HOST, KERNELS, FIFOS, HBM, LINKS = 0, 1, 2, 3, 4
+CARD_BASE = 10  # process id of card N's kernels: CARD_BASE + N
+_CARD = re.compile(r"dev(\d+)\.(.*)")
+
+
+def _kernel_track(kernel: str) -> tuple[int, str]:
+    """The process of ``kernel`` and its thread name (card prefix dropped)."""
+    m = _CARD.fullmatch(kernel)
+    return (CARD_BASE + int(m.group(1)), m.group(2)) if m else (KERNELS, kernel)
 
 
 def _meta(
@@ -97,12 +110,16 @@ def _events(
     if tl is None:
         raise ValueError("the run has no timeline; simulate with RunConfig(timeline=True)")
     us = 1.0 / result.clock_mhz  # microseconds per cycle
-    yield from _meta(HOST, "host") + _meta(KERNELS, "kernels") + _meta(FIFOS, "FIFOs")
-    yield from _meta(HBM, "HBM channels")
-    yield from _meta(HOST, "", 0, 0, "launches")
     tids = {k: i for i, k in enumerate(tl.kernel_order)}
+    pids = {k: _kernel_track(k)[0] for k in tids}
+    yield from _meta(HOST, "host") + _meta(FIFOS, "FIFOs") + _meta(HBM, "HBM channels")
+    for pid in sorted(set(pids.values())):
+        yield from _meta(pid, "kernels" if pid == KERNELS else f"card {pid - CARD_BASE} kernels")
+    if result.links:
+        yield from _meta(LINKS, "inter-card links")
+    yield from _meta(HOST, "", 0, 0, "launches")
     for k, i in tids.items():
-        yield from _meta(KERNELS, "", i, i, k)
+        yield from _meta(pids[k], "", i, i, _kernel_track(k)[1])
     for la in tl.launches:
         what = "prefill" if la.phase == "prefill" else f"decode token {la.step}"
         yield {
@@ -125,24 +142,24 @@ def _events(
                 "dur": (la.copies_end - la.end) * us,
                 "args": {"copies": la.copies},
             }
-            for i in tids.values():
+            for k, i in tids.items():
                 yield {
                     "ph": "X",
-                    "pid": KERNELS,
+                    "pid": pids[k],
                     "tid": i,
                     "name": f"replayed x{la.copies}",
                     "cat": "replayed",
                     "ts": la.end * us,
                     "dur": (la.copies_end - la.end) * us,
                 }
-    yield from _spans(tl, tids, us, max_spans, other)
+    yield from _spans(tl, tids, pids, us, max_spans, other)
     # a counter track holds at most about max_spans samples too: fewer per launch when
     # there are many launches
     per_launch = max(2, min(points, max_spans // max(len(tl.launches), 1)))
     if per_launch < points:
         other["counter_samples_per_launch"] = per_launch
     yield from _fifo_counters(tl, us, per_launch)
-    yield from _channel_counters(tl, us, per_launch, result.clock_mhz)
+    yield from _channel_counters(tl, us, per_launch, result.clock_mhz, set(result.links))
     other.update(
         {
             "model": result.model,
@@ -158,7 +175,12 @@ def _events(
 
 
 def _spans(
-    tl: Timeline, tids: dict[str, int], us: float, max_spans: int, other: dict[str, Any]
+    tl: Timeline,
+    tids: dict[str, int],
+    pids: dict[str, int],
+    us: float,
+    max_spans: int,
+    other: dict[str, Any],
 ) -> Iterator[dict[str, Any]]:
     """Each kernel's spans; a track over ``max_spans`` merged in groups of consecutive
     touching spans (dominant state named, shares in args; a group never bridges idle time)."""
@@ -178,7 +200,7 @@ def _spans(
         if group[k] == 1:
             yield {
                 "ph": "X",
-                "pid": KERNELS,
+                "pid": pids[k],
                 "tid": tids[k],
                 "name": state,
                 "cat": state,
@@ -188,7 +210,7 @@ def _spans(
             continue
         acc = pending.get(k)
         if acc is not None and t0 > acc[1]:  # idle in between: never draw a gap as work
-            yield _aggregated(k, tids[k], acc, us)
+            yield _aggregated(pids[k], tids[k], acc, us)
             acc = None
         if acc is None:
             acc = pending[k] = [t0, t1, 0, {}]
@@ -196,19 +218,19 @@ def _spans(
         acc[2] += 1
         acc[3][state] = acc[3].get(state, 0.0) + (t1 - t0)
         if acc[2] == group[k]:
-            yield _aggregated(k, tids[k], acc, us)
+            yield _aggregated(pids[k], tids[k], acc, us)
             del pending[k]
     for k, acc in pending.items():
-        yield _aggregated(k, tids[k], acc, us)
+        yield _aggregated(pids[k], tids[k], acc, us)
 
 
-def _aggregated(kernel: str, tid: int, acc: list[Any], us: float) -> dict[str, Any]:
+def _aggregated(pid: int, tid: int, acc: list[Any], us: float) -> dict[str, Any]:
     start, end, n, states = acc
     total = sum(states.values()) or 1.0
     top = max(states, key=states.get)
     return {
         "ph": "X",
-        "pid": KERNELS,
+        "pid": pid,
         "tid": tid,
         "name": f"{top} (aggregated)",
         "cat": top,
@@ -247,10 +269,11 @@ def _fifo_counters(tl: Timeline, us: float, points: int) -> Iterator[dict[str, A
 
 
 def _channel_counters(
-    tl: Timeline, us: float, points: int, clock_mhz: float
+    tl: Timeline, us: float, points: int, clock_mhz: float, links: set[str]
 ) -> Iterator[dict[str, Any]]:
     windows = _windows(tl)
     for channel, xfers in sorted(tl.transfers.items()):
+        pid = LINKS if channel in links else HBM
         xs = sorted(xfers)
         j = 0  # the first transfer that may reach the current window (windows are in order)
         for start, end in windows:
@@ -276,9 +299,9 @@ def _channel_counters(
                 gbps = moved / width * clock_mhz * 1e6 / 1e9
                 yield {
                     "ph": "C",
-                    "pid": HBM,
+                    "pid": pid,
                     "name": channel,
                     "ts": (start + k * width) * us,
                     "args": {"GB/s": round(gbps, 4)},
                 }
-            yield {"ph": "C", "pid": HBM, "name": channel, "ts": end * us, "args": {"GB/s": 0.0}}
+            yield {"ph": "C", "pid": pid, "name": channel, "ts": end * us, "args": {"GB/s": 0.0}}

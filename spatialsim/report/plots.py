@@ -27,7 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 
-from spatialsim.constants import STATES
+from spatialsim.constants import COLLECTIVE_SUFFIX, STATES
 from spatialsim.errors import UserError
 from spatialsim.fileutil import atomic_write_with
 
@@ -94,11 +94,23 @@ def _title(doc: dict[str, Any]) -> str:
 
 
 def _tracks(tr: dict[str, Any]) -> tuple[list[str], dict[int, str]]:
-    names = {
-        e["tid"]: e["args"]["name"]
-        for e in tr["traceEvents"]
-        if e["ph"] == "M" and e["name"] == "thread_name" and e["pid"] == 1
+    """The kernel tracks drawn: every kernel of a one-card run; on several cards, card 0's
+    kernels and every card's collectives (the cards of a stage run alike)."""
+    ev = tr["traceEvents"]
+    procs = {
+        e["pid"]: e["args"]["name"]
+        for e in ev
+        if e["ph"] == "M" and e["name"] == "process_name" and e["args"]["name"].endswith("kernels")
     }
+    names = {}
+    for e in ev:
+        if e["ph"] != "M" or e["name"] != "thread_name" or e["pid"] not in procs:
+            continue
+        proc, thread = procs[e["pid"]], e["args"]["name"]
+        if proc == "kernels":
+            names[e["tid"]] = thread
+        elif proc == "card 0 kernels" or thread.endswith(COLLECTIVE_SUFFIX):
+            names[e["tid"]] = f"{proc.removesuffix(' kernels')}: {thread}"
     order = [names[t] for t in sorted(names)]
     return order, names
 
@@ -113,7 +125,7 @@ def gantt(tr: dict[str, Any], out: Path, first_layer: bool) -> Path:
         end = first["ts"] + first["dur"]
     rows: dict[str, dict[str, list[tuple[float, float]]]] = {k: {} for k in order}
     for e in ev:
-        if e["ph"] != "X" or e["pid"] != 1:
+        if e["ph"] != "X" or e["pid"] == 0 or e.get("tid") not in names:
             continue
         if end is not None and e["ts"] >= end:
             continue
@@ -146,13 +158,21 @@ def gantt(tr: dict[str, Any], out: Path, first_layer: bool) -> Path:
     return _save(fig, out / name)
 
 
+def _card0(doc: dict[str, Any], table: dict[str, Any]) -> dict[str, Any]:
+    """``table`` (kernels or channels by name) as card 0 sees it: on several cards, card
+    0's entries without their prefix (the cards of a stage run alike)."""
+    if not doc.get("parallel"):
+        return table
+    return {k.removeprefix("dev0."): v for k, v in table.items() if k.startswith("dev0.")}
+
+
 def stalls(doc: dict[str, Any], out: Path) -> Path:
     phases = list(doc["phases"])
     fig, axes = plt.subplots(
         1, len(phases), figsize=(6 * len(phases), 7), sharey=True, squeeze=False
     )
     for ax, phase in zip(axes[0], phases, strict=True):
-        kernels = doc["phases"][phase]["kernels"]
+        kernels = _card0(doc, doc["phases"][phase]["kernels"])
         names = list(kernels)
         left = [0.0] * len(names)
         for s in STATES:
@@ -165,7 +185,8 @@ def stalls(doc: dict[str, Any], out: Path) -> Path:
         ax.invert_yaxis()
         ax.tick_params(axis="y", labelsize=8)
     axes[0][0].legend(loc="lower right", fontsize=8)
-    fig.suptitle(f"Where each kernel's time goes: {_title(doc)}")
+    card = ", card 0" if doc.get("parallel") else ""
+    fig.suptitle(f"Where each kernel's time goes: {_title(doc)}{card}")
     return _save(fig, out / "stalls.png")
 
 
@@ -220,19 +241,21 @@ def decode_latency(doc: dict[str, Any], out: Path) -> Path:
 
 def hbm_utilization(doc: dict[str, Any], out: Path) -> Path:
     phases = list(doc["phases"])
+    tables = {p: _card0(doc, doc["phases"][p]["hbm"]) for p in phases}
     chans = sorted(
-        {c for p in phases for c in doc["phases"][p]["hbm"]},
+        {c for p in phases for c in tables[p]},
         key=lambda c: (c.split("[")[0], int(c.split("[")[1].rstrip("]")) if "[" in c else 0),
     )
     fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(chans) + 2), 4))
     width = 0.8 / max(len(phases), 1)
     for i, p in enumerate(phases):
-        vals = [100 * doc["phases"][p]["hbm"].get(c, {}).get("utilization", 0) for c in chans]
+        vals = [100 * tables[p].get(c, {}).get("utilization", 0) for c in chans]
         ax.bar([x + i * width for x in range(len(chans))], vals, width, label=p)
     ax.set_xticks([x + width * (len(phases) - 1) / 2 for x in range(len(chans))])
     ax.set_xticklabels(chans, rotation=60, fontsize=8)
     ax.set_ylabel("utilisation (% of the phase's time)")
-    ax.set_title(f"Memory channel utilisation: {_title(doc)}", fontsize=10)
+    card = ", card 0" if doc.get("parallel") else ""
+    ax.set_title(f"Memory channel utilisation: {_title(doc)}{card}", fontsize=10)
     ax.legend()
     return _save(fig, out / "hbm_utilization.png")
 

@@ -52,7 +52,11 @@ def summary_text(doc: dict[str, Any]) -> str:
         rows[0][1] += f" +- {Z95 * cal['ttft_ms_stderr']:.3f}"
         if toks and "tpot_ms_stderr" in cal:
             rows[1][1] += f" +- {Z95 * cal['tpot_ms_stderr']:.3f}"
-    lines += ["", table(["", "simulated", "analytical (Eq. 8 / 9)"], rows)]
+    par = doc.get("parallel")
+    eqs = "Eq. 13 / 14" if par else "Eq. 8 / 9"
+    lines += ["", table(["", "simulated", f"analytical ({eqs})"], rows)]
+    if par:
+        lines += ["", *_cards(doc, par)]
     if cal:
         lines.append(
             f"calibration profile {cal['profile']}: intervals are 95 %: the parameters' "
@@ -65,9 +69,12 @@ def summary_text(doc: dict[str, Any]) -> str:
             )
         )
 
+    shown = "dev0." if par else ""
     stalls = []
     for phase, ph in doc["phases"].items():
         for s in ph["stalls"]:
+            if not s["kernel"].startswith(shown):
+                continue  # the cards of a stage stall alike; card 0 stands for them
             if ph["kernels"][s["kernel"]]["busy"] < WORKER_BUSY:
                 continue  # a kernel with little work waiting is not what limits the run
             stalls.append(
@@ -85,24 +92,27 @@ def summary_text(doc: dict[str, Any]) -> str:
         lines += [
             "",
             f"Largest stalls of the kernels doing the work (busy >= "
-            f"{WORKER_BUSY:.0%}; share of the kernel's active time)",
+            f"{WORKER_BUSY:.0%}; share of the kernel's active time)" + (", card 0" if par else ""),
             table(["phase", "kernel", "state", "waiting on", "share", "ms"], stalls[:TOP_STALLS]),
         ]
     for phase, ph in doc["phases"].items():
         lines += [
             "",
             f"Kernels, {phase} (bitstream '{ph['bitstream']}', {ph['launches']} "
-            f"launches, {ph['ms']:.3f} ms)",
+            f"launches, {ph['ms']:.3f} ms)"
+            + (" on card 0; every card's kernels are under 'devices' in the JSON" if par else ""),
         ]
         krows = [
-            [name, k["kind"], _ms(k["active_cycles"], clock)] + [f"{k[s]:.1%}" for s in STATES]
+            [name[len(shown) :], k["kind"], _ms(k["active_cycles"], clock)]
+            + [f"{k[s]:.1%}" for s in STATES]
             for name, k in ph["kernels"].items()
+            if name.startswith(shown)
         ]
         lines.append(table(["kernel", "kind", "active ms", *STATES], krows))
         full = [
             f"{n} ({f['depth']})"
             for n, f in ph["fifos"].items()
-            if f["max_occupancy"] >= f["depth"]
+            if f["max_occupancy"] >= f["depth"] and (n.startswith(shown) or n.startswith("link"))
         ]
         if full:
             lines.append(f"FIFOs that filled up (depth in words): {', '.join(full)}")
@@ -128,6 +138,33 @@ def summary_text(doc: dict[str, Any]) -> str:
         + f" ({doc['granularity']} transfers)",
     ]
     return "\n".join(lines)
+
+
+def _cards(doc: dict[str, Any], par: dict[str, Any]) -> list[str]:
+    """The cards (stage, active time, idle share, link waits) and the links."""
+    lines = [
+        f"{par['cluster']}: tensor parallel {par['tp']} x pipeline {par['pp']} (layers per "
+        f"stage {', '.join(map(str, par['stage_layers']))})"
+    ]
+    rows = [
+        [d["device"], d["stage"], d["active_ms"], f"{d['idle_share']:.1%}", d["link_wait_ms"]]
+        for d in doc["devices"]
+    ]
+    heads = ["card", "stage", "active ms", "idle (other stages)", "collectives on links ms"]
+    lines.append(table(heads, rows))
+    if doc.get("stage_transfer_ms"):
+        lines.append(
+            f"activations between stages: {doc['stage_transfer_ms']:.3f} ms of host waiting"
+        )
+    if doc.get("links"):
+        lines.append(
+            "Links: "
+            + ", ".join(
+                f"{n} {c['utilization']:.1%} ({c['bytes'] / 2**20:,.2f} MiB)"
+                for n, c in doc["links"].items()
+            )
+        )
+    return lines
 
 
 def _opt(ms: float | None) -> str:

@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 from spatialsim.costmodel.params import CostParams
+from spatialsim.costmodel.power import PowerParams
 from spatialsim.design.graph import Design
 from spatialsim.design.templates import DESIGNS
 from spatialsim.experiment.request import (
@@ -164,6 +165,14 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
         + " (docs/engine.md gives each default and its source)",
     )
     p.add_argument(
+        "--power",
+        action="append",
+        metavar="NAME=VALUE",
+        help="set a power-model coefficient for the energy report (repeatable): "
+        + ", ".join(f.name for f in dataclasses.fields(PowerParams))
+        + " (spatialsim/costmodel/power.py gives each default and its source)",
+    )
+    p.add_argument(
         "--calibration",
         metavar="PROFILE",
         default=None,
@@ -245,6 +254,7 @@ def request_from_args(
         "topology": get("topology", "ring"),
         "link_gbps": get("link_gbps"),
         "link_depth": get("link_depth", 64),
+        "power": tuple(get("power") or ()),
     }
     if prompt_len is not None:
         values["prompt_len"] = prompt_len

@@ -81,9 +81,12 @@ def kernel_estimates(
 def region_latencies(
     design: Design, phase: str, kernels: dict[str, Estimate], params: CostParams | None = None
 ) -> dict[str, float]:
-    """``region_<slr + 1>`` -> latency of that SLR's dataflow region."""
+    """``region_<slr + 1>`` -> latency of that SLR's dataflow region (none for a design
+    whose kernels wait on each other in a cycle, such as an overlay's units)."""
     params = params or CostParams()
     g: nx.DiGraph = design.graph(phase)
+    if not nx.is_directed_acyclic_graph(g):
+        return {}
     start: dict[str, float] = {}
     for n in nx.topological_sort(g):
         t = 0.0

@@ -136,6 +136,20 @@ def shard(design: Design, tp: int) -> Design:
     """One card's share of ``design`` split ``tp`` ways (``tp`` = 1: the design itself)."""
     if isinstance(tp, bool) or not isinstance(tp, int) or tp < 1:
         raise UserError(f"tp must be a positive integer, got {tp!r}", field="tp")
+    built = {
+        a["devices"]
+        for g in design.bitstreams.values()
+        for _, a in g.nodes(data=True)
+        if a["kind"] == "overlay"
+    }
+    if built:  # an overlay is compiled for its card count: every card runs it as built
+        if built != {tp}:
+            raise UserError(
+                f"design {design.name} is built for {', '.join(map(str, sorted(built)))} "
+                f"card(s), not tp {tp}; rebuild it for {tp} (a template: --tp {tp})",
+                field="tp",
+            )
+        return design
     if tp == 1:
         return design
     out = design.copy()

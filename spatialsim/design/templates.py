@@ -16,6 +16,7 @@ import networkx as nx
 
 from spatialsim.constants import PACK_TOKENS
 from spatialsim.design.graph import BYPASS_FIFO, Design, PhaseBinding, add_fifo, add_kernel
+from spatialsim.design.overlay_templates import build_dfx
 from spatialsim.errors import UserError, choices_message
 from spatialsim.kinds.activation import RELU_DEPTH
 from spatialsim.workload.models import ModelConfig
@@ -450,16 +451,27 @@ def build_w8a8(model: ModelConfig, max_seq_len: int) -> Design:
     )
 
 
-DESIGNS: dict[str, Callable[[ModelConfig, int], Design]] = {
-    "chen2024-w4a8": build_w4a8,
-    "chen2024-w8a8": build_w8a8,
+def _per_card(build: Callable[[ModelConfig, int], Design]) -> Callable[..., Design]:
+    """A template split over the cards afterwards (spatialsim/design/parallel.py)."""
+
+    def built(model: ModelConfig, max_seq_len: int, devices: int = 1) -> Design:
+        return build(model, max_seq_len)
+
+    return built
+
+
+DESIGNS: dict[str, Callable[..., Design]] = {
+    "chen2024-w4a8": _per_card(build_w4a8),
+    "chen2024-w8a8": _per_card(build_w8a8),
+    "dfx": build_dfx,
 }
 
 
-def build_design(name: str, model: ModelConfig, max_seq_len: int) -> Design:
-    """Build the named template for ``model`` with room for ``max_seq_len`` tokens."""
+def build_design(name: str, model: ModelConfig, max_seq_len: int, devices: int = 1) -> Design:
+    """Build the named template for ``model`` with room for ``max_seq_len`` tokens; a
+    template built per card count (``dfx``) is built for ``devices`` cards."""
     if name not in DESIGNS:
         raise UserError(choices_message("design", name, DESIGNS) + " (or a design .toml file)")
     if isinstance(max_seq_len, bool) or not isinstance(max_seq_len, int) or max_seq_len < 1:
         raise UserError(f"max sequence length must be a positive integer, got {max_seq_len!r}")
-    return DESIGNS[name](model, max_seq_len)
+    return DESIGNS[name](model, max_seq_len, devices)

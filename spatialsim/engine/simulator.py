@@ -199,12 +199,13 @@ class Simulation:
             placed.update({self.prefixes[dev] + n: dev for n in g.nodes})
         h.graph["device"] = placed
         for n, a in g.nodes(data=True):
-            if a["kind"] != "collective" or tp == 1:
+            bits = kernel_params(n, a).ring_word_bits()
+            if bits is None or tp == 1:
                 continue
             for r, dev in enumerate(cards):
                 nxt = cards[(r + 1) % tp]
                 src, dst = self.prefixes[dev] + n, self.prefixes[nxt] + n
-                width = next(w for _, _, w in g.in_edges(n, data="width_bits"))
+                width = bits or next(w for _, _, w in g.in_edges(n, data="width_bits"))
                 h.add_edge(
                     src,
                     dst,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from spatialsim.analytical.constraints import Check
 from spatialsim.analytical.latency import PhaseEstimate
+from spatialsim.experiment.energy import Energy
 from spatialsim.experiment.request import RunRequest
 from spatialsim.metrics.result import KernelStats, RunResult
 
@@ -32,6 +33,7 @@ class RunReport:
     analytical: dict[str, Any]
     warnings: tuple[str, ...]
     calibration: dict[str, Any] | None = None
+    energy: Energy | None = None
 
     @property
     def ttft_ms(self) -> float:
@@ -64,6 +66,10 @@ class RunReport:
         doc["warnings"] = list(self.warnings)
         if self.calibration is not None:
             doc["calibration"] = self.calibration
+        if self.energy is not None:
+            r = self.result
+            seconds = (r.prefill_cycles + sum(r.token_cycles)) / r.clock_mhz / 1e6
+            doc["energy"] = self.energy.to_json(seconds)
         return doc
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spatialsim.costmodel.params import CostParams
+from spatialsim.costmodel.power import PowerParams
 from spatialsim.design.overrides import parse_setting
 from spatialsim.design.templates import DESIGNS
 from spatialsim.errors import UserError
@@ -77,12 +78,12 @@ def _frozen(key: str, value: Any) -> Any:
     return value
 
 
-def _costs(value: object) -> tuple[tuple[str, float], ...]:
-    """Cost-model constants as ``(name, value)`` pairs, checked against CostParams."""
+def _pairs(what: str, value: object) -> tuple[tuple[str, float], ...]:
+    """``name -> number`` pairs from a mapping, ``NAME=VALUE`` strings or pairs."""
     if isinstance(value, Mapping):
         items: Iterable[Any] = value.items()
     elif isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise UserError(f"cost must be a mapping of name to number, got {value!r}", field="cost")
+        raise UserError(f"{what} must be a mapping of name to number, got {value!r}", field=what)
     else:
         items = value
     out = []
@@ -90,20 +91,33 @@ def _costs(value: object) -> tuple[tuple[str, float], ...]:
         if isinstance(item, str):
             name, sep, text = item.partition("=")
             if not sep:
-                raise UserError(f"cost {item!r}: expected NAME=VALUE", field="cost")
+                raise UserError(f"{what} {item!r}: expected NAME=VALUE", field=what)
             try:
                 num = float(text)
             except ValueError:
-                raise UserError(f"cost {item!r}: {text!r} is not a number", field="cost") from None
+                raise UserError(f"{what} {item!r}: {text!r} is not a number", field=what) from None
             item = (name.strip(), num)
         if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
-            raise UserError(f"cost: {item!r} is not a (name, number) pair", field="cost")
+            raise UserError(f"{what}: {item!r} is not a (name, number) pair", field=what)
         name, num = item
         if isinstance(num, bool) or not isinstance(num, (int, float)):
-            raise UserError(f"cost {name}: {num!r} is not a number", field="cost")
+            raise UserError(f"{what} {name}: {num!r} is not a number", field=what)
         out.append((name, float(num)))
-    CostParams().replace(**dict(out))  # names and ranges; its messages name the constant
     return tuple(out)
+
+
+def _costs(value: object) -> tuple[tuple[str, float], ...]:
+    """Cost-model constants as ``(name, value)`` pairs, checked against CostParams."""
+    out = _pairs("cost", value)
+    CostParams().replace(**dict(out))  # names and ranges; its messages name the constant
+    return out
+
+
+def _powers(value: object) -> tuple[tuple[str, float], ...]:
+    """Power-model coefficients as ``(name, value)`` pairs, checked against PowerParams."""
+    out = _pairs("power", value)
+    PowerParams.of(dict(out))  # names and ranges; its messages name the coefficient
+    return out
 
 
 def _int(name: str, value: object, low: int, optional: bool = False) -> None:
@@ -210,10 +224,12 @@ class RunRequest:
     topology: str = "ring"
     link_gbps: float | None = None
     link_depth: int = 64
+    power: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "set", _settings(self.set))
         object.__setattr__(self, "cost", _costs(self.cost))
+        object.__setattr__(self, "power", _powers(self.power))
         _name("model", self.model, MODELS, (".json",), optional=True)
         _name("platform", self.platform, BUILTIN_PLATFORMS, (".toml",))
         _name("design", self.design, DESIGNS, (".toml",))

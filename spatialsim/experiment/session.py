@@ -20,6 +20,7 @@ from spatialsim.analytical.design_checks import design_checks
 from spatialsim.analytical.latency import Parallelism, estimate_phase
 from spatialsim.costmodel.design_estimate import HLS_ALIASES, estimates_json
 from spatialsim.costmodel.params import CostParams
+from spatialsim.costmodel.power import PowerParams
 from spatialsim.design.fileio import load_design
 from spatialsim.design.footprint import footprint_warnings
 from spatialsim.design.graph import Design
@@ -31,6 +32,7 @@ from spatialsim.engine.kernels import Granularity
 from spatialsim.engine.simulator import RunConfig
 from spatialsim.engine.simulator import simulate as run_engine
 from spatialsim.errors import UserError
+from spatialsim.experiment.energy import run_energy
 from spatialsim.experiment.reports import AnalysisReport, KernelsReport, ReplayReport, RunReport
 from spatialsim.experiment.request import DEFAULT_MODEL, RunRequest, request
 from spatialsim.hardware.cluster import Cluster
@@ -52,7 +54,7 @@ def resolve_design(req: RunRequest, seq_len: int) -> tuple[ModelConfig, Platform
     spec = req.design
     if spec in DESIGNS:
         model = get_model(req.model or DEFAULT_MODEL)
-        design = build_design(spec, model, req.max_seq_len or seq_len)
+        design = build_design(spec, model, req.max_seq_len or seq_len, req.tp)
     elif spec.endswith(".toml") or Path(spec).exists():
         if not Path(spec).exists():
             raise UserError(f"design file {spec!r} does not exist", field="design")
@@ -174,9 +176,11 @@ def simulate(
     prep = prepare(req)
     config = run_config(req, prep.params)
     cluster = cluster_of(req, prep.platform)
+    card = shard(prep.design, req.tp)
     if req.tp > 1:
-        check_fit(shard(prep.design, req.tp), prep.platform)  # one card's share
+        check_fit(card, prep.platform)  # one card's share
     result = run_engine(prep.design, prep.platform, config, progress, cluster)
+    energy = run_energy(result, card, PowerParams.of(dict(req.power)))
     calibration = None
     if prep.profile is not None:
         calibration = _uncertainty(req, prep, config, result)
@@ -189,6 +193,7 @@ def simulate(
             footprint_warnings(prep.design, prep.platform, prep.model.layers, req.seq_len)
         ),
         calibration=calibration,
+        energy=energy,
     )
 
 
@@ -196,7 +201,17 @@ def _analytical(
     design: Design, platform: Platform, result: RunResult, req: RunRequest, params: CostParams
 ) -> dict[str, Any]:
     """Eq. 8 / Eq. 9 (Eqs. 13 and 14 on several cards) for the same run, scaled to the
-    simulated layers."""
+    simulated layers; a design the paper's model does not describe (a temporal overlay)
+    gets the reason instead."""
+    try:
+        return _equations(design, platform, result, req, params)
+    except UserError as exc:
+        return {"prefill_ms": None, "decode_ms_per_token": None, "unavailable": str(exc)}
+
+
+def _equations(
+    design: Design, platform: Platform, result: RunResult, req: RunRequest, params: CostParams
+) -> dict[str, Any]:
     scale = result.layers / design.model.layers
     par = Parallelism(
         tp=req.tp,

@@ -14,6 +14,7 @@ from spatialsim.kinds import (  # noqa: F401  (imported to register the built-in
     layernorm,
     linear,
     loaders,
+    overlay,
     residual,
     softmax,
 )

@@ -181,6 +181,12 @@ class KernelParams:
         None: not a fixed number, not checked)."""
         return None
 
+    def ring_word_bits(self) -> int | None:
+        """None: a kernel of one card. Otherwise the kernel is joined to its counterparts
+        on the other cards of a tensor-parallel stage by a ring of link FIFOs, whose words
+        are this many bits (0: as wide as the kernel's input stream)."""
+        return None
+
     def output_burst_words(self) -> int:
         """Words finished at once and held in output registers while the next block
         computes; 0 for kernels that emit word by word."""
@@ -221,7 +227,7 @@ def check_value(kernel: str, kind: str, schema: Mapping[str, Param], name: str, 
     if p.type is list:
         if isinstance(value, str):
             value = [value]
-        if not isinstance(value, (list, tuple)) or not value:
+        if not isinstance(value, (list, tuple)) or (not value and p.default != ()):
             raise UserError(
                 f"{where} must be a non-empty list of 'HBM[i]' or 'DDR[i]', got {value!r}"
             )

@@ -84,6 +84,9 @@ class CollectiveParams(KernelParams):
         """Words of a row this card contributes."""
         return self.features if self.op == "all_reduce" else self.features // self.devices
 
+    def ring_word_bits(self) -> int | None:
+        return 0  # ring words are as wide as the partial sums it reads
+
     def stream_words_in(self) -> int | None:
         return self.local_words
 
@@ -142,13 +145,26 @@ def body(k: KernelProcess) -> Proc:
             block = ceil(r / p.devices)
             own = r if p.op == "all_reduce" else block
             yield from k.take(src, own, own, 1.0)
-            for s in range(p.steps()):
-                yield from k.send(rout, block)
-                if s < reduce_steps:  # reduce-scatter: add what arrives (II 1)
-                    yield from k.take(rin, block, block, 1.0)
-                else:
-                    yield from k.get(rin, block)
+            yield from ring_exchange(k, rin, rout, block, block, p.steps(), reduce_steps)
             yield from k.emit(r, local_out, span=r)
+
+
+def ring_exchange(
+    k: KernelProcess, rin: Any, rout: Any, words: int, block: int, steps: int, reduce_steps: int
+) -> Proc:
+    """Move ``words`` round the ring in blocks of ``block``: each block takes ``steps``
+    steps of sending it to the next card and receiving one from the previous card; in the
+    first ``reduce_steps`` steps what arrives is added (II 1)."""
+    left = words
+    while left > 0:
+        b = min(block, left)
+        left -= b
+        for s in range(steps):
+            yield from k.send(rout, b)
+            if s < reduce_steps:
+                yield from k.take(rin, b, b, 1.0)
+            else:
+                yield from k.get(rin, b)
 
 
 def hls(p: CollectiveParams) -> dict[str, Any]:

@@ -110,9 +110,12 @@ class PhaseStats:
     fifos: dict[str, FifoStats]
     hbm: dict[str, ChannelStats]
     stalls: tuple[Stall, ...] = ()
+    links: dict[str, ChannelStats] = field(default_factory=dict)
 
     def to_json(self, clock_mhz: float) -> dict[str, Any]:
+        links = {"links": {k: v.to_json() for k, v in self.links.items()}} if self.links else {}
         return {
+            **links,
             "bitstream": self.bitstream,
             "cycles": _r(self.cycles),
             "ms": _r(self.cycles / clock_mhz / 1e3),
@@ -365,8 +368,8 @@ def build_result(
     stats = {p: _phase_stats(r) for p, r in rec.phases.items()}
     if link_set:
         for st in stats.values():
-            for name in link_set & set(st.hbm):
-                del st.hbm[name]
+            for name in sorted(link_set & set(st.hbm)):
+                st.links[name] = st.hbm.pop(name)
     waits: dict[tuple[str, str, str], float] = {}
     for r in phases:
         for key, c in r.waits.items():

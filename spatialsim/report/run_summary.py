@@ -43,6 +43,12 @@ def summary_text(doc: dict[str, Any]) -> str:
         )
         rows.append(["first / last token", f"{toks[0]:.3f} / {toks[-1]:.3f} ms", ""])
         rows.append(["decode rate", f"{1e3 / doc['tpot_ms']:.1f} tokens/s", ""])
+    energy = doc.get("energy")
+    if energy:
+        rows.append(["energy, prefill", f"{energy['prefill_j']:.3f} J", ""])
+        if energy.get("decode_j_per_token") is not None:
+            rows.append(["energy per generated token", f"{energy['decode_j_per_token']:.4f} J", ""])
+        rows.append(["average power", f"{energy['average_w']:.1f} W", ""])
     if doc.get("reconfiguration_ms"):
         rows.append(
             ["reconfiguration", f"{doc['reconfiguration_ms']:.3f} ms (not in TTFT, TPOT)", ""]

@@ -1,5 +1,6 @@
 """Regenerate the figures README shows: the demo run, a replay of traces/poisson_100.csv,
-and `spatialsim plot` on the results. Copies the chosen PNGs to plots/figures/.
+`spatialsim plot` on the results, and the spatial-vs-temporal comparison. Copies the chosen
+PNGs to plots/figures/.
 
     python plots/readme_figures.py [--out plots/figures]
 """
@@ -40,7 +41,9 @@ def make(out: Path) -> list[Path]:
                 str(work),
             ],
             ["plot", str(work)],
-        ]
+            ["compare", "--model", "gpt2-medium", "--prompt-len", "32", "--gen-len", "64",
+             "--cards", "1,2,4", "--out", str(Path(tmp) / "compare")],
+        ]  # fmt: skip
         for args in steps:
             if spatialsim(args) != 0:
                 raise SystemExit(f"spatialsim {' '.join(args)} failed")
@@ -49,6 +52,8 @@ def make(out: Path) -> list[Path]:
         for name in FIGURES:
             shutil.copyfile(work / "plots" / name, out / name)
             written.append(out / name)
+        shutil.copyfile(Path(tmp) / "compare" / "compare.png", out / "compare.png")
+        written.append(out / "compare.png")
         return written
 
 

@@ -39,6 +39,7 @@ _API = {
     "DeadlockError": "spatialsim.errors",
     "load_trace": "spatialsim.workload.traces",
     "calibrate": "spatialsim.calibration.job",
+    "compare": "spatialsim.experiment.compare",
     "Calibration": "spatialsim.calibration.job",
 }
 
@@ -54,6 +55,7 @@ __all__ = [
     "__version__",
     "analyze",
     "calibrate",
+    "compare",
     "kernels",
     "load_trace",
     "replay",
@@ -62,6 +64,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from spatialsim.calibration.job import Calibration, calibrate
+    from spatialsim.experiment.compare import compare
     from spatialsim.errors import DeadlockError, UserError
     from spatialsim.experiment.reports import (
         AnalysisReport,

@@ -9,13 +9,13 @@ from math import ceil, log2
 import pytest
 
 import spatialsim as ss
+from spatialsim.costmodel.work import decode_work, prefill_work
 from spatialsim.design.resources import estimate as resource_estimate
 from spatialsim.design.templates import build_design
 from spatialsim.errors import UserError
 from spatialsim.hardware.platform import get_platform
 from spatialsim.kinds.overlay import OverlayParams, program
 from spatialsim.workload.models import get_model
-from spatialsim.costmodel.work import decode_work, prefill_work
 
 GPT2 = get_model("gpt2")
 U280 = get_platform("u280")
@@ -100,9 +100,7 @@ def test_more_cards_split_the_weights_and_add_all_gathers() -> None:
 
     def weights(rep, card):
         return sum(
-            c.bytes
-            for n, c in rep.result.phases["decode"].hbm.items()
-            if n.startswith(card)
+            c.bytes for n, c in rep.result.phases["decode"].hbm.items() if n.startswith(card)
         )
 
     assert weights(two, "dev0.") < 0.55 * weights(one, "")
@@ -120,9 +118,7 @@ def test_more_cards_split_the_weights_and_add_all_gathers() -> None:
 def test_weight_buffers_let_the_dma_run_ahead_of_the_matrix_unit() -> None:
     """With one weight buffer the DMA cannot load the next chunk while the matrix unit
     works on this one; with two (the default) or more it can, and decode gets faster."""
-    tpot = {
-        n: _dfx(1, set={"fifo.dma_to_mpu.depth": n}).tpot_ms for n in (1, 2, 8)
-    }
+    tpot = {n: _dfx(1, set={"fifo.dma_to_mpu.depth": n}).tpot_ms for n in (1, 2, 8)}
     print(tpot)
     assert tpot[1] > tpot[2] >= tpot[8]
     slow = _dfx(1, set={"kind.overlay.issue_cycles": 200})

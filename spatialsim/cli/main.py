@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from spatialsim import __version__
-from spatialsim.cli import analyze, calibrate, export_hls, info, kernels, replay, run
+from spatialsim.cli import analyze, calibrate, compare, export_hls, info, kernels, replay, run
 from spatialsim.errors import UserError
 
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_hls.add_parser(sub)
     calibrate.add_parsers(sub)
     replay.add_parsers(sub)
+    compare.add_parser(sub)
     return parser
 
 

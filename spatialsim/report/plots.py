@@ -78,10 +78,15 @@ def plot_folder(folder: Path) -> list[Path]:
     replay = folder / "replay.json"
     if replay.exists():
         written.append(replay_cdf(_read(replay), out))
+    comparison = folder / "compare.json"
+    if comparison.exists():
+        from spatialsim.report.compare_plot import compare_figure
+
+        written.append(compare_figure(_read(comparison), out / "compare.png"))
     if not written:
         raise UserError(
-            f"{folder}: no result.json or replay.json to plot (a run or a "
-            "replay writes them into a results folder)"
+            f"{folder}: no result.json, replay.json or compare.json to plot (a run, a "
+            "replay or a compare writes them into a results folder)"
         )
     return written
 

@@ -1,0 +1,139 @@
+"""``spatialsim compare``: a spatial design against a temporal overlay, side by side."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from spatialsim.cli.common import (
+    add_json_option,
+    nonneg_int,
+    output_path,
+    positive_int,
+    request_from_args,
+)
+from spatialsim.cli.progress import progress_bar
+from spatialsim.errors import UserError
+from spatialsim.fileutil import atomic_folder, check_writable
+from spatialsim.report.text import emit_json, json_text, table
+
+DEFAULT_OUT = "spatialsim-compare"
+
+
+def _cards(text: str) -> tuple[int, ...]:
+    try:
+        out = tuple(positive_int(t) for t in text.split(","))
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+    return out
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="spatial design vs temporal overlay (DFX): TTFT, TPOT, throughput, resources, "
+        "energy side by side, with a figure",
+        description="Simulate the same model and workload on a spatial design and a "
+        "temporal overlay (by default chen2024-w8a8 and dfx on the U280), on one or more "
+        "card counts (tensor parallelism), and print TTFT, TPOT, throughput, resources "
+        "and energy per token side by side. Writes OUT/compare.json, compare.txt and "
+        "compare.png.",
+    )
+    p.add_argument("--model", default="gpt2-medium", help="model (default gpt2-medium)")
+    p.add_argument("--platform", default="u280", help="platform (default u280)")
+    p.add_argument(
+        "--designs",
+        default="chen2024-w8a8,dfx",
+        help="comma-separated designs, the spatial one first (default chen2024-w8a8,dfx)",
+    )
+    p.add_argument(
+        "--cards",
+        type=_cards,
+        default=(1,),
+        help="comma-separated card counts, e.g. 1,2,4 (default 1)",
+    )
+    p.add_argument("--prompt-len", type=positive_int, default=32, help="prompt tokens (32)")
+    p.add_argument("--gen-len", type=nonneg_int, default=64, help="generated tokens (64)")
+    p.add_argument(
+        "--out", type=output_path, default=DEFAULT_OUT, help=f"folder (default ./{DEFAULT_OUT})"
+    )
+    add_json_option(p, "the comparison JSON")
+    p.set_defaults(func=run)
+
+
+def _text(doc: dict[str, Any]) -> str:
+    rows = []
+    for r in doc["rows"]:
+        res = r["resources_per_card"]
+        rows.append(
+            [
+                r["design"],
+                r["cards"],
+                f"{r['ttft_ms']:.3f}",
+                "" if r["tpot_ms"] is None else f"{r['tpot_ms']:.3f}",
+                "" if r["decode_tokens_per_s"] is None else f"{r['decode_tokens_per_s']:.1f}",
+                f"{res['dsp']:,.0f}",
+                f"{res['lut']:,.0f}",
+                f"{r['prefill_j']:.3f}",
+                "" if r["decode_j_per_token"] is None else f"{r['decode_j_per_token']:.4f}",
+                f"{r['average_w']:.1f}",
+            ]
+        )
+    lines = [
+        f"{doc['model']} on {doc['platform']}: prompt {doc['prompt_len']} tokens, "
+        f"{doc['gen_len']} generated (every row simulated)",
+        "",
+        table(
+            [
+                "design",
+                "cards",
+                "TTFT ms",
+                "TPOT ms",
+                "tokens/s",
+                "DSP/card",
+                "LUT/card",
+                "prefill J",
+                "J/token",
+                "avg W",
+            ],
+            rows,
+        ),
+    ]
+    for s in doc["speedups"]:
+        dec = "" if s["decode_speedup"] is None else f", decode {s['decode_speedup']:.2f}x"
+        lines.append(
+            f"{s['spatial']} over {s['versus']} on {s['cards']} card(s): prefill "
+            f"{s['prefill_speedup']:.2f}x{dec}"
+        )
+    lines.append("energy: spatialsim/costmodel/power.py (coefficients cited or marked assumptions)")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spatialsim.experiment.compare import compare
+    from spatialsim.report.compare_plot import compare_figure
+
+    designs = tuple(d.strip() for d in args.designs.split(",") if d.strip())
+    if not designs:
+        raise UserError(f"--designs {args.designs!r} names no design")
+    if args.json and args.json != "-":
+        check_writable(args.json)
+    req = request_from_args(args, args.prompt_len, args.gen_len)
+    report = compare(req, designs=designs, cards=args.cards, progress=progress_bar())
+    doc = report.to_json()
+    text = _text(doc)
+    with atomic_folder(args.out) as tmp:
+        (tmp / "compare.json").write_text(json_text(doc), encoding="utf-8")
+        (tmp / "compare.txt").write_text(text + "\n", encoding="utf-8")
+        compare_figure(doc, tmp / "compare.png")
+    if args.json:
+        emit_json(doc, args.json)
+        if args.json == "-":
+            return 0
+    print(text)
+    names = ", ".join(
+        str(Path(args.out) / n) for n in ("compare.json", "compare.txt", "compare.png")
+    )
+    print(f"\nwrote {names}")
+    return 0

@@ -1,0 +1,137 @@
+"""Spatial against temporal: the same model and workload simulated on a spatial design and
+a temporal overlay, on one or more card counts, side by side.
+
+The paper's comparative question (Chen et al. 2024, against DFX on the U280): how much
+faster is a spatial design in prefill and in decode, at what resources and energy. Every
+row is a full simulation (:func:`spatialsim.experiment.session.simulate`), so the
+comparison shows what the simulator says, whatever that is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from spatialsim.design.parallel import shard
+from spatialsim.design.resources import estimate as resource_estimate
+from spatialsim.errors import UserError
+from spatialsim.experiment.reports import RunReport
+from spatialsim.experiment.request import RunRequest, request
+from spatialsim.experiment.session import Progress, prepare, simulate
+
+DEFAULT_DESIGNS = ("chen2024-w8a8", "dfx")
+MAX_ROWS = 16
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    design: str
+    cards: int
+    report: RunReport
+    resources: dict[str, float]  # per card, the largest bitstream
+
+    def to_json(self) -> dict[str, Any]:
+        r = self.report.result
+        doc = self.report.to_json(timing=False)
+        energy = doc["energy"]
+        tpot = r.tpot_ms
+        total_ms = r.ttft_ms + sum(r.per_token_ms)
+        return {
+            "design": self.design,
+            "cards": self.cards,
+            "ttft_ms": r.ttft_ms,
+            "tpot_ms": tpot,
+            "decode_tokens_per_s": 1e3 / tpot if tpot else None,
+            "end_to_end_tokens_per_s": r.gen_len / total_ms * 1e3 if r.gen_len else None,
+            "resources_per_card": self.resources,
+            "energy_j": energy["total_j"],
+            "prefill_j": energy["prefill_j"],
+            "decode_j_per_token": energy["decode_j_per_token"],
+            "average_w": energy["average_w"],
+        }
+
+
+@dataclass(frozen=True)
+class CompareReport:
+    """Every (design, cards) row and the speedups of the first design over the others."""
+
+    model: str
+    platform: str
+    prompt_len: int
+    gen_len: int
+    rows: tuple[CompareRow, ...]
+
+    def speedups(self) -> list[dict[str, Any]]:
+        """For each card count: the first design's TTFT and TPOT gains over each other."""
+        out = []
+        base = self.rows[0].design
+        for row in self.rows:
+            if row.design == base:
+                continue
+            ref = next((r for r in self.rows if r.design == base and r.cards == row.cards), None)
+            if ref is None:
+                continue
+            a, b = ref.report.result, row.report.result
+            out.append(
+                {
+                    "cards": row.cards,
+                    "spatial": base,
+                    "versus": row.design,
+                    "prefill_speedup": b.ttft_ms / a.ttft_ms,
+                    "decode_speedup": (b.tpot_ms / a.tpot_ms) if a.tpot_ms and b.tpot_ms else None,
+                }
+            )
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "platform": self.platform,
+            "prompt_len": self.prompt_len,
+            "gen_len": self.gen_len,
+            "rows": [r.to_json() for r in self.rows],
+            "speedups": self.speedups(),
+        }
+
+
+def compare(
+    req: RunRequest | None = None,
+    *,
+    designs: tuple[str, ...] = DEFAULT_DESIGNS,
+    cards: tuple[int, ...] = (1,),
+    progress: Progress | None = None,
+    **fields: Any,
+) -> CompareReport:
+    """Simulate ``req`` (or a request from ``fields``) with every design in ``designs`` on
+    every card count in ``cards`` (tensor parallelism); the first design is the one the
+    speedups are of."""
+    base = request(req, **fields)
+    if not designs or not cards:
+        raise UserError("compare needs at least one design and one card count", field="designs")
+    if len(designs) * len(cards) > MAX_ROWS:
+        raise UserError(
+            f"compare runs {len(designs)} designs x {len(cards)} card counts = "
+            f"{len(designs) * len(cards)} simulations; at most {MAX_ROWS}",
+            field="cards",
+        )
+    for n in cards:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise UserError(f"card counts must be positive integers, got {n!r}", field="cards")
+    rows = []
+    for design in designs:
+        for n in cards:
+            run_req = base.replace(design=design, tp=n, pp=1)
+            report = simulate(run_req, progress=progress)
+            prep = prepare(run_req)
+            card = shard(prep.design, n)
+            per_bitstream = [resource_estimate(card, b).total for b in card.bitstreams]
+            resources = {r: max(t[r] for t in per_bitstream) for r in per_bitstream[0]}
+            rows.append(CompareRow(design, n, report, resources))
+    first = rows[0].report
+    return CompareReport(
+        model=first.result.model,
+        platform=first.result.platform,
+        prompt_len=base.prompt_len,
+        gen_len=base.gen_len,
+        rows=tuple(rows),
+    )

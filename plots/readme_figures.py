@@ -21,6 +21,7 @@ FIGURES = (
     "fifo_occupancy.png",
     "decode_latency.png",
     "replay_cdf.png",
+    "compare.png",
 )
 
 
@@ -50,10 +51,9 @@ def make(out: Path) -> list[Path]:
         out.mkdir(parents=True, exist_ok=True)
         written = []
         for name in FIGURES:
-            shutil.copyfile(work / "plots" / name, out / name)
+            src = Path(tmp) / "compare" / name if name == "compare.png" else work / "plots" / name
+            shutil.copyfile(src, out / name)
             written.append(out / name)
-        shutil.copyfile(Path(tmp) / "compare" / "compare.png", out / "compare.png")
-        written.append(out / "compare.png")
         return written
 
 

@@ -64,8 +64,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from spatialsim.calibration.job import Calibration, calibrate
-    from spatialsim.experiment.compare import compare
     from spatialsim.errors import DeadlockError, UserError
+    from spatialsim.experiment.compare import compare
     from spatialsim.experiment.reports import (
         AnalysisReport,
         KernelsReport,

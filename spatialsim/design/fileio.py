@@ -27,6 +27,7 @@ _TOP = (
     "clock_mhz",
     "hls_target_mhz",
     "launch_scope",
+    "prompt_mode",
     "max_seq_len",
     "resident_layers",
     "model",
@@ -63,6 +64,7 @@ def design_to_dict(design: Design) -> dict[str, Any]:
         "clock_mhz": float(design.clock_mhz),
         **hls,
         "launch_scope": design.launch_scope,
+        "prompt_mode": design.prompt_mode,
         "max_seq_len": design.max_seq_len,
         "resident_layers": design.resident_layers,
         "model": dataclasses.asdict(design.model),
@@ -168,6 +170,7 @@ def design_from_dict(data: dict[str, Any], origin: str) -> Design:
             notes=dict(data.get("notes", {})),
             hls_target_mhz=data.get("hls_target_mhz"),
             launch_scope=data.get("launch_scope", "layer"),
+            prompt_mode=data.get("prompt_mode", "packed"),
         )
     except UserError as exc:
         raise UserError(f"{origin}: {exc}") from None

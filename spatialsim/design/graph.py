@@ -43,6 +43,10 @@ BYPASS_FIFO = "ffn_residual_bypass"
 # How the host launches a layer's kernels (docs/engine.md): one enqueue per region kernel,
 # one per layer, or one per step with the layers looped on chip.
 LAUNCH_SCOPES = ("region", "layer", "step")
+# How a prompt goes through the layers: all its tokens through each layer in packs
+# ("packed", chen2024.md 3), or one token at a time through every layer, like a decode
+# step ("tokenwise": TeraFly's host feeds the prompt token by token, terafly.md).
+PROMPT_MODES = ("packed", "tokenwise")
 
 
 @dataclass(frozen=True)
@@ -163,7 +167,9 @@ class Design:
     than the achieved ``clock_mhz`` leaves timing margin); None means ``clock_mhz``.
     ``launch_scope`` is how the host launches the kernels: ``region`` (each region kernel
     enqueued on its own, once per layer), ``layer`` (one enqueue per layer) or ``step``
-    (one enqueue per prefill or decode step, the layers looped on chip).
+    (one enqueue per prefill or decode step, the layers looped on chip). ``prompt_mode``
+    is how a prompt is processed: ``packed`` (its tokens through each layer in packs) or
+    ``tokenwise`` (one token at a time through all layers, each like a decode step).
     """
 
     name: str
@@ -177,6 +183,7 @@ class Design:
     notes: dict[str, str] = field(default_factory=dict)
     hls_target_mhz: float | None = None
     launch_scope: str = "layer"
+    prompt_mode: str = "packed"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -187,8 +194,11 @@ class Design:
         for src, dst, attrs in g.edges(data=True):
             if is_handoff(g.nodes[src]["kind"]):
                 continue
-            out = kernel_params(src, g.nodes[src]).stream_words_out()
-            inn = kernel_params(dst, g.nodes[dst]).stream_words_in()
+            sp, dp = kernel_params(src, g.nodes[src]), kernel_params(dst, g.nodes[dst])
+            if sp.ring_word_bits() is not None and dp.ring_word_bits() is not None:
+                continue  # a ring between compute units: blocks, not rows
+            out = sp.stream_words_out()
+            inn = dp.stream_words_in()
             where = f"design {self.name}: bitstream {bname}: FIFO {attrs['name']} ({src} -> {dst})"
             if out == 0 or inn == 0:
                 idle = src if out == 0 else dst
@@ -229,6 +239,10 @@ class Design:
         if self.launch_scope not in LAUNCH_SCOPES:
             raise UserError(
                 f"{where}: " + choices_message("launch_scope", self.launch_scope, LAUNCH_SCOPES)
+            )
+        if self.prompt_mode not in PROMPT_MODES:
+            raise UserError(
+                f"{where}: " + choices_message("prompt_mode", self.prompt_mode, PROMPT_MODES)
             )
         for fname in ("max_seq_len", "resident_layers"):
             value = getattr(self, fname)

@@ -22,7 +22,13 @@ _FIFO_FIELDS = {
     "width": "width_bits",
     "width_bits": "width_bits",
 }
-_DESIGN_FIELDS = ("clock_mhz", "hls_target_mhz", "launch_scope", "resident_layers")
+_DESIGN_FIELDS = (
+    "clock_mhz",
+    "hls_target_mhz",
+    "launch_scope",
+    "prompt_mode",
+    "resident_layers",
+)
 
 
 def parse_value(text: str) -> Any:

@@ -83,6 +83,8 @@ def estimate(design: Design, bitstream: str) -> ResourceReport:
     """Estimate the resources of one bitstream of ``design``."""
     g = design.bitstreams[bitstream]
     kernels = {n: kernel_resources(a) for n, a in g.nodes(data=True)}
+    _share_engine_groups(g, kernels)
+    _share_axi_masters(g, kernels)
     fifos = {
         a["name"]: fifo_resources(a["depth_words"], a["width_bits"])
         for _, _, a in g.edges(data=True)
@@ -99,6 +101,38 @@ def estimate(design: Design, bitstream: str) -> ResourceReport:
         slrs[slr]["ff"] += REGION_CONTROL_FF
     total = {r: sum(s[r] for s in slrs.values()) for r in RESOURCES}
     return ResourceReport(bitstream, kernels, fifos, dict(sorted(slrs.items())), total)
+
+
+def _share_engine_groups(g: Any, kernels: dict[str, dict[str, float]]) -> None:
+    """Kernels of one engine group are one set of engines used in turn: the group costs
+    what its largest member costs (by DSPs), counted on that member; the others add none."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for n, a in g.nodes(data=True):
+        if a.get("engine_group"):
+            groups[a["engine_group"]].append(n)
+    for members in groups.values():
+        keep = max(members, key=lambda n: (kernels[n]["dsp"], kernels[n]["lut"]))
+        for n in members:
+            if n != keep:
+                kernels[n] = dict.fromkeys(kernels[n], 0.0)
+
+
+def _share_axi_masters(g: Any, kernels: dict[str, dict[str, float]]) -> None:
+    """A port bound by several kernels of one AXI group (``axi_group``, or a GEMV's
+    ``engine_group``) costs one m_axi adapter, counted on the first kernel that binds it."""
+    seen: dict[str, set[str]] = defaultdict(set)
+    for n, a in g.nodes(data=True):
+        group = a.get("axi_group") or a.get("engine_group")
+        if not group:
+            continue
+        if all(v == 0 for v in kernels[n].values()):  # a shared engine set's other member
+            seen[group].update(a.get("ports", ()))
+            continue
+        for port in a.get("ports", ()):
+            if port in seen[group]:
+                kernels[n]["lut"] -= M_AXI_LUT
+                kernels[n]["ff"] -= M_AXI_FF
+            seen[group].add(port)
 
 
 def check_fit(design: Design, platform: Platform) -> list[ResourceReport]:

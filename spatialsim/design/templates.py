@@ -17,6 +17,7 @@ import networkx as nx
 from spatialsim.constants import PACK_TOKENS
 from spatialsim.design.graph import BYPASS_FIFO, Design, PhaseBinding, add_fifo, add_kernel
 from spatialsim.design.overlay_templates import build_dfx
+from spatialsim.design.terafly import build_terafly
 from spatialsim.errors import UserError, choices_message
 from spatialsim.kinds.activation import RELU_DEPTH
 from spatialsim.workload.models import ModelConfig
@@ -464,6 +465,7 @@ DESIGNS: dict[str, Callable[..., Design]] = {
     "chen2024-w4a8": _per_card(build_w4a8),
     "chen2024-w8a8": _per_card(build_w8a8),
     "dfx": build_dfx,
+    "terafly-opt1.3b": build_terafly,
 }
 
 

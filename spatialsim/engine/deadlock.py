@@ -69,13 +69,16 @@ def diagnose(kernels: list[Kernel], phase: str, layer: int, now: float) -> Deadl
             route = links[c["fifo"]].link
             if route is not None:
                 block = getattr(kernels_by_name[c["kernel"]].p, "block_words", "?")
+                how = (
+                    "give each link at least one block with --link-depth=<words> (in "
+                    "Python, RunRequest's link_depth)"
+                    if route.describe().startswith("the inter-card")
+                    else f"deepen it with --set fifo.{c['fifo']}.depth=<words>"
+                )
                 msg += (
-                    f"\n{c['fifo']} is the receive buffer of the inter-card route from card "
-                    f"{route.name.replace('->', ' to card ')}, full at {c['depth']} words: "
-                    f"{c['kernel']} sends "
-                    f"a block of {block} words before it reads its neighbour's, "
-                    "so every card of the ring waits for room; give each link at least one "
-                    "block with --link-depth=<words> (in Python, RunRequest's link_depth)"
+                    f"\n{c['fifo']} is the receive buffer of {route.describe()}, full at "
+                    f"{c['depth']} words: {c['kernel']} sends a block of {block} words before "
+                    f"it reads its neighbour's, so every unit of the ring waits for room; {how}"
                 )
                 continue
             msg += (

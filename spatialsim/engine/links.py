@@ -32,6 +32,9 @@ class Route:
         self.rates = rates  # bytes per cycle on each link
         self.latency = latency  # cycles from sending to usable at the far end
 
+    def describe(self) -> str:
+        return f"the inter-card route from card {self.name.replace('->', ' to card ')}"
+
     def request(self, now: float, nbytes: float) -> float:
         """Serialise ``nbytes`` onto every link of the route from ``now``; return when the
         last link has sent them (arrival adds :attr:`latency`)."""
@@ -41,6 +44,23 @@ class Route:
             if r > ready:
                 ready = r
         return ready
+
+
+class OnChipRing:
+    """A ring FIFO between two compute units on one card (an AXI stream, not a cable):
+    one word per cycle, no shared link channel; its latency is the FIFO's SLR crossing."""
+
+    __slots__ = ("bytes_per_cycle", "name")
+
+    def __init__(self, name: str, width_bits: int) -> None:
+        self.name = name
+        self.bytes_per_cycle = width_bits / 8
+
+    def request(self, now: float, nbytes: float) -> float:
+        return now + nbytes / self.bytes_per_cycle
+
+    def describe(self) -> str:
+        return f"the on-chip ring {self.name}"
 
 
 class LinkSystem:

@@ -34,7 +34,7 @@ from spatialsim.design.parallel import shard
 from spatialsim.engine.deadlock import diagnose
 from spatialsim.engine.fifo import Fifo
 from spatialsim.engine.kernels import Granularity, Kernel
-from spatialsim.engine.links import LinkSystem
+from spatialsim.engine.links import LinkSystem, OnChipRing
 from spatialsim.engine.memsys import PCIE, MemorySystem
 from spatialsim.errors import UserError
 from spatialsim.hardware.cluster import Cluster
@@ -226,6 +226,11 @@ class Simulation:
             else:
                 latency = crossing * abs(g.nodes[src]["slr"] - g.nodes[dst]["slr"])
                 staging = self._kparams[src].output_burst_words()
+                if (
+                    self._kparams[src].ring_word_bits() is not None
+                    and self._kparams[dst].ring_word_bits() is not None
+                ):  # two compute units' collectives on one card: an on-chip ring
+                    route = OnChipRing(f"{src}->{dst}", a["width_bits"])
             f = Fifo(
                 self.env,
                 a["name"],
@@ -431,8 +436,14 @@ class Simulation:
         last = len(self.mems) - 1
         if cfg.host_io:
             yield from self._host_transfer(cfg.prompt_len * d * FP32_BYTES)
-        step = prefill_work(cfg.prompt_len, self.design.tokens_per_pack("prefill"))
-        yield from self._stages("prefill", stages, step, cfg.prompt_len)
+        pack = self.design.tokens_per_pack("prefill")
+        if self.design.prompt_mode == "tokenwise":  # each prompt token through every layer
+            for i in range(cfg.prompt_len):
+                self._step = i
+                yield from self._stages("prefill", stages, decode_work(i, pack), 1)
+        else:
+            step = prefill_work(cfg.prompt_len, pack)
+            yield from self._stages("prefill", stages, step, cfg.prompt_len)
         if cfg.host_io:
             yield from self._host_transfer(d * FP32_BYTES, last)
         self._end_phase("prefill")

@@ -169,6 +169,8 @@ def check_exportable(design: Design, bitstream: str) -> None:
         if systolic:
             fixed.append((name, "emit", "block", "linear.h drains each block as the next runs"))
         fixed.append((name, "act_bits", 8, "activations are int8 in the C++"))
+        if not systolic:
+            fixed.append((name, "engine_group", "", "each GEMV kernel has its own engines"))
     if systolic:
         for name in (*MATRICES, "qk_matmul", "sv_matmul"):
             fixed.append((name, "rows", pack, f"array rows are the pack size P = {pack}"))

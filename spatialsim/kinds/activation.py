@@ -27,6 +27,8 @@ from spatialsim.kinds.base import (
     features,
     lanes,
     param,
+    vector,
+    words,
 )
 from spatialsim.kinds.registry import KindSpec, register
 
@@ -49,6 +51,11 @@ class ActivationParams(KernelParams):
         high=1e4,
         default=W4A8_DEPTH,
     )
+    vector: int = vector()
+
+    @property
+    def words(self) -> int:
+        return words(self.features, self.vector)
 
     @property
     def fan_in(self) -> int:
@@ -56,10 +63,10 @@ class ActivationParams(KernelParams):
         return 2 if self.fn == "silu_mul" else 1
 
     def stream_words_in(self) -> int | None:
-        return self.fan_in * self.features
+        return self.fan_in * self.words
 
     def stream_words_out(self) -> int | None:
-        return self.features
+        return self.words
 
 
 def work(p: ActivationParams, w: Work) -> KernelWork:
@@ -67,7 +74,7 @@ def work(p: ActivationParams, w: Work) -> KernelWork:
 
 
 def estimate(name: str, p: ActivationParams, w: Work, cost: CostParams) -> Estimate:
-    loops = [Loop("ACT", p.features, p.fan_in, p.act_depth_cycles, w.packs)]
+    loops = [Loop("ACT", p.words, p.fan_in, p.act_depth_cycles, w.packs)]
     return make_estimate(name, p.KIND, loops, 0.0, cost)
 
 
@@ -75,7 +82,7 @@ def body(k: KernelProcess) -> Proc:
     p: ActivationParams = k.p
     inp = k.stream_in()
     for _ in k.step.pack_sizes():
-        for wo in k.gran.split(p.features):
+        for wo in k.gran.split(p.words):
             yield from k.take(inp, p.fan_in * wo, p.fan_in * wo, float(p.fan_in))
             yield from k.emit(wo, span=p.fan_in * wo)
         yield from k.busy(p.act_depth_cycles - p.fan_in)
@@ -90,7 +97,7 @@ COEFFS = Coeffs(per_lane={"dsp": 32, "lut": 2042, "ff": 3271}, fixed={"uram": 8}
 
 
 def resources(p: ActivationParams) -> dict[str, float]:
-    return COEFFS.scaled(0, p.lanes)
+    return COEFFS.scaled(0, p.lanes * p.vector)
 
 
 SPEC = register(

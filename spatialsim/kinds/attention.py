@@ -39,6 +39,8 @@ from spatialsim.kinds.base import (
     lanes,
     param,
     split,
+    vector,
+    words,
 )
 from spatialsim.kinds.registry import KindSpec, register
 from spatialsim.workload.operators import attention_macs
@@ -177,6 +179,7 @@ class AttnGemvParams(KernelParams):
     heads: int = count("attention heads")
     head_dim: int = count("elements per head")
     act_bits: int = bits("activation bit width")
+    vector: int = vector()
 
     def group_cycles(self, keys: int, cost: CostParams) -> float:
         """One group of ``heads_parallel`` heads against ``keys`` cached rows: Q.K^T reads one
@@ -189,12 +192,12 @@ class AttnGemvParams(KernelParams):
         return self.heads_parallel * self.lanes
 
     def output_burst_words(self) -> int:
-        return self.heads_parallel * self.head_dim if self.op == "sv" else 0
+        return words(self.heads_parallel * self.head_dim, self.vector) if self.op == "sv" else 0
 
     def stream_words_out(self) -> int | None:
-        """softmax.V writes the context row (heads x head_dim); Q.K^T's scores depend on
-        the sequence, not checked."""
-        return self.heads * self.head_dim if self.op == "sv" else None
+        """softmax.V writes the context row (heads x head_dim, ``vector`` per word);
+        Q.K^T's scores depend on the sequence, not checked."""
+        return words(self.heads * self.head_dim, self.vector) if self.op == "sv" else None
 
 
 def gemv_estimate(name: str, p: AttnGemvParams, w: Work, cost: CostParams) -> Estimate:
@@ -224,14 +227,15 @@ def gemv_body(k: KernelProcess) -> Proc:
             if inp is None:  # Q from its buffer
                 yield from k.busy(gg * load_cycles)
             else:  # the probabilities of the group's heads, side by side
-                words = heads * keys
-                yield from k.consume(inp, words, gg * (load_cycles - 1) / words)
+                probs = heads * keys
+                yield from k.consume(inp, probs, gg * (load_cycles - 1) / probs)
                 yield from k.busy(gg)
             if qk:  # scores leave as the cached K rows stream past
                 yield from k.produce(heads * keys, gg * row_cycles / (heads * keys))
             else:  # each group's context is complete after its last V row
                 yield from k.busy(gg * row_cycles)
-                yield from k.emit(heads * p.head_dim, span=(gg - 1) * row_cycles)
+                out = words(heads * p.head_dim, p.vector)
+                yield from k.emit(out, span=(gg - 1) * row_cycles)
 
 
 def gemv_hls(p: AttnGemvParams) -> dict[str, Any]:

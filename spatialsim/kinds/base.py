@@ -92,6 +92,31 @@ def features() -> Any:
     return count("elements per token (row width) the kernel processes")
 
 
+def vector() -> Any:
+    """Elements of a row per FIFO word (a kind's ``features`` stay element counts)."""
+    return param(
+        "elements of a row carried by one FIFO word and processed together in one cycle "
+        "(TeraFly moves 8 fp32 values per 256-bit word, terafly.md); 1 in the chen2024 designs",
+        low=1,
+        high=1024,
+        default=1,
+    )
+
+
+def axi_group() -> Any:
+    return param(
+        "kernels of one non-empty group reach memory through the same m_axi masters (one "
+        "HLS function's bundles, as TeraFly's stages share theirs, terafly.md): each port "
+        "of the group costs one AXI adapter; a GEMV's engine_group is its group too",
+        default="",
+    )
+
+
+def words(elements: int, vector: int) -> int:
+    """FIFO words of a row of ``elements`` at ``vector`` elements per word."""
+    return ceil(elements / vector)
+
+
 def ports(doc: str = "memory ports, one 'HBM[i]' or 'DDR[i]' binding per AXI master") -> Any:
     return param(doc)
 

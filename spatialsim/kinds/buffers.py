@@ -22,6 +22,7 @@ from spatialsim.kinds.base import (
     KernelProcess,
     KernelWork,
     Proc,
+    axi_group,
     bits,
     count,
     features,
@@ -29,6 +30,8 @@ from spatialsim.kinds.base import (
     param,
     port_bits,
     ports,
+    vector,
+    words,
 )
 from spatialsim.kinds.registry import KindSpec, register
 
@@ -44,9 +47,11 @@ class KvWriterParams(KernelParams):
     act_bits: int = bits("cached element bit width")
     ports: tuple[str, ...] = ports("memory port(s) holding every layer's cache off chip")
     port_bits: int = port_bits()
+    vector: int = vector()
+    axi_group: str = axi_group()
 
     def stream_words_in(self) -> int | None:
-        return self.features
+        return words(self.features, self.vector)
 
     def stream_words_out(self) -> int | None:
         return None  # a buffer handed over whole
@@ -58,9 +63,10 @@ class BufferParams(KernelParams):
 
     features: int = features()
     lanes: int = lanes()
+    vector: int = vector()
 
     def stream_words_in(self) -> int | None:
-        return self.features
+        return words(self.features, self.vector)
 
     def stream_words_out(self) -> int | None:
         return None  # a buffer handed over whole
@@ -75,9 +81,10 @@ def kv_estimate(name: str, p: KvWriterParams, w: Work, cost: CostParams) -> Esti
     beats = ceil(w.cached * f * p.act_bits / p.port_bits)
     loops = [
         Loop("CACHE_LOAD", beats, 1, SIMPLE_DEPTH, 1 if w.cached else 0),
-        Loop("WRITE", f, p.ii, SIMPLE_DEPTH, w.packs),
+        Loop("WRITE", words(f, p.vector), p.ii, SIMPLE_DEPTH, w.packs),
     ]
-    return make_estimate(name, p.KIND, loops, w.packs * row_store_fitted(f, cost), cost)
+    fitted = row_store_fitted(words(f, p.vector), cost)
+    return make_estimate(name, p.KIND, loops, w.packs * fitted, cost)
 
 
 def kv_body(k: KernelProcess) -> Proc:
@@ -86,17 +93,18 @@ def kv_body(k: KernelProcess) -> Proc:
     p: KvWriterParams = k.p
     f, ii = p.features, p.ii
     elem = p.act_bits / 8
+    fw = words(f, p.vector)
     load_ready = k.env.now
     if k.step.cached:
         load_ready = k.open(k.step.cached * f * elem).request(k.env.now, k.step.cached * f * elem)
     writes = k.open(k.step.tokens * f * elem, write=True)
     inp = k.stream_in()
     last = k.env.now
-    fitted = row_store_fitted(f, k.params)
+    fitted = row_store_fitted(fw, k.params)
     for ntok in k.step.pack_sizes():
-        for w in k.gran.split(f):
+        for w in k.gran.split(fw):
             yield from k.take(inp, w, w * ii, ii)
-            last = writes.request(k.env.now, w * ntok * elem)
+            last = writes.request(k.env.now, w * p.vector * ntok * elem)
         yield from k.busy(SIMPLE_DEPTH - ii + fitted)
     yield from k.wait_memory(load_ready)
     yield from k.emit(1)
@@ -113,8 +121,9 @@ def buffer_work(p: BufferParams, w: Work) -> KernelWork:
 
 
 def buffer_estimate(name: str, p: BufferParams, w: Work, cost: CostParams) -> Estimate:
-    loops = [Loop("STORE", p.features, 1, SIMPLE_DEPTH, w.packs)]
-    return make_estimate(name, p.KIND, loops, w.packs * row_store_fitted(p.features, cost), cost)
+    fw = words(p.features, p.vector)
+    loops = [Loop("STORE", fw, 1, SIMPLE_DEPTH, w.packs)]
+    return make_estimate(name, p.KIND, loops, w.packs * row_store_fitted(fw, cost), cost)
 
 
 def buffer_body(k: KernelProcess) -> Proc:
@@ -122,9 +131,10 @@ def buffer_body(k: KernelProcess) -> Proc:
     to attention."""
     p: BufferParams = k.p
     inp = k.stream_in()
-    fitted = row_store_fitted(p.features, k.params)
+    fw = words(p.features, p.vector)
+    fitted = row_store_fitted(fw, k.params)
     for _ in k.step.pack_sizes():
-        yield from k.consume(inp, p.features)
+        yield from k.consume(inp, fw)
         yield from k.busy(SIMPLE_DEPTH - 1 + fitted)
     yield from k.emit(1)
 

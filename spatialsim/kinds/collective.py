@@ -13,6 +13,9 @@ Per round of ``devices`` x ``block_words`` words of a row:
   card, receive one from the previous card, add it), then all-gather in ``devices - 1``
   steps (send, receive). Each card sends 2 (p - 1) / p of the row.
 - ``all_gather`` (ring): the card's own block travels round in ``devices - 1`` steps.
+- ``exchange`` (ring): the same traffic as an all-gather, but the kernel passes on only
+  its own share once the exchange is done (TeraFly exchanges Q, K and V round its ring,
+  terafly.md, yet each compute unit goes on with its own heads).
 
 Each step sends before it receives, as a router with send and receive buffers does
 (dfx.md), and waits for its block before the next step (a lock-step ring, like TeraFly's,
@@ -43,11 +46,13 @@ from spatialsim.kinds.base import (
     lanes,
     param,
     rowwise,
+    vector,
+    words,
 )
 from spatialsim.kinds.registry import KindSpec, register
 from spatialsim.kinds.residual import RESIDUAL_COEFFS
 
-OPS = ("all_reduce", "all_gather")
+OPS = ("all_reduce", "all_gather", "exchange")
 # Words each card sends per ring step, back to back (the router forwards them cut-through,
 # so a step pays the hop latency once). A design parameter with an assumed default: one
 # step fills the 64-word link FIFO of the default link depth (TeraFly's ring FIFOs are 64
@@ -61,28 +66,39 @@ class CollectiveParams(KernelParams):
 
     lanes: int = lanes()
     features: int = features()
-    op: str = param("the collective: all_reduce (partial sums) or all_gather", choices=OPS)
+    op: str = param(
+        "the collective: all_reduce (partial sums), all_gather, or exchange (an all-gather "
+        "that passes on only this card's share)",
+        choices=OPS,
+    )
     devices: int = count("cards taking part (the tensor-parallel degree)", 1, 64)
     block_words: int = param(
         "words each card sends per ring step", low=1, high=1 << 20, default=BLOCK_WORDS
     )
+    vector: int = vector()
 
     def __post_init__(self) -> None:
         if (
-            self.op == "all_gather"
+            self.op != "all_reduce"
             and self.features is not None
             and self.devices is not None
-            and self.features % self.devices
+            and self.vector is not None
+            and self.features % (self.devices * self.vector)
         ):
             raise UserError(
-                f"collective all_gather: features {self.features} must divide evenly over "
-                f"{self.devices} devices"
+                f"collective {self.op}: features {self.features} must divide evenly over "
+                f"{self.devices} devices in words of {self.vector}"
             )
+
+    @property
+    def words(self) -> int:
+        """FIFO words of a whole row."""
+        return words(self.features, self.vector)
 
     @property
     def local_words(self) -> int:
         """Words of a row this card contributes."""
-        return self.features if self.op == "all_reduce" else self.features // self.devices
+        return self.words if self.op == "all_reduce" else self.words // self.devices
 
     def ring_word_bits(self) -> int | None:
         return 0  # ring words are as wide as the partial sums it reads
@@ -91,12 +107,17 @@ class CollectiveParams(KernelParams):
         return self.local_words
 
     def stream_words_out(self) -> int | None:
-        return self.features
+        return self.local_words if self.op == "exchange" else self.words
 
     def rounds(self) -> tuple[int, ...]:
-        """Words of the row each round covers (devices x block_words, the last shorter)."""
+        """Words of the row each round covers: devices x block_words (the last shorter);
+        a gather's rounds are whole multiples of ``devices``, one block of the share each."""
+        if self.op != "all_reduce":
+            full, last = divmod(self.local_words, self.block_words)
+            blocks = (self.block_words,) * full + ((last,) if last else ())
+            return tuple(b * self.devices for b in blocks)
         per = self.devices * self.block_words
-        full, last = divmod(self.features, per)
+        full, last = divmod(self.words, per)
         return (per,) * full + ((last,) if last else ())
 
     def steps(self) -> int:
@@ -120,7 +141,7 @@ def estimate(name: str, p: CollectiveParams, w: Work, cost: CostParams) -> Estim
     if p.devices > 1:
         moved = sum(p.steps() * ceil(r / p.devices) for r in p.rounds())
         loops.append(Loop("RING", moved, 1, SIMPLE_DEPTH, w.packs))
-    loops.append(Loop("SEND", p.features, 1, SIMPLE_DEPTH, w.packs))
+    loops.append(Loop("SEND", p.stream_words_out() or 0, 1, SIMPLE_DEPTH, w.packs))
     return make_estimate(name, p.KIND, loops, 0.0, cost)
 
 
@@ -134,7 +155,7 @@ def body(k: KernelProcess) -> Proc:
         if p.devices > 1:
             raise RuntimeError(f"collective {k.name} of {p.devices} cards has no ring links")
         for _ in k.step.pack_sizes():
-            yield from rowwise(k, p.features, p.features)
+            yield from rowwise(k, p.local_words, p.stream_words_out() or 0)
         return
     (src,) = local_in
     (rin,) = ring_in
@@ -146,7 +167,8 @@ def body(k: KernelProcess) -> Proc:
             own = r if p.op == "all_reduce" else block
             yield from k.take(src, own, own, 1.0)
             yield from ring_exchange(k, rin, rout, block, block, p.steps(), reduce_steps)
-            yield from k.emit(r, local_out, span=r)
+            out = block if p.op == "exchange" else r
+            yield from k.emit(out, local_out, span=out)
 
 
 def ring_exchange(
@@ -174,7 +196,7 @@ def hls(p: CollectiveParams) -> dict[str, Any]:
 def resources(p: CollectiveParams) -> dict[str, float]:
     """The reduction is an fp32 add per token lane, as in the residual kernel (W4A8
     Res_layer report); the link's transceiver IP belongs to the platform, not counted."""
-    return RESIDUAL_COEFFS.scaled(0, p.lanes)
+    return RESIDUAL_COEFFS.scaled(0, p.lanes * p.vector)
 
 
 SPEC = register(

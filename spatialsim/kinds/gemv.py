@@ -46,6 +46,8 @@ from spatialsim.kinds.base import (
     param,
     port_bits,
     ports,
+    vector,
+    words,
 )
 from spatialsim.kinds.registry import KindSpec, register
 from spatialsim.workload.operators import matmul_macs, weight_bytes
@@ -74,6 +76,13 @@ class GemvParams(KernelParams):
         choices=ORDERS,
         default="row",
     )
+    engine_group: str = param(
+        "GEMV kernels with the same non-empty group are one set of engines used in turn "
+        "(TeraFly reuses one GEMV stage for Q/K/V, the projection and the FFN, terafly.md): "
+        "the group's resources are counted once, as its largest member's",
+        default="",
+    )
+    vector: int = vector()
 
     @property
     def outputs_per_pass(self) -> int:
@@ -106,13 +115,21 @@ class GemvParams(KernelParams):
         return self.engines * self.pes * self.pack * self.weight_bits
 
     def output_burst_words(self) -> int:
-        return self.outputs_per_pass
+        return words(self.outputs_per_pass, self.vector)
+
+    @property
+    def words_in(self) -> int:
+        return words(self.in_features, self.vector)
+
+    @property
+    def words_out(self) -> int:
+        return words(self.out_features, self.vector)
 
     def stream_words_in(self) -> int | None:
-        return self.in_features
+        return self.words_in
 
     def stream_words_out(self) -> int | None:
-        return self.out_features
+        return self.words_out
 
 
 def work(p: GemvParams, w: Work) -> KernelWork:
@@ -128,14 +145,15 @@ def estimate(name: str, p: GemvParams, w: Work, cost: CostParams) -> Estimate:
     if p.order == "column":
         loops = [
             Loop("STREAM", k * p.passes, 1, cost.gemv_pass_overhead_cycles + 1, w.tokens),
-            Loop("WRITE", p.out_features, 1, SIMPLE_DEPTH, w.tokens),
+            Loop("WRITE", p.words_out, 1, SIMPLE_DEPTH, w.tokens),
         ]
         return make_estimate(name, p.KIND, loops, 0.0, cost)
     loops = [
-        Loop("BUFFER", k, 1, SIMPLE_DEPTH, w.tokens),
+        Loop("BUFFER", p.words_in, 1, SIMPLE_DEPTH, w.tokens),
         Loop("MAC", k, 1, cost.gemv_pass_overhead_cycles + 1, w.tokens * p.passes),
     ]
-    loops += drain_loops(k, p.out_features, p.outputs_per_pass, p.passes, w.tokens)
+    per_pass = p.output_burst_words()
+    loops += drain_loops(k, p.words_out, per_pass, p.passes, w.tokens)
     return make_estimate(name, p.KIND, loops, 0.0, cost)
 
 
@@ -155,15 +173,16 @@ def body(k: KernelProcess) -> Proc:
     weights = k.open(kdim * n * p.weight_bits / 8)
     inp = k.stream_in()
     for _ in range(k.step.tokens):
-        yield from k.consume(inp, kdim)
+        yield from k.consume(inp, p.words_in)
         yield from k.busy(SIMPLE_DEPTH - 1)
-        left = n
+        done = sent = 0  # outputs computed, words written
         for g in groups:
             ready = weights.request(k.env.now, g * pass_bytes)
             yield from k.busy(g * pass_cycles)
             yield from k.wait_memory(ready)
-            out = min(left, g * per_pass)
-            left -= out
+            done = min(n, done + g * per_pass)
+            out = words(done, p.vector) if done < n else p.words_out
+            out, sent = out - sent, out
             yield from k.emit(out, span=(g - 1) * pass_cycles)
     yield from k.busy(drain_cycles(estimate(k.name, p, k.step, k.params)))
 
@@ -176,13 +195,14 @@ def column_body(k: KernelProcess, p: GemvParams) -> Proc:
     depth = k.params.gemv_pass_overhead_cycles + 1
     weights = k.open(kdim * n * p.weight_bits / 8)
     inp = k.stream_in()
+    vec = p.vector
     for _ in range(k.step.tokens):
-        for c in k.gran.split(kdim):
-            ready = weights.request(k.env.now, c * element_bytes)
-            yield from k.take(inp, c, c * passes, float(passes))
+        for c in k.gran.split(p.words_in):
+            ready = weights.request(k.env.now, c * vec * element_bytes)
+            yield from k.take(inp, c, c * vec * passes, float(vec * passes))
             yield from k.wait_memory(ready)
         yield from k.busy(depth - 1)
-        yield from k.produce(n)
+        yield from k.produce(p.words_out)
         yield from k.busy(SIMPLE_DEPTH - 1)
 
 

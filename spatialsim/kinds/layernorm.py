@@ -19,6 +19,8 @@ from spatialsim.kinds.base import (
     lanes,
     param,
     reduction_ii,
+    vector,
+    words,
 )
 from spatialsim.kinds.registry import KindSpec, register
 
@@ -31,12 +33,17 @@ class LayerNormParams(KernelParams):
     features: int = features()
     reduction_ii: float = reduction_ii()
     norm: str = param("normalisation", choices=("layernorm", "rmsnorm"))
+    vector: int = vector()
+
+    @property
+    def words(self) -> int:
+        return words(self.features, self.vector)
 
     def stream_words_in(self) -> int | None:
-        return self.features
+        return self.words
 
     def stream_words_out(self) -> int | None:
-        return self.features
+        return self.words
 
 
 def work(p: LayerNormParams, w: Work) -> KernelWork:
@@ -44,7 +51,7 @@ def work(p: LayerNormParams, w: Work) -> KernelWork:
 
 
 def estimate(name: str, p: LayerNormParams, w: Work, cost: CostParams) -> Estimate:
-    f = p.features
+    f = p.words
     loops = [
         Loop("SUM", f, p.reduction_ii, SIMPLE_DEPTH, w.packs),
         Loop("NORM", f, 1, cost.layernorm_norm_depth_cycles, w.packs),
@@ -59,9 +66,9 @@ def body(k: KernelProcess) -> Proc:
     sm, nm = one.loop("SUM"), one.loop("NORM")
     inp = k.stream_in()
     for _ in k.step.pack_sizes():
-        yield from k.consume(inp, p.features, sm.ii)
+        yield from k.consume(inp, p.words, sm.ii)
         yield from k.busy(nm.depth - nm.ii + sm.depth - sm.ii)
-        yield from k.produce(p.features, nm.ii)
+        yield from k.produce(p.words, nm.ii)
 
 
 def hls(p: LayerNormParams) -> dict[str, Any]:
@@ -73,7 +80,7 @@ COEFFS = Coeffs(per_lane={"dsp": 10, "lut": 1600, "ff": 2342}, fixed={"bram36": 
 
 
 def resources(p: LayerNormParams) -> dict[str, float]:
-    return COEFFS.scaled(0, p.lanes)
+    return COEFFS.scaled(0, p.lanes * p.vector)
 
 
 SPEC = register(

@@ -20,11 +20,14 @@ from spatialsim.kinds.base import (
     KernelProcess,
     KernelWork,
     Proc,
+    axi_group,
     features,
     lanes,
     param,
     port_bits,
     ports,
+    vector,
+    words,
 )
 from spatialsim.kinds.registry import KindSpec, register
 
@@ -38,12 +41,14 @@ class LoaderParams(KernelParams):
     lanes: int = lanes()
     features: int = features()
     quantize: bool = param("convert fp32 to int8 with a per-token scale")
+    vector: int = vector()
+    axi_group: str = axi_group()
 
     def stream_words_in(self) -> int | None:
         return 0  # loads from memory
 
     def stream_words_out(self) -> int | None:
-        return self.features
+        return words(self.features, self.vector)
 
 
 @dataclass(frozen=True)
@@ -54,9 +59,11 @@ class WriterParams(KernelParams):
     port_bits: int = port_bits()
     lanes: int = lanes()
     features: int = features()
+    vector: int = vector()
+    axi_group: str = axi_group()
 
     def stream_words_in(self) -> int | None:
-        return self.features
+        return words(self.features, self.vector)
 
     def stream_words_out(self) -> int | None:
         return 0  # stores to memory
@@ -67,22 +74,22 @@ def work(p: LoaderParams | WriterParams, w: Work) -> KernelWork:
 
 
 def loader_estimate(name: str, p: LoaderParams, w: Work, cost: CostParams) -> Estimate:
-    loops = [Loop("LOAD", p.features, 1, SIMPLE_DEPTH, w.packs)]
+    loops = [Loop("LOAD", words(p.features, p.vector), 1, SIMPLE_DEPTH, w.packs)]
     return make_estimate(name, p.KIND, loops, 0.0, cost, cost.axi_call_cycles)
 
 
 def writer_estimate(name: str, p: WriterParams, w: Work, cost: CostParams) -> Estimate:
-    loops = [Loop("STORE", p.features, 1, SIMPLE_DEPTH, w.packs)]
+    loops = [Loop("STORE", words(p.features, p.vector), 1, SIMPLE_DEPTH, w.packs)]
     return make_estimate(name, p.KIND, loops, 0.0, cost, cost.axi_call_cycles)
 
 
 def loader_body(k: KernelProcess) -> Proc:
     """Read a pack's fp32 row from memory (and its per-token scales) in one pass."""
-    f = k.p.features
+    f, vec = words(k.p.features, k.p.vector), k.p.vector
     sizes = k.step.pack_sizes()
-    stream = k.open(sum(sizes) * f * FP32_BYTES)
+    stream = k.open(sum(sizes) * k.p.features * FP32_BYTES)
     for ntok in sizes:
-        bytes_per_word = ntok * FP32_BYTES
+        bytes_per_word = ntok * FP32_BYTES * vec
         for w in k.gran.split(f):
             ready = stream.request(k.env.now, w * bytes_per_word)
             yield from k.busy(w)
@@ -93,15 +100,15 @@ def loader_body(k: KernelProcess) -> Proc:
 
 def writer_body(k: KernelProcess) -> Proc:
     """Write fp32 activations to memory (posted writes; done when the last one lands)."""
-    f = k.p.features
+    f, vec = words(k.p.features, k.p.vector), k.p.vector
     sizes = k.step.pack_sizes()
-    stream = k.open(sum(sizes) * f * FP32_BYTES, write=True)
+    stream = k.open(sum(sizes) * k.p.features * FP32_BYTES, write=True)
     inp = k.stream_in()
     last = k.env.now
     for ntok in sizes:
         for w in k.gran.split(f):
             yield from k.take(inp, w, w, 1.0)
-            last = stream.request(k.env.now, w * ntok * FP32_BYTES)
+            last = stream.request(k.env.now, w * vec * ntok * FP32_BYTES)
         yield from k.busy(SIMPLE_DEPTH - 1)
     yield from k.wait_memory(last)
 

@@ -25,6 +25,8 @@ from spatialsim.kinds.base import (
     lanes,
     param,
     rowwise,
+    vector,
+    words,
 )
 from spatialsim.kinds.registry import KindSpec, register
 
@@ -35,12 +37,17 @@ class ResidualParams(KernelParams):
 
     lanes: int = lanes()
     features: int = features()
+    vector: int = vector()
+
+    @property
+    def words(self) -> int:
+        return words(self.features, self.vector)
 
     def stream_words_in(self) -> int | None:
-        return self.features
+        return self.words
 
     def stream_words_out(self) -> int | None:
-        return self.features
+        return self.words
 
 
 def residual_work(p: ResidualParams, w: Work) -> KernelWork:
@@ -48,17 +55,17 @@ def residual_work(p: ResidualParams, w: Work) -> KernelWork:
 
 
 def residual_estimate(name: str, p: ResidualParams, w: Work, cost: CostParams) -> Estimate:
-    loops = [Loop("ADD", p.features, 1, SIMPLE_DEPTH, w.packs)]
-    return make_estimate(name, p.KIND, loops, w.packs * row_store_fitted(p.features, cost), cost)
+    loops = [Loop("ADD", p.words, 1, SIMPLE_DEPTH, w.packs)]
+    return make_estimate(name, p.KIND, loops, w.packs * row_store_fitted(p.words, cost), cost)
 
 
 def residual_body(k: KernelProcess) -> Proc:
     """Add two streams element by element (the inputs in graph order)."""
     p: ResidualParams = k.p
     a, b = list(k.ins.values())
-    fitted = row_store_fitted(p.features, k.params)
+    fitted = row_store_fitted(p.words, k.params)
     for _ in k.step.pack_sizes():
-        for w in k.gran.split(p.features):
+        for w in k.gran.split(p.words):
             yield from k.get(a, w)
             yield from k.take(b, w, w, 1.0)
             yield from k.emit(w, span=w)
@@ -76,12 +83,17 @@ class SplitterParams(KernelParams):
     lanes: int = lanes()
     features: int = features()
     quantize: bool = param("quantise the copy sent to the next linear")
+    vector: int = vector()
+
+    @property
+    def words(self) -> int:
+        return words(self.features, self.vector)
 
     def stream_words_in(self) -> int | None:
-        return self.features
+        return self.words
 
     def stream_words_out(self) -> int | None:
-        return self.features
+        return self.words
 
 
 def splitter_work(p: SplitterParams, w: Work) -> KernelWork:
@@ -89,7 +101,7 @@ def splitter_work(p: SplitterParams, w: Work) -> KernelWork:
 
 
 def splitter_estimate(name: str, p: SplitterParams, w: Work, cost: CostParams) -> Estimate:
-    loops = [Loop("SPLIT", p.features, 1, SIMPLE_DEPTH, w.packs)]
+    loops = [Loop("SPLIT", p.words, 1, SIMPLE_DEPTH, w.packs)]
     return make_estimate(name, p.KIND, loops, 0.0, cost)
 
 
@@ -98,7 +110,7 @@ def splitter_body(k: KernelProcess) -> Proc:
     chunk and output by output: the bypass must hold what the FFN has not consumed."""
     p: SplitterParams = k.p
     for _ in k.step.pack_sizes():
-        yield from rowwise(k, p.features, p.features)
+        yield from rowwise(k, p.words, p.words)
         yield from k.busy(SIMPLE_DEPTH - 1)
 
 
@@ -112,11 +124,11 @@ SPLITTER_COEFFS = Coeffs(per_lane={"dsp": 3, "lut": 537.0, "ff": 350.9})
 
 
 def residual_resources(p: ResidualParams) -> dict[str, float]:
-    return RESIDUAL_COEFFS.scaled(0, p.lanes)
+    return RESIDUAL_COEFFS.scaled(0, p.lanes * p.vector)
 
 
 def splitter_resources(p: SplitterParams) -> dict[str, float]:
-    return SPLITTER_COEFFS.scaled(0, p.lanes)
+    return SPLITTER_COEFFS.scaled(0, p.lanes * p.vector)
 
 
 register(

@@ -23,3 +23,9 @@ Z95 = 1.96
 # Tensor parallelism names the all-reduce it adds after a row-split linear ``<linear>`` +
 # this suffix (spatialsim/design/parallel.py); reports pick the collectives out by it.
 COLLECTIVE_SUFFIX = "_allreduce"
+
+# How pipeline stages run: "streamed" (each stage's layer streams into the next stage's
+# over the links, the stages working at once; chen2024.md 2, "streams an l x d tensor
+# between devices", and Eq. 13) or "staged" (a stage runs its layers, then hands the
+# activations on; with one request in flight the stages take turns).
+PP_SCHEDULES = ("streamed", "staged")

@@ -27,8 +27,12 @@ MEDIUM = get_model("gpt2-medium")
 IDEAL = {"link_efficiency": 1.0, "link_hop_latency_ns": 0.0}
 
 
-def run(design, prompt, gen=0, layers=2, tp=1, pp=1, link_gbps=None, depth=64, **cost):
-    config = RunConfig(prompt, gen, layers=layers, tp=tp, pp=pp, link_depth_words=depth)
+def run(
+    design, prompt, gen=0, layers=2, tp=1, pp=1, link_gbps=None, depth=64, sched="streamed", **cost
+):
+    config = RunConfig(
+        prompt, gen, layers=layers, tp=tp, pp=pp, link_depth_words=depth, pp_schedule=sched
+    )
     if cost:
         config = RunConfig(
             prompt,
@@ -37,6 +41,7 @@ def run(design, prompt, gen=0, layers=2, tp=1, pp=1, link_gbps=None, depth=64, *
             tp=tp,
             pp=pp,
             link_depth_words=depth,
+            pp_schedule=sched,
             params=config.params.replace(**cost),
         )
     cluster = Cluster(U280, tp * pp, "ring", link_gbps)
@@ -109,13 +114,14 @@ def test_tensor_parallel_halves_each_cards_weight_streaming_and_adds_collectives
     assert "out_proj_allreduce" in two.device_kernels(1)
 
 
-def test_pipeline_stages_wait_for_each_other_and_add_the_activation_transfers() -> None:
-    """With one request in flight the stages run one after the other: the run takes a
-    card's time plus the hand-offs, each card is idle while the other stage runs, and a
-    hand-off costs the activations over the link (64B/66B coding) plus the hop latency."""
+def test_staged_pipeline_stages_wait_for_each_other_and_add_the_transfers() -> None:
+    """Staged: with one request in flight the stages run one after the other: the run
+    takes a card's time plus the hand-offs, each card is idle while the other stage runs,
+    and a hand-off costs the activations over the link (64B/66B coding) plus the hop
+    latency."""
     d = build_design("chen2024-w8a8", MEDIUM, 40)
     one = run(d, 32, gen=4, layers=4)
-    two = run(d, 32, gen=4, layers=4, pp=2)
+    two = run(d, 32, gen=4, layers=4, pp=2, sched="staged")
     rate = 100e9 * AURORA_64B66B / 8  # bytes/s
     prompt = 32 * 1024 * 4 / rate + 500e-9
     token = 1 * 1024 * 4 / rate + 500e-9
@@ -132,6 +138,45 @@ def test_pipeline_stages_wait_for_each_other_and_add_the_activation_transfers() 
     eq8 = estimate_phase(d, U280, "prefill", 32).total_cycles * 4 / 24
     print(f"pp=2: sim {two.prefill_cycles:,.0f}, Eq. 8 {eq8:,.0f}, Eq. 13 {eq13:,.0f}")
     assert eq8 - eq13 == pytest.approx(4 * sync / 2, rel=1e-9)
+
+
+@pytest.mark.parametrize("pp", [2, 4])
+def test_streamed_pipeline_prefill_with_ideal_links_matches_eq13(pp: int) -> None:
+    """Streamed stages (each stage's layer streams into the next stage's, the paper's
+    pipeline parallelism) pay the K/V wait once per pp layers, as Eq. 13 does; with
+    links that cost nothing the simulation stays as close to Eq. 13 as one card is to
+    Eq. 8 (l = 512, within 5 %)."""
+    d = build_design("chen2024-w8a8", MEDIUM, 512)
+    layers = 4
+    one = run(d, 512, layers=layers)
+    eq8 = estimate_phase(d, U280, "prefill", 512).layer_cycles * layers
+    sim = run(d, 512, layers=layers, pp=pp, link_gbps=1e6, **IDEAL)
+    par = Parallelism(pp=pp, link_gbps=1e6)
+    eq13 = estimate_phase(d, U280, "prefill", 512, par=par).total_cycles * layers / 24
+    print(
+        f"pp={pp}: sim {sim.prefill_cycles:,.0f} / Eq. 13 {eq13:,.0f} = "
+        f"{sim.prefill_cycles / eq13:.4f}; one card {one.prefill_cycles / eq8:.4f}"
+    )
+    assert sim.prefill_cycles == pytest.approx(eq13, rel=0.05)
+    assert sim.prefill_cycles < 0.9 * one.prefill_cycles  # the stages overlap
+    # stages run at once: every card is active for the whole prefill
+    assert all(s["idle_share"] < 0.01 for s in sim.device_summary())
+
+
+def test_streamed_pipeline_decode_cannot_overlap_one_token() -> None:
+    """In decode a layer's input is the previous layer's one output row, so a stage
+    cannot start before the previous stage has finished: streamed stages save little,
+    and Eq. 14's p2-fold saving of the K/V term (which assumes they overlap) is not
+    reached. The test shows both."""
+    d = build_design("chen2024-w8a8", MEDIUM, 80)
+    one = run(d, 64, gen=2, layers=4)
+    two = run(d, 64, gen=2, layers=4, pp=2, link_gbps=1e6, **IDEAL)
+    e9 = estimate_phase(d, U280, "decode", 65).total_cycles * 4 / 24
+    e14 = estimate_phase(d, U280, "decode", 65, par=Parallelism(pp=2)).total_cycles * 4 / 24
+    print(f"decode: 1 card {one.token_cycles[1]:,.0f} (Eq. 9 {e9:,.0f}); pp 2 streamed "
+          f"{two.token_cycles[1]:,.0f} (Eq. 14 {e14:,.0f})")  # fmt: skip
+    assert two.token_cycles[1] == pytest.approx(one.token_cycles[1], rel=0.02)
+    assert e14 < 0.9 * e9
 
 
 def test_a_ring_whose_buffers_hold_less_than_a_block_deadlocks_naming_the_link() -> None:
@@ -213,7 +258,14 @@ def test_timeline_has_a_process_per_card_and_link_counters() -> None:
 
 def test_api_and_cli_report_cards_links_and_the_analytical_model() -> None:
     rep = ss.simulate(
-        model="gpt2", design="chen2024-w8a8", prompt_len=16, gen_len=2, layers=2, tp=2, pp=2
+        model="gpt2",
+        design="chen2024-w8a8",
+        prompt_len=16,
+        gen_len=2,
+        layers=2,
+        tp=2,
+        pp=2,
+        pp_schedule="staged",
     )
     doc = rep.to_json()
     assert doc["parallel"]["devices"] == 4 and doc["parallel"]["stage_layers"] == [1, 1]
@@ -238,3 +290,24 @@ def test_api_and_cli_report_cards_links_and_the_analytical_model() -> None:
     )  # fmt: skip
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
     assert "cannot be split over 5 cards" in bad.stderr
+
+
+@pytest.mark.parametrize(("pp", "layers"), [(2, 6), (2, 5), (3, 7)])
+def test_replayed_streamed_iterations_equal_simulating_every_one(pp: int, layers: int) -> None:
+    """The replay of identical iterations (a launch and the wrap-around transfer) gives
+    the same result as simulating each, with and without a remainder iteration."""
+    d = build_design("chen2024-w8a8", get_model("gpt2"), 24)
+    cluster = Cluster(U280, pp)
+    runs = [
+        simulate(d, U280, RunConfig(16, 2, layers=layers, pp=pp, replay_layers=r), cluster=cluster)
+        for r in (True, False)
+    ]
+    fast, slow = runs
+    assert fast.events < slow.events
+    assert fast.prefill_cycles == pytest.approx(slow.prefill_cycles, rel=1e-12)
+    assert fast.token_cycles == pytest.approx(slow.token_cycles, rel=1e-12)
+    assert fast.stage_transfer_cycles == pytest.approx(slow.stage_transfer_cycles, rel=1e-9)
+    for name, link in slow.links.items():
+        assert fast.links[name].bytes == pytest.approx(link.bytes, rel=1e-12)
+    for name, k in slow.kernels.items():
+        assert fast.kernels[name].active_cycles == pytest.approx(k.active_cycles, rel=1e-9)

@@ -82,6 +82,11 @@ PARAMS: dict[str, ParamSpec] = {
         ParamSpec("cost.slr_crossing_cycles", 0, 1e3, "inter-SLR link latency"),
         ParamSpec("cost.axi_outstanding_reads", 1, 256, "m_axi reads in flight per port"),
         ParamSpec("cost.axi_burst_beats", 1, 256, "m_axi read burst length in beats"),
+        ParamSpec("cost.link_efficiency", 0.01, 1, "share of an inter-card link's rate"),
+        ParamSpec("cost.link_hop_latency_ns", 0, 1e7, "inter-card link latency per hop"),
+        ParamSpec("cost.host_relay_us", 0, 1e6, "card-to-card transfer through the host"),
+        ParamSpec("design.issue_cycles", 0, 1e6, "overlay: issue cost per instruction"),
+        ParamSpec("design.sfu_cycles", 0, 1e4, "overlay: special-function latency"),
     )
 }
 
@@ -91,6 +96,8 @@ DESIGN_KINDS = {
     "block_overhead_cycles": ("linear", "attn_matmul"),
     "reduction_ii": ("softmax", "layernorm"),
     "act_depth_cycles": ("activation",),
+    "issue_cycles": ("overlay",),
+    "sfu_cycles": ("overlay",),
 }
 
 

@@ -37,6 +37,8 @@ BOARD_CANDIDATES = [
     "cost.gemv_pass_overhead_cycles",
     "cost.attn_gemv_overhead_cycles",
 ]
+CARD_CANDIDATES = ["cost.link_efficiency", "cost.link_hop_latency_ns", "cost.host_relay_us"]
+OVERLAY_CANDIDATES = ["design.issue_cycles", "design.sfu_cycles"]
 NOISE = {"board": 0.01, "xrt": 0.01, "hls": 0.001, "hbm": 0.02}
 MAX_ALTERNATIVES = 16
 
@@ -58,10 +60,12 @@ class Calibration:
         return self.alternatives[0].settings if len(self.alternatives) > 1 else ()
 
 
-def candidates(source: str) -> list[str]:
+def candidates(source: str, multi_card: bool = False, overlay: bool = False) -> list[str]:
     """The parameters a source of measurements may inform: HLS reports the cost model's
     loop constants and the design's fill/drain, HBM microbenchmarks the memory model,
-    board runs and XRT profiles the host and memory costs a whole run depends on."""
+    board runs and XRT profiles the host and memory costs a whole run depends on, plus
+    the links' when some run used several cards and the overlay's issue costs when some
+    run was of an overlay."""
     if source == "hls":
         return [
             n
@@ -75,11 +79,32 @@ def candidates(source: str) -> list[str]:
                 "cost.slr_crossing_cycles",
                 "cost.axi_outstanding_reads",
                 "cost.axi_burst_beats",
+                *CARD_CANDIDATES,
+                *OVERLAY_CANDIDATES,
             )
         ]
     if source == "hbm":
         return [n for n in PARAMS if n.startswith(("hbm.", "ddr."))]
-    return list(BOARD_CANDIDATES)
+    out = list(BOARD_CANDIDATES)
+    if multi_card:
+        out += CARD_CANDIDATES
+    if overlay:
+        out += OVERLAY_CANDIDATES
+    return out
+
+
+def _overlay_defaults(runs: Sequence[Any], platform: Any) -> dict[str, float]:
+    """The overlay parameters' values in the runs' designs (empty when no run is of an
+    overlay): the board fit may then move them."""
+    from spatialsim.calibration.observations import checked_design
+    from spatialsim.costmodel.params import CostParams
+
+    for run in runs:
+        values = current_values(CostParams(), platform, checked_design(run, platform, ()))
+        found = {n: values[n] for n in OVERLAY_CANDIDATES if n in values}
+        if found:
+            return found
+    return {}
 
 
 def parse_choices(items: Sequence[str]) -> list[tuple[tuple[str, Any], ...]]:
@@ -271,6 +296,11 @@ def calibrate(
 
             xrt_prof = read_xrt(Path(xrt))
         c, p = apply({k: v for k, v in base.items() if not k.startswith("design.")}, cost, plat)
+        multi_card = any(r.tp * r.pp > 1 for r in runs)
+        overlay = _overlay_defaults(runs, p)
+        for name, value in overlay.items():
+            base.setdefault(name, value)
+        board_names = candidates("board", multi_card, bool(overlay))
 
         def observations(settings: tuple[tuple[str, Any], ...]) -> list[Observation]:
             obs = board_observations(runs, c, {plat_name: p}, settings, noise["board"])
@@ -282,7 +312,7 @@ def calibrate(
             label = ", ".join(f"{k}={v}" for k, v in settings) or "as built"
             res = fit(
                 observations(settings),
-                candidates("board"),
+                board_names,
                 base,
                 loo and len(choices) == 1,
                 learned,
@@ -291,7 +321,7 @@ def calibrate(
         alternatives = compare(alternatives)
         best = alternatives[0]
         if loo and len(choices) > 1:  # leave-one-out only for the chosen structure
-            res = fit(observations(best.settings), candidates("board"), base, True, learned)
+            res = fit(observations(best.settings), board_names, base, True, learned)
             best = alternatives[0] = Alternative(best.label, best.settings, res)
         fits["board"] = best.result
     meta: dict[str, Any] = {**({"command": command} if command else {})}

@@ -6,7 +6,8 @@ Board CSV (docs/calibration.md), one row per run, header required:
 
 ``ttft_ms`` or ``tpot_ms`` may be empty (not measured). Optional columns:
 ``prefill_layer_ms`` and ``decode_layer_ms`` (one layer's time, e.g. from XRT's kernel
-execution summary of the region compute units) and ``note``. The HBM CSV is the
+execution summary of the region compute units), ``tp`` and ``pp`` (a run on several cards:
+tensor- and pipeline-parallel degrees, default 1) and ``note``. The HBM CSV is the
 ``quantity,value,unit,conditions,kind,source`` format of the shipped microbenchmarks.
 """
 
@@ -30,7 +31,7 @@ BOARD_COLUMNS = (
     "ttft_ms",
     "tpot_ms",
 )
-BOARD_OPTIONAL = ("prefill_layer_ms", "decode_layer_ms", "note")
+BOARD_OPTIONAL = ("prefill_layer_ms", "decode_layer_ms", "tp", "pp", "note")
 HBM_COLUMNS = ("quantity", "value", "unit", "conditions", "kind", "source")
 
 
@@ -51,12 +52,15 @@ class BoardRun:
     tpot_ms: float | None
     prefill_layer_ms: float | None = None
     decode_layer_ms: float | None = None
+    tp: int = 1
+    pp: int = 1
 
     @property
     def label(self) -> str:
+        cards = f" tp={self.tp} pp={self.pp}" if self.tp * self.pp > 1 else ""
         return (
             f"{Path(self.file).name}:{self.row} {self.model}/{self.design} "
-            f"l={self.prompt_len} g={self.gen_len}"
+            f"l={self.prompt_len} g={self.gen_len}{cards}"
         )
 
 
@@ -152,6 +156,8 @@ def load_board_csv(path: Path) -> list[BoardRun]:
                 decode_layer_ms=_num(
                     path, i, "decode_layer_ms", r.get("decode_layer_ms"), float, True
                 ),
+                tp=int(_num(path, i, "tp", r.get("tp"), int, True) or 1),
+                pp=int(_num(path, i, "pp", r.get("pp"), int, True) or 1),
             )
         )
     if not runs:

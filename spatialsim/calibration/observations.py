@@ -26,10 +26,12 @@ from spatialsim.costmodel.params import CostParams
 from spatialsim.design.fileio import load_design
 from spatialsim.design.graph import Design
 from spatialsim.design.overrides import apply_settings
+from spatialsim.design.parallel import shard
 from spatialsim.design.resources import check_fit
 from spatialsim.design.templates import build_design
 from spatialsim.engine.simulator import RunConfig, simulate
 from spatialsim.errors import UserError
+from spatialsim.hardware.cluster import Cluster
 from spatialsim.hardware.platform import Hbm, Platform, get_platform
 from spatialsim.metrics.result import RunResult
 from spatialsim.workload.models import get_model
@@ -240,9 +242,11 @@ def checked_design(
                 f"{design.max_seq_len}"
             )
     else:
-        design = build_design(run.design, model, seq)
+        design = build_design(run.design, model, seq, run.tp)
     design = apply_settings(design, list(settings)) if settings else design
     check_fit(design, platform)
+    if run.tp > 1:
+        check_fit(shard(design, run.tp), platform)  # what one card holds
     if not 1.0 <= run.clock_mhz <= platform.max_clock_mhz:
         raise UserError(
             f"clock_mhz {run.clock_mhz:g} is not in 1 to {platform.name}'s fabric ceiling of "
@@ -285,7 +289,10 @@ class RunPredictor:
                     layers=r.layers,
                     clock_mhz=r.clock_mhz,
                     params=c,
+                    tp=r.tp,
+                    pp=r.pp,
                 ),
+                cluster=Cluster(p, r.tp * r.pp),
             )
             if len(self._cache) > 256:
                 self._cache.clear()

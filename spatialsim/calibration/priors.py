@@ -159,6 +159,38 @@ PRIORS: dict[str, Prior] = {
     "cost.axi_burst_beats": Prior(
         "log", 16.0, 0.7, "UG1399: m_axi max_read_burst_length defaults to 16"
     ),
+    "cost.link_efficiency": Prior(
+        "log",
+        0.9,
+        0.15,
+        "weakly informative: the paper's alpha is measured but not given (chen2024.md 2); "
+        "a streaming link keeps most of its payload rate after the 64B/66B coding",
+    ),
+    "cost.link_hop_latency_ns": Prior(
+        "log",
+        500.0,
+        1.0,
+        "weakly informative: hop latency is not published for DFX (dfx.md); 95 %: 70 ns to 3.5 us",
+    ),
+    "cost.host_relay_us": Prior(
+        "log",
+        5.0,
+        1.5,
+        "weakly informative: a DMA completion and a new enqueue (95 %: 0.3 to 95 us)",
+    ),
+    "design.issue_cycles": Prior(
+        "log",
+        10.0,
+        1.5,
+        "weakly informative: DFX's per-instruction issue cost is not published (dfx.md)",
+    ),
+    "design.sfu_cycles": Prior(
+        "log",
+        20.0,
+        1.0,
+        "weakly informative: DFX's special-function latencies are not published (dfx.md); "
+        "its fp16 add takes 11 cycles and multiply 6",
+    ),
 }
 
 

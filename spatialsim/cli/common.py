@@ -7,6 +7,7 @@ import dataclasses
 import math
 from typing import Any
 
+from spatialsim.constants import PP_SCHEDULES
 from spatialsim.costmodel.params import CostParams
 from spatialsim.costmodel.power import PowerParams
 from spatialsim.design.graph import Design
@@ -205,6 +206,14 @@ def add_parallel_options(p: argparse.ArgumentParser) -> None:
         "stage over the links (default 1)",
     )
     p.add_argument(
+        "--pp-schedule",
+        choices=PP_SCHEDULES,
+        default="streamed",
+        help="streamed (default: each stage's layer streams into the next stage's over the "
+        "links, as Eq. 13 assumes) or staged (a stage runs its layers, then hands the "
+        "activations on)",
+    )
+    p.add_argument(
         "--topology",
         choices=TOPOLOGIES,
         default="ring",
@@ -255,6 +264,7 @@ def request_from_args(
         "link_gbps": get("link_gbps"),
         "link_depth": get("link_depth", 64),
         "power": tuple(get("power") or ()),
+        "pp_schedule": get("pp_schedule", "streamed"),
     }
     if prompt_len is not None:
         values["prompt_len"] = prompt_len

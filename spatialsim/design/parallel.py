@@ -162,3 +162,56 @@ def collective_kernels(design: Design, phase: str) -> list[str]:
     """The collective kernels of ``phase``'s bitstream."""
     g = design.graph(phase)
     return [n for n in g.nodes if g.nodes[n]["kind"] == "collective"]
+
+
+RECEIVER = "link_recv"  # the kernel that takes the previous stage's row off the link
+
+
+def stream_into(h: nx.DiGraph, src: str, dst: str, link: dict[str, Any]) -> None:
+    """Join two cards' layers in ``h`` (kernel names prefixed ``src`` and ``dst``) so the
+    first streams its output into the second, as pipeline stages that stream (chen2024.md
+    2: "streams an l x d tensor between devices"): the source card's writers are removed
+    and their producer feeds a link FIFO (attributes ``link``, named and routed by the
+    caller); the destination card's quantising loaders (all of them if none quantises)
+    are replaced by one receiver that copies the row to everything they fed, in their
+    place in each consumer's input order."""
+    writers = [n for n in h.nodes if n.startswith(src) and h.nodes[n]["kind"] == "writer"]
+    loaders = [n for n in h.nodes if n.startswith(dst) and h.nodes[n]["kind"] == "loader"]
+    # the loaders that quantise the row feed the linears as it streams in; a plain fp32
+    # copy (the residual's) is needed only after attention, so the receiver leaves it in
+    # the card's memory and that loader reads it from there as before
+    feeding = [n for n in loaders if h.nodes[n].get("quantize")]
+    loaders = feeding or loaders
+    if len(writers) != 1 or not loaders:
+        raise UserError(
+            "streamed pipeline stages need one writer of the layer's output and its loaders "
+            f"on each card; this design has {len(writers)} writer(s) and {len(loaders)} "
+            "loader(s) (use --pp-schedule staged)",
+            field="pp_schedule",
+        )
+    (writer,) = writers
+    (producer,) = list(h.predecessors(writer))
+    width = h.edges[producer, writer]["width_bits"]
+    first = dict(h.nodes[loaders[0]])
+    recv = dst + RECEIVER
+    h.remove_node(writer)
+    h.add_node(
+        recv,
+        kind="splitter",
+        slr=first["slr"],
+        lanes=first["lanes"],
+        features=first["features"],
+        quantize=False,
+        vector=first.get("vector", 1),
+    )
+    for loader in loaders:
+        for consumer, attrs in list(h.succ[loader].items()):
+            order = list(h.pred[consumer])
+            h._succ[recv][consumer] = dict(attrs)
+            h._pred[consumer] = {
+                (recv if u == loader else u): (h._succ[recv][consumer] if u == loader else a)
+                for u, a in zip(order, h.pred[consumer].values(), strict=True)
+            }
+            del h._succ[loader][consumer]
+        h.remove_node(loader)
+    h.add_edge(producer, recv, **link, width_bits=width)

@@ -145,6 +145,8 @@ class Kernel:
             self.span(BUSY, t0 + starved, env.now)
 
     def put(self, fifo: Fifo, words: int, span: float = 0.0) -> Proc:
+        if fifo.link is not None:  # an inter-card (or on-chip ring) link: serialise first
+            yield from self._serialise(fifo, words)
         ev = fifo.put(words, span)
         if ev is not None:
             t0 = self.env.now
@@ -169,9 +171,13 @@ class Kernel:
                 yield from self.put(fifo, words, span)
 
     def send(self, fifo: Fifo, words: int) -> Proc:
-        """Send ``words`` over the inter-card link behind ``fifo``: wait for the link to
-        serialise them (charged as blocked on the link: the output is not accepting
-        faster), then hand them to the receiving side's buffer."""
+        """Send ``words`` over the link behind ``fifo`` (a put: any FIFO with a link
+        waits for the link to serialise what it writes)."""
+        yield from self.put(fifo, words)
+
+    def _serialise(self, fifo: Fifo, words: int) -> Proc:
+        """Wait for the link to serialise ``words`` (charged as blocked on the link: the
+        output is not accepting faster); they reach the far side's buffer after that."""
         now = self.env.now
         ready = fifo.link.request(now, words * fifo.width_bits / 8)
         if ready > now:
@@ -179,7 +185,6 @@ class Kernel:
             self.charge(BLOCKED, ready - now, fifo.name)
             if self.span is not None:
                 self.span(BLOCKED, now, ready)
-        yield from self.put(fifo, words)
 
     def wait_memory(self, ready: float) -> Proc:
         now = self.env.now

@@ -25,18 +25,18 @@ from typing import Any
 import networkx as nx
 import simpy
 
-from spatialsim.constants import FP32_BYTES
+from spatialsim.constants import FP32_BYTES, PP_SCHEDULES
 from spatialsim.costmodel.params import CostParams
 from spatialsim.costmodel.work import Work, decode_work, prefill_work
 from spatialsim.design.graph import Design, prefixed_copy
 from spatialsim.design.kernels import is_handoff, kernel_params
-from spatialsim.design.parallel import shard
+from spatialsim.design.parallel import shard, stream_into
 from spatialsim.engine.deadlock import diagnose
 from spatialsim.engine.fifo import Fifo
 from spatialsim.engine.kernels import Granularity, Kernel
 from spatialsim.engine.links import LinkSystem, OnChipRing
 from spatialsim.engine.memsys import PCIE, MemorySystem
-from spatialsim.errors import UserError
+from spatialsim.errors import UserError, choices_message
 from spatialsim.hardware.cluster import Cluster
 from spatialsim.hardware.platform import Platform
 from spatialsim.kinds.base import split
@@ -85,6 +85,7 @@ class RunConfig:
     tp: int = 1
     pp: int = 1
     link_depth_words: int = LINK_DEPTH_WORDS
+    pp_schedule: str = "streamed"
 
     def __post_init__(self) -> None:
         for name, low in (
@@ -97,6 +98,11 @@ class RunConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise UserError(f"{name} must be an integer >= {low}, got {v!r}")
+        if self.pp_schedule not in PP_SCHEDULES:
+            raise UserError(
+                choices_message("pp_schedule", self.pp_schedule, PP_SCHEDULES),
+                field="pp_schedule",
+            )
         if self.layers is not None and (
             isinstance(self.layers, bool) or not isinstance(self.layers, int) or self.layers < 1
         ):
@@ -164,6 +170,7 @@ class Simulation:
                 field="pp",
             )
         self.card = shard(design, config.tp)
+        self.streamed = config.pp > 1 and config.pp_schedule == "streamed"
         self.stage_layers = split(self.layers, config.pp)
         self.clock_mhz = config.clock_mhz if config.clock_mhz is not None else design.clock_mhz
         self.env = simpy.Environment()
@@ -184,16 +191,17 @@ class Simulation:
         self._mem_of: dict[str, MemorySystem] = {}
 
     # -- building one launch --------------------------------------------------------------
-    def _stage_graph(self, phase: str, stage: int) -> nx.DiGraph:
-        """The kernels of ``stage``'s cards for ``phase``: each card's share of the layer,
-        its names prefixed with the card, and its collectives joined round the ring."""
+    def _stage_graph(self, phase: str, stage: int, into: nx.DiGraph | None = None) -> nx.DiGraph:
+        """The kernels of ``stage``'s cards for ``phase`` (added to ``into`` when given):
+        each card's share of the layer, its names prefixed with the card, and its
+        collectives joined round the ring."""
         g = self.card.graph(phase)
         tp = self.config.tp
         cards = [stage * tp + r for r in range(tp)]
         if len(self.prefixes) == 1:
             return g
-        h = nx.DiGraph()
-        placed: dict[str, int] = {}
+        h = nx.DiGraph() if into is None else into
+        placed: dict[str, int] = dict(h.graph.get("device", {}))
         for dev in cards:
             prefixed_copy(g, self.prefixes[dev], h)
             placed.update({self.prefixes[dev] + n: dev for n in g.nodes})
@@ -373,13 +381,34 @@ class Simulation:
         if ready > self.env.now:
             yield self.env.timeout(ready - self.env.now)
 
-    def _stage_handoff(self, stage: int, nbytes: float) -> Generator[simpy.Event, Any, None]:
-        """Send the activations of stage ``stage - 1``'s last layer to ``stage``'s cards
-        (card r of one stage to card r of the next, all at once, over the links)."""
+    def _stream_graph(self, phase: str, stages: int) -> nx.DiGraph:
+        """One iteration of streamed pipeline stages: ``stages`` stages' cards, each
+        stage's layer streaming into the next stage's over the links."""
+        h = nx.DiGraph()
+        for s in range(stages):
+            self._stage_graph(phase, s, h)
+        tp = self.config.tp
+        for s in range(stages - 1):
+            for r in range(tp):
+                a, b = s * tp + r, (s + 1) * tp + r
+                link = {
+                    "name": f"link{a}->{b}:stream",
+                    "depth_words": self.config.link_depth_words,
+                    "route": self.links.route(a, b),
+                }
+                stream_into(h, self.prefixes[a], self.prefixes[b], link)
+        return h
+
+    def _stage_handoff(
+        self, stage: int, nbytes: float, src: int | None = None
+    ) -> Generator[simpy.Event, Any, None]:
+        """Send the activations of stage ``src`` (default ``stage - 1``) to ``stage``'s
+        cards (card r of one stage to card r of the other, all at once, over the links)."""
         tp, now = self.config.tp, self.env.now
+        src = stage - 1 if src is None else src
         arrive = now
         for r in range(tp):
-            route = self.links.route((stage - 1) * tp + r, stage * tp + r)
+            route = self.links.route(src * tp + r, stage * tp + r)
             arrive = max(arrive, route.request(now, nbytes) + route.latency)
         if arrive > now:
             yield self.env.timeout(arrive - now)
@@ -387,12 +416,18 @@ class Simulation:
 
     # -- phases ---------------------------------------------------------------------------
     def _phase(self, phase: str) -> list[tuple[nx.DiGraph, dict[tuple[str, str], Fifo]]]:
-        """Every stage's launch graph and FIFOs for ``phase``."""
+        """The launch graphs and FIFOs of ``phase``: one per stage (staged), or one per
+        iteration shape (streamed: all stages, then the remainder's)."""
         binding = self.design.phases[phase]
         self.rec.begin_phase(phase, binding.bitstream, self.env.now)
         out = []
-        for stage in range(self.config.pp):
-            g = self._stage_graph(phase, stage)
+        pp = self.config.pp
+        if self.streamed:
+            shapes = [pp] + ([self.layers % pp] if self.layers % pp else [])
+            graphs = [self._stream_graph(phase, k) for k in shapes]
+        else:
+            graphs = [self._stage_graph(phase, stage) for stage in range(pp)]
+        for g in graphs:
             # typed parameters of every kernel, validated once per phase, not per launch
             for n in g.nodes:
                 self._kparams[n] = kernel_params(n, g.nodes[n])
@@ -416,6 +451,9 @@ class Simulation:
         """One step through every pipeline stage in turn; ``rows`` tokens of activations
         cross each stage boundary."""
         tp = self.config.tp
+        if self.streamed:
+            yield from self._streamed(phase, stages, step, rows)
+            return
         for s, (g, fifos) in enumerate(stages):
             if s:
                 yield from self._stage_handoff(s, rows * self.design.model.hidden * FP32_BYTES)
@@ -423,6 +461,55 @@ class Simulation:
             yield from self._layers(phase, g, fifos, step, self.stage_layers[s])
             for r in range(tp):
                 self.rec.device_active(s * tp + r, self.env.now - t0)
+
+    def _streamed(
+        self,
+        phase: str,
+        shapes: list[tuple[nx.DiGraph, dict[tuple[str, str], Fifo]]],
+        step: Work,
+        rows: int,
+    ) -> Generator[simpy.Event, Any, None]:
+        """Streamed pipeline stages: each iteration runs one layer on every stage at once,
+        stage to stage over the links; between iterations the last stage's output goes
+        back to the first stage's cards. Identical iterations (with their wrap-around
+        transfer) are replayed like identical layers."""
+        pp, tp = self.config.pp, self.config.tp
+        nbytes = rows * self.design.model.hidden * FP32_BYTES
+        full, rest = divmod(self.layers, pp)
+        plan = [(shapes[0], pp, full)] + ([(shapes[1], rest, 1)] if rest else [])
+        for n_plan, ((g, fifos), k, n) in enumerate(plan):
+            if n_plan:  # the remainder after the full iterations
+                yield from self._stage_handoff(0, nbytes, src=pp - 1)
+            cards = range(k * tp)
+            self._where = (phase, 0)
+            idle = self.config.replay_layers and n > 1 and self._idle(fifos)
+            before, t0 = self.rec.snapshot(phase), self.env.now
+            yield from self._launch(phase, g, fifos, step)
+            dt = self.env.now - t0
+            for card in cards:
+                self.rec.device_active(card, dt)
+            if idle and self._idle(fifos):
+                # every later iteration is a wrap-around transfer and a copy of this launch
+                after = self.rec.snapshot(phase)
+                moved, th = self.rec.stage_transfer_cycles, self.env.now
+                yield from self._stage_handoff(0, nbytes, src=k - 1)
+                dh = self.env.now - th
+                handed = self.rec.snapshot(phase)
+                yield self.env.timeout((n - 1) * dt + (n - 2) * dh)
+                if n > 2:
+                    self.rec.replay(phase, after, handed, n - 2, self.env.now)
+                    self.rec.stage_transfer((n - 2) * (self.rec.stage_transfer_cycles - moved))
+                self.rec.replay(phase, before, after, n - 1, self.env.now)
+                for card in cards:
+                    self.rec.device_active(card, (n - 1) * dt)
+                continue
+            for i in range(1, n):
+                self._where = (phase, i * pp)
+                yield from self._stage_handoff(0, nbytes, src=k - 1)
+                start = self.env.now
+                yield from self._launch(phase, g, fifos, step)
+                for card in cards:
+                    self.rec.device_active(card, self.env.now - start)
 
     def _host(self) -> Generator[simpy.Event, Any, None]:
         if not self.config.decode_only:

@@ -94,6 +94,8 @@ def run_energy(result: RunResult, card_design: Design, power: PowerParams) -> En
         for name, k in stats.kernels.items():
             dev, kernel = _card_of(name, devices)
             key = (phase, kernel)
+            if kernel not in g:  # joins cards (a stream receiver): a few LUTs, no datapath
+                continue
             if key not in resources:
                 resources[key] = kernel_resources(dict(g.nodes[kernel]))
             busy_s = k.active_cycles * k.busy / clock / 1e6

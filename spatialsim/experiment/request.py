@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from spatialsim.constants import PP_SCHEDULES
 from spatialsim.costmodel.params import CostParams
 from spatialsim.costmodel.power import PowerParams
 from spatialsim.design.overrides import parse_setting
@@ -200,6 +201,9 @@ class RunRequest:
     stages hold consecutive layers (pipeline parallel), ``tp`` x ``pp`` cards in all,
     joined by ``topology`` (``ring``, ``p2p`` or ``host``) links of ``link_gbps`` Gb/s
     (None: the platform's QSFP port rate) with ``link_depth`` words of receive buffer.
+    ``pp_schedule``: ``streamed`` (each stage's layer streams into the next stage's, all
+    stages at once, as Eq. 13 assumes) or ``staged`` (a stage runs its layers, then hands
+    the activations on).
     """
 
     model: str | None = None
@@ -225,6 +229,7 @@ class RunRequest:
     link_gbps: float | None = None
     link_depth: int = 64
     power: tuple[tuple[str, float], ...] = ()
+    pp_schedule: str = "streamed"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "set", _settings(self.set))
@@ -275,6 +280,11 @@ class RunRequest:
                 f"tp {self.tp} x pp {self.pp} = {self.tp * self.pp} cards; at most "
                 f"{MAX_DEVICES} are simulated",
                 field="tp",
+            )
+        if self.pp_schedule not in PP_SCHEDULES:
+            raise UserError(
+                f"pp_schedule {self.pp_schedule!r} is not one of {', '.join(PP_SCHEDULES)}",
+                field="pp_schedule",
             )
         if self.topology not in TOPOLOGIES:
             raise UserError(

@@ -154,6 +154,7 @@ def run_config(req: RunRequest, params: CostParams, **changes: Any) -> RunConfig
         tp=req.tp,
         pp=req.pp,
         link_depth_words=req.link_depth,
+        pp_schedule=req.pp_schedule,
         prompt_len=req.prompt_len,
         gen_len=req.gen_len,
         layers=req.layers,

@@ -311,3 +311,64 @@ def test_replayed_streamed_iterations_equal_simulating_every_one(pp: int, layers
         assert fast.links[name].bytes == pytest.approx(link.bytes, rel=1e-12)
     for name, k in slow.kernels.items():
         assert fast.kernels[name].active_cycles == pytest.approx(k.active_cycles, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--design", "dfx", "--tp", "1"],
+        ["--design", "dfx", "--tp", "2"],
+        ["--design", "dfx", "--tp", "4"],
+        ["--design", "chen2024-w8a8", "--tp", "2"],
+        ["--design", "chen2024-w8a8", "--pp", "2"],
+    ],
+    ids=["dfx1", "dfx2", "dfx4", "w8a8-tp2", "w8a8-pp2"],
+)
+def test_the_issue_commands_report_cards_links_and_energy(args: list[str]) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "spatialsim.cli.main", "run", "--platform", "u280",
+         "--model", "gpt2-medium", "--prompt-len", "32", "--gen-len", "64", *args,
+         "--json", "-"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["ttft_ms"] > 0 and doc["tpot_ms"] > 0
+    assert doc["energy"]["decode_j_per_token"] > 0
+    cards = int(args[3]) if args[2] == "--tp" else 2
+    if cards == 1:
+        assert "devices" not in doc and doc["kernels"]["mpu"]["busy"] > 0
+        return
+    assert len(doc["devices"]) == cards
+    for dev in doc["devices"]:
+        stalls = [k for k in dev["kernels"].values() if k["starved"] + k["blocked"] > 0]
+        assert stalls  # per-card stall fractions
+    assert doc["links"] and all(v["bytes"] > 0 for v in doc["links"].values())
+    assert sum(float(v) for v in doc["energy"]["by_card_j"].values()) == pytest.approx(
+        doc["energy"]["total_j"], rel=1e-9
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [
+        ("--tp", "0", "--tp"),
+        ("--pp", "30", "pp 30 exceeds"),
+        ("--pp", "99", "at most 64"),
+        ("--link-gbps", "nan", "--link-gbps"),
+        ("--link-gbps", "-1", "--link-gbps"),
+        ("--link-depth", "0", "--link-depth"),
+        ("--topology", "mesh", "--topology"),
+        ("--pp-schedule", "wave", "--pp-schedule"),
+        ("--power", "static_w=nan", "static_w"),
+        ("--tp", "3", "cannot be split over 3 cards"),
+    ],
+)
+def test_bad_multi_card_options_are_refused_naming_them(flag: str, value: str, says: str) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "spatialsim.cli.main", "run", "--model", "gpt2-medium",
+         "--prompt-len", "8", "--gen-len", "1", flag, value],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and says in out.stderr, out.stderr

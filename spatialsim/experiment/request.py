@@ -279,7 +279,7 @@ class RunRequest:
             raise UserError(
                 f"tp {self.tp} x pp {self.pp} = {self.tp * self.pp} cards; at most "
                 f"{MAX_DEVICES} are simulated",
-                field="tp",
+                field="pp" if self.pp > 1 else "tp",
             )
         if self.pp_schedule not in PP_SCHEDULES:
             raise UserError(

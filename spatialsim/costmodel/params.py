@@ -40,6 +40,24 @@ RANGES: dict[str, tuple[float, float, str]] = {
 }
 
 
+def check_ranges(obj: object, ranges: dict[str, tuple[float, float, str]], what: str) -> None:
+    """Refuse a field of dataclass ``obj`` that is not a finite number in its range."""
+    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, f.name)
+        low, high, unit = ranges[f.name]
+        bad = (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or not low <= value <= high
+        )
+        if bad:
+            raise UserError(
+                f"{what} parameter {f.name} = {value!r} is out of range: a finite number "
+                f"in [{low:g}, {high:g}] {unit}"
+            )
+
+
 @dataclass(frozen=True)
 class CostParams:
     """Constants of the cost models. Unless marked an assumption, each is read from the
@@ -124,20 +142,7 @@ class CostParams:
     host_relay_us: float = 5.0
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            low, high, unit = RANGES[f.name]
-            bad = (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or not low <= value <= high
-            )
-            if bad:
-                raise UserError(
-                    f"cost parameter {f.name} = {value!r} is out of range: a finite number "
-                    f"in [{low:g}, {high:g}] {unit}"
-                )
+        check_ranges(self, RANGES, "cost")
 
     def replace(self, **changes: float) -> CostParams:
         """A copy with ``changes`` applied (names checked)."""

@@ -16,9 +16,9 @@ against board power readings (``xbutil examine -r electrical`` reports the card'
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
+from spatialsim.costmodel.params import check_ranges
 from spatialsim.errors import UserError
 
 RANGES: dict[str, tuple[float, float, str]] = {
@@ -64,19 +64,7 @@ class PowerParams:
     link_pj_per_bit: float = 35.0
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            low, high, unit = RANGES[f.name]
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or not low <= value <= high
-            ):
-                raise UserError(
-                    f"power parameter {f.name} = {value!r} is out of range: a finite number "
-                    f"in [{low:g}, {high:g}] {unit}"
-                )
+        check_ranges(self, RANGES, "power")
 
     @classmethod
     def of(cls, values: dict[str, float]) -> PowerParams:

@@ -40,6 +40,9 @@ _API = {
     "load_trace": "spatialsim.workload.traces",
     "calibrate": "spatialsim.calibration.job",
     "compare": "spatialsim.experiment.compare",
+    "sweep": "spatialsim.experiment.sweep",
+    "parse_spec": "spatialsim.experiment.sweep",
+    "load_spec": "spatialsim.experiment.sweep",
     "Calibration": "spatialsim.calibration.job",
 }
 
@@ -57,9 +60,12 @@ __all__ = [
     "calibrate",
     "compare",
     "kernels",
+    "load_spec",
     "load_trace",
+    "parse_spec",
     "replay",
     "simulate",
+    "sweep",
 ]
 
 if TYPE_CHECKING:
@@ -74,6 +80,7 @@ if TYPE_CHECKING:
     )
     from spatialsim.experiment.request import RunRequest
     from spatialsim.experiment.session import analyze, kernels, replay, simulate
+    from spatialsim.experiment.sweep import load_spec, parse_spec, sweep
     from spatialsim.workload.traces import load_trace
 
 

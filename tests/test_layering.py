@@ -74,6 +74,7 @@ ALLOWED = {
     "experiment": {
         "errors",
         "constants",
+        "tomlio",
         "workload",
         "hardware",
         "design",

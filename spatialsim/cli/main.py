@@ -9,7 +9,17 @@ import sys
 from collections.abc import Sequence
 
 from spatialsim import __version__
-from spatialsim.cli import analyze, calibrate, compare, export_hls, info, kernels, replay, run
+from spatialsim.cli import (
+    analyze,
+    calibrate,
+    compare,
+    export_hls,
+    info,
+    kernels,
+    replay,
+    run,
+    sweep,
+)
 from spatialsim.errors import UserError
 
 
@@ -30,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_parsers(sub)
     replay.add_parsers(sub)
     compare.add_parser(sub)
+    sweep.add_parser(sub)
     return parser
 
 

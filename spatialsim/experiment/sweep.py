@@ -1,0 +1,512 @@
+"""Design-space sweeps: a base request and axes, every point checked for fit, simulated,
+compared with the analytical model, and written as one row of a results table.
+
+A spec is TOML (docs/sweep.md)::
+
+    [base]                      # RunRequest fields
+    model = "gpt2-medium"
+    design = "chen2024-w8a8"
+    prompt_len = 128
+    gen_len = 8
+
+    [axes]                      # --set paths, --cost names or request fields
+    "kernel.ffn1.cols" = [8, 16, 32]
+    clock_mhz = {range = [200, 300, 50]}        # start, stop (inclusive), step
+    "kernel.q_proj.cols" = {low = 4, high = 16, integer = true}   # needs [sample]
+
+    [sample]                    # optional: draw points instead of the full product
+    method = "lhs"              # or "random"
+    points = 20
+    seed = 1
+
+Without ``[sample]`` the points are the product of the axes' values, in order. With it,
+``points`` points are drawn (Latin hypercube or uniform, seeded): an axis given as
+``{low, high}`` takes values in that interval (rounded with ``integer = true``), an axis
+given as a list takes one of its values.
+
+Each point becomes a :class:`~spatialsim.experiment.request.RunRequest`; its ``key`` names
+its row. :func:`run_point` never raises: a point that does not fit (resources, HBM
+channels, clock) is recorded infeasible with the reason and not simulated; one that
+deadlocks is recorded infeasible with the diagnosis; anything else is recorded with its
+error. :func:`sweep` writes rows as they complete through one writer, and on a restart
+skips every key already written, so a killed sweep resumes without recomputing anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import itertools
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spatialsim.costmodel.params import CostParams
+from spatialsim.errors import DeadlockError, UserError
+from spatialsim.experiment.request import RunRequest
+from spatialsim.tomlio import parse_toml, read_text
+
+SET_PREFIXES = ("kernel.", "fifo.", "design.", "kind.")
+# request fields an axis may not sweep (they are lists of settings, or outputs)
+NOT_AXES = ("set", "cost", "power", "timeline")
+METHODS = ("lhs", "random")
+MAX_POINTS = 1_000_000
+METRICS = (
+    "feasible",
+    "reason",
+    "error",
+    "ttft_ms",
+    "tpot_ms",
+    "tokens_per_s",
+    "analytical_ttft_ms",
+    "analytical_tpot_ms",
+    "dsp",
+    "lut",
+    "ff",
+    "bram36",
+    "uram",
+    "bound_kernel",
+    "bound_stall",
+    "bound_stall_share",
+    "energy_j_per_token",
+    "wall_s",
+)
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One swept quantity: what it sets (a request ``field``, a ``cost`` constant or a
+    design ``set`` target) and its values (or its interval when sampled)."""
+
+    name: str
+    target: str
+    values: tuple[Any, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    base: RunRequest
+    axes: tuple[Axis, ...]
+    method: str | None = None
+    points: int = 0
+    seed: int = 0
+    text: str = ""
+
+    @property
+    def digest(self) -> str:
+        """Identifies the spec (its canonical TOML content) for resuming."""
+        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+
+    @property
+    def columns(self) -> list[str]:
+        return ["key", *(a.name for a in self.axes), *METRICS]
+
+    def values(self) -> list[dict[str, Any]]:
+        """Every point as ``axis name -> value``, in a fixed order."""
+        if self.method is None:
+            names = [a.name for a in self.axes]
+            return [dict(zip(names, combo, strict=True)) for combo in
+                    itertools.product(*(a.values for a in self.axes))]  # fmt: skip
+        return _sample(self)
+
+    def requests(self) -> list[tuple[dict[str, Any], RunRequest]]:
+        return [(v, point_request(self.base, self.axes, v)) for v in self.values()]
+
+
+def _target(name: str) -> str:
+    fields = {f.name for f in dataclasses.fields(RunRequest)} - set(NOT_AXES)
+    if name in fields:
+        return "field"
+    if name in {f.name for f in dataclasses.fields(CostParams)}:
+        return "cost"
+    if name.startswith(SET_PREFIXES):
+        return "set"
+    raise UserError(
+        f"axis {name!r} is neither a request field ({', '.join(sorted(fields))}), a cost "
+        f"constant (--cost names) nor a --set path (kernel.<name>.<param>, "
+        "fifo.<name>.depth, design.<field>, kind.<kind>.<param>)",
+        field="axes",
+    )
+
+
+def _number(where: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise UserError(f"{where}: {value!r} is not a finite number", field="axes")
+    return float(value)
+
+
+def _axis(name: str, raw: Any, sampled: bool) -> Axis:
+    where = f"axes.{name}"
+    target = _target(name)
+    if isinstance(raw, list):
+        if not raw:
+            raise UserError(f"{where}: give at least one value", field="axes")
+        for v in raw:
+            if isinstance(v, float) and not math.isfinite(v):
+                raise UserError(f"{where}: {v!r} is not a finite number", field="axes")
+        return Axis(name, target, tuple(raw))
+    if not isinstance(raw, dict):
+        raise UserError(
+            f"{where}: give a list of values, {{range = [start, stop, step]}} or "
+            f"{{low = .., high = ..}} (with [sample]), got {raw!r}",
+            field="axes",
+        )
+    if "range" in raw:
+        r = raw["range"]
+        if not isinstance(r, list) or len(r) != 3:
+            raise UserError(f"{where}: range = [start, stop, step], got {r!r}", field="axes")
+        start, stop, step = (_number(where, x) for x in r)
+        if step <= 0 or stop < start:
+            raise UserError(f"{where}: range needs step > 0 and stop >= start", field="axes")
+        count = math.floor((stop - start) / step + 1e-9) + 1
+        if count > MAX_POINTS:
+            raise UserError(f"{where}: range has {count:,} values", field="axes")
+        integral = all(float(x).is_integer() for x in (start, step))
+        vals = [start + i * step for i in range(count)]
+        return Axis(name, target, tuple(int(v) if integral else v for v in vals))
+    if "low" in raw and "high" in raw:
+        if not sampled:
+            raise UserError(
+                f"{where}: an interval {{low, high}} needs a [sample] table (method, points, "
+                "seed); give a list or a range to sweep every value",
+                field="axes",
+            )
+        low, high = _number(where, raw["low"]), _number(where, raw["high"])
+        if not high > low:
+            raise UserError(f"{where}: high must exceed low", field="axes")
+        integer = raw.get("integer", False)
+        if not isinstance(integer, bool):
+            raise UserError(f"{where}: integer must be true or false", field="axes")
+        return Axis(name, target, (), low, high, integer)
+    raise UserError(
+        f"{where}: a table needs range = [start, stop, step] or low and high", field="axes"
+    )
+
+
+def load_spec(path: Path) -> SweepSpec:
+    text = read_text(path, "sweep spec")
+    return parse_spec(text, str(path))
+
+
+def parse_spec(text: str, origin: str) -> SweepSpec:
+    data = parse_toml(text, origin)
+    unknown = sorted(set(data) - {"base", "axes", "sample"})
+    if unknown:
+        raise UserError(f"{origin}: unknown table [{unknown[0]}]; valid: base, axes, sample")
+    base_fields = data.get("base", {})
+    if not isinstance(base_fields, dict):
+        raise UserError(f"{origin}: [base] must be a table of request fields")
+    try:
+        base = RunRequest(**base_fields)
+    except TypeError:
+        names = {f.name for f in dataclasses.fields(RunRequest)}
+        bad = sorted(set(base_fields) - names)
+        raise UserError(
+            f"{origin}: [base] has unknown field(s) {', '.join(bad)}; valid: "
+            f"{', '.join(sorted(names))}"
+        ) from None
+    except UserError as exc:
+        raise UserError(f"{origin}: [base]: {exc}") from None
+    sample = data.get("sample")
+    method: str | None = None
+    points: Any = 0
+    seed: Any = 0
+    if sample is not None:
+        if not isinstance(sample, dict):
+            raise UserError(f"{origin}: [sample] must be a table")
+        method = sample.get("method", "lhs")
+        if method not in METHODS:
+            raise UserError(f"{origin}: sample.method {method!r}; valid: {', '.join(METHODS)}")
+        points, seed = sample.get("points"), sample.get("seed", 0)
+        for key, value in (("points", points), ("seed", seed)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise UserError(f"{origin}: sample.{key} must be a non-negative integer")
+        if not 1 <= points <= MAX_POINTS:
+            raise UserError(f"{origin}: sample.points must be 1 to {MAX_POINTS:,}")
+    axes_raw = data.get("axes")
+    if not isinstance(axes_raw, dict) or not axes_raw:
+        raise UserError(f"{origin}: [axes] must name at least one axis")
+    try:
+        axes = tuple(_axis(name, raw, method is not None) for name, raw in axes_raw.items())
+    except UserError as exc:
+        raise UserError(f"{origin}: {exc}") from None
+    if method is None:
+        total = math.prod(len(a.values) for a in axes)
+        if total > MAX_POINTS:
+            raise UserError(f"{origin}: the axes make {total:,} points; at most {MAX_POINTS:,}")
+    canon = json.dumps({"base": base.to_dict(), "axes": axes_raw, "sample": sample},
+                       sort_keys=True, default=str)  # fmt: skip
+    return SweepSpec(base, axes, method, points, seed, canon)
+
+
+def _sample(spec: SweepSpec) -> list[dict[str, Any]]:
+    import numpy as np
+
+    d = len(spec.axes)
+    if spec.method == "lhs":
+        from scipy.stats import qmc
+
+        unit = qmc.LatinHypercube(d=d, seed=spec.seed).random(spec.points)
+    else:
+        unit = np.random.default_rng(spec.seed).random((spec.points, d))
+    out = []
+    for row in unit:
+        point: dict[str, Any] = {}
+        for a, u in zip(spec.axes, row, strict=True):
+            if a.values:
+                point[a.name] = a.values[min(int(u * len(a.values)), len(a.values) - 1)]
+            else:
+                assert a.low is not None and a.high is not None
+                v = a.low + float(u) * (a.high - a.low)
+                point[a.name] = round(v) if a.integer else v
+        out.append(point)
+    return out
+
+
+def point_request(base: RunRequest, axes: Sequence[Axis], values: dict[str, Any]) -> RunRequest:
+    fields: dict[str, Any] = {}
+    sets, costs = list(base.set), list(base.cost)
+    for a in axes:
+        v = values[a.name]
+        if a.target == "field":
+            fields[a.name] = v
+        elif a.target == "cost":
+            costs.append((a.name, float(v)))
+        else:
+            sets.append((a.name, v))
+    return base.replace(**fields, set=tuple(sets), cost=tuple(costs))
+
+
+# ---- one point ------------------------------------------------------------------------
+
+
+def run_point(req: RunRequest) -> dict[str, Any]:
+    """The row of one point (never raises): feasibility first, then the simulation."""
+    from spatialsim.design.parallel import shard
+    from spatialsim.design.resources import check_fit
+    from spatialsim.experiment.session import prepare, simulate
+
+    t0 = time.perf_counter()
+    row: dict[str, Any] = {"key": req.key, "feasible": False, "reason": "", "error": ""}
+    try:
+        prep = prepare(req)
+        card = shard(prep.design, req.tp)
+        reports = check_fit(card, prep.platform)
+    except UserError as exc:
+        row["reason"] = str(exc)
+        row["wall_s"] = time.perf_counter() - t0
+        return row
+    except Exception as exc:  # a bug: recorded, never lost
+        row["error"] = f"{type(exc).__name__}: {exc}"
+        row["wall_s"] = time.perf_counter() - t0
+        return row
+    for r in ("dsp", "lut", "ff", "bram36", "uram"):
+        row[r] = max(rep.total[r] for rep in reports)
+    try:
+        rep = simulate(req)
+    except DeadlockError as exc:
+        row["reason"] = "deadlock: " + str(exc).splitlines()[0]
+        row["wall_s"] = time.perf_counter() - t0
+        return row
+    except UserError as exc:
+        row["reason"] = str(exc)
+        row["wall_s"] = time.perf_counter() - t0
+        return row
+    except Exception as exc:
+        row["error"] = f"{type(exc).__name__}: {exc}"
+        row["wall_s"] = time.perf_counter() - t0
+        return row
+    res = rep.result
+    row["feasible"] = True
+    row["ttft_ms"] = res.ttft_ms
+    row["tpot_ms"] = res.tpot_ms
+    row["tokens_per_s"] = 1e3 / res.tpot_ms if res.tpot_ms else None
+    row["analytical_ttft_ms"] = rep.analytical.get("prefill_ms")
+    row["analytical_tpot_ms"] = rep.analytical.get("decode_ms_per_token")
+    energy = rep.energy
+    row["energy_j_per_token"] = energy.decode_j_per_token if energy is not None else None
+    bound, stall, share = _bound(res)
+    row["bound_kernel"], row["bound_stall"], row["bound_stall_share"] = bound, stall, share
+    row["wall_s"] = time.perf_counter() - t0
+    return row
+
+
+def _bound(res: Any) -> tuple[str, str, float | None]:
+    """The kernel with the most busy cycles over the run, and its largest stall."""
+    if not res.kernels:
+        return "", "", None
+    name = max(res.kernels, key=lambda k: res.kernels[k].active_cycles * res.kernels[k].busy)
+    stalls = [(c, s, on) for (k, s, on), c in res.waits.items() if k == name and c > 0]
+    if not stalls:
+        return name, "", 0.0
+    cycles, state, on = max(stalls)
+    active = res.kernels[name].active_cycles
+    return name, f"{state} on {on}", cycles / active if active else None
+
+
+# ---- the table ----------------------------------------------------------------------------
+
+
+class ResultsTable:
+    """``DIR/results.csv``, appended row by row by one writer; rows once written are never
+    rewritten. ``DIR/sweep.json`` records the spec, so a restart with another spec is
+    refused rather than mixed in."""
+
+    def __init__(self, folder: Path, spec: SweepSpec) -> None:
+        self.folder = folder
+        self.path = folder / "results.csv"
+        self.columns = spec.columns
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = folder / "sweep.json"
+        doc = {"spec": spec.digest, "columns": self.columns}
+        if meta.exists():
+            old = json.loads(meta.read_text(encoding="utf-8"))
+            if old.get("spec") != spec.digest:
+                raise UserError(
+                    f"{folder} holds the results of another sweep spec; give a new --out "
+                    "folder (or remove this one) to run this spec",
+                    field="out",
+                )
+        else:
+            tmp = meta.with_suffix(".json.partial")
+            tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+            os.replace(tmp, meta)
+        self.done = self._existing()
+        self._file = open(self.path, "a", encoding="utf-8", newline="")  # noqa: SIM115
+        if self.path.stat().st_size == 0:
+            self._write(self.columns)
+
+    def _existing(self) -> set[str]:
+        """Keys of complete rows; a last line cut short by a kill is dropped."""
+        if not self.path.exists():
+            return set()
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            cut = data.rfind(b"\n") + 1
+            with open(self.path, "r+b") as f:
+                f.truncate(cut)
+            data = data[:cut]
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
+        if rows and rows[0] != self.columns:
+            raise UserError(
+                f"{self.path}: its columns are not this sweep's; give a new --out folder",
+                field="out",
+            )
+        return {r[0] for r in rows[1:] if r}
+
+    def _write(self, values: list[Any]) -> None:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow(values)
+        self._file.write(buf.getvalue())
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def add(self, point: dict[str, Any], row: dict[str, Any]) -> None:
+        values = {**point, **row}
+        self._write(
+            ["" if values.get(c) is None else _cell(values.get(c, "")) for c in self.columns]
+        )
+        self.done.add(row["key"])
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return v
+
+
+# ---- execution ----------------------------------------------------------------------------
+
+
+def execute(
+    requests: Sequence[RunRequest],
+    workers: int = 1,
+    scheduler: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Rows of ``requests`` in completion order: in this process (``workers`` = 1), on a
+    local Dask cluster of ``workers`` processes, or on the Dask scheduler at ``scheduler``.
+    Workers receive requests and return rows; nothing else crosses."""
+    if not requests:
+        return
+    if scheduler is None and workers == 1:
+        for req in requests:
+            yield run_point(req)
+        return
+    import importlib
+
+    dd: Any = importlib.import_module("distributed")  # untyped: used through Any
+    cluster = None
+    if scheduler is None:
+        cluster = dd.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        client = dd.Client(cluster)
+    else:
+        try:
+            client = dd.Client(scheduler, timeout=30)
+        except OSError as exc:
+            raise UserError(
+                f"cannot reach the Dask scheduler at {scheduler}: {exc}", field="scheduler"
+            ) from None
+    try:
+        futures = client.map(run_point, list(requests), pure=False)
+        for fut in dd.as_completed(futures):
+            yield fut.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+@dataclass
+class SweepOutcome:
+    total: int
+    skipped: int
+    computed: int
+    table: Path
+
+
+def sweep(
+    spec: SweepSpec,
+    out: Path,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> SweepOutcome:
+    """Run every point of ``spec`` not yet in ``out``/results.csv and append its row."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UserError(f"workers must be a positive integer, got {workers!r}", field="workers")
+    points = spec.requests()
+    table = ResultsTable(out, spec)
+    try:
+        todo = [(v, r) for v, r in points if r.key not in table.done]
+        by_key = {r.key: v for v, r in todo}
+        skipped = len(points) - len(todo)
+        t0, done = time.perf_counter(), 0
+        for row in execute([r for _, r in todo], workers, scheduler):
+            if row["key"] in table.done:
+                continue  # two points with the same request: one row
+            table.add(by_key[row["key"]], row)
+            done += 1
+            if progress is not None:
+                rate = done / max(time.perf_counter() - t0, 1e-9)
+                left = (len(todo) - done) / rate
+                progress(skipped + done, len(points), f"sweep {rate:.1f} pts/s, {left:.0f} s left")
+    finally:
+        table.close()
+    return SweepOutcome(len(points), skipped, done, table.path)

@@ -200,3 +200,18 @@ def test_longer_sequences_need_more_on_chip_memory() -> None:
     short = estimate(build_design("chen2024-w4a8", GPT2M, 128), "layer").total
     long = estimate(build_design("chen2024-w4a8", GPT2M, 1024), "layer").total
     assert long["uram"] > short["uram"] and long["dsp"] == short["dsp"]
+
+
+@pytest.mark.parametrize("name", ["chen2024-w4a8", "chen2024-w8a8", "dfx"])
+def test_a_saved_design_simulates_exactly_like_the_template(name: str, tmp_path: Path) -> None:
+    """A file keeps each kernel's input order (a residual adds its inputs in order), so a
+    saved design runs cycle for cycle like the one it was saved from."""
+    import spatialsim as ss
+    from spatialsim.workload.models import get_model
+
+    model = "gpt2"
+    path = tmp_path / "d.toml"
+    save_design(build_design(name, get_model(model), 40), path)
+    a = ss.simulate(model=model, design=name, prompt_len=24, gen_len=4, max_seq_len=40)
+    b = ss.simulate(design=str(path), prompt_len=24, gen_len=4)
+    assert (a.ttft_ms, a.tpot_ms) == (b.ttft_ms, b.tpot_ms)

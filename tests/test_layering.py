@@ -75,6 +75,7 @@ ALLOWED = {
         "errors",
         "constants",
         "tomlio",
+        "fileutil",
         "workload",
         "hardware",
         "design",

@@ -16,6 +16,7 @@ from spatialsim.cli import (
     export_hls,
     info,
     kernels,
+    optimize,
     replay,
     run,
     sweep,
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_parsers(sub)
     compare.add_parser(sub)
     sweep.add_parser(sub)
+    optimize.add_parser(sub)
     return parser
 
 

@@ -36,6 +36,10 @@ _TOP = (
     "bitstreams",
 )
 _FIFO_KEYS = ("name", "src", "dst", "depth_words", "width_bits")
+# "input": the FIFO's place among its consumer's inputs (0 first). A kernel reads its
+# inputs in that order (a residual adds a to b), so a file keeps it; files without it use
+# the order the FIFOs are listed in.
+_FIFO_OPTIONAL = ("input",)
 
 
 def design_to_dict(design: Design) -> dict[str, Any]:
@@ -53,6 +57,7 @@ def design_to_dict(design: Design) -> dict[str, Any]:
                 "dst": t,
                 "depth_words": a["depth_words"],
                 "width_bits": a["width_bits"],
+                "input": list(g.pred[t]).index(s),
             }
             for s, t, a in g.edges(data=True)
         ]
@@ -137,10 +142,23 @@ def design_from_dict(data: dict[str, Any], origin: str) -> Design:
             g.add_node(kname, **attrs)
         if not isinstance(b["fifos"], list):
             raise UserError(f"{origin}: bitstreams.{bname}.fifos must be an array of tables")
+        inputs: dict[tuple[str, str], int] = {}
         for i, fifo in enumerate(b["fifos"]):
             f = _keys(
-                fifo, _FIFO_KEYS, f"bitstreams.{bname}.fifos[{i}]", origin, required=_FIFO_KEYS
+                fifo,
+                _FIFO_KEYS + _FIFO_OPTIONAL,
+                f"bitstreams.{bname}.fifos[{i}]",
+                origin,
+                required=_FIFO_KEYS,
             )
+            if "input" in f:
+                pos = f["input"]
+                if isinstance(pos, bool) or not isinstance(pos, int) or not 0 <= pos < 1024:
+                    raise UserError(
+                        f"{origin}: fifo {f.get('name')!r}: input must be an integer 0 to "
+                        f"1023 (its place among its consumer's inputs), got {pos!r}"
+                    )
+                inputs[(f["src"], f["dst"])] = pos
             for end in ("src", "dst"):
                 if f[end] not in g:
                     raise UserError(
@@ -156,6 +174,13 @@ def design_from_dict(data: dict[str, Any], origin: str) -> Design:
                 depth_words=f["depth_words"],
                 width_bits=f["width_bits"],
             )
+        for node in g.nodes:  # each kernel's inputs in the order the file gives
+            order = list(g._pred[node])
+            if any((u, node) in inputs for u in order):
+                ranked = sorted(
+                    order, key=lambda u: (inputs.get((u, node), 1 << 20), order.index(u))
+                )
+                g._pred[node] = {u: g._pred[node][u] for u in ranked}
         bitstreams[bname] = g
     try:
         return Design(

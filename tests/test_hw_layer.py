@@ -172,3 +172,22 @@ def test_decode_step_of_the_gemv_bitstream_matches_the_numpy_layer(
     # the prefill layer and the decode step agree: the 10th token's output is the same
     full = layer.forward(prompt, p)
     assert np.allclose(full["y"][9], step["y"][0], atol=0.05)
+
+
+def test_the_fifo_sized_layer_runs_in_c_simulation_without_deadlock(tmp_path: Path) -> None:
+    """``fifo-size`` on a small model: the sized depths (every FIFO no deeper than the
+    design's) go into the exported header, and the C-simulated layer, whose streams
+    enforce their depths, runs to the numpy result without deadlock."""
+    from spatialsim.experiment.fifo_size import size_fifos
+    from spatialsim.hardware.platform import get_platform
+
+    design = tiny_design("chen2024-w8a8")
+    res = size_fifos(design, get_platform("u280"), [(TOKENS, 2)], layers=1)
+    assert any(f["sized"] < f["depth"] for f in res.fifos if f["bitstream"] == "prefill")
+    out = layer_case(tmp_path / "case", 8, True)
+    header = config_header(res.design, "prefill")
+    exe = build("tb_layer", tmp_path / "build", "config.h", header)
+    proc = run_case(exe, tmp_path / "case")
+    assert proc.returncode == 0, proc.stdout
+    got = np.fromfile(tmp_path / "case" / "got.bin", F32).reshape(TOKENS, 64)
+    assert np.abs(got - out["y"]).mean() < 5e-3

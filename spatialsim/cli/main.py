@@ -14,6 +14,7 @@ from spatialsim.cli import (
     calibrate,
     compare,
     export_hls,
+    fifo_size,
     info,
     kernels,
     optimize,
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_parser(sub)
     sweep.add_parser(sub)
     optimize.add_parser(sub)
+    fifo_size.add_parser(sub)
     return parser
 
 

@@ -194,3 +194,25 @@ def test_another_spec_in_the_same_folder_is_refused(tmp_path: Path) -> None:
     sweep(parse_spec(base + "clock_mhz = [250]\n", "a"), tmp_path / "out")
     with pytest.raises(UserError, match="another sweep spec"):
         sweep(parse_spec(base + "clock_mhz = [200]\n", "b"), tmp_path / "out")
+
+
+def test_plot_on_a_sweep_folder_draws_the_front_the_sensitivity_and_a_heat_map(
+    one_process: Path,
+) -> None:
+    from spatialsim.cli.main import main
+
+    assert main(["plot", str(one_process.parent)]) == 0
+    for name in ("pareto.png", "sensitivity.png", "heatmap.png"):
+        png = (one_process.parent / "plots" / name).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_sensitivity_ranks_the_axis_that_moves_latency() -> None:
+    from spatialsim.report.sweep_plots import main_effects
+
+    rows = [
+        {"a": a, "b": b, "feasible": "true", "ttft_ms": str(10.0 * a_i + 1), "tpot_ms": "1"}
+        for a_i, a in enumerate(("x", "y")) for b in ("p", "q")
+    ]  # fmt: skip
+    eff = main_effects(["a", "b"], rows, "ttft_ms")
+    assert eff["b"] == 0.0 and eff["a"] == pytest.approx(10 / 6)

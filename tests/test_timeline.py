@@ -109,7 +109,7 @@ def test_run_out_and_plot_write_every_figure(
 
 def test_plot_needs_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plot", str(tmp_path)]) == 2
-    assert "no result.json, replay.json or compare.json" in capsys.readouterr().err
+    assert "no result.json, replay.json, compare.json or sweep table" in capsys.readouterr().err
     assert main(["plot", str(tmp_path / "missing")]) == 2
 
 

@@ -78,6 +78,10 @@ def plot_folder(folder: Path) -> list[Path]:
     replay = folder / "replay.json"
     if replay.exists():
         written.append(replay_cdf(_read(replay), out))
+    if (folder / "results.csv").exists() or (folder / "trials.csv").exists():
+        from spatialsim.report.sweep_plots import plot_sweep
+
+        written += plot_sweep(folder, out)
     comparison = folder / "compare.json"
     if comparison.exists():
         from spatialsim.report.compare_plot import compare_figure
@@ -85,8 +89,8 @@ def plot_folder(folder: Path) -> list[Path]:
         written.append(compare_figure(_read(comparison), out / "compare.png"))
     if not written:
         raise UserError(
-            f"{folder}: no result.json, replay.json or compare.json to plot (a run, a "
-            "replay or a compare writes them into a results folder)"
+            f"{folder}: no result.json, replay.json, compare.json or sweep table to plot "
+            "(a run, a replay, a compare, a sweep or an optimize writes them)"
         )
     return written
 

@@ -54,3 +54,24 @@ def test_a_hop_latency_hidden_in_multi_card_runs_is_found(tmp_path: Path) -> Non
     assert hop == pytest.approx(TRUE_HOP_NS, rel=0.15)
     assert lo <= TRUE_HOP_NS <= hi
     assert all(abs(r.error) < 0.01 for r in res.residuals)
+
+
+@pytest.mark.parametrize("cell", ["x", "nan", "0", "-2", "1e30", "inf"])
+def test_bad_tp_cells_are_refused_naming_row_and_column(tmp_path: Path, cell: str) -> None:
+    from spatialsim.calibration.measurements import load_board_csv
+    from spatialsim.errors import UserError
+
+    csv = tmp_path / "runs.csv"
+    csv.write_text(HEADER + f"gpt2,chen2024-w8a8,u280,2,16,4,250,1.0,0.5,{cell},1\n",
+                   encoding="utf-8")  # fmt: skip
+    with pytest.raises(UserError, match=r"runs.csv: row \d+: tp"):
+        load_board_csv(csv)
+
+
+def test_a_missing_tp_cell_means_one_card(tmp_path: Path) -> None:
+    from spatialsim.calibration.measurements import load_board_csv
+
+    csv = tmp_path / "runs.csv"
+    csv.write_text(HEADER + "gpt2,chen2024-w8a8,u280,2,16,4,250,1.0,0.5,,\n", encoding="utf-8")
+    (run,) = load_board_csv(csv)
+    assert (run.tp, run.pp) == (1, 1)

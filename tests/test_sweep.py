@@ -216,3 +216,33 @@ def test_sensitivity_ranks_the_axis_that_moves_latency() -> None:
     ]  # fmt: skip
     eff = main_effects(["a", "b"], rows, "ttft_ms")
     assert eff["b"] == 0.0 and eff["a"] == pytest.approx(10 / 6)
+
+
+@pytest.mark.parametrize("where", ["file", "device", "link"])
+def test_an_out_that_is_not_a_sweep_folder_is_refused(tmp_path: Path, where: str) -> None:
+    spec = parse_spec("[base]\nmodel = 'gpt2'\nlayers = 1\n[axes]\nclock_mhz = [250]\n", "s")
+    if where == "file":
+        out = tmp_path / "plain"
+        out.write_text("keep me", encoding="utf-8")
+        says = "not a folder"
+    elif where == "device":
+        out, says = Path("/dev/null"), "not a folder"
+    else:
+        out = tmp_path / "out"
+        out.mkdir()
+        (out / "results.csv").symlink_to(tmp_path / "elsewhere.csv")
+        says = "not a regular file"
+    with pytest.raises(UserError, match=says):
+        sweep(spec, out)
+    if where == "file":
+        assert out.read_text(encoding="utf-8") == "keep me"
+    if where == "link":
+        assert not (tmp_path / "elsewhere.csv").exists()
+
+
+def test_a_binary_spec_is_a_clean_error(tmp_path: Path) -> None:
+    path = tmp_path / "spec.toml"
+    path.write_bytes(b"\x00\x01\xff")
+    proc = subprocess.run([*CLI, str(path), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert proc.returncode == 2 and "not UTF-8" in proc.stderr and "Traceback" not in proc.stderr

@@ -366,7 +366,20 @@ class ResultsTable:
         self.folder = folder
         self.path = folder / "results.csv"
         self.columns = spec.columns
-        folder.mkdir(parents=True, exist_ok=True)
+        if folder.exists() and not folder.is_dir():
+            raise UserError(f"--out {folder}: exists and is not a folder", field="out")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--out {folder}: cannot create it ({exc.strerror})") from None
+        for name in ("results.csv", "sweep.json"):
+            held = folder / name
+            if held.is_symlink() or (held.exists() and not held.is_file()):
+                raise UserError(
+                    f"--out {folder}: {name} is not a regular file (a link, device or "
+                    "folder); a sweep appends only to its own table",
+                    field="out",
+                )
         meta = folder / "sweep.json"
         doc = {"spec": spec.digest, "columns": self.columns}
         if meta.exists():

@@ -24,11 +24,11 @@ from spatialsim.kinds.base import (
     KernelProcess,
     KernelWork,
     Proc,
+    RowStream,
     features,
     lanes,
     param,
     vector,
-    words,
 )
 from spatialsim.kinds.registry import KindSpec, register
 
@@ -39,7 +39,7 @@ RELU_DEPTH = 3.0
 
 
 @dataclass(frozen=True)
-class ActivationParams(KernelParams):
+class ActivationParams(RowStream, KernelParams):
     KIND = "activation"
 
     lanes: int = lanes()
@@ -52,10 +52,6 @@ class ActivationParams(KernelParams):
         default=W4A8_DEPTH,
     )
     vector: int = vector()
-
-    @property
-    def words(self) -> int:
-        return words(self.features, self.vector)
 
     @property
     def fan_in(self) -> int:

@@ -218,6 +218,26 @@ class KernelParams:
         return 0
 
 
+class RowStream:
+    """Mixed into a kind whose rows of ``features`` elements move ``vector`` per FIFO
+    word and leave as they came (layer norms, residuals, splitters): the same words in
+    and out. Its dataclass declares the two fields."""
+
+    features: int
+    vector: int
+
+    @property
+    def words(self) -> int:
+        """FIFO words of one row."""
+        return words(self.features, self.vector)
+
+    def stream_words_in(self) -> int | None:
+        return self.words
+
+    def stream_words_out(self) -> int | None:
+        return self.words
+
+
 _SCHEMAS: dict[type, dict[str, Param]] = {}
 
 

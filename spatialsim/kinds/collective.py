@@ -41,13 +41,13 @@ from spatialsim.kinds.base import (
     KernelProcess,
     KernelWork,
     Proc,
+    RowStream,
     count,
     features,
     lanes,
     param,
     rowwise,
     vector,
-    words,
 )
 from spatialsim.kinds.registry import KindSpec, register
 from spatialsim.kinds.residual import RESIDUAL_COEFFS
@@ -61,7 +61,7 @@ BLOCK_WORDS = 64
 
 
 @dataclass(frozen=True)
-class CollectiveParams(KernelParams):
+class CollectiveParams(RowStream, KernelParams):
     KIND = "collective"
 
     lanes: int = lanes()
@@ -89,11 +89,6 @@ class CollectiveParams(KernelParams):
                 f"collective {self.op}: features {self.features} must divide evenly over "
                 f"{self.devices} devices in words of {self.vector}"
             )
-
-    @property
-    def words(self) -> int:
-        """FIFO words of a whole row."""
-        return words(self.features, self.vector)
 
     @property
     def local_words(self) -> int:

@@ -15,18 +15,18 @@ from spatialsim.kinds.base import (
     KernelProcess,
     KernelWork,
     Proc,
+    RowStream,
     features,
     lanes,
     param,
     reduction_ii,
     vector,
-    words,
 )
 from spatialsim.kinds.registry import KindSpec, register
 
 
 @dataclass(frozen=True)
-class LayerNormParams(KernelParams):
+class LayerNormParams(RowStream, KernelParams):
     KIND = "layernorm"
 
     lanes: int = lanes()
@@ -34,16 +34,6 @@ class LayerNormParams(KernelParams):
     reduction_ii: float = reduction_ii()
     norm: str = param("normalisation", choices=("layernorm", "rmsnorm"))
     vector: int = vector()
-
-    @property
-    def words(self) -> int:
-        return words(self.features, self.vector)
-
-    def stream_words_in(self) -> int | None:
-        return self.words
-
-    def stream_words_out(self) -> int | None:
-        return self.words
 
 
 def work(p: LayerNormParams, w: Work) -> KernelWork:

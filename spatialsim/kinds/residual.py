@@ -21,33 +21,23 @@ from spatialsim.kinds.base import (
     KernelProcess,
     KernelWork,
     Proc,
+    RowStream,
     features,
     lanes,
     param,
     rowwise,
     vector,
-    words,
 )
 from spatialsim.kinds.registry import KindSpec, register
 
 
 @dataclass(frozen=True)
-class ResidualParams(KernelParams):
+class ResidualParams(RowStream, KernelParams):
     KIND = "residual"
 
     lanes: int = lanes()
     features: int = features()
     vector: int = vector()
-
-    @property
-    def words(self) -> int:
-        return words(self.features, self.vector)
-
-    def stream_words_in(self) -> int | None:
-        return self.words
-
-    def stream_words_out(self) -> int | None:
-        return self.words
 
 
 def residual_work(p: ResidualParams, w: Work) -> KernelWork:
@@ -77,23 +67,13 @@ def residual_hls(p: ResidualParams) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class SplitterParams(KernelParams):
+class SplitterParams(RowStream, KernelParams):
     KIND = "splitter"
 
     lanes: int = lanes()
     features: int = features()
     quantize: bool = param("quantise the copy sent to the next linear")
     vector: int = vector()
-
-    @property
-    def words(self) -> int:
-        return words(self.features, self.vector)
-
-    def stream_words_in(self) -> int | None:
-        return self.words
-
-    def stream_words_out(self) -> int | None:
-        return self.words
 
 
 def splitter_work(p: SplitterParams, w: Work) -> KernelWork:

@@ -72,7 +72,8 @@ def main() -> None:
     engine_rate, bare_rate = events / wall, events_bare / wall_bare
     print(f"{launches:,} launches of {kernels} kernels")
     print(f"engine:     {events:>10,} events in {wall:.2f} s = {engine_rate:>9,.0f} events/s")
-    print(f"bare SimPy: {events_bare:>10,} events in {wall_bare:.2f} s = {bare_rate:>9,.0f} events/s")
+    rate = f"{bare_rate:>9,.0f} events/s"
+    print(f"bare SimPy: {events_bare:>10,} events in {wall_bare:.2f} s = {rate}")
     print(f"efficiency: {engine_rate / bare_rate:.2f} (target 0.8)")
 
 

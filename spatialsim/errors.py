@@ -1,5 +1,9 @@
 """The one exception type for user mistakes, so the CLI can print it without a traceback."""
 
+from __future__ import annotations
+
+from typing import Any
+
 
 class UserError(ValueError):
     """A mistake in what the user asked for: bad name, bad value, bad file.
@@ -12,6 +16,11 @@ class UserError(ValueError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # raised on a Dask worker, it must arrive whole (ValueError's pickling keeps only
+        # the message)
+        return (type(self), (str(self), self.field))
 
 
 def choices_message(what: str, value: object, valid: object) -> str:
@@ -35,3 +44,6 @@ class DeadlockError(UserError):
     def __init__(self, message: str, cycle: list[dict[str, object]]) -> None:
         super().__init__(message)
         self.cycle = cycle
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.cycle))

@@ -170,6 +170,9 @@ class Observation:
     unit: str
     predict: Callable[[Values], float]
     noise: float = 0.01
+    # the simulations the prediction reads (objects with ``prefetch``, e.g. a board run's
+    # RunPredictor): a fit runs those it needs at many values at once on its executor
+    sims: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -270,9 +273,16 @@ class _Problem:
     """The fit in prior coordinates: u = log(x) or x, standardised by the prior."""
 
     def __init__(
-        self, obs: list[Observation], names: list[str], base: Values, priors: dict[str, Prior]
+        self,
+        obs: list[Observation],
+        names: list[str],
+        base: Values,
+        priors: dict[str, Prior],
+        executor: Any = None,
     ) -> None:
         self.obs, self.names, self.base = obs, names, base
+        self.executor = executor
+        self.sims = list({id(s): s for o in obs for s in o.sims}.values())
         self.priors = [priors[n] for n in names]
         self.mu = np.array([p.mu for p in self.priors])
         self.s = np.array([p.spread for p in self.priors])
@@ -294,10 +304,20 @@ class _Problem:
             **{n: p.from_u(float(x)) for n, p, x in zip(self.names, self.priors, u, strict=True)},
         }
 
+    def prefetch(self, points: list[np.ndarray]) -> None:
+        """Run the simulations the predictions at ``points`` need, all at once on the
+        executor (each simulation keeps its result for the predictions to read)."""
+        if self.executor is None or not self.sims:
+            return
+        from spatialsim.calibration.observations import prefetch  # the fit knows no engine
+
+        prefetch(self.sims, [self.values(u) for u in points], self.executor)
+
     def predict(self, u: np.ndarray, obs: list[Observation] | None = None) -> np.ndarray:
         key = tuple(float(x) for x in u)
         if obs is None and key in self._cache:
             return self._cache[key]
+        self.prefetch([u])
         vals = self.values(u)
         out = np.array([o.predict(vals) for o in (obs or self.obs)], float)
         if obs is None:
@@ -307,13 +327,15 @@ class _Problem:
     def jacobian(self, u: np.ndarray) -> np.ndarray:
         """d prediction / d u, by forward differences of a twentieth of each prior's width
         (simulated predictions are piecewise: tiny steps would see only their steps)."""
-        p0 = self.predict(u)
-        cols = []
+        ups = []
         for j in range(len(u)):
             h = 0.05 * self.s[j]
             up = u.copy()
             up[j] = up[j] + h if up[j] + h <= self.hi[j] else up[j] - h
-            cols.append((self.predict(up) - p0) / (up[j] - u[j]))
+            ups.append(up)
+        self.prefetch([u, *ups])
+        p0 = self.predict(u)
+        cols = [(self.predict(up) - p0) / (up[j] - u[j]) for j, up in enumerate(ups)]
         return np.array(cols).T if cols else np.zeros((len(self.obs), 0))
 
     def variance(self, delta: float) -> np.ndarray:
@@ -364,8 +386,12 @@ def fit(
     leave_one_out: bool = True,
     priors: dict[str, Prior] | None = None,
     discrepancy: bool = True,
+    executor: Any = None,
 ) -> FitResult:
-    """The posterior of ``candidates`` given ``obs``, each starting from its prior."""
+    """The posterior of ``candidates`` given ``obs``, each starting from its prior. With an
+    ``executor`` (:class:`spatialsim.experiment.executor.Executor`), the simulations behind
+    each step's predictions (every board run, at every finite-difference point) run on it
+    together."""
     if not obs:
         raise UserError(
             "nothing to calibrate against: give board runs, HLS reports or HBM measurements"
@@ -373,7 +399,7 @@ def fit(
     table = {**PRIORS, **(priors or {})}
     unknown = {c: "the platform has no such memory" for c in candidates if c not in base}
     names = [c for c in candidates if c in base]
-    prob = _Problem(obs, names, base, table)
+    prob = _Problem(obs, names, base, table, executor)
     u = prob.mu.copy()
     delta = 0.0
     for _ in range(4):
@@ -432,10 +458,13 @@ def fit(
         for i, o in enumerate(obs)
     ]
     if leave_one_out and names and len(obs) > 1:
-        for i, o in enumerate(obs):
+        uis = []
+        for i in range(len(obs)):
             keep = np.array([j for j in range(len(obs)) if j != i])
-            ui = prob.map(u, delta, keep)
-            result.residuals[i].loo_predicted = float(o.predict(prob.values(ui)))
+            uis.append(prob.map(u, delta, keep))
+        prob.prefetch(uis)
+        for i, o in enumerate(obs):
+            result.residuals[i].loo_predicted = float(o.predict(prob.values(uis[i])))
     return result
 
 

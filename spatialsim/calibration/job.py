@@ -235,11 +235,16 @@ def calibrate(
     platform: str = "u280",
     loo: bool = True,
     command: str = "",
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> Calibration:
     """Calibrate against the given measurement files (see docs/calibration.md). ``cu_map``
     maps XRT compute units to region_N, layer or a kernel (a dict, or CU=TARGET strings);
     ``choose`` holds TARGET=V1,V2 structural alternatives; ``noise`` SOURCE=REL strings or
-    a dict of relative noise per source."""
+    a dict of relative noise per source. The simulations of board runs and XRT profiles
+    run in this process (``workers`` = 1), on that many local Dask workers, or on the Dask
+    ``scheduler`` given: each fit step's simulations (every run at every finite-difference
+    point) go out together."""
     from spatialsim.calibration.hls_report import parse_report
     from spatialsim.calibration.measurements import load_board_csv, load_hbm_csv
     from spatialsim.calibration.observations import (
@@ -251,6 +256,7 @@ def calibrate(
     from spatialsim.calibration.profile import profile_doc
     from spatialsim.costmodel.params import CostParams
     from spatialsim.design.templates import build_design
+    from spatialsim.experiment.executor import Executor
     from spatialsim.hardware.platform import get_platform
     from spatialsim.workload.models import get_model
 
@@ -266,6 +272,7 @@ def calibrate(
     if choose and not (board or xrt):
         raise UserError("--choose compares structures on board runs: give --board or --xrt")
     _check_choices(choices)
+    executor = Executor(workers, scheduler)
     xrun = parse_xrt_run(xrt_run, platform, str(xrt)) if xrt else None
     plat_name = platform
     plat = get_platform(platform)
@@ -308,21 +315,24 @@ def calibrate(
                 obs += xrt_observations(xrt_prof, mapping, xrun, c, p, settings, noise["xrt"])
             return obs
 
-        for settings in choices:
-            label = ", ".join(f"{k}={v}" for k, v in settings) or "as built"
-            res = fit(
-                observations(settings),
-                board_names,
-                base,
-                loo and len(choices) == 1,
-                learned,
-            )
-            alternatives.append(Alternative(label, settings, res))
-        alternatives = compare(alternatives)
-        best = alternatives[0]
-        if loo and len(choices) > 1:  # leave-one-out only for the chosen structure
-            res = fit(observations(best.settings), board_names, base, True, learned)
-            best = alternatives[0] = Alternative(best.label, best.settings, res)
+        with executor:
+            for settings in choices:
+                label = ", ".join(f"{k}={v}" for k, v in settings) or "as built"
+                res = fit(
+                    observations(settings),
+                    board_names,
+                    base,
+                    loo and len(choices) == 1,
+                    learned,
+                    executor=executor,
+                )
+                alternatives.append(Alternative(label, settings, res))
+            alternatives = compare(alternatives)
+            best = alternatives[0]
+            if loo and len(choices) > 1:  # leave-one-out only for the chosen structure
+                obs = observations(best.settings)
+                res = fit(obs, board_names, base, True, learned, executor=executor)
+                best = alternatives[0] = Alternative(best.label, best.settings, res)
         fits["board"] = best.result
     meta: dict[str, Any] = {**({"command": command} if command else {})}
     meta.update({k: v for k, v in notes.items() if v})

@@ -255,6 +255,24 @@ def checked_design(
     return design
 
 
+@dataclass(frozen=True)
+class RunTask:
+    """What a worker needs to simulate one measured run at given parameter values: the
+    run's design and platform with the values applied, and the run's settings."""
+
+    design: Design
+    platform: Platform
+    config: RunConfig
+    cards: int
+
+
+def simulate_run(task: RunTask) -> RunResult:
+    """Simulate one :class:`RunTask` (a task for an executor)."""
+    return simulate(
+        task.design, task.platform, task.config, cluster=Cluster(task.platform, task.cards)
+    )
+
+
 class RunPredictor:
     """Simulates one measured run for given parameter values (the last results cached), on
     the run's design with structural ``settings`` applied (``kind.gemv.order=column``...)."""
@@ -274,30 +292,54 @@ class RunPredictor:
         self.run, self.cost, self.platform = run, cost, platform
         self._cache: dict[tuple[tuple[str, float], ...], RunResult] = {}
 
+    @staticmethod
+    def key(values: Values) -> tuple[tuple[str, float], ...]:
+        return tuple(sorted(values.items()))
+
+    def task(self, values: Values) -> RunTask:
+        r = self.run
+        c, p = apply(values, self.cost, self.platform)
+        config = RunConfig(
+            prompt_len=r.prompt_len,
+            gen_len=r.gen_len,
+            layers=r.layers,
+            clock_mhz=r.clock_mhz,
+            params=c,
+            tp=r.tp,
+            pp=r.pp,
+        )
+        return RunTask(apply_design(values, self.design), p, config, r.tp * r.pp)
+
+    def cached(self, values: Values) -> bool:
+        return self.key(values) in self._cache
+
+    def store(self, values: Values, result: RunResult) -> None:
+        if len(self._cache) >= 256:  # the oldest goes: a prefetched batch stays whole
+            del self._cache[next(iter(self._cache))]
+        self._cache[self.key(values)] = result
+
     def __call__(self, values: Values) -> RunResult:
-        key = tuple(sorted(values.items()))
-        hit = self._cache.get(key)
+        hit = self._cache.get(self.key(values))
         if hit is None:
-            r = self.run
-            c, p = apply(values, self.cost, self.platform)
-            hit = simulate(
-                apply_design(values, self.design),
-                p,
-                RunConfig(
-                    prompt_len=r.prompt_len,
-                    gen_len=r.gen_len,
-                    layers=r.layers,
-                    clock_mhz=r.clock_mhz,
-                    params=c,
-                    tp=r.tp,
-                    pp=r.pp,
-                ),
-                cluster=Cluster(p, r.tp * r.pp),
-            )
-            if len(self._cache) > 256:
-                self._cache.clear()
-            self._cache[key] = hit
+            hit = simulate_run(self.task(values))
+            self.store(values, hit)
         return hit
+
+
+def prefetch(sims: list[RunPredictor], points: list[Values], executor: Any) -> None:
+    """Simulate every run of ``sims`` at every value set of ``points`` not simulated yet,
+    together on ``executor``, and keep the results for the predictions to read."""
+    todo: dict[tuple[int, tuple[tuple[str, float], ...]], tuple[RunPredictor, Values]] = {}
+    for sim in sims:
+        for values in points:
+            if not sim.cached(values):
+                todo.setdefault((id(sim), sim.key(values)), (sim, values))
+    if len(todo) < 2:
+        return  # nothing to gain: the prediction simulates it where it stands
+    jobs = list(todo.values())
+    for i, result in executor.map(simulate_run, [sim.task(v) for sim, v in jobs]):
+        sim, values = jobs[i]
+        sim.store(values, result)
 
 
 def board_observations(
@@ -328,7 +370,13 @@ def board_observations(
             if measured is not None:
                 obs.append(
                     Observation(
-                        f"{r.label} {label}", "board", measured, "ms", pick(which, per), noise
+                        f"{r.label} {label}",
+                        "board",
+                        measured,
+                        "ms",
+                        pick(which, per),
+                        noise,
+                        (sim,),
                     )
                 )
     return obs
@@ -416,15 +464,25 @@ def xrt_observations(
         else:
             calls, mean, gap = cus[cu].calls, cus[cu].avg_ms, None
         obs.append(
-            Observation(f"{name} {cu} calls ({target})", "xrt", calls, "calls", part(0), 1e-3)
+            Observation(
+                f"{name} {cu} calls ({target})", "xrt", calls, "calls", part(0), 1e-3, (sim,)
+            )
         )
         obs.append(
-            Observation(f"{name} {cu} ms per call ({target})", "xrt", mean, "ms", part(1), noise)
+            Observation(
+                f"{name} {cu} ms per call ({target})", "xrt", mean, "ms", part(1), noise, (sim,)
+            )
         )
         if gap:
             obs.append(
                 Observation(
-                    f"{name} {cu} gap between calls ({target})", "xrt", gap, "ms", part(2), noise
+                    f"{name} {cu} gap between calls ({target})",
+                    "xrt",
+                    gap,
+                    "ms",
+                    part(2),
+                    noise,
+                    (sim,),
                 )
             )
     return obs

@@ -7,7 +7,13 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spatialsim.cli.common import add_json_option, output_path, positive_int
+from spatialsim.cli.common import (
+    add_executor_options,
+    add_json_option,
+    executor_args,
+    output_path,
+    positive_int,
+)
 from spatialsim.report.text import emit_json, table
 
 if TYPE_CHECKING:
@@ -232,6 +238,7 @@ def add_calibrate_parser(sub: Any) -> None:
     )
     p.add_argument("--platform", default="u280", help="platform the data are from")
     p.add_argument("--no-loo", action="store_true", help="skip leave-one-out refits")
+    add_executor_options(p, "the board runs' simulations", "1")
     p.add_argument(
         "--plot",
         metavar="DIR",
@@ -269,6 +276,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         + [f"--noise {n}" for n in args.noise]
         + [f"--out {args.out}"]
     )
+    workers, scheduler = executor_args(args, 1)
     cal = calibrate(
         board=args.board,
         xrt=args.xrt,
@@ -284,6 +292,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
         platform=args.platform,
         loo=not args.no_loo,
         command=command,
+        workers=workers,
+        scheduler=scheduler,
     )
     written = []
     if args.plot:

@@ -279,3 +279,28 @@ def resolve(args: argparse.Namespace, seq_len: int) -> tuple[ModelConfig, Platfo
     from spatialsim.experiment.session import resolve_design  # the engine, when used
 
     return resolve_design(request_from_args(args), seq_len)
+
+
+def add_executor_options(p: argparse.ArgumentParser, what: str, default_workers: str) -> None:
+    """--workers N | --scheduler ADDR: where ``what`` (independent simulations) run."""
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help=f"local worker processes for {what} (default: {default_workers}; "
+        "1 runs in this process)",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        default=None,
+        help=f"send {what} to an existing Dask scheduler, e.g. tcp://host:8786",
+    )
+
+
+def executor_args(args: argparse.Namespace, default_workers: int) -> tuple[int, str | None]:
+    """(workers, scheduler) from the options :func:`add_executor_options` added."""
+    if args.scheduler:
+        return 1, args.scheduler
+    return (args.workers or default_workers), None

@@ -8,6 +8,8 @@ from typing import Any
 
 from spatialsim.cli.common import (
     add_design_options,
+    add_executor_options,
+    executor_args,
     nonneg_int,
     output_path,
     positive_int,
@@ -38,9 +40,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--out", type=output_path, default=DEFAULT_OUT, help=f"folder (default ./{DEFAULT_OUT})"
     )
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=positive_int, default=1, help="local workers (1)")
-    where.add_argument("--scheduler", metavar="ADDR", default=None, help="a Dask scheduler")
+    add_executor_options(p, "the trials", "1")
     p.set_defaults(func=run)
 
 
@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     from spatialsim.experiment.optimize import optimize, save_front
 
     req = request_from_args(args, args.prompt_len, args.gen_len)
-    rep = optimize(req, args.trials, args.seed, args.workers, args.scheduler, progress_bar())
+    workers, scheduler = executor_args(args, 1)
+    rep = optimize(req, args.trials, args.seed, workers, scheduler, progress_bar())
     groups = list(rep.groups)
     ref = rep.reference.row
     rows = [_row("as built", {}, ref, groups)]

@@ -9,7 +9,9 @@ from typing import Any
 from spatialsim.cli.common import (
     add_design_options,
     add_engine_options,
+    add_executor_options,
     add_json_option,
+    executor_args,
     output_path,
     positive_float,
     positive_int,
@@ -58,6 +60,7 @@ def add_parsers(sub: Any) -> None:
         default=12,
         help="exact simulations per latency table (default 12)",
     )
+    add_executor_options(p, "the latency table's simulations", "1")
     add_json_option(p, "the replay summary JSON")
     p.add_argument(
         "--out",
@@ -113,6 +116,7 @@ def run_replay(args: argparse.Namespace) -> int:
     from spatialsim.experiment.session import replay
 
     req = request_from_args(args)
+    workers, scheduler = executor_args(args, 1)
     report = replay(
         args.trace,
         req,
@@ -120,6 +124,8 @@ def run_replay(args: argparse.Namespace) -> int:
         overlong=args.overlong,
         limit=args.limit,
         progress=progress_bar(),
+        workers=workers,
+        scheduler=scheduler,
     )
     doc = report.to_json()
     if args.out:

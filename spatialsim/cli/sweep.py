@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from spatialsim.cli.common import output_path, positive_int
+from spatialsim.cli.common import add_executor_options, executor_args, output_path
 from spatialsim.cli.progress import progress_bar
 from spatialsim.report.text import table
 
@@ -29,19 +29,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--out", type=output_path, default=DEFAULT_OUT, help=f"folder (default ./{DEFAULT_OUT})"
     )
-    where = p.add_mutually_exclusive_group()
-    where.add_argument(
-        "--workers",
-        type=positive_int,
-        default=None,
-        help="local worker processes (default: one per core; 1 runs in this process)",
-    )
-    where.add_argument(
-        "--scheduler",
-        metavar="ADDR",
-        default=None,
-        help="send the points to an existing Dask scheduler, e.g. tcp://host:8786",
-    )
+    add_executor_options(p, "the points", "one per core")
     p.set_defaults(func=run)
 
 
@@ -49,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from spatialsim.experiment.sweep import load_spec, sweep
 
     spec = load_spec(args.spec)
-    workers = args.workers or (1 if args.scheduler else (os.cpu_count() or 1))
-    outcome = sweep(spec, Path(args.out), workers, args.scheduler, progress_bar())
+    workers, scheduler = executor_args(args, os.cpu_count() or 1)
+    outcome = sweep(spec, Path(args.out), workers, scheduler, progress_bar())
     with open(outcome.table, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     feasible = [r for r in rows if r["feasible"] == "true"]

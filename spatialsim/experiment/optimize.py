@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from spatialsim.errors import UserError
+from spatialsim.experiment.executor import Executor
 from spatialsim.experiment.request import RunRequest
 from spatialsim.experiment.sweep import execute, run_point
 
@@ -125,11 +126,28 @@ def optimize(
         study.enqueue_trial(start)
     done: list[Trial] = []
     batch = max(4, 2 * workers)
+    with Executor(workers, scheduler) as executor:
+        _search(study, req, groups, trials, batch, executor, done, progress)
+    reference = Trial(-1, {}, run_point(req), req)
+    return OptimizeReport(done, pareto(done), groups, reference, _balanced(req, groups))
+
+
+def _search(
+    study: Any,
+    req: RunRequest,
+    groups: dict[str, tuple[str, ...]],
+    trials: int,
+    batch: int,
+    executor: Executor,
+    done: list[Trial],
+    progress: Callable[[int, int, str], None] | None,
+) -> None:
+    """Ask, simulate and tell in batches of ``batch`` trials until ``trials`` are done."""
     while len(done) < trials:
         asked = [study.ask() for _ in range(min(batch, trials - len(done)))]
         params = [{g: t.suggest_categorical(g, WIDTHS) for g in groups} for t in asked]
         reqs = [trial_request(req, groups, p) for p in params]
-        rows = {r["key"]: r for r in execute(reqs, workers, scheduler)}
+        rows = {r["key"]: r for r in execute(reqs, executor)}
         for t, p, r in zip(asked, params, reqs, strict=True):
             trial = Trial(t.number, p, rows[r.key], r)
             t.set_constraint("fits", 0.0 if trial.feasible else 1.0)  # > 0: infeasible
@@ -137,8 +155,6 @@ def optimize(
             done.append(trial)
         if progress is not None:
             progress(len(done), trials, "optimize")
-    reference = Trial(-1, {}, run_point(req), req)
-    return OptimizeReport(done, pareto(done), groups, reference, _balanced(req, groups))
 
 
 def _neighbours(req: RunRequest, groups: dict[str, tuple[str, ...]]) -> list[dict[str, int]]:

@@ -365,15 +365,21 @@ def replay(
     overlong: str = "clip",
     limit: int | None = None,
     progress: Progress | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
     **fields: Any,
 ) -> ReplayReport:
     """Serve ``trace`` (a loaded trace or a trace file) FCFS at batch 1 on the design of
     ``req``: latencies come from exact simulations with every engine option, calibration
-    and override of the request (its prompt and generation lengths are not used)."""
+    and override of the request (its prompt and generation lengths are not used). The
+    latency table's simulations run in this process (``workers`` = 1), on that many local
+    Dask workers, or on the Dask ``scheduler`` given."""
+    from spatialsim.experiment.executor import Executor
     from spatialsim.serving.latency import LatencyModel
     from spatialsim.serving.replay import replay as serve
 
     req = request(req, **fields)
+    executor = Executor(workers, scheduler)
     if overlong not in OVERLONG:
         raise UserError(
             f"overlong {overlong!r} is not one of {', '.join(OVERLONG)}", field="overlong"
@@ -395,15 +401,17 @@ def replay(
     sized = req if req.max_seq_len is not None else req.replace(max_seq_len=longest)
     prep = prepare(sized, longest)
     base = run_config(sized, prep.params, prompt_len=1, gen_len=0, timeline=False)
-    lm = LatencyModel.build(
-        prep.design,
-        prep.platform,
-        max(r.prompt_tokens for r in trace.requests),
-        longest,
-        samples,
-        progress,
-        base=base,
-    )
+    with executor:
+        lm = LatencyModel.build(
+            prep.design,
+            prep.platform,
+            max(r.prompt_tokens for r in trace.requests),
+            longest,
+            samples,
+            progress,
+            base=base,
+            executor=executor,
+        )
     return ReplayReport(
         request=req,
         trace=source,

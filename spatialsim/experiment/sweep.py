@@ -50,6 +50,7 @@ from typing import Any
 
 from spatialsim.costmodel.params import CostParams
 from spatialsim.errors import DeadlockError, UserError
+from spatialsim.experiment.executor import Executor
 from spatialsim.experiment.request import RunRequest
 from spatialsim.tomlio import parse_toml, read_text
 
@@ -446,44 +447,11 @@ def _cell(v: Any) -> Any:
 # ---- execution ----------------------------------------------------------------------------
 
 
-def execute(
-    requests: Sequence[RunRequest],
-    workers: int = 1,
-    scheduler: str | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Rows of ``requests`` in completion order: in this process (``workers`` = 1), on a
-    local Dask cluster of ``workers`` processes, or on the Dask scheduler at ``scheduler``.
-    Workers receive requests and return rows; nothing else crosses."""
-    if not requests:
-        return
-    if scheduler is None and workers == 1:
-        for req in requests:
-            yield run_point(req)
-        return
-    import importlib
-
-    dd: Any = importlib.import_module("distributed")  # untyped: used through Any
-    cluster = None
-    if scheduler is None:
-        cluster = dd.LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        client = dd.Client(cluster)
-    else:
-        try:
-            client = dd.Client(scheduler, timeout=30)
-        except OSError as exc:
-            raise UserError(
-                f"cannot reach the Dask scheduler at {scheduler}: {exc}", field="scheduler"
-            ) from None
-    try:
-        futures = client.map(run_point, list(requests), pure=False)
-        for fut in dd.as_completed(futures):
-            yield fut.result()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+def execute(requests: Sequence[RunRequest], executor: Executor) -> Iterator[dict[str, Any]]:
+    """Rows of ``requests`` in completion order, run by ``executor``: workers receive
+    requests and return rows; nothing else crosses."""
+    for _, row in executor.map(run_point, requests):
+        yield row
 
 
 @dataclass
@@ -502,8 +470,7 @@ def sweep(
     progress: Callable[[int, int, str], None] | None = None,
 ) -> SweepOutcome:
     """Run every point of ``spec`` not yet in ``out``/results.csv and append its row."""
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise UserError(f"workers must be a positive integer, got {workers!r}", field="workers")
+    executor = Executor(workers, scheduler)
     points = spec.requests()
     table = ResultsTable(out, spec)
     try:
@@ -511,7 +478,7 @@ def sweep(
         by_key = {r.key: v for v, r in todo}
         skipped = len(points) - len(todo)
         t0, done = time.perf_counter(), 0
-        for row in execute([r for _, r in todo], workers, scheduler):
+        for row in execute([r for _, r in todo], executor):
             if row["key"] in table.done:
                 continue  # two points with the same request: one row
             table.add(by_key[row["key"]], row)
@@ -521,5 +488,6 @@ def sweep(
                 left = (len(todo) - done) / rate
                 progress(skipped + done, len(points), f"sweep {rate:.1f} pts/s, {left:.0f} s left")
     finally:
+        executor.close()
         table.close()
     return SweepOutcome(len(points), skipped, done, table.path)

@@ -22,6 +22,7 @@ import numpy as np
 
 from spatialsim.design.graph import Design
 from spatialsim.engine.simulator import RunConfig, simulate
+from spatialsim.experiment.executor import Executor
 from spatialsim.hardware.platform import Platform
 
 Progress = Callable[[int, int, str], None]
@@ -35,6 +36,24 @@ def sample_points(low: int, high: int, count: int) -> list[int]:
     geo = np.round(np.geomspace(low, high, count)).astype(int)
     lin = np.round(np.linspace(low, high, count)).astype(int)
     return sorted({low, high, *(int(p) for p in geo), *(int(p) for p in lin)})
+
+
+@dataclass(frozen=True)
+class TablePoint:
+    """One sampled point: a prefill of ``config.prompt_len`` tokens, or (decode_only) one
+    decode step at that context."""
+
+    design: Design
+    platform: Platform
+    config: RunConfig
+
+
+def table_point(point: TablePoint) -> float:
+    """ms of the point's prefill, or of its one decode step (a task for an executor)."""
+    r = simulate(point.design, point.platform, point.config)
+    if point.config.decode_only:
+        return float(r.token_cycles[0] / r.clock_mhz / 1e3)
+    return float(r.ttft_ms)
 
 
 @dataclass
@@ -59,40 +78,39 @@ class LatencyModel:
         samples: int = 12,
         progress: Progress | None = None,
         base: RunConfig | None = None,
+        executor: Executor | None = None,
     ) -> LatencyModel:
         """Simulate the sampled points with ``base``'s engine options (clock, cost
-        constants, layers, granularity, host I/O); its lengths are replaced."""
+        constants, layers, granularity, host I/O); its lengths are replaced. The points
+        are independent: ``executor`` runs them (in this process when None)."""
         pack = design.tokens_per_pack("prefill")
         base = base if base is not None else RunConfig(prompt_len=1)
         packs = sample_points(1, ceil(max_prompt / pack), samples)
         ctxs = sample_points(1, max(1, max_context - 1), samples)
-        total, done = len(packs) + len(ctxs), 0
-        pre = []
-        for n in packs:
-            r = simulate(
+        points = [
+            TablePoint(
                 design,
                 platform,
                 replace(base, prompt_len=min(n * pack, max_prompt), gen_len=0, decode_only=False),
             )
-            pre.append(r.ttft_ms)
-            done += 1
+            for n in packs
+        ] + [
+            TablePoint(design, platform, replace(base, prompt_len=c, gen_len=1, decode_only=True))
+            for c in ctxs
+        ]
+        ms = [0.0] * len(points)
+        for done, (i, value) in enumerate((executor or Executor()).map(table_point, points), 1):
+            ms[i] = value
             if progress:
-                progress(done, total, "latency table")
-        dec = []
-        for c in ctxs:
-            r = simulate(design, platform, replace(base, prompt_len=c, gen_len=1, decode_only=True))
-            dec.append(r.token_cycles[0] / r.clock_mhz / 1e3)
-            done += 1
-            if progress:
-                progress(done, total, "latency table")
+                progress(done, len(points), "latency table")
         return cls(
             pack,
             np.array(packs, float),
-            np.array(pre),
+            np.array(ms[: len(packs)]),
             np.array(ctxs, float),
-            np.array(dec),
+            np.array(ms[len(packs) :]),
             max_context,
-            total,
+            len(points),
         )
 
     def prefill(self, prompt: int) -> float:

@@ -26,19 +26,25 @@ def bare(events: int, launches: int, kernels: int) -> tuple[float, int]:
     """Wall seconds for bare SimPy to run ``launches`` waves of ``kernels`` processes that
     together schedule about ``events`` events; returns (seconds, events scheduled)."""
     env = simpy.Environment()
-    # per wave: one Initialize and one end event per process, one AllOf, then the pairs
-    pairs = max(1, (events // launches - 2 * kernels - 1) // (2 * kernels))
+    # per wave: one Initialize and one end event per process and one AllOf; the rest are
+    # pairs (a timeout, a triggered event) spread over every process of every wave
+    pairs = max(0, events - launches * (2 * kernels + 1) - 2) // 2
+    base, extra = divmod(pairs, launches * kernels)
 
-    def worker(i: int) -> simpy.events.ProcessGenerator:
-        for _ in range(pairs):
+    def worker(i: int, n: int) -> simpy.events.ProcessGenerator:
+        for _ in range(n):
             yield env.timeout(1 + i % 3)
             ev = env.event()
             ev.succeed()
             yield ev
 
     def driver() -> simpy.events.ProcessGenerator:
-        for _ in range(launches):
-            yield env.all_of([env.process(worker(i)) for i in range(kernels)])
+        for j in range(launches):
+            procs = []
+            for i in range(kernels):
+                n = base + (1 if j * kernels + i < extra else 0)
+                procs.append(env.process(worker(i, n)))
+            yield env.all_of(procs)
 
     env.process(driver())
     t0 = time.perf_counter()

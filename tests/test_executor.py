@@ -21,11 +21,11 @@ from spatialsim.calibration.observations import board_observations
 from spatialsim.cli.main import main
 from spatialsim.costmodel.params import CostParams
 from spatialsim.errors import DeadlockError, UserError
-from spatialsim.experiment.executor import Executor
+from spatialsim.executor import Executor
 from spatialsim.hardware.platform import get_platform
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_calibration import board_csv  # noqa: E402
+from test_calibration import board_csv
 
 
 def square(x: int) -> int:

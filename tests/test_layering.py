@@ -49,6 +49,7 @@ ALLOWED = {
     "golden": {"golden"},
     "serving": {
         "errors",
+        "executor",
         "workload",
         "hardware",
         "design",
@@ -59,6 +60,7 @@ ALLOWED = {
     },
     "calibration": {
         "errors",
+        "executor",
         "constants",
         "fileutil",
         "tomlio",
@@ -73,6 +75,7 @@ ALLOWED = {
     },
     "experiment": {
         "errors",
+        "executor",
         "constants",
         "tomlio",
         "fileutil",

@@ -389,7 +389,7 @@ def fit(
     executor: Any = None,
 ) -> FitResult:
     """The posterior of ``candidates`` given ``obs``, each starting from its prior. With an
-    ``executor`` (:class:`spatialsim.experiment.executor.Executor`), the simulations behind
+    ``executor`` (:class:`spatialsim.executor.Executor`), the simulations behind
     each step's predictions (every board run, at every finite-difference point) run on it
     together."""
     if not obs:

@@ -256,7 +256,7 @@ def calibrate(
     from spatialsim.calibration.profile import profile_doc
     from spatialsim.costmodel.params import CostParams
     from spatialsim.design.templates import build_design
-    from spatialsim.experiment.executor import Executor
+    from spatialsim.executor import Executor
     from spatialsim.hardware.platform import get_platform
     from spatialsim.workload.models import get_model
 

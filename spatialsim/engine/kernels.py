@@ -90,17 +90,47 @@ class Kernel:
         self.params = params
         self.gran = gran
         self.launch = env.now
+        self.ahead = 0.0  # cycles this kernel has run ahead of the shared clock
         self.waiting: tuple[Fifo, str] | None = None
         self.done = False
+
+    # -- time: a kernel runs ahead of the shared clock until it touches shared state -----
+    @property
+    def now(self) -> float:
+        """This kernel's own cycle: the shared clock plus the time it has spent alone since
+        it last touched a FIFO, a memory channel or a link (see :meth:`sync`)."""
+        return self.env.now + self.ahead
+
+    def sync(self) -> Proc:
+        """Let the shared clock catch up with this kernel before it touches shared state.
+
+        Time a kernel spends on its own (computing, waiting for memory it has already
+        requested, processing words it has already taken) affects nobody until its next
+        transfer, so consecutive stretches of it are one SimPy timeout, not one each; the
+        transfer then happens at exactly the cycle it would have.
+        """
+        ahead = self.ahead
+        if ahead:
+            self.ahead = 0.0
+            yield self.env.timeout(ahead)
 
     # -- primitives (generators: ``yield from``) ------------------------------------------
     def busy(self, cycles: float) -> Proc:
         if cycles > 0:
-            yield self.env.timeout(cycles)
+            start = self.env.now + self.ahead
+            self.ahead += cycles
             self.busy_cycles += cycles
             if self.span is not None:
-                now = self.env.now
-                self.span(BUSY, now - cycles, now)
+                self.span(BUSY, start, start + cycles)
+        return
+        yield  # a generator that spends time without an event
+
+    def request(self, stream: Stream, nbytes: float) -> Generator[simpy.Event, Any, float]:
+        """Issue ``nbytes`` on a memory stream at this kernel's cycle; return when they
+        complete (channels serve requests in the order of the cycles they are issued)."""
+        if self.ahead:
+            yield from self.sync()
+        return stream.request(self.env.now, nbytes)
 
     def get(self, fifo: Fifo, words: int) -> Proc:
         """Take ``words``; charge the wait (and any link latency) as starved."""
@@ -112,9 +142,11 @@ class Kernel:
         Cut-through: when the kernel had to wait for words that trickled out of the
         producer over ``span`` cycles, it would have processed them as they arrived, so
         the overlap of its work with that arrival is charged as busy, not starved; only
-        what is left after the last word arrives still takes time.
+        what is left after the last word arrives still takes time (run ahead: no event).
         """
         env = self.env
+        if self.ahead:
+            yield from self.sync()
         t0 = env.now
         ev = fifo.get(words)
         if ev is not None:
@@ -133,7 +165,7 @@ class Kernel:
             remaining = max(last_word, start + cycles - arrived)
         delay = arrived - now + remaining
         if delay > 0:
-            yield env.timeout(delay)
+            self.ahead = delay
         starved = arrived - t0 - (cycles - remaining)
         if starved > 0:
             self.charge(STARVED, starved, fifo.name)
@@ -142,33 +174,46 @@ class Kernel:
         self.busy_cycles += cycles
         if self.span is not None:
             self.span(STARVED, t0, t0 + starved)
-            self.span(BUSY, t0 + starved, env.now)
+            self.span(BUSY, t0 + starved, now + self.ahead)
 
     def put(self, fifo: Fifo, words: int, span: float = 0.0) -> Proc:
+        if self.ahead:
+            yield from self.sync()
         if fifo.link is not None:  # an inter-card (or on-chip ring) link: serialise first
             yield from self._serialise(fifo, words)
         ev = fifo.put(words, span)
         if ev is not None:
-            t0 = self.env.now
-            self.waiting = (fifo, "put")
-            yield ev
-            self.waiting = None
-            now = self.env.now
-            self.charge(BLOCKED, now - t0, fifo.name)
-            if self.span is not None:
-                self.span(BLOCKED, t0, now)
+            yield from self._blocked(fifo, ev)
+
+    def _blocked(self, fifo: Fifo, ev: simpy.Event) -> Proc:
+        """Wait for a put that did not fit; charged as blocked on ``fifo``."""
+        t0 = self.env.now
+        self.waiting = (fifo, "put")
+        yield ev
+        self.waiting = None
+        now = self.env.now
+        self.charge(BLOCKED, now - t0, fifo.name)
+        if self.span is not None:
+            self.span(BLOCKED, t0, now)
 
     def emit(self, words: int, fifos: list[Fifo] | None = None, span: float = 0.0) -> Proc:
         """Write ``words`` to each output FIFO (one word per transfer in fine mode);
         ``span``: cycles spent producing them (0 for a finished block)."""
         targets = self.outs if fifos is None else fifos
+        if self.ahead:
+            yield from self.sync()
         if self.gran.chunks_per_row is None:
             for fifo in targets:
                 for _ in range(words):
                     yield from self.put(fifo, 1, span / words if words else 0.0)
-        else:
-            for fifo in targets:
+            return
+        for fifo in targets:  # the common case inline: an on-chip FIFO with room
+            if fifo.link is not None:
                 yield from self.put(fifo, words, span)
+                continue
+            ev = fifo.put(words, span)
+            if ev is not None:
+                yield from self._blocked(fifo, ev)
 
     def send(self, fifo: Fifo, words: int) -> Proc:
         """Send ``words`` over the link behind ``fifo`` (a put: any FIFO with a link
@@ -187,12 +232,15 @@ class Kernel:
                 self.span(BLOCKED, now, ready)
 
     def wait_memory(self, ready: float) -> Proc:
-        now = self.env.now
+        """Wait until memory requested earlier is ready (run ahead: no event)."""
+        now = self.env.now + self.ahead
         if ready > now:
-            yield self.env.timeout(ready - now)
+            self.ahead += ready - now
             self.charge(HBM_WAIT, ready - now, ",".join(getattr(self.p, "ports", ())))
             if self.span is not None:
                 self.span(HBM_WAIT, now, ready)
+        return
+        yield
 
     def consume(self, fifo: Fifo, words: int, cycles_per_word: float = 1.0) -> Proc:
         """Read ``words`` in chunks, spending ``cycles_per_word`` on each (a pipelined loop)."""
@@ -224,5 +272,6 @@ class Kernel:
 
     def run(self) -> Proc:
         yield from kind(self.kind).body(self)
+        yield from self.sync()
         self.charge(BUSY, self.busy_cycles)
         self.done = True

@@ -187,6 +187,7 @@ class Simulation:
         self._where = ("prefill", 0)
         self._host_done = False
         self._kparams: dict[str, Any] = {}
+        self._estimates: dict[tuple[int, Any], Any] = {}  # isolated estimates, computed once
         self._handoff: dict[str, frozenset[str]] = {}
         self._mem_of: dict[str, MemorySystem] = {}
 

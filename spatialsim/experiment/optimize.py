@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from spatialsim.errors import UserError
-from spatialsim.experiment.executor import Executor
+from spatialsim.executor import Executor
 from spatialsim.experiment.request import RunRequest
 from spatialsim.experiment.sweep import execute, run_point
 

@@ -374,7 +374,7 @@ def replay(
     and override of the request (its prompt and generation lengths are not used). The
     latency table's simulations run in this process (``workers`` = 1), on that many local
     Dask workers, or on the Dask ``scheduler`` given."""
-    from spatialsim.experiment.executor import Executor
+    from spatialsim.executor import Executor
     from spatialsim.serving.latency import LatencyModel
     from spatialsim.serving.replay import replay as serve
 

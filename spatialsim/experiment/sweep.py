@@ -50,7 +50,7 @@ from typing import Any
 
 from spatialsim.costmodel.params import CostParams
 from spatialsim.errors import DeadlockError, UserError
-from spatialsim.experiment.executor import Executor
+from spatialsim.executor import Executor
 from spatialsim.experiment.request import RunRequest
 from spatialsim.tomlio import parse_toml, read_text
 

@@ -130,7 +130,7 @@ def matmul_body(k: KernelProcess) -> Proc:
     fine = k.gran.chunks_per_row is None and not whole
     block_out = split(head_out, blocks)
     for _ in k.step.pack_sizes():
-        start = k.env.now
+        start = k.now
         for hg in k.gran.split(p.heads):
             yield from k.busy(hg * prologue)
             if inp is not None:  # the first block's reduction loop reads the row
@@ -151,7 +151,7 @@ def matmul_body(k: KernelProcess) -> Proc:
                     yield from k.emit(hg * head_out, span=hg * blocks * block - block)
         if whole:  # written from the other half of a double-buffered output row
             out = p.heads * head_out
-            yield from k.emit(out, span=min(float(out), k.env.now - start))
+            yield from k.emit(out, span=min(float(out), k.now - start))
     yield from k.busy(drain_cycles(matmul_estimate(k.name, p, k.step, k.params)))
 
 

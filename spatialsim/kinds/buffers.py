@@ -94,17 +94,18 @@ def kv_body(k: KernelProcess) -> Proc:
     f, ii = p.features, p.ii
     elem = p.act_bits / 8
     fw = words(f, p.vector)
-    load_ready = k.env.now
+    load_ready = k.now
     if k.step.cached:
-        load_ready = k.open(k.step.cached * f * elem).request(k.env.now, k.step.cached * f * elem)
+        cached = k.step.cached * f * elem
+        load_ready = yield from k.request(k.open(cached), cached)
     writes = k.open(k.step.tokens * f * elem, write=True)
     inp = k.stream_in()
-    last = k.env.now
+    last = k.now
     fitted = row_store_fitted(fw, k.params)
     for ntok in k.step.pack_sizes():
         for w in k.gran.split(fw):
             yield from k.take(inp, w, w * ii, ii)
-            last = writes.request(k.env.now, w * p.vector * ntok * elem)
+            last = yield from k.request(writes, w * p.vector * ntok * elem)
         yield from k.busy(SIMPLE_DEPTH - ii + fitted)
     yield from k.wait_memory(load_ready)
     yield from k.emit(1)

@@ -177,7 +177,7 @@ def body(k: KernelProcess) -> Proc:
         yield from k.busy(SIMPLE_DEPTH - 1)
         done = sent = 0  # outputs computed, words written
         for g in groups:
-            ready = weights.request(k.env.now, g * pass_bytes)
+            ready = yield from k.request(weights, g * pass_bytes)
             yield from k.busy(g * pass_cycles)
             yield from k.wait_memory(ready)
             done = min(n, done + g * per_pass)
@@ -198,7 +198,7 @@ def column_body(k: KernelProcess, p: GemvParams) -> Proc:
     vec = p.vector
     for _ in range(k.step.tokens):
         for c in k.gran.split(p.words_in):
-            ready = weights.request(k.env.now, c * vec * element_bytes)
+            ready = yield from k.request(weights, c * vec * element_bytes)
             yield from k.take(inp, c, c * vec * passes, float(vec * passes))
             yield from k.wait_memory(ready)
         yield from k.busy(depth - 1)

@@ -142,10 +142,10 @@ def body(k: KernelProcess) -> Proc:
     for _ in k.step.pack_sizes():
         left = n
         if whole:
-            start = k.env.now
+            start = k.now
         yield from k.busy(prologue)
         for gi, g in enumerate(groups):
-            ready = weights.request(k.env.now, g * block_bytes)
+            ready = yield from k.request(weights, g * block_bytes)
             if gi == 0:
                 yield from k.consume(inp, kdim)
                 yield from k.busy(tail + (g - 1) * block)
@@ -159,7 +159,7 @@ def body(k: KernelProcess) -> Proc:
                 yield from k.emit(out, span=(g - 1) * block)
         if whole:
             # the finished row is written from the other half of the output buffer
-            yield from k.emit(n, span=min(float(n), k.env.now - start))
+            yield from k.emit(n, span=min(float(n), k.now - start))
     yield from k.busy(drain_cycles(estimate(k.name, p, k.step, k.params)))
 
 

@@ -91,7 +91,7 @@ def loader_body(k: KernelProcess) -> Proc:
     for ntok in sizes:
         bytes_per_word = ntok * FP32_BYTES * vec
         for w in k.gran.split(f):
-            ready = stream.request(k.env.now, w * bytes_per_word)
+            ready = yield from k.request(stream, w * bytes_per_word)
             yield from k.busy(w)
             yield from k.wait_memory(ready)
             yield from k.emit(w, span=w)
@@ -104,11 +104,11 @@ def writer_body(k: KernelProcess) -> Proc:
     sizes = k.step.pack_sizes()
     stream = k.open(sum(sizes) * k.p.features * FP32_BYTES, write=True)
     inp = k.stream_in()
-    last = k.env.now
+    last = k.now
     for ntok in sizes:
         for w in k.gran.split(f):
             yield from k.take(inp, w, w, 1.0)
-            last = stream.request(k.env.now, w * vec * ntok * FP32_BYTES)
+            last = yield from k.request(stream, w * vec * ntok * FP32_BYTES)
         yield from k.busy(SIMPLE_DEPTH - 1)
     yield from k.wait_memory(last)
 

@@ -170,7 +170,8 @@ def body(k: KernelProcess) -> Proc:
             yield from k.busy(p.issue_cycles)
             if ins.nbytes:
                 stream = k.open(ins.extent, ins.write)
-                yield from k.wait_memory(stream.request(k.env.now, ins.nbytes))
+                ready = yield from k.request(stream, ins.nbytes)
+                yield from k.wait_memory(ready)
         elif p.unit == "router":
             yield from k.busy(p.issue_cycles)
             words = ceil(ins.nbytes * 8 / p.router_bits)

@@ -22,7 +22,7 @@ import numpy as np
 
 from spatialsim.design.graph import Design
 from spatialsim.engine.simulator import RunConfig, simulate
-from spatialsim.experiment.executor import Executor
+from spatialsim.executor import Executor
 from spatialsim.hardware.platform import Platform
 
 Progress = Callable[[int, int, str], None]

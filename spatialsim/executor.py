@@ -84,7 +84,7 @@ class Executor:
             self._client = dd.Client(self._cluster)
         else:
             try:
-                self._client = dd.Client(self.scheduler, timeout=30)
+                self._client = dd.Client(self.scheduler, timeout=10)  # a live one answers in ms
             except OSError as exc:
                 raise UserError(
                     f"cannot reach the Dask scheduler at {self.scheduler}: {exc}",

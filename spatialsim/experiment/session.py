@@ -174,7 +174,14 @@ def simulate(
     """Simulate ``req`` (or a request built from ``fields``; given both, ``fields`` replace
     the request's) and return its report."""
     req = request(req, **fields)
-    prep = prepare(req)
+    return simulate_prepared(req, prepare(req), progress)
+
+
+def simulate_prepared(
+    req: RunRequest, prep: Prepared, progress: Progress | None = None
+) -> RunReport:
+    """:func:`simulate` of a request already resolved by :func:`prepare` (a sweep resolves
+    each point once, to check its fit, and simulates what it resolved)."""
     config = run_config(req, prep.params)
     cluster = cluster_of(req, prep.platform)
     card = shard(prep.design, req.tp)

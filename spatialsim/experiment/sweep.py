@@ -295,7 +295,7 @@ def run_point(req: RunRequest) -> dict[str, Any]:
     """The row of one point (never raises): feasibility first, then the simulation."""
     from spatialsim.design.parallel import shard
     from spatialsim.design.resources import check_fit
-    from spatialsim.experiment.session import prepare, simulate
+    from spatialsim.experiment.session import prepare, simulate_prepared
 
     t0 = time.perf_counter()
     row: dict[str, Any] = {"key": req.key, "feasible": False, "reason": "", "error": ""}
@@ -314,7 +314,7 @@ def run_point(req: RunRequest) -> dict[str, Any]:
     for r in ("dsp", "lut", "ff", "bram36", "uram"):
         row[r] = max(rep.total[r] for rep in reports)
     try:
-        rep = simulate(req)
+        rep = simulate_prepared(req, prep)
     except DeadlockError as exc:
         row["reason"] = "deadlock: " + str(exc).splitlines()[0]
         row["wall_s"] = time.perf_counter() - t0

@@ -12,6 +12,7 @@ import math
 import types
 import typing
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -304,11 +305,17 @@ def builtin_platform_text(name: str) -> str:
     return builtin_text("spatialsim.hardware", f"{name}.toml")
 
 
+@cache
+def _builtin_platform(name: str) -> Platform:
+    """A built-in platform, parsed once per process (platforms are frozen)."""
+    origin = f"built-in platform {name}"
+    return platform_from_dict(parse_toml(builtin_platform_text(name), origin), origin)
+
+
 def get_platform(spec: str) -> Platform:
     """A built-in platform by name, or a user's TOML file by path."""
     if spec in BUILTIN_PLATFORMS:
-        origin = f"built-in platform {spec}"
-        return platform_from_dict(parse_toml(builtin_platform_text(spec), origin), origin)
+        return _builtin_platform(spec)
     path = Path(spec)
     if path.suffix == ".toml" or path.exists():
         if not path.exists():

@@ -50,13 +50,28 @@ class KindSpec:
         return self.params.schema()
 
     def of(self, kernel: str, attrs: Mapping[str, Any]) -> Any:
-        """The typed, validated parameters of node ``kernel``."""
-        return self.params.from_attrs(kernel, attrs)
+        """The typed, validated parameters of node ``kernel``; the same attributes give
+        the same (frozen) parameters, checked once per process."""
+        try:
+            key = (kernel, tuple(attrs.items()))
+            hit = _CHECKED.get(key)
+        except TypeError:  # an unhashable value: check it where it stands
+            return self.params.from_attrs(kernel, attrs)
+        if hit is None:
+            hit = self.params.from_attrs(kernel, attrs)
+            if len(_CHECKED) >= 65536:
+                _CHECKED.clear()
+            _CHECKED[key] = hit
+        return hit
 
     def partial(self, kernel: str, attrs: Mapping[str, Any]) -> Any:
         """Parameters from a mapping that may hold only some of them (cost queries)."""
         return self.params.from_partial(kernel, attrs)
 
+
+# (kernel, attributes) -> validated parameters: designs are rebuilt for every sweep point
+# and checked in several places, with mostly the same kernels
+_CHECKED: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = {}
 
 PARTS = ("params", "work", "estimate", "body", "hls", "resources")
 REGISTRY: dict[str, KindSpec] = {}

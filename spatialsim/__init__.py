@@ -41,6 +41,7 @@ _API = {
     "calibrate": "spatialsim.calibration.job",
     "compare": "spatialsim.experiment.compare",
     "sweep": "spatialsim.experiment.sweep",
+    "optimize": "spatialsim.experiment.optimize",
     "parse_spec": "spatialsim.experiment.sweep",
     "load_spec": "spatialsim.experiment.sweep",
     "Calibration": "spatialsim.calibration.job",
@@ -62,6 +63,7 @@ __all__ = [
     "kernels",
     "load_spec",
     "load_trace",
+    "optimize",
     "parse_spec",
     "replay",
     "simulate",
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
     from spatialsim.calibration.job import Calibration, calibrate
     from spatialsim.errors import DeadlockError, UserError
     from spatialsim.experiment.compare import compare
+    from spatialsim.experiment.optimize import optimize
     from spatialsim.experiment.reports import (
         AnalysisReport,
         KernelsReport,

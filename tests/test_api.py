@@ -288,3 +288,15 @@ def test_advice_names_the_option_on_the_command_line(capsys: pytest.CaptureFixtu
     assert err.value.field == "max_seq_len"
     assert main(["run", "--prompt-len", "64", "--max-seq-len", "32"]) == 2
     assert "rebuild with --max-seq-len 80" in capsys.readouterr().err
+
+
+def test_optimize_from_python_keeps_the_undominated_trials() -> None:
+    from spatialsim.experiment.optimize import pareto
+
+    req = ss.RunRequest(design="chen2024-w4a8", prompt_len=64, gen_len=1)
+    rep = ss.optimize(req, trials=8, objectives=("ttft_ms", "dsp"))
+    assert rep.objectives == ("ttft_ms", "dsp") and len(rep.trials) == 8
+    assert [t.number for t in rep.front] == [t.number for t in pareto(rep.trials)]
+    assert rep.front and all(t.feasible for t in rep.front)
+    with pytest.raises(UserError, match="unknown objective 'area'"):
+        ss.optimize(req, trials=2, objectives=("area",))

@@ -72,3 +72,41 @@ def test_the_front_keeps_only_undominated_feasible_trials() -> None:
     trials = [t(0, 1, 1, 5), t(1, 2, 2, 6), t(2, 0.5, 3, 4), t(3, 0.1, 0.1, 0.1, ok=False),
               t(4, 1, 1, 5)]  # fmt: skip
     assert [x.number for x in pareto(trials)] == [2, 0]
+
+
+def test_the_objectives_are_a_choice_and_the_front_is_undominated_in_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spatialsim.cli.main import main
+
+    out = tmp_path / "two"
+    args = ["optimize", "--prompt-len", "64", "--gen-len", "1", "--trials", "16"]
+    assert main([*args, "--objectives", "ttft_ms,dsp", "--out", str(out)]) == 0
+    assert "on the front of ttft_ms, dsp" in capsys.readouterr().out
+    with open(out / "pareto.csv", encoding="utf-8", newline="") as f:
+        rows = [(float(r["ttft_ms"]), float(r["dsp"])) for r in csv.DictReader(f)]
+    with open(out / "trials.csv", encoding="utf-8", newline="") as f:
+        fits = [(float(r["ttft_ms"]), float(r["dsp"])) for r in csv.DictReader(f)
+                if r["feasible"] == "true"]  # fmt: skip
+    assert len(rows) >= 2
+    for a in rows:  # nothing that fits is at least as good in both and better in one
+        assert not any(b[0] <= a[0] and b[1] <= a[1] and b != a for b in fits), a
+
+
+@pytest.mark.parametrize(
+    ("objectives", "says"),
+    [
+        ("ttft_ms,speed", "unknown objective 'speed'; valid: ttft_ms, tpot_ms, dsp"),
+        ("dsp,dsp", "names one twice"),
+        (",", "give at least one of"),
+    ],
+)
+def test_bad_objectives_are_refused(
+    objectives: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spatialsim.cli.main import main
+
+    assert main(["optimize", "--objectives", objectives, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()

@@ -16,6 +16,7 @@ from spatialsim.cli.common import (
     request_from_args,
 )
 from spatialsim.cli.progress import progress_bar
+from spatialsim.experiment.optimize import OBJECTIVE_CHOICES, OBJECTIVES
 from spatialsim.fileutil import atomic_folder
 from spatialsim.report.text import table
 
@@ -25,7 +26,7 @@ DEFAULT_OUT = "spatialsim-optimize"
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "optimize",
-        help="search a design's array sizes for the Pareto front of TTFT, TPOT and DSPs",
+        help="search a design's array sizes for the Pareto front of latency and resources",
         description="NSGA-II (Optuna) over the widths of the design's Q/K/V/O, attention "
         "and FFN arrays, every trial simulated, infeasible ones (resources per SLR, ports, "
         "clock, deadlock) kept off the front. Writes OUT/pareto.csv, OUT/trials.csv and "
@@ -37,6 +38,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--gen-len", type=nonneg_int, default=8, help="generated tokens (8)")
     p.add_argument("--trials", type=positive_int, default=48, help="trials (48)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="sampler seed (0)")
+    p.add_argument(
+        "--objectives",
+        default=",".join(OBJECTIVES),
+        metavar="A,B,...",
+        help=f"what to minimise, of {', '.join(OBJECTIVE_CHOICES)} (resources: the peak "
+        f"over bitstreams; default {','.join(OBJECTIVES)})",
+    )
     p.add_argument(
         "--out", type=output_path, default=DEFAULT_OUT, help=f"folder (default ./{DEFAULT_OUT})"
     )
@@ -53,6 +61,8 @@ def _row(name: str, params: dict[str, Any], row: dict[str, Any], groups: list[st
         f"{row['tpot_ms']:.3f}" if ok and row.get("tpot_ms") else "",
         f"{row.get('dsp', 0):,.0f}" if row.get("dsp") else "",
         f"{row.get('lut', 0):,.0f}" if row.get("lut") else "",
+        f"{row.get('bram36', 0):,.0f}" if ok else "",
+        f"{row.get('uram', 0):,.0f}" if ok else "",
     ]
 
 
@@ -61,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     req = request_from_args(args, args.prompt_len, args.gen_len)
     workers, scheduler = executor_args(args, 1)
-    rep = optimize(req, args.trials, args.seed, workers, scheduler, progress_bar())
+    rep = optimize(req, args.trials, args.seed, workers, scheduler, progress_bar(), args.objectives)
     groups = list(rep.groups)
     ref = rep.reference.row
     rows = [_row("as built", {}, ref, groups)]
@@ -71,9 +81,10 @@ def run(args: argparse.Namespace) -> int:
     lines = [
         f"{req.design} for {req.model or 'gpt2-medium'} on {req.platform}, prompt "
         f"{req.prompt_len}, {req.gen_len} generated: {len(rep.trials)} trials, "
-        f"{sum(t.feasible for t in rep.trials)} fit, {len(rep.front)} on the front",
+        f"{sum(t.feasible for t in rep.trials)} fit, {len(rep.front)} on the front of "
+        f"{', '.join(rep.objectives)}",
         "",
-        table(["design", *groups, "TTFT ms", "TPOT ms", "DSP", "LUT"], rows),
+        table(["design", *groups, "TTFT ms", "TPOT ms", "DSP", "LUT", "BRAM36", "URAM"], rows),
         "",
     ]
     better = [

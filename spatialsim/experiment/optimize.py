@@ -1,6 +1,7 @@
 """Multi-objective design search: NSGA-II (Optuna) over a design's array sizes, every
-trial a full simulation on the sweep's executor, minimising TTFT, TPOT and DSPs under the
-platform's resource limits; the Pareto front and the paper's balanced design side by side.
+trial a full simulation on the sweep's executor, minimising TTFT, TPOT and resources (DSP,
+LUT, BRAM, URAM by default; any subset of :data:`OBJECTIVE_CHOICES`) under the platform's
+resource limits; the Pareto front and the paper's balanced design side by side.
 
 The search space is read from the design: kernels with a ``cols`` parameter (systolic
 linears and attention arrays) in three groups that the paper balances together (Eqs.
@@ -33,7 +34,10 @@ GROUPS = {
     "ffn_cols": ("ffn1", "ffn2"),
 }
 WIDTHS = (1, 2, 4, 8, 16, 32, 64, 128)
-OBJECTIVES = ("ttft_ms", "tpot_ms", "dsp")
+# what can be minimised (columns of a sweep row), and the default: latency and every
+# resource the issue names (DSP, LUT, BRAM, URAM), the peak of any bitstream
+OBJECTIVE_CHOICES = ("ttft_ms", "tpot_ms", "dsp", "lut", "ff", "bram36", "uram")
+OBJECTIVES = ("ttft_ms", "tpot_ms", "dsp", "lut", "bram36", "uram")
 INFEASIBLE = 1e12  # objective value of a trial that does not fit (kept off the front)
 
 
@@ -43,6 +47,7 @@ class Trial:
     params: dict[str, int]
     row: dict[str, Any]
     request: RunRequest
+    minimise: tuple[str, ...] = OBJECTIVES
 
     @property
     def feasible(self) -> bool:
@@ -50,8 +55,29 @@ class Trial:
 
     def objectives(self) -> tuple[float, ...]:
         if not self.feasible:
-            return (INFEASIBLE,) * len(OBJECTIVES)
-        return tuple(float(self.row.get(o) or 0.0) for o in OBJECTIVES)
+            return (INFEASIBLE,) * len(self.minimise)
+        return tuple(float(self.row.get(o) or 0.0) for o in self.minimise)
+
+
+def check_objectives(objectives: Any) -> tuple[str, ...]:
+    """``objectives`` as a tuple of known, distinct names (a UserError names the bad one)."""
+    if isinstance(objectives, str):
+        objectives = [o.strip() for o in objectives.split(",") if o.strip()]
+    out = tuple(objectives)
+    if not out:
+        raise UserError(
+            f"objectives: give at least one of {', '.join(OBJECTIVE_CHOICES)}",
+            field="objectives",
+        )
+    for o in out:
+        if o not in OBJECTIVE_CHOICES:
+            raise UserError(
+                f"unknown objective {o!r}; valid: {', '.join(OBJECTIVE_CHOICES)}",
+                field="objectives",
+            )
+    if len(set(out)) != len(out):
+        raise UserError(f"objectives: {', '.join(out)} names one twice", field="objectives")
+    return out
 
 
 def space(req: RunRequest) -> dict[str, tuple[str, ...]]:
@@ -103,6 +129,7 @@ class OptimizeReport:
     groups: dict[str, tuple[str, ...]]
     reference: Trial
     balanced: dict[str, Any]
+    objectives: tuple[str, ...] = OBJECTIVES
 
 
 def optimize(
@@ -112,24 +139,28 @@ def optimize(
     workers: int = 1,
     scheduler: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    objectives: Any = OBJECTIVES,
 ) -> OptimizeReport:
-    """NSGA-II over the array widths of ``req``'s design (see the module docstring)."""
+    """NSGA-II over the array widths of ``req``'s design (see the module docstring),
+    minimising ``objectives`` (names of :data:`OBJECTIVE_CHOICES`)."""
     import optuna
 
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise UserError(f"trials must be a positive integer, got {trials!r}", field="trials")
+    minimise = check_objectives(objectives)
     groups = space(req)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.NSGAIISampler(seed=seed, population_size=max(8, min(24, trials // 3)))
-    study = optuna.create_study(directions=["minimize"] * len(OBJECTIVES), sampler=sampler)
+    study = optuna.create_study(directions=["minimize"] * len(minimise), sampler=sampler)
     for start in _neighbours(req, groups)[:trials]:
         study.enqueue_trial(start)
     done: list[Trial] = []
     batch = max(4, 2 * workers)
     with Executor(workers, scheduler) as executor:
-        _search(study, req, groups, trials, batch, executor, done, progress)
-    reference = Trial(-1, {}, run_point(req), req)
-    return OptimizeReport(done, pareto(done), groups, reference, _balanced(req, groups))
+        _search(study, req, groups, trials, batch, executor, done, progress, minimise)
+    reference = Trial(-1, {}, run_point(req), req, minimise)
+    balanced = _balanced(req, groups)
+    return OptimizeReport(done, pareto(done), groups, reference, balanced, minimise)
 
 
 def _search(
@@ -141,6 +172,7 @@ def _search(
     executor: Executor,
     done: list[Trial],
     progress: Callable[[int, int, str], None] | None,
+    minimise: tuple[str, ...],
 ) -> None:
     """Ask, simulate and tell in batches of ``batch`` trials until ``trials`` are done."""
     while len(done) < trials:
@@ -149,7 +181,7 @@ def _search(
         reqs = [trial_request(req, groups, p) for p in params]
         rows = {r["key"]: r for r in execute(reqs, executor)}
         for t, p, r in zip(asked, params, reqs, strict=True):
-            trial = Trial(t.number, p, rows[r.key], r)
+            trial = Trial(t.number, p, rows[r.key], r, minimise)
             t.set_constraint("fits", 0.0 if trial.feasible else 1.0)  # > 0: infeasible
             study.tell(t, list(trial.objectives()))
             done.append(trial)

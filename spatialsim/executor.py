@@ -15,6 +15,7 @@ for its start-up once.
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
@@ -75,12 +76,16 @@ class Executor:
             return self._client
         dd: Any = importlib.import_module("distributed")  # only parallel runs pay for it
         if self.scheduler is None:
-            self._cluster = dd.LocalCluster(
-                n_workers=self.workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-            )
+            with warnings.catch_warnings():
+                # the scheduler's HTTP endpoint moves to a free port when another cluster
+                # has the default one: nothing of ours uses it
+                warnings.filterwarnings("ignore", message="Port .* is already in use")
+                self._cluster = dd.LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
             self._client = dd.Client(self._cluster)
         else:
             try:

@@ -327,16 +327,21 @@ class _Problem:
     def jacobian(self, u: np.ndarray) -> np.ndarray:
         """d prediction / d u, by forward differences of a twentieth of each prior's width
         (simulated predictions are piecewise: tiny steps would see only their steps)."""
+        ups = self._steps(u)
+        self.prefetch([u, *ups])
+        p0 = self.predict(u)
+        cols = [(self.predict(up) - p0) / (up[j] - u[j]) for j, up in enumerate(ups)]
+        return np.array(cols).T if cols else np.zeros((len(self.obs), 0))
+
+    def _steps(self, u: np.ndarray) -> list[np.ndarray]:
+        """The points of :meth:`jacobian`'s forward differences at ``u``."""
         ups = []
         for j in range(len(u)):
             h = 0.05 * self.s[j]
             up = u.copy()
             up[j] = up[j] + h if up[j] + h <= self.hi[j] else up[j] - h
             ups.append(up)
-        self.prefetch([u, *ups])
-        p0 = self.predict(u)
-        cols = [(self.predict(up) - p0) / (up[j] - u[j]) for j, up in enumerate(ups)]
-        return np.array(cols).T if cols else np.zeros((len(self.obs), 0))
+        return ups
 
     def variance(self, delta: float) -> np.ndarray:
         return np.maximum(self.noise_sd**2 + (delta * self.observed) ** 2, 1e-300)

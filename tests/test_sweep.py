@@ -181,12 +181,61 @@ seed = 7
         ("clock_mhz = {low = 1, high = 2}", "needs a [sample] table"),
         ("clock_mhz = []", "at least one value"),
         ("clock_mhz = [nan]", "not a finite number"),
+        ("clock_mhz = {values = [250], step = 2}", "unknown key 'step'; valid: values"),
+        ("clock_mhz = {values = [250], with = 'gen_len'}", "with = [..] lists"),
+        ("clock_mhz = {values = [250], with = ['colour']}", "with: axis 'colour' is neither"),
+        (
+            "prompt_len = [8]\nclock_mhz = {values = [250], with = ['prompt_len']}",
+            "with sets 'prompt_len', which is an axis",
+        ),
+        (
+            "gen_len = {values = [1], with = ['layers']}\n"
+            "prompt_len = {values = [8], with = ['layers']}",
+            "axes.gen_len sets too",
+        ),
     ],
 )
 def test_bad_specs_are_refused_naming_the_axis(axes: str, says: str) -> None:
     with pytest.raises(UserError, match=None) as err:
         parse_spec(f"[base]\nmodel = 'gpt2'\n[axes]\n{axes}\n", "spec.toml")
     assert says in str(err.value) and "spec.toml" in str(err.value)
+
+
+def test_a_tied_axis_sets_every_quantity_it_names_to_its_value() -> None:
+    from spatialsim.experiment.sweep import run_point
+
+    text = """
+[base]
+model = "gpt2-medium"
+design = "chen2024-w8a8"
+prompt_len = 64
+gen_len = 1
+layers = 1
+[axes]
+"kernel.q_proj.cols" = {values = [4, 16], with = ["kernel.k_proj.cols", "kernel.v_proj.cols"]}
+"""
+    spec = parse_spec(text, "tied")
+    assert spec.columns[:2] == ["key", "kernel.q_proj.cols"]
+    points = spec.requests()
+    assert [v for v, _ in points] == [{"kernel.q_proj.cols": 4}, {"kernel.q_proj.cols": 16}]
+    for (_, req), width in zip(points, (4, 16), strict=True):
+        assert dict(req.set) == {f"kernel.{k}_proj.cols": width for k in "qkv"}
+    # Q alone does not move prefill (K and V are as wide as before); all three do
+    untied = '"kernel.q_proj.cols" = [4, 16]'
+    alone = parse_spec(text.split('"kernel.q_proj')[0] + untied, "alone").requests()
+    ttft = [run_point(r)["ttft_ms"] for _, r in alone]
+    tied = [run_point(r)["ttft_ms"] for _, r in points]
+    assert tied[0] > tied[1] and tied[0] > ttft[0]
+
+
+def test_the_shipped_example_spec_is_the_issue_sweep() -> None:
+    from spatialsim.experiment.sweep import load_spec
+
+    path = Path(__file__).parents[1] / "examples" / "sweep.toml"
+    spec = load_spec(path)
+    assert len(spec.values()) == 24
+    assert {a.name for a in spec.axes} == {"kernel.ffn1.cols", "kernel.q_proj.cols", "clock_mhz"}
+    assert f"spatialsim sweep examples/{path.name}" in (path.parents[1] / "README.md").read_text()
 
 
 def test_another_spec_in_the_same_folder_is_refused(tmp_path: Path) -> None:

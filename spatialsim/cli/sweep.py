@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         best = sorted((r for r in feasible if r[metric]), key=lambda r: float(r[metric]))[:3]
         if best:
             print(f"\nfastest by {metric}")
-            print(table([*axes, metric, "dsp"], [[*(r[a] for a in axes), r[metric], r["dsp"]]
-                                                 for r in best]))  # fmt: skip
+            digits = 2 if metric == "ttft_ms" else 3
+            cells = [[*(r[a] for a in axes), f"{float(r[metric]):.{digits}f}",
+                     f"{float(r['dsp']):,.0f}"] for r in best]  # fmt: skip
+            print(table([*axes, metric, "dsp"], cells))
     return 0

@@ -92,6 +92,9 @@ class Axis:
     low: float | None = None
     high: float | None = None
     integer: bool = False
+    # other quantities that take the same value at every point ((name, target) pairs):
+    # the Q, K and V projections' widths swept together, say
+    tied: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -146,22 +149,28 @@ def _number(where: str, value: Any) -> float:
     return float(value)
 
 
+AXIS_KEYS = ("values", "range", "low", "high", "integer", "with")
+
+
 def _axis(name: str, raw: Any, sampled: bool) -> Axis:
     where = f"axes.{name}"
     target = _target(name)
     if isinstance(raw, list):
-        if not raw:
-            raise UserError(f"{where}: give at least one value", field="axes")
-        for v in raw:
-            if isinstance(v, float) and not math.isfinite(v):
-                raise UserError(f"{where}: {v!r} is not a finite number", field="axes")
-        return Axis(name, target, tuple(raw))
+        return Axis(name, target, _listed(where, raw))
     if not isinstance(raw, dict):
         raise UserError(
-            f"{where}: give a list of values, {{range = [start, stop, step]}} or "
-            f"{{low = .., high = ..}} (with [sample]), got {raw!r}",
+            f"{where}: give a list of values, {{values = [..]}}, {{range = [start, stop, "
+            f"step]}} or {{low = .., high = ..}} (with [sample]), got {raw!r}",
             field="axes",
         )
+    unknown = sorted(set(raw) - set(AXIS_KEYS))
+    if unknown:
+        raise UserError(
+            f"{where}: unknown key {unknown[0]!r}; valid: {', '.join(AXIS_KEYS)}", field="axes"
+        )
+    tied = _tied(where, name, raw.get("with", []))
+    if "values" in raw:
+        return Axis(name, target, _listed(where, raw["values"]), tied=tied)
     if "range" in raw:
         r = raw["range"]
         if not isinstance(r, list) or len(r) != 3:
@@ -174,7 +183,7 @@ def _axis(name: str, raw: Any, sampled: bool) -> Axis:
             raise UserError(f"{where}: range has {count:,} values", field="axes")
         integral = all(float(x).is_integer() for x in (start, step))
         vals = [start + i * step for i in range(count)]
-        return Axis(name, target, tuple(int(v) if integral else v for v in vals))
+        return Axis(name, target, tuple(int(v) if integral else v for v in vals), tied=tied)
     if "low" in raw and "high" in raw:
         if not sampled:
             raise UserError(
@@ -188,10 +197,36 @@ def _axis(name: str, raw: Any, sampled: bool) -> Axis:
         integer = raw.get("integer", False)
         if not isinstance(integer, bool):
             raise UserError(f"{where}: integer must be true or false", field="axes")
-        return Axis(name, target, (), low, high, integer)
+        return Axis(name, target, (), low, high, integer, tied)
     raise UserError(
-        f"{where}: a table needs range = [start, stop, step] or low and high", field="axes"
+        f"{where}: a table needs values = [..], range = [start, stop, step] or low and high",
+        field="axes",
     )
+
+
+def _listed(where: str, raw: Any) -> tuple[Any, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise UserError(f"{where}: give at least one value", field="axes")
+    for v in raw:
+        if isinstance(v, float) and not math.isfinite(v):
+            raise UserError(f"{where}: {v!r} is not a finite number", field="axes")
+    return tuple(raw)
+
+
+def _tied(where: str, name: str, raw: Any) -> tuple[tuple[str, str], ...]:
+    """The ``with`` list of an axis: other quantities set to the axis' value."""
+    if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
+        raise UserError(
+            f"{where}: with = [..] lists --set paths, --cost names or request fields that "
+            f"take the axis' value, got {raw!r}",
+            field="axes",
+        )
+    if name in raw or len(set(raw)) != len(raw):
+        raise UserError(f"{where}: with names a quantity twice", field="axes")
+    try:
+        return tuple((t, _target(t)) for t in raw)
+    except UserError as exc:
+        raise UserError(f"{where}: with: {exc}", field="axes") from None
 
 
 def load_spec(path: Path) -> SweepSpec:
@@ -241,6 +276,16 @@ def parse_spec(text: str, origin: str) -> SweepSpec:
         axes = tuple(_axis(name, raw, method is not None) for name, raw in axes_raw.items())
     except UserError as exc:
         raise UserError(f"{origin}: {exc}") from None
+    seen: dict[str, str] = {}
+    for a in axes:
+        for t, _ in a.tied:
+            if t in axes_raw or t in seen:
+                raise UserError(
+                    f"{origin}: axes.{a.name}: with sets {t!r}, which "
+                    f"{'is an axis' if t in axes_raw else 'axes.' + seen[t] + ' sets too'}",
+                    field="axes",
+                )
+            seen[t] = a.name
     if method is None:
         total = math.prod(len(a.values) for a in axes)
         if total > MAX_POINTS:
@@ -279,12 +324,13 @@ def point_request(base: RunRequest, axes: Sequence[Axis], values: dict[str, Any]
     sets, costs = list(base.set), list(base.cost)
     for a in axes:
         v = values[a.name]
-        if a.target == "field":
-            fields[a.name] = v
-        elif a.target == "cost":
-            costs.append((a.name, float(v)))
-        else:
-            sets.append((a.name, v))
+        for name, target in ((a.name, a.target), *a.tied):
+            if target == "field":
+                fields[name] = v
+            elif target == "cost":
+                costs.append((name, float(v)))
+            else:
+                sets.append((name, v))
     return base.replace(**fields, set=tuple(sets), cost=tuple(costs))
 
 

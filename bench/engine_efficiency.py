@@ -22,16 +22,31 @@ import simpy
 import spatialsim as ss
 
 
-def bare(events: int, launches: int, kernels: int) -> tuple[float, int]:
+def bare(events: int, launches: int, kernels: int, depth: int = 0) -> tuple[float, int]:
     """Wall seconds for bare SimPy to run ``launches`` waves of ``kernels`` processes that
-    together schedule about ``events`` events; returns (seconds, events scheduled)."""
+    together schedule about ``events`` events; returns (seconds, events scheduled). With
+    ``depth`` > 0 each wait sits ``depth`` generators deep (``yield from``), as the
+    engine's do (kernel run, kind body, consume, take), still with no model."""
     env = simpy.Environment()
     # per wave: one Initialize and one end event per process and one AllOf; the rest are
     # pairs (a timeout, a triggered event) spread over every process of every wave
     pairs = max(0, events - launches * (2 * kernels + 1) - 2) // 2
     base, extra = divmod(pairs, launches * kernels)
 
+    def pair(i: int, d: int) -> simpy.events.ProcessGenerator:
+        if d > 1:
+            yield from pair(i, d - 1)
+            return
+        yield env.timeout(1 + i % 3)
+        ev = env.event()
+        ev.succeed()
+        yield ev
+
     def worker(i: int, n: int) -> simpy.events.ProcessGenerator:
+        if depth:
+            for _ in range(n):
+                yield from pair(i, depth)
+            return
         for _ in range(n):
             yield env.timeout(1 + i % 3)
             ev = env.event()
@@ -75,12 +90,22 @@ def main() -> None:
     runs = [bare(events, launches, kernels) for _ in range(args.repeat)]
     wall_bare = min(w for w, _ in runs)
     events_bare = runs[0][1]
+    nested = [bare(events, launches, kernels, depth=3) for _ in range(args.repeat)]
+    wall_nested = min(w for w, _ in nested)
     engine_rate, bare_rate = events / wall, events_bare / wall_bare
+    nested_rate = nested[0][1] / wall_nested
     print(f"{launches:,} launches of {kernels} kernels")
-    print(f"engine:     {events:>10,} events in {wall:.2f} s = {engine_rate:>9,.0f} events/s")
-    rate = f"{bare_rate:>9,.0f} events/s"
-    print(f"bare SimPy: {events_bare:>10,} events in {wall_bare:.2f} s = {rate}")
+    print(f"{'engine':<26}{events:>10,} events in {wall:.2f} s = {engine_rate:>9,.0f} events/s")
+    for label, n, w, r in (
+        ("bare SimPy", events_bare, wall_bare, bare_rate),
+        ("SimPy, 3 yield-from deep", nested[0][1], wall_nested, nested_rate),
+    ):
+        print(f"{label:<26}{n:>10,} events in {w:.2f} s = {r:>9,.0f} events/s")
     print(f"efficiency: {engine_rate / bare_rate:.2f} (target 0.8)")
+    print(
+        f"the engine's generator depth alone, with no model: {nested_rate / bare_rate:.2f} "
+        "of bare SimPy"
+    )
 
 
 if __name__ == "__main__":

@@ -66,6 +66,24 @@ def test_every_point_is_a_row_with_its_axes_and_metrics(one_process: Path) -> No
         assert ttft == sorted(ttft, reverse=True)
 
 
+def test_the_table_is_also_typed_parquet_with_the_same_rows(one_process: Path) -> None:
+    import pyarrow.parquet as pq
+
+    rows = _rows(one_process)
+    t = pq.read_table(one_process.with_name("results.parquet"))
+    assert t.column_names == list(rows[0])
+    types = {f.name: str(f.type) for f in t.schema}
+    assert types["kernel.ffn1.cols"] == "int64" and types["clock_mhz"] == "int64"
+    assert types["feasible"] == "bool" and types["ttft_ms"] == "double"
+    assert types["key"] == types["bound_kernel"] == "string"
+    got = t.to_pylist()
+    assert [g["key"] for g in got] == [r["key"] for r in rows]
+    for g, r in zip(got, rows, strict=True):
+        assert g["ttft_ms"] == float(r["ttft_ms"]) and g["feasible"] is (r["feasible"] == "true")
+        assert g["kernel.q_proj.cols"] == int(r["kernel.q_proj.cols"])
+        assert g["reason"] is None and r["reason"] == ""  # an empty cell is a null
+
+
 def test_killed_and_restarted_it_recomputes_nothing_and_matches_one_process(
     tmp_path: Path, one_process: Path
 ) -> None:
@@ -267,7 +285,7 @@ def test_sensitivity_ranks_the_axis_that_moves_latency() -> None:
     assert eff["b"] == 0.0 and eff["a"] == pytest.approx(10 / 6)
 
 
-@pytest.mark.parametrize("where", ["file", "device", "link"])
+@pytest.mark.parametrize("where", ["file", "device", "link", "parquet link"])
 def test_an_out_that_is_not_a_sweep_folder_is_refused(tmp_path: Path, where: str) -> None:
     spec = parse_spec("[base]\nmodel = 'gpt2'\nlayers = 1\n[axes]\nclock_mhz = [250]\n", "s")
     if where == "file":
@@ -279,14 +297,16 @@ def test_an_out_that_is_not_a_sweep_folder_is_refused(tmp_path: Path, where: str
     else:
         out = tmp_path / "out"
         out.mkdir()
-        (out / "results.csv").symlink_to(tmp_path / "elsewhere.csv")
+        name = "results.parquet" if where == "parquet link" else "results.csv"
+        (out / name).symlink_to(tmp_path / "elsewhere")
         says = "not a regular file"
     with pytest.raises(UserError, match=says):
         sweep(spec, out)
     if where == "file":
         assert out.read_text(encoding="utf-8") == "keep me"
-    if where == "link":
-        assert not (tmp_path / "elsewhere.csv").exists()
+    if "link" in where:
+        assert not (tmp_path / "elsewhere").exists()
+        assert not (out / "results.csv").exists() or where == "link"
 
 
 def test_a_binary_spec_is_a_clean_error(tmp_path: Path) -> None:

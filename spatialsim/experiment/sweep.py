@@ -419,7 +419,7 @@ class ResultsTable:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"--out {folder}: cannot create it ({exc.strerror})") from None
-        for name in ("results.csv", "sweep.json"):
+        for name in ("results.csv", "sweep.json", "results.parquet"):
             held = folder / name
             if held.is_symlink() or (held.exists() and not held.is_file()):
                 raise UserError(
@@ -536,4 +536,49 @@ def sweep(
     finally:
         executor.close()
         table.close()
+    write_parquet(table.path, spec)
     return SweepOutcome(len(points), skipped, done, table.path)
+
+
+FLOAT_COLUMNS = frozenset(METRICS) - {"feasible", "reason", "error", "bound_kernel", "bound_stall"}
+
+
+def _axis_type(axis: Axis) -> str:
+    """``int``, ``float`` or ``str``: what an axis' cells hold."""
+    values = axis.values
+    if not values:  # a sampled interval
+        return "int" if axis.integer else "float"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "int"
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return "float"
+    return "str"
+
+
+def write_parquet(table: Path, spec: SweepSpec) -> Path:
+    """``results.parquet`` beside ``table`` (results.csv): the same rows with typed columns
+    (numbers as numbers, feasibility as a boolean, empty cells as nulls), rewritten whole
+    from the CSV each time a sweep run ends."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from spatialsim.fileutil import atomic_write_with
+
+    with open(table, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    types = {a.name: _axis_type(a) for a in spec.axes}
+    columns: dict[str, Any] = {}
+    for name in spec.columns:
+        cells = [r.get(name) or None for r in rows]
+        kind = types.get(name, "float" if name in FLOAT_COLUMNS else "str")
+        if name == "feasible":
+            columns[name] = pa.array([c == "true" for c in cells], pa.bool_())
+        elif kind == "int":
+            columns[name] = pa.array([None if c is None else int(c) for c in cells], pa.int64())
+        elif kind == "float":
+            columns[name] = pa.array([None if c is None else float(c) for c in cells], pa.float64())
+        else:
+            columns[name] = pa.array(cells, pa.string())
+    out = table.with_name("results.parquet")
+    atomic_write_with(out, lambda tmp: pq.write_table(pa.table(columns), tmp))
+    return out

@@ -145,3 +145,11 @@ def test_every_module_starts_with_a_docstring() -> None:
     for path in PKG.rglob("*.py"):
         tree = ast.parse(path.read_text())
         assert ast.get_docstring(tree), f"{path.relative_to(PKG)} has no module docstring"
+
+
+def test_kind_bodies_read_the_kernels_own_clock() -> None:
+    """A kernel runs ahead of SimPy's clock between transfers, so a kind that read
+    ``env.now`` (or scheduled its own timeouts) would see, or spend, the wrong time."""
+    for path in (PKG / "kinds").glob("*.py"):
+        text = path.read_text()
+        assert "env.now" not in text and "env.timeout" not in text, path.name

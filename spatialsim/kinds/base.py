@@ -360,12 +360,11 @@ class KernelProcess(Protocol):
     step: Work
     params: CostParams  # the cost model's constants
     gran: Any  # .chunks_per_row (None: one word per transfer), .split()
-    env: Any  # the SimPy environment (its clock may lag the kernel's: use now)
     ins: dict[str, Any]
     outs: list[Any]
 
     @property
-    def now(self) -> float: ...  # this kernel's cycle (it may run ahead of env.now)
+    def now(self) -> float: ...  # this kernel's cycle (it may run ahead of SimPy's)
     def busy(self, cycles: float) -> Proc: ...
     def request(self, stream: Any, nbytes: float) -> Generator[Any, Any, float]: ...
     def get(self, fifo: Any, words: int) -> Proc: ...

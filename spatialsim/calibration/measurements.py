@@ -9,6 +9,14 @@ Board CSV (docs/calibration.md), one row per run, header required:
 execution summary of the region compute units), ``tp`` and ``pp`` (a run on several cards:
 tensor- and pipeline-parallel degrees, default 1) and ``note``. The HBM CSV is the
 ``quantity,value,unit,conditions,kind,source`` format of the shipped microbenchmarks.
+
+An HLS table (CSV) holds latencies copied from Vitis reports or a paper, one per row:
+
+    module,latency_cycles
+
+with ``module`` a report's module name (``Linear_layer_ds2``), one of the design's kernels
+(``ffn2``) or a region (``region_3``), and optional ``phase`` (``prefill`` or ``decode``;
+default: ``calibrate --hls-phase``) and ``source`` columns.
 """
 
 from __future__ import annotations
@@ -33,6 +41,9 @@ BOARD_COLUMNS = (
 )
 BOARD_OPTIONAL = ("prefill_layer_ms", "decode_layer_ms", "tp", "pp", "note")
 HBM_COLUMNS = ("quantity", "value", "unit", "conditions", "kind", "source")
+HLS_COLUMNS = ("module", "latency_cycles")
+HLS_OPTIONAL = ("phase", "source")
+PHASES = ("prefill", "decode")
 
 
 @dataclass(frozen=True)
@@ -180,6 +191,26 @@ def load_hbm_csv(path: Path) -> list[HbmMeasurement]:
                 r["source"].strip(),
             )
         )
+    if not out:
+        raise UserError(f"{path}: no rows")
+    return out
+
+
+def load_hls_csv(path: Path, default_phase: str) -> dict[str, dict[str, int]]:
+    """An HLS latency table: phase -> module -> latency in cycles."""
+    out: dict[str, dict[str, int]] = {}
+    for i, r in _read(path, HLS_COLUMNS, HLS_OPTIONAL):
+        module = r["module"].strip()
+        if not module or len(module) > 128:
+            raise UserError(f"{path}: row {i}: module {module[:40]!r} must be a module name")
+        phase = (r.get("phase") or "").strip() or default_phase
+        if phase not in PHASES:
+            raise UserError(f"{path}: row {i}: phase {phase!r}; valid: {', '.join(PHASES)}")
+        value = _num(path, i, "latency_cycles", r.get("latency_cycles"), float, False)
+        assert value is not None
+        if module in out.get(phase, {}):
+            raise UserError(f"{path}: row {i}: {phase} {module} is given twice")
+        out.setdefault(phase, {})[module] = int(value)
     if not out:
         raise UserError(f"{path}: no rows")
     return out

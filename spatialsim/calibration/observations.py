@@ -88,10 +88,23 @@ def module_kernel(module: str) -> str | None:
         name = stripped
 
 
+@dataclass(frozen=True)
+class RegionRow:
+    """An HLS dataflow region's latency: evidence of the build's structure, predicted by
+    simulating the region alone (:mod:`spatialsim.engine.region`), not by the isolated
+    kernel estimates."""
+
+    label: str
+    phase: str
+    region: str
+    observed: float
+
+
 @dataclass
 class HlsSet:
     observations: list[Observation]
     skipped: list[str] = field(default_factory=list)
+    regions: list[RegionRow] = field(default_factory=list)
 
 
 def hls_observations(
@@ -103,7 +116,9 @@ def hls_observations(
     platform: Platform,
     noise: float = 0.001,
 ) -> HlsSet:
-    """Module and region latencies of ``reports`` against the isolated estimates."""
+    """Module latencies of ``reports`` against the isolated estimates; region latencies
+    (report tops and ``region_N`` rows) are set aside as :class:`RegionRow` for the fit
+    that knows the structure."""
     cache: dict[tuple[tuple[str, float], ...], dict[str, float]] = {}
 
     def estimates(values: Values) -> dict[str, float]:
@@ -122,16 +137,21 @@ def hls_observations(
     known = set(estimates({}))
     for rep in reports:
         entries = list(rep.modules.items())
-        entries.append((rep.top, {"latency_cycles": rep.latency_cycles}))
+        if rep.top:
+            entries.append((rep.top, {"latency_cycles": rep.latency_cycles}))
         for module, m in entries:
-            kernel = module_kernel(module)
+            kernel = module_kernel(module) or (module if module in known else None)
             lat = m.get("latency_cycles")
             if kernel is None or kernel not in known or not lat:
                 result.skipped.append(f"{Path(rep.path).name}:{module}")
                 continue
+            label = f"{Path(rep.path).name}:{module} ({phase} {kernel})"
+            if kernel.startswith("region_"):
+                result.regions.append(RegionRow(label, phase, kernel, float(lat)))
+                continue
             result.observations.append(
                 Observation(
-                    label=f"{Path(rep.path).name}:{module} ({kernel})",
+                    label=label,
                     source="hls",
                     observed=float(lat),
                     unit="cycles",
@@ -139,13 +159,49 @@ def hls_observations(
                     noise=noise,
                 )
             )
-    if not result.observations:
+    if not result.observations and not result.regions:
         raise UserError(
             "no module of the HLS report(s) maps to a kernel of design "
             f"{design.name}; modules look like 'Linear_layer_qkv_1' or "
             "'Softmax_layer_1'"
         )
     return result
+
+
+def region_observations(
+    rows: list[RegionRow],
+    design: Design,
+    seq_len: int,
+    cost: CostParams,
+    platform: Platform,
+    settings: tuple[tuple[str, Any], ...] = (),
+    noise: float = 0.001,
+) -> list[Observation]:
+    """Region latencies predicted by simulating each region alone, on ``design`` with the
+    structural ``settings`` applied and the fit's values."""
+    from spatialsim.engine.region import simulate_region
+
+    built = apply_settings(design, list(settings)) if settings else design
+    cache: dict[tuple[Any, ...], float] = {}
+
+    def predictor(row: RegionRow) -> Callable[[Values], float]:
+        def predict(values: Values) -> float:
+            key = (row.phase, row.region, *sorted(values.items()))
+            if key not in cache:
+                c, p = apply(values, cost, platform)
+                run = simulate_region(
+                    apply_design(values, built), p, row.phase, row.region, seq_len, c
+                )
+                if run is None:
+                    raise UserError(f"{row.label}: region {row.region} cannot be simulated alone")
+                if len(cache) > 4096:
+                    cache.clear()
+                cache[key] = run.cycles
+            return cache[key]
+
+        return predict
+
+    return [Observation(r.label, "hls", r.observed, "cycles", predictor(r), noise) for r in rows]
 
 
 # quantity -> (parameter or model quantity, converting the measurement's unit)

@@ -284,6 +284,9 @@ def propagate(profile: Profile, outputs: Callable[[Values], list[float]]) -> lis
         grads = []
         for n in names:
             h = profile.stderr.get(n, 0.0) or abs(profile.values[n]) * 1e-3 or 1e-3
+            spec = PARAMS.get(n)
+            if spec is not None and profile.values[n] + h > spec.upper:
+                h = -h  # a parameter at its bound (an efficiency of 1) is moved down
             moved = dict(profile.values)
             moved[n] = profile.values[n] + h
             grads.append((np.array(outputs(moved)) - np.array(base)) / h)

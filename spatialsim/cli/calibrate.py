@@ -197,8 +197,21 @@ def add_calibrate_parser(sub: Any) -> None:
         action="append",
         default=[],
         metavar="TARGET=V1,V2",
-        help="a structural choice to settle by evidence, e.g. kind.gemv.order=row,column or "
+        help="a structural choice to settle by evidence, per kernel, per kind or per design, "
+        "e.g. kernel.ffn2.order=row,column, kind.gemv.order=row,column or "
         "design.launch_scope=region,layer,step (repeatable; all combinations are fitted)",
+    )
+    p.add_argument(
+        "--search-structure",
+        nargs="?",
+        type=positive_int,
+        const=40,
+        default=None,
+        metavar="BUDGET",
+        help="search every kernel's structural choices (GEMV loop order, emit granularity, "
+        "softmax output) and the launch scope by evidence: a greedy ascent from the "
+        "structure as built, fitting at most BUDGET structures (default 40); prints the "
+        "chosen structure and its margin over the runner-up",
     )
     p.add_argument(
         "--noise",
@@ -213,7 +226,9 @@ def add_calibrate_parser(sub: Any) -> None:
         nargs="+",
         default=[],
         metavar="REPORT",
-        help="Vitis HLS csynth reports of the design given by --hls-design",
+        help="Vitis HLS csynth reports of the design given by --hls-design, or CSV tables "
+        "of latencies (module,latency_cycles[,phase,source]; module: a report's module, "
+        "a kernel or region_N)",
     )
     p.add_argument(
         "--hls-design",
@@ -229,7 +244,14 @@ def add_calibrate_parser(sub: Any) -> None:
         "--hls-seq-len",
         type=positive_int,
         default=128,
-        help="sequence length the HLS reports are for (default 128)",
+        help="sequence length the HLS reports are for: the prompt (prefill) or the context "
+        "(decode) (default 128)",
+    )
+    p.add_argument(
+        "--hls-phase",
+        choices=("prefill", "decode"),
+        default="prefill",
+        help="phase the HLS reports' build runs (default prefill); a CSV table may say it per row",
     )
     p.add_argument(
         "--hbm",
@@ -264,6 +286,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
             [
                 f"--hls {' '.join(args.hls)} --hls-design {args.hls_design} --hls-model "
                 f"{args.hls_model} --hls-seq-len {args.hls_seq_len}"
+                + (f" --hls-phase {args.hls_phase}" if args.hls_phase != "prefill" else "")
             ]
             if args.hls
             else []
@@ -273,6 +296,11 @@ def run_calibrate(args: argparse.Namespace) -> int:
         + [f"--map {m}" for m in args.map]
         + ([f"--xrt-run {args.xrt_run}"] if args.xrt_run else [])
         + [f"--choose {c}" for c in args.choose]
+        + (
+            [f"--search-structure {args.search_structure}"]
+            if args.search_structure is not None
+            else []
+        )
         + [f"--noise {n}" for n in args.noise]
         + [f"--out {args.out}"]
     )
@@ -283,8 +311,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
         cu_map=args.map,
         xrt_run=args.xrt_run,
         choose=args.choose,
+        search_structure=args.search_structure,
         noise=args.noise,
         hls=args.hls,
+        hls_phase=args.hls_phase,
         hls_design=args.hls_design,
         hls_model=args.hls_model,
         hls_seq_len=args.hls_seq_len,
@@ -302,7 +332,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         written = write_calibration_plots(Path(args.plot), cal.doc)
     save(Path(args.out), dumps(cal.doc))
     if cal.alternatives:
-        _print_structures(cal.alternatives)
+        _print_structures(cal.alternatives, cal.doc["structure"].get("search"))
     _print_fits(cal.fits, cal.defaults)
     for path in written:
         print(f"wrote {path}")
@@ -310,7 +340,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_structures(alternatives: list[Any]) -> None:
+SHOWN_STRUCTURES = 12
+
+
+def _print_structures(alternatives: list[Any], search: dict[str, Any] | None = None) -> None:
     best = alternatives[0].result.log_evidence
     print("structures compared by evidence (Laplace log marginal likelihood; best first)")
     print(
@@ -325,14 +358,24 @@ def _print_structures(alternatives: list[Any]) -> None:
                     f"{a.result.discrepancy:.2%}",
                     f"{a.result.summary()['rms_error']:.3%}",
                 ]
-                for a in alternatives
+                for a in alternatives[:SHOWN_STRUCTURES]
             ],
         )
     )
+    if len(alternatives) > SHOWN_STRUCTURES:
+        print(f"... and {len(alternatives) - SHOWN_STRUCTURES} more (all in the profile)")
+    if search:
+        print(
+            f"search: {search['fits']} structures fitted in {search['passes']} passes; "
+            f"{search['screened']} changes moved no prediction and were not fitted"
+        )
     if len(alternatives) > 1:
         gap = best - alternatives[1].result.log_evidence
         verdict = "decisive" if gap > 4.6 else "strong" if gap > 2.3 else "weak: more data needed"
-        print(f"chosen: {alternatives[0].label} (Bayes factor e^{gap:.1f}: {verdict})")
+        print(
+            f"chosen: {alternatives[0].label} (Bayes factor e^{gap:.1f} over "
+            f"{alternatives[1].label}: {verdict})"
+        )
 
 
 def _print_fits(fits: dict[str, FitResult], defaults: dict[str, float]) -> None:
@@ -351,6 +394,9 @@ def _print_fits(fits: dict[str, FitResult], defaults: dict[str, float]) -> None:
             f"model discrepancy beyond the noise: {res.discrepancy:.2%}"
             + (" (the model reproduces the data within the noise)" if res.discrepancy == 0 else "")
         )
+        if res.preferred:
+            evid = ", ".join(f"{k} {v:.1f}" for k, v in res.explanations.items())
+            print(f"the data prefer: {res.preferred} (log evidence: {evid})")
         if res.fitted:
             print(
                 table(

@@ -31,8 +31,10 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "slr_crossing_cycles": (0, 1e4, "cycles"),
     "axi_burst_beats": (1, 256, "beats"),
     "axi_outstanding_reads": (1, 256, "reads"),
+    "hbm_efficiency": (0.01, 1, "(share of a channel's sequential rate)"),
     "launch_overhead_us": (0, 1e6, "us"),
     "wait_overhead_us": (0, 1e6, "us"),
+    "token_overhead_us": (0, 1e6, "us"),
     "reconfig_ms": (0, 1e6, "ms"),
     "link_efficiency": (0.01, 1, "(share of the payload rate)"),
     "link_hop_latency_ns": (0, 1e7, "ns"),
@@ -100,11 +102,20 @@ class CostParams:
       they bound what one port can draw from a channel by latency hiding (Little's law:
       outstanding x burst bytes / round-trip latency) and how far a read master runs ahead
       of its consumer (outstanding x burst bytes: 16 KiB for a 512-bit port).
+    - ``hbm_efficiency``: the share of an HBM pseudo-channel's measured sequential rate
+      that the design's own access pattern reaches on the board (bursts cut short by the
+      loop order, strided or interleaved rows that miss pages, refresh, the switch). The
+      microbenchmarks behind ``hbm.read_bw_gbps`` stream long sequential bursts; a design
+      rarely does as well (chen2024.md 5: 32-byte bursts at a 4 KB stride get 6.7 GB/s of
+      13.2 within an 8 KB window and 2.4 GB/s over 256 MB, shares of 0.51 and 0.18). 1
+      until calibrated: the uncalibrated model assumes the microbenchmark's rate.
     - ``launch_overhead_us``: host time of one enqueue (one kernel call: a region kernel,
       a layer or a step, by the design's ``launch_scope``). Not characterised in
       chen2024.md, so 0 by default; board measurements fit it.
     - ``wait_overhead_us``: host time to learn that a launch completed (one completion
       wait per layer, or per step when the layers loop on chip). Not characterised: 0.
+    - ``token_overhead_us``: host time per generated token outside the launches (reading
+      the token or logits back, sampling, writing the next input). Not characterised: 0.
     - ``reconfig_ms``: time to load the decode bitstream after prefill, for designs whose
       phases use different bitstreams. Not characterised: 0. Reported on its own; TTFT and
       TPOT do not include it.
@@ -134,8 +145,10 @@ class CostParams:
     slr_crossing_cycles: float = 4.0
     axi_burst_beats: float = 16.0
     axi_outstanding_reads: float = 16.0
+    hbm_efficiency: float = 1.0
     launch_overhead_us: float = 0.0
     wait_overhead_us: float = 0.0
+    token_overhead_us: float = 0.0
     reconfig_ms: float = 0.0
     link_efficiency: float = 1.0
     link_hop_latency_ns: float = 500.0

@@ -16,6 +16,11 @@ default: the per-instruction issue cost (``issue_cycles``), the special-function
 DMA-to-MPU FIFO, :data:`WEIGHT_BUFFERS`), the router's block (``block_words``); the hop
 latency and the link efficiency are the cost model's (``link_hop_latency_ns``,
 ``link_efficiency``).
+
+A prompt runs token by token (``prompt_mode = "tokenwise"``): dfx.md's "Summarization"
+says the core executes a matrix-matrix product as a series of matrix-vector products and
+re-streams the weights for each input vector. ``--set design.prompt_mode=packed`` gives the
+alternative in which the compiler reuses each weight chunk across the prompt's tokens.
 """
 
 from __future__ import annotations
@@ -84,6 +89,11 @@ def build_dfx(model: ModelConfig, max_seq_len: int, devices: int = 1) -> Design:
         max_seq_len=max_seq_len,
         resident_layers=1,
         launch_scope="step",
+        # dfx.md "Summarization": the core is built for one token; a prompt runs as a series
+        # of matrix-vector products with no weight reuse across tokens, so each prompt token
+        # goes through every layer as a decode step does. "packed" (the compiler's weight
+        # reuse over the prompt's tokens) stays a documented choice: design.prompt_mode.
+        prompt_mode="tokenwise",
         phases={"prefill": PhaseBinding("overlay", 1), "decode": PhaseBinding("overlay", 1)},
         bitstreams={"overlay": g},
         description=f"DFX temporal overlay (Hong et al. MICRO 2022) on {devices} U280 "

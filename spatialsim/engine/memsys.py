@@ -70,7 +70,8 @@ class MemorySystem:
             )
         if m.group(1) == "HBM":
             assert self.platform.hbm is not None
-            return hbm_channel_rate_gbps(self.platform.hbm, extent_bytes, write)
+            rate = hbm_channel_rate_gbps(self.platform.hbm, extent_bytes, write)
+            return rate * self.params.hbm_efficiency
         ddr = self.platform.ddr
         assert ddr is not None
         if write and ddr.write_bw_gbps is not None:

@@ -558,6 +558,8 @@ class Simulation:
                 yield from self._stages("decode", stages, step, 1)
                 if cfg.host_io:
                     yield from self._host_transfer(d * FP32_BYTES, last)
+                if cfg.params.token_overhead_us > 0:  # the host's share of each token
+                    yield self.env.timeout(cfg.params.token_overhead_us * self.clock_mhz)
                 self.rec.token(self.env.now - t0)
                 if self.progress is not None:
                     self.progress(i + 1, cfg.gen_len, "decode")

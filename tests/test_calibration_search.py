@@ -109,3 +109,100 @@ def test_search_structure_recovers_a_per_kernel_structure(
     for r in doc["residuals"]:
         if r["source"] == "board":
             assert abs(r["error"]) < 0.02, r
+
+
+# ---- a board slower than the datapath: the efficiency parameter moves, not δ -------------
+
+
+def predict(capsys: pytest.CaptureFixture[str], prof: Path, *args: str) -> dict[str, Any]:
+    import json
+
+    assert main(["run", *args, "--calibration", str(prof), "--json", "-"]) == 0
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def test_a_board_with_slow_hbm_moves_the_efficiency_and_predicts_a_third_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    truth = {"cost.hbm_efficiency": 0.49, "cost.launch_overhead_us": 10.0}
+    runs = [("gpt2", 32, 4, 2), ("gpt2", 64, 4, 3)]
+    board_csv(tmp_path / "board.csv", truth, [], runs, seed=11)
+    # the board's decode is about 1.8x what the uncalibrated model says
+    slow = truth_run(truth, [], "gpt2", 32, 4, 2)[1] / truth_run({}, [], "gpt2", 32, 4, 2)[1]
+    assert 1.7 < slow < 1.9
+    prof = tmp_path / "p.toml"
+    args = ["calibrate", "--board", str(tmp_path / "board.csv"), "--no-loo", "--out", str(prof)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    doc = tomllib.loads(prof.read_text())
+    eff = doc["parameters"]["cost.hbm_efficiency"]
+    assert eff["status"] == "fitted" and eff["ci95"][0] < 0.49 < eff["ci95"][1], eff
+    assert doc["discrepancy"]["board"]["relative"] < 0.02
+    # moving a parameter within its prior explains the data better than blaming the model
+    evid = doc["summary"]["board"]["explanations"]
+    assert evid["parameters"] > evid["discrepancy"] + 4.6, evid
+    assert "the data prefer: parameters moved" in out
+    pred = predict(capsys, prof, "--model", "gpt2", "--prompt-len", "128", "--gen-len", "4",
+                   "--layers", "2")  # fmt: skip
+    ttft, tpot = truth_run(truth, [], "gpt2", 128, 4, 2)
+    assert pred["ttft_ms"] == pytest.approx(ttft, rel=0.03)
+    assert pred["tpot_ms"] == pytest.approx(tpot, rel=0.03)
+
+
+def test_one_board_run_says_what_it_cannot_separate_and_covers_a_held_out_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    truth = {"cost.hbm_efficiency": 0.6, "cost.launch_overhead_us": 20.0}
+    board_csv(tmp_path / "one.csv", truth, [], [("gpt2", 32, 4, 2)], seed=12)
+    prof = tmp_path / "p.toml"
+    assert main(["calibrate", "--board", str(tmp_path / "one.csv"), "--out", str(prof)]) == 0
+    out = capsys.readouterr().out
+    doc = tomllib.loads(prof.read_text())
+    # nothing is refused; two numbers cannot pin three host costs and an efficiency, and
+    # the report names the pairs it sees only together
+    assert "not separated by these data" in out
+    assert doc["summary"]["board"]["confounded"], doc["summary"]["board"]
+    pred = predict(capsys, prof, "--model", "gpt2", "--prompt-len", "96", "--gen-len", "4",
+                   "--layers", "2")  # fmt: skip
+    ttft, tpot = truth_run(truth, [], "gpt2", 96, 4, 2)
+    cal = pred["calibration"]
+    assert cal["ttft_ms_ci95"][0] < ttft < cal["ttft_ms_ci95"][1], (cal, ttft)
+    assert cal["tpot_ms_ci95"][0] < tpot < cal["tpot_ms_ci95"][1], (cal, tpot)
+
+
+# ---- dfx: one-card runs predict the two- and four-card runs ------------------------------
+
+
+def dfx_run(tp: int, prompt: int, gen: int) -> tuple[float, float]:
+    import spatialsim as ss
+
+    rep = ss.simulate(
+        model="gpt2", design="dfx", prompt_len=prompt, gen_len=gen, layers=2, tp=tp,
+        cost={"hbm_efficiency": 0.7}, set={"kind.overlay.issue_cycles": 60},
+    )  # fmt: skip
+    assert rep.result.tpot_ms is not None
+    return rep.result.ttft_ms, rep.result.tpot_ms
+
+
+def test_dfx_calibrated_on_one_card_predicts_two_and_four_cards(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(13)
+    rows = []
+    for prompt, gen in ((8, 3), (24, 3)):
+        ttft, tpot = (v * (1 + NOISE * rng.normal()) for v in dfx_run(1, prompt, gen))
+        rows.append(f"gpt2,dfx,u280,2,{prompt},{gen},200,{ttft:.6f},{tpot:.6f}")
+    (tmp_path / "dfx.csv").write_text(HEADER + "\n".join(rows) + "\n")
+    prof = tmp_path / "p.toml"
+    args = ["calibrate", "--board", str(tmp_path / "dfx.csv"), "--no-loo", "--out", str(prof)]
+    assert main(args) == 0
+    capsys.readouterr()
+    doc = tomllib.loads(prof.read_text())
+    print({n: (p["value"], p["status"]) for n, p in doc["parameters"].items()})
+    for tp in (2, 4):
+        pred = predict(capsys, prof, "--model", "gpt2", "--design", "dfx", "--tp", str(tp),
+                       "--prompt-len", "16", "--gen-len", "3", "--layers", "2")  # fmt: skip
+        ttft, tpot = dfx_run(tp, 16, 3)
+        print(tp, pred["ttft_ms"], ttft, pred["tpot_ms"], tpot)
+        assert pred["ttft_ms"] == pytest.approx(ttft, rel=0.05), tp
+        assert pred["tpot_ms"] == pytest.approx(tpot, rel=0.05), tp

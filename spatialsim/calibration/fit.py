@@ -204,6 +204,8 @@ class Residual:
 
 
 AT_PRIOR = 0.7  # posterior sd over prior sd above which the data have not moved it
+SEEN = 0.995  # posterior sd over prior sd below which some measurement depends on it
+CONFOUNDED = 0.5  # |posterior correlation| from which the data trade two parameters off
 # least_squares' tolerances on the step (in prior widths) and on the cost: finer than any
 # interval the fit reports, coarse enough not to chase the piecewise simulated predictions
 TOL = 1e-4
@@ -299,11 +301,26 @@ class FitResult:
             if self.shrinkage[n] >= AT_PRIOR:
                 out[n] = (
                     "at its prior: no measurement depends on it"
-                    if self.shrinkage[n] > 0.995
+                    if self.shrinkage[n] > SEEN
                     else f"at its prior: the data narrow it only to {self.shrinkage[n]:.0%} "
                     "of the prior's width"
                 )
         return out
+
+    @property
+    def confounded(self) -> list[tuple[str, str, float]]:
+        """Pairs of parameters the data trade off against each other: both informed by some
+        measurement, their posterior correlation beyond +-0.5 (a combination of the two
+        is pinned better than either alone)."""
+        seen = [i for i, n in enumerate(self.names) if self.shrinkage[n] < SEEN]
+        sd = np.sqrt(np.maximum(np.diag(self.covariance), 1e-300))
+        out = []
+        for a, i in enumerate(seen):
+            for j in seen[a + 1 :]:
+                r = float(self.covariance[i, j] / (sd[i] * sd[j]))
+                if abs(r) >= CONFOUNDED:
+                    out.append((self.names[i], self.names[j], r))
+        return sorted(out, key=lambda t: -abs(t[2]))
 
     @property
     def dof(self) -> float:
@@ -331,6 +348,8 @@ class FitResult:
             "discrepancy": self.discrepancy,
             "log_evidence": self.log_evidence,
             "bic": self.bic,
+            "explanations": dict(self.explanations),
+            "confounded": [f"{a} ~ {b} ({r:+.2f})" for a, b, r in self.confounded],
         }
 
 
@@ -596,6 +615,38 @@ def _log_post(prob: _Problem, u: np.ndarray, delta: float) -> float:
     return like + _log_prior(prob, u) + float(_delta_log_prior(delta))
 
 
+SCATTER_PER_PARAM = 4  # start points per parameter of the scatter start
+SCATTER_MAX = 32
+SCATTER_WIDTH = 2.0  # prior standard deviations each side of the centre
+
+
+def _scatter_start(prob: _Problem, u_init: np.ndarray) -> np.ndarray:
+    """The best start for the local search: ``u_init`` or one of a Latin hypercube of
+    points within two prior widths of it, by log posterior at no discrepancy. Simulated
+    predictions are piecewise (a kernel bound by HBM ignores its issue cost until it is
+    bound by issue), so from one start a local search can stop where a parameter has no
+    pull; the points are seeded, so a fit is reproducible."""
+    k = len(prob.names)
+    if not k:
+        return u_init
+    from scipy.stats import qmc
+
+    n = min(SCATTER_MAX, SCATTER_PER_PARAM * k)
+    unit = qmc.LatinHypercube(d=k, seed=0).random(n)
+    points = [
+        np.clip(u_init + (2 * x - 1) * SCATTER_WIDTH * prob.s, prob.lo, prob.hi) for x in unit
+    ]
+    candidates = [np.clip(u_init, prob.lo, prob.hi), *points]
+    prob.prefetch(candidates)
+    var = prob.variance(0.0)
+
+    def score(u: np.ndarray) -> float:
+        r = prob.predict(u) - prob.observed
+        return float(-0.5 * np.sum(r**2 / var)) + _log_prior(prob, u)
+
+    return max(candidates, key=score)
+
+
 def _alternate(
     prob: _Problem, u: np.ndarray, delta: float, discrepancy: bool, rounds: int = 4
 ) -> tuple[np.ndarray, float, np.ndarray]:
@@ -624,6 +675,8 @@ def _joint_map(
     what they can), and from the priors with δ at its MAP there (the model is blamed); the
     higher joint posterior wins."""
     mu = prob.mu.copy()
+    if not quick:
+        u_init = _scatter_start(prob, u_init)
     u, delta, u0 = _alternate(prob, u_init, 0.0, discrepancy, 1 if quick else 4)
     if not discrepancy or quick:
         return u, delta, {}

@@ -58,6 +58,8 @@ class Calibration:
     defaults: dict[str, float]
     doc: dict[str, Any]
     notes: dict[str, list[str]] = field(default_factory=dict)
+    # source -> each measurement's change from the uncalibrated model, by cause
+    explained: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def structure(self) -> tuple[tuple[str, Any], ...]:
@@ -262,6 +264,7 @@ def calibrate(
     estimates), then everything that depends on the design's structure: board runs, XRT
     profiles and HLS region latencies (each region simulated alone). Each fit's posterior
     is the next one's prior. The structure is compared on the last fit."""
+    from spatialsim.calibration.explain import explain
     from spatialsim.calibration.measurements import load_board_csv, load_hbm_csv
     from spatialsim.calibration.observations import (
         board_observations,
@@ -312,12 +315,14 @@ def calibrate(
     defaults = current_values(cost, plat, design_ref)
     base = dict(defaults)
     fits: dict[str, FitResult] = {}
+    explained: dict[str, list[Any]] = {}
     notes: dict[str, list[str]] = {}
     learned: dict[str, Any] = {}  # posteriors carried on as the next fit's priors
     if hbm:
         hs = hbm_observations(load_hbm_csv(Path(hbm)), plat, noise["hbm"])
         notes["hbm_not_modelled"] = hs.not_modelled
         fits["hbm"] = fit(hs.observations, candidates("hbm"), base, loo)
+        explained["hbm"] = explain(lambda _s: hs.observations, (), defaults, fits["hbm"].values)
         _carry(fits["hbm"], "hbm", base, learned, posterior_prior)
     regions: list[Any] = []
     if hls:
@@ -332,6 +337,7 @@ def calibrate(
         notes["hls_skipped"] = skipped
         if obs:
             fits["hls"] = fit(obs, candidates("hls"), base, loo, learned)
+            explained["hls"] = explain(lambda _s: obs, (), defaults, fits["hls"].values)
             _carry(fits["hls"], "hls", base, learned, posterior_prior)
     alternatives: list[Alternative] = []
     search_note: dict[str, Any] = {}
@@ -365,6 +371,7 @@ def calibrate(
                 )
             return obs
 
+        cached = _cached(observations)
         with executor:
             if search_structure is not None:
 
@@ -377,7 +384,7 @@ def calibrate(
                 centres = {**base, **{n: (learned.get(n) or PRIORS[n]).center for n in names}}
                 found = search(
                     axes(designs, launch=bool(runs or xrt)),
-                    _cached(observations),
+                    cached,
                     fit_one,
                     centres,
                     search_structure or DEFAULT_BUDGET,
@@ -410,6 +417,9 @@ def calibrate(
                     obs, names, base, loo, learned, executor=executor, start=best.result.values
                 )
                 best = alternatives[0] = Alternative(best.label, best.settings, res)
+            explained[stage] = explain(
+                cached, best.settings, {**defaults, **overlay}, best.result.values
+            )
         fits[stage] = best.result
     compared = alternatives if len(alternatives) > 1 else None
     meta: dict[str, Any] = {**({"command": command} if command else {})}
@@ -419,7 +429,8 @@ def calibrate(
     doc = profile_doc(plat_name, fits, defaults, meta, compared)
     if search_note and "structure" in doc:
         doc["structure"]["search"] = search_note
-    return Calibration(fits, compared or [], defaults, doc, notes)
+    doc["explained"] = {src: [e.to_json() for e in rows] for src, rows in explained.items()}
+    return Calibration(fits, compared or [], defaults, doc, notes, explained)
 
 
 MAX_SEARCH = 500  # fits: several hours of two-layer runs at the most

@@ -334,6 +334,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if cal.alternatives:
         _print_structures(cal.alternatives, cal.doc["structure"].get("search"))
     _print_fits(cal.fits, cal.defaults)
+    _print_explained(cal.explained)
     for path in written:
         print(f"wrote {path}")
     print(f"\nwrote {args.out}")
@@ -413,6 +414,10 @@ def _print_fits(fits: dict[str, FitResult], defaults: dict[str, float]) -> None:
                     ],
                 )
             )
+        if res.confounded:
+            print("not separated by these data (a combination of each pair is pinned, not each):")
+            for a, b, r in res.confounded:
+                print(f"  {a} and {b}: correlation {r:+.2f}")
         if res.fixed:
             print("at their priors (these data do not determine them):")
             for n, why in res.fixed.items():
@@ -434,6 +439,37 @@ def _print_fits(fits: dict[str, FitResult], defaults: dict[str, float]) -> None:
                 ],
             )
         )
+
+
+CAUSES_SHOWN = 3
+
+
+def _print_explained(explained: dict[str, list[Any]]) -> None:
+    """Each measurement's change from the uncalibrated model and its largest causes."""
+    for source, rows in explained.items():
+        if not rows:
+            continue
+        print(
+            f"\n{source}: what moved each prediction from the uncalibrated model (structure as "
+            "built, defaults) to the calibrated one, largest causes first"
+        )
+        table_rows = []
+        for e in rows:
+            causes = [
+                f"{name} {value / e.before:+.1%}"
+                for name, value in e.parts[:CAUSES_SHOWN]
+                if e.before and abs(value) > 1e-4 * abs(e.before)
+            ]
+            table_rows.append(
+                [
+                    e.label,
+                    e.observed,
+                    e.before,
+                    e.after,
+                    "; ".join(causes) or "nothing moved it",
+                ]
+            )
+        print(table(["measurement", "observed", "before", "after", "causes"], table_rows))
 
 
 # ---- validate ---------------------------------------------------------------------------

@@ -5,8 +5,11 @@
 - ``priors_posteriors.png``: each parameter's prior density against its posterior
   (Gaussian in the prior's coordinate), one small panel per parameter; the ones the data
   left at their priors are marked;
-- ``structures.png`` (with ``--choose``): each structural alternative's log evidence
-  relative to the best.
+- ``structures.png`` (with ``--choose`` or ``--search-structure``): each structural
+  alternative's log evidence relative to the best;
+- ``explained.png``: what moved each prediction from the uncalibrated model to the
+  calibrated one, one bar per measurement split by cause (structure, each parameter,
+  their interaction), in percent of the uncalibrated prediction, with the observation.
 
 Everything is read from the profile document (``spatialsim.calibration.profile``'s
 ``profile_doc``), so the figures show exactly what the profile says.
@@ -47,7 +50,60 @@ def write_calibration_plots(folder: Path, doc: dict[str, Any]) -> list[Path]:
     alternatives = doc.get("structure", {}).get("alternatives", [])
     if len(alternatives) > 1:
         out.append(structures(alternatives, folder / "structures.png"))
+    if any(doc.get("explained", {}).values()):
+        out.append(explained(doc["explained"], folder / "explained.png"))
     return out
+
+
+EXPLAINED_SHOWN = 30  # measurements in the figure (the largest changes)
+
+
+def explained(by_source: dict[str, list[dict[str, Any]]], path: Path) -> Path:
+    """Stacked bars: each cause's share of the change of each measurement's prediction."""
+    import matplotlib.pyplot as plt
+
+    rows = [r for src in by_source.values() for r in src if r["before"]]
+    rows.sort(key=lambda r: -abs(r["after"] / r["before"] - 1))
+    rows = rows[:EXPLAINED_SHOWN]
+    causes = list(dict.fromkeys(c for r in rows for c in r["parts"]))
+    colors = {c: plt.get_cmap("tab20")(i % 20) for i, c in enumerate(causes)}
+    fig, ax = plt.subplots(figsize=(9.5, 0.5 * len(rows) + 1.8))
+    shown: set[str] = set()
+    for i, r in enumerate(rows):
+        pos = neg = 0.0
+        for cause, value in r["parts"].items():
+            pct = 100 * value / r["before"]
+            if abs(pct) < 1e-3:
+                continue
+            left = pos if pct > 0 else neg
+            ax.barh(
+                i,
+                pct,
+                left=left,
+                color=colors[cause],
+                label=cause if cause not in shown else None,
+            )
+            shown.add(cause)
+            if pct > 0:
+                pos += pct
+            else:
+                neg += pct
+        ax.plot(
+            100 * (r["observed"] / r["before"] - 1),
+            i,
+            "k|",
+            ms=14,
+            mew=2,
+            label="observed" if i == 0 else None,
+        )
+    ax.axvline(0, color="0.3", lw=0.8)
+    ax.set_yticks(range(len(rows)), [r["label"] for r in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("change from the uncalibrated prediction (%)")
+    ax.set_title("What moved each prediction: structure and parameters, each on its own")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return _save(fig, path)
 
 
 def observed_vs_predicted(doc: dict[str, Any], path: Path) -> Path:

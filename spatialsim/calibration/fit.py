@@ -205,6 +205,7 @@ class Residual:
 
 AT_PRIOR = 0.7  # posterior sd over prior sd above which the data have not moved it
 SEEN = 0.995  # posterior sd over prior sd below which some measurement depends on it
+ALREADY_EXPLAINED = 0.01  # δ at the prior values below which the priors explain the data
 CONFOUNDED = 0.5  # |posterior correlation| from which the data trade two parameters off
 # least_squares' tolerances on the step (in prior widths) and on the cost: finer than any
 # interval the fit reports, coarse enough not to chase the piecewise simulated predictions
@@ -272,18 +273,24 @@ class FitResult:
     # priors, no discrepancy), "discrepancy" (they stay at their priors, the model is
     # blamed) and "both" (the fit itself); empty when the fit had no discrepancy
     explanations: dict[str, float] = field(default_factory=dict)
+    prior_discrepancy: float = 0.0  # δ's MAP with the parameters at their prior values
 
     @property
     def preferred(self) -> str:
-        """Which explanation the data prefer, in words, with the Bayes factor against the
-        runner-up (empty when the fit had no discrepancy)."""
+        """Which explanation the data prefer, in words, with the log Bayes factor against
+        the runner-up (empty when the fit had no discrepancy)."""
         if len(self.explanations) < 2:
             return ""
         ranked = sorted(self.explanations.items(), key=lambda kv: -kv[1])
         (best, top), (second, nxt) = ranked[0], ranked[1]
         words = {
             "parameters": "parameters moved within their priors, no model discrepancy",
-            "discrepancy": "parameters at their priors, the gap blamed on the model",
+            "discrepancy": (
+                "parameters at their prior values, which already explain the data"
+                if self.prior_discrepancy < ALREADY_EXPLAINED
+                else "parameters at their prior values and the gap put down to the model "
+                f"({self.prior_discrepancy:.1%} discrepancy)"
+            ),
             "both": "parameters moved and a model discrepancy",
         }
         return f"{words[best]} (log Bayes factor {top - nxt:.1f} over {second})"
@@ -368,6 +375,7 @@ class _Problem:
         self.obs, self.names, self.base = obs, names, base
         self.executor = executor
         self.quick = quick
+        self.prior_discrepancy = 0.0
         self.sims = list({id(s): s for o in obs for s in o.sims}.values())
         self.priors = [priors[n] for n in names]
         self.mu = np.array([p.mu for p in self.priors])
@@ -562,6 +570,7 @@ def fit(
         effective_params=float(sum(1 - min(v, 1.0) ** 2 for v in shrink.values())),
         unknown=unknown,
         explanations=explanations,
+        prior_discrepancy=prob.prior_discrepancy,
     )
     result.residuals = [
         Residual(
@@ -618,17 +627,18 @@ def _log_post(prob: _Problem, u: np.ndarray, delta: float) -> float:
 SCATTER_PER_PARAM = 4  # start points per parameter of the scatter start
 SCATTER_MAX = 32
 SCATTER_WIDTH = 2.0  # prior standard deviations each side of the centre
+SCATTER_TRIES = 3  # local searches at most, from the best starts, while residuals exceed noise
 
 
-def _scatter_start(prob: _Problem, u_init: np.ndarray) -> np.ndarray:
-    """The best start for the local search: ``u_init`` or one of a Latin hypercube of
-    points within two prior widths of it, by log posterior at no discrepancy. Simulated
+def _scatter_starts(prob: _Problem, u_init: np.ndarray) -> list[np.ndarray]:
+    """Starts for the local search, best first: ``u_init`` and a Latin hypercube of points
+    within two prior widths of it, ranked by log posterior at no discrepancy. Simulated
     predictions are piecewise (a kernel bound by HBM ignores its issue cost until it is
     bound by issue), so from one start a local search can stop where a parameter has no
     pull; the points are seeded, so a fit is reproducible."""
     k = len(prob.names)
     if not k:
-        return u_init
+        return [u_init]
     from scipy.stats import qmc
 
     n = min(SCATTER_MAX, SCATTER_PER_PARAM * k)
@@ -644,7 +654,13 @@ def _scatter_start(prob: _Problem, u_init: np.ndarray) -> np.ndarray:
         r = prob.predict(u) - prob.observed
         return float(-0.5 * np.sum(r**2 / var)) + _log_prior(prob, u)
 
-    return max(candidates, key=score)
+    return sorted(candidates, key=score, reverse=True)
+
+
+def _explained_by_noise(prob: _Problem, u: np.ndarray) -> bool:
+    """Whether the predictions at ``u`` lie within twice the measurement noise."""
+    r = prob.predict(u) - prob.observed
+    return bool(np.all(np.abs(r) <= 2 * np.sqrt(prob.variance(0.0))))
 
 
 def _alternate(
@@ -675,9 +691,16 @@ def _joint_map(
     what they can), and from the priors with δ at its MAP there (the model is blamed); the
     higher joint posterior wins."""
     mu = prob.mu.copy()
-    if not quick:
-        u_init = _scatter_start(prob, u_init)
-    u, delta, u0 = _alternate(prob, u_init, 0.0, discrepancy, 1 if quick else 4)
+    starts = [u_init] if quick else _scatter_starts(prob, u_init)
+    u, delta, u0 = _alternate(prob, starts[0], 0.0, discrepancy, 1 if quick else 4)
+    for other in starts[1:SCATTER_TRIES]:
+        # a fit that leaves residuals beyond the noise may sit in a basin where some
+        # parameter has no pull: the next-best starts get their local search too
+        if _explained_by_noise(prob, u0):
+            break
+        u2, d2, first = _alternate(prob, other, 0.0, discrepancy, 4)
+        if _log_post(prob, u2, d2) > _log_post(prob, u, delta):
+            u, delta, u0 = u2, d2, first
     if not discrepancy or quick:
         return u, delta, {}
     explanations: dict[str, float] = {}
@@ -693,6 +716,7 @@ def _joint_map(
     r_mu = prob.predict(mu) - prob.observed
     explanations["discrepancy"] = _delta_marginal(r_mu, prob.noise_sd, prob.observed)
     d_mu = _map_discrepancy(r_mu, prob.noise_sd, prob.observed)
+    prob.prior_discrepancy = d_mu
     if _log_post(prob, mu, d_mu) > _log_post(prob, u, delta):
         u2, d2, _ = _alternate(prob, mu, d_mu, True)
         if _log_post(prob, u2, d2) > _log_post(prob, u, delta):

@@ -70,6 +70,19 @@ def test_walkthrough_commands_give_the_quoted_lines_and_predict_the_truth(
     for want in quoted[1].strip().splitlines():
         assert want in runs, want
     assert (tmp_path / "report" / "explained.png").is_file()
+    # the other sections quote the walk-through's calibration too ("For the walk-through
+    # below, `calibrate` prints:")
+    page = (ROOT / "docs" / "calibration.md").read_text()
+    elsewhere = [
+        body
+        for part in page.split("For the walk-through\nbelow, `calibrate` prints:")[1:]
+        + page.split("For the walk-through below,\n`calibrate` prints:")[1:]
+        for info, body in fenced(part)[:1]
+    ]
+    assert len(elsewhere) == 2
+    for block in elsewhere:
+        for want in block.strip().splitlines():
+            assert want in outputs[0], want
     # the truth: what the hidden settings give, inside each interval and within 3 %
     for out, case in (
         (outputs[1], ("gpt2", 4, 256, 8, 1)),

@@ -97,6 +97,8 @@ def test_search_structure_recovers_a_per_kernel_structure(
         str(CONTEXT),
         "--search-structure",
         "--no-loo",
+        "--workers",  # the search's simulations on two local Dask workers
+        "2",
         "--out",
         str(prof),
     ]
@@ -198,7 +200,8 @@ def test_dfx_calibrated_on_one_card_predicts_two_and_four_cards(
         rows.append(f"{model},dfx,u280,{layers},4,2,200,{ttft:.6f},{tpot:.6f}")
     (tmp_path / "dfx.csv").write_text(HEADER + "\n".join(rows) + "\n")
     prof = tmp_path / "p.toml"
-    args = ["calibrate", "--board", str(tmp_path / "dfx.csv"), "--no-loo", "--out", str(prof)]
+    args = ["calibrate", "--board", str(tmp_path / "dfx.csv"), "--no-loo", "--workers", "2",
+            "--out", str(prof)]  # fmt: skip
     assert main(args) == 0
     capsys.readouterr()
     doc = tomllib.loads(prof.read_text())
@@ -209,3 +212,49 @@ def test_dfx_calibrated_on_one_card_predicts_two_and_four_cards(
         ttft, tpot = dfx_run("gpt2", tp, 16, 3, 2)
         assert pred["ttft_ms"] == pytest.approx(ttft, rel=0.05), tp
         assert pred["tpot_ms"] == pytest.approx(tpot, rel=0.05), tp
+
+
+def test_a_builds_region_latencies_alone_settle_a_kernels_loop_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No board run: the decode build's region latencies (as its reports would list them)
+    tell a row-order FFN2 from a column-order one."""
+    built = apply_settings(
+        build_design("chen2024-w8a8", get_model("gpt2"), CONTEXT + 1),
+        [("kernel.ffn2.order", "column")],
+    )
+    lines = ["module,latency_cycles,phase,source"]
+    for region in ("region_1", "region_2", "region_3"):
+        run = simulate_region(built, U280, "decode", region, CONTEXT)
+        assert run is not None
+        lines.append(f"{region},{run.cycles:.0f},decode,synthetic")
+    (tmp_path / "regions.csv").write_text("\n".join(lines) + "\n")
+    prof = tmp_path / "p.toml"
+    args = [
+        "calibrate", "--hls", str(tmp_path / "regions.csv"), "--hls-design", "chen2024-w8a8",
+        "--hls-model", "gpt2", "--hls-seq-len", str(CONTEXT),
+        "--choose", "kernel.ffn2.order=row,column", "--no-loo", "--out", str(prof),
+    ]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    doc = tomllib.loads(prof.read_text())
+    assert doc["structure"]["settings"] == {"kernel.ffn2.order": "column"}
+    alts = doc["structure"]["alternatives"]
+    assert alts[0]["log_evidence"] - alts[1]["log_evidence"] > 4.6  # decisive
+    assert "regions: 3 measurements" in out
+
+
+def test_structure_options_are_checked_before_any_fit(tmp_path: Path) -> None:
+    from spatialsim.calibration.job import calibrate
+    from spatialsim.errors import UserError
+
+    board = tmp_path / "b.csv"
+    board.write_text(HEADER + "gpt2,chen2024-w8a8,u280,2,16,3,250,2.7,0.43\n")
+    with pytest.raises(UserError, match="has no kernel 'ffn9'"):
+        calibrate(board=board, choose=["kernel.ffn9.order=row,column"])
+    with pytest.raises(UserError, match="not both"):
+        calibrate(board=board, choose=["kind.gemv.order=row,column"], search_structure=5)
+    with pytest.raises(UserError, match="1 to 500"):
+        calibrate(board=board, search_structure=100000)
+    with pytest.raises(UserError, match="valid: prefill, decode"):
+        calibrate(hls=[board], hls_phase="middle")

@@ -38,11 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
                 "--board",
                 "b.csv",
                 "--choose",
-                "kernel.ffn1.cols=8,16",
+                "ffn1.cols=8,16",
                 "--out",
                 "x.toml",
             ],
-            "expected kind.<kind>.<param>=V1,V2",
+            "expected kernel.<name>.<param>=V1,V2",
         ),
         (
             ["calibrate", "--board", "b.csv", "--noise", "board=2", "--out", "x.toml"],

@@ -7,7 +7,6 @@ from __future__ import annotations
 import tomllib
 
 import pytest
-
 from default_predictions import CASES, RECORD, predict
 
 

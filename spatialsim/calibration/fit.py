@@ -506,6 +506,7 @@ def fit(
     executor: Any = None,
     start: Values | None = None,
     quick: bool = False,
+    tries: int = 3,
 ) -> FitResult:
     """The posterior of ``candidates`` given ``obs``, the search starting from their
     priors' centres (or from ``start``'s values, e.g. a similar structure's posterior: the
@@ -513,7 +514,8 @@ def fit(
     (:class:`spatialsim.executor.Executor`), the simulations behind each step's
     predictions (every board run, at every finite-difference point) run on it together.
     ``quick`` (a structure search's many fits) skips the second start of the joint MAP and
-    the evidence of the explanations taken alone."""
+    the evidence of the explanations taken alone; ``tries`` bounds the local searches from
+    the scatter's best starts (see :func:`_scatter_starts`)."""
     if not obs:
         raise UserError(
             "nothing to calibrate against: give board runs, HLS reports or HBM measurements"
@@ -531,7 +533,7 @@ def fit(
                 for u, v, p in zip(u_init, given, prob.priors, strict=True)
             ]
         )
-    u, delta, explanations = _joint_map(prob, discrepancy, u_init, quick)
+    u, delta, explanations = _joint_map(prob, discrepancy, u_init, quick, tries)
     var = prob.variance(delta)
     jac = prob.jacobian(u)
     cov_u = _posterior_cov(prob, jac, var)
@@ -627,7 +629,6 @@ def _log_post(prob: _Problem, u: np.ndarray, delta: float) -> float:
 SCATTER_PER_PARAM = 4  # start points per parameter of the scatter start
 SCATTER_MAX = 32
 SCATTER_WIDTH = 2.0  # prior standard deviations each side of the centre
-SCATTER_TRIES = 3  # local searches at most, from the best starts, while residuals exceed noise
 
 
 def _scatter_starts(prob: _Problem, u_init: np.ndarray) -> list[np.ndarray]:
@@ -683,7 +684,11 @@ def _alternate(
 
 
 def _joint_map(
-    prob: _Problem, discrepancy: bool, u_init: np.ndarray, quick: bool = False
+    prob: _Problem,
+    discrepancy: bool,
+    u_init: np.ndarray,
+    quick: bool = False,
+    tries: int = 3,
 ) -> tuple[np.ndarray, float, dict[str, float]]:
     """The joint MAP of the parameters and δ, and the evidence of the two explanations taken
     alone. Two starts, since the posterior can have a basin for each: from ``u_init`` (the
@@ -693,7 +698,7 @@ def _joint_map(
     mu = prob.mu.copy()
     starts = [u_init] if quick else _scatter_starts(prob, u_init)
     u, delta, u0 = _alternate(prob, starts[0], 0.0, discrepancy, 1 if quick else 4)
-    for other in starts[1:SCATTER_TRIES]:
+    for other in starts[1:tries]:
         # a fit that leaves residuals beyond the noise may sit in a basin where some
         # parameter has no pull: the next-best starts get their local search too
         if _explained_by_noise(prob, u0):

@@ -298,6 +298,7 @@ def calibrate(
     mapping = parse_map(cu_map)
     noise = parse_noise(noise)
     choices = parse_choices(choose)
+    _check_choices(choices, [])  # kind.* and design.* values, before any file is read
     if (choose or search_structure) and not (board or xrt or hls):
         raise UserError(
             "structure is settled by board runs, XRT profiles or HLS region latencies: give "
@@ -398,6 +399,8 @@ def calibrate(
                 }
             else:
                 for settings in choices:
+                    # alternatives compared: one local search each; the chosen one is
+                    # fitted whole below
                     res = fit(
                         observations(settings),
                         names,
@@ -405,13 +408,14 @@ def calibrate(
                         loo and len(choices) == 1,
                         learned,
                         executor=executor,
+                        tries=1 if len(choices) > 1 else 3,
                     )
                     alternatives.append(Alternative(label(settings), settings, res))
                 alternatives = compare(alternatives)
             best = alternatives[0]
-            if len(alternatives) > 1 and (loo or search_structure is not None):
-                # the chosen structure fitted whole: leave-one-out, and after a search (whose
-                # fits are quick) the evidence of each explanation alone
+            if len(alternatives) > 1:
+                # the chosen structure fitted whole: every start, leave-one-out, and after a
+                # search (whose fits are quick) the evidence of each explanation alone
                 obs = observations(best.settings)
                 res = fit(
                     obs, names, base, loo, learned, executor=executor, start=best.result.values
@@ -487,10 +491,18 @@ def _cached(observations: Any) -> Any:
 
 
 def _check_choices(choices: list[tuple[tuple[str, Any], ...]], designs: list[Any]) -> None:
-    """Refuse a structural alternative that names no parameter or an invalid value for the
-    designs it applies to, before any fit (and naming the option, not a board row)."""
+    """Refuse a structural alternative that names no parameter or an invalid value, before
+    any fit (and naming the option, not a board row): against ``designs``, or, with none
+    given, the ``kind.*`` and ``design.*`` ones against a probe design (``kernel.*`` names
+    depend on the designs)."""
     from spatialsim.design.overrides import apply_settings
 
+    if not designs:
+        from spatialsim.design.templates import build_design
+        from spatialsim.workload.models import get_model
+
+        designs = [build_design("chen2024-w8a8", get_model("gpt2"), 16)]
+        choices = [tuple(kv for kv in c if not kv[0].startswith("kernel.")) for c in choices]
     for settings in choices:
         for key, value in settings:
             for design in designs:

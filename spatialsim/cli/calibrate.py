@@ -371,11 +371,19 @@ def _print_structures(alternatives: list[Any], search: dict[str, Any] | None = N
             f"{search['screened']} changes moved no prediction and were not fitted"
         )
     if len(alternatives) > 1:
-        gap = best - alternatives[1].result.log_evidence
+        runner = max(alternatives[1:], key=lambda a: a.result.log_evidence)
+        gap = best - runner.result.log_evidence
+        if gap < 0:  # a search keeps a change only when it gains more than a little
+            print(
+                f"chosen: {alternatives[0].label} ({runner.label} scores e^{-gap:.1f} "
+                "higher, less than the e^1 a change must gain: the data cannot tell them "
+                "apart, so the choice keeps its value as built)"
+            )
+            return
         verdict = "decisive" if gap > 4.6 else "strong" if gap > 2.3 else "weak: more data needed"
         print(
             f"chosen: {alternatives[0].label} (Bayes factor e^{gap:.1f} over "
-            f"{alternatives[1].label}: {verdict})"
+            f"{runner.label}: {verdict})"
         )
 
 

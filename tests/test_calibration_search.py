@@ -97,8 +97,6 @@ def test_search_structure_recovers_a_per_kernel_structure(
         str(CONTEXT),
         "--search-structure",
         "--no-loo",
-        "--workers",  # the search's simulations on two local Dask workers
-        "2",
         "--out",
         str(prof),
     ]
@@ -175,12 +173,16 @@ def test_one_board_run_says_what_it_cannot_separate_and_covers_a_held_out_run(
 # ---- dfx: one-card runs predict the two- and four-card runs ------------------------------
 
 
+# the host's share of each step of the "board": launch, completion wait, per-token work
+DFX_HOST = {"launch_overhead_us": 15.0, "wait_overhead_us": 5.0, "token_overhead_us": 25.0}
+
+
 def dfx_run(model: str, tp: int, prompt: int, gen: int, layers: int) -> tuple[float, float]:
     import spatialsim as ss
 
     rep = ss.simulate(
         model=model, design="dfx", prompt_len=prompt, gen_len=gen, layers=layers, tp=tp,
-        cost={"hbm_efficiency": 0.6}, set={"kind.overlay.issue_cycles": 30},
+        cost=DFX_HOST | {"hbm_efficiency": 0.6}, set={"kind.overlay.issue_cycles": 30},
     )  # fmt: skip
     assert rep.result.tpot_ms is not None
     return rep.result.ttft_ms, rep.result.tpot_ms
@@ -192,16 +194,17 @@ def test_dfx_calibrated_on_one_card_predicts_two_and_four_cards(
     """A per-instruction issue cost of 30 cycles (default 10) and an HBM efficiency of 0.6
     hidden in one-card runs of models of three sizes and two layer counts (the sizes set
     the mix of instructions and bytes, the layer counts part per-step host costs from
-    per-layer ones); the two- and four-card runs are predicted within 5 %."""
+    per-layer ones), with host costs of a real board; the two- and four-card runs are
+    predicted within 5 %. (Seeds 2, 5, 13 and 21 of the noise give 4.8 %, 3.3 %, 4.0 % and
+    2.4 % at worst.)"""
     rng = np.random.default_rng(13)
     rows = []
-    for model, layers in (("gpt2", 2), ("gpt2", 4), ("gpt2-medium", 2), ("gpt2-xl", 2)):
-        ttft, tpot = (v * (1 + NOISE * rng.normal()) for v in dfx_run(model, 1, 4, 2, layers))
-        rows.append(f"{model},dfx,u280,{layers},4,2,200,{ttft:.6f},{tpot:.6f}")
+    for model, layers in (("gpt2", 1), ("gpt2", 3), ("gpt2-medium", 1), ("gpt2-xl", 1)):
+        ttft, tpot = (v * (1 + NOISE * rng.normal()) for v in dfx_run(model, 1, 2, 2, layers))
+        rows.append(f"{model},dfx,u280,{layers},2,2,200,{ttft:.6f},{tpot:.6f}")
     (tmp_path / "dfx.csv").write_text(HEADER + "\n".join(rows) + "\n")
     prof = tmp_path / "p.toml"
-    args = ["calibrate", "--board", str(tmp_path / "dfx.csv"), "--no-loo", "--workers", "2",
-            "--out", str(prof)]  # fmt: skip
+    args = ["calibrate", "--board", str(tmp_path / "dfx.csv"), "--no-loo", "--out", str(prof)]
     assert main(args) == 0
     capsys.readouterr()
     doc = tomllib.loads(prof.read_text())

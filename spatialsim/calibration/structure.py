@@ -43,7 +43,7 @@ STRUCTURAL: dict[str, tuple[str, ...]] = {
 }
 DESIGN_CHOICES = {"design.launch_scope": ("region", "layer", "step")}
 DEFAULT_BUDGET = 40
-BEAM = 4  # changes fitted per pass: the best by their screening score
+BEAM = 2  # changes fitted per pass: the best by their screening score
 # A change is kept only when it raises the log evidence by more than this (a Bayes factor
 # above e): a choice the data cannot see keeps its value as built.
 MIN_GAIN = 1.0

@@ -126,9 +126,11 @@ def test_a_fit_sends_each_steps_simulations_together_and_fits_the_same(tmp_path:
         False,
         executor=rec,
     )
-    # every run at every start of the scatter (the prior's centre and 4 points per
-    # parameter) together, then every run at each finite-difference point
-    assert rec.batches[0] == (1 + 4 * len(names)) * len(runs)
+    # every run at the probe of which parameters matter (the prior's centre and a prior
+    # width either way of each), then at the scatter's starts (4 per parameter), then at
+    # each step's finite-difference points, each batch together
+    assert rec.batches[0] == (1 + 2 * len(names)) * len(runs)
+    assert rec.batches[1] == 4 * len(names) * len(runs)
     assert len(runs) * len(names) in rec.batches
     assert batched.values == plain.values
     assert batched.values["cost.launch_overhead_us"] == pytest.approx(15.0, rel=0.05)

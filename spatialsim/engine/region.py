@@ -193,24 +193,10 @@ def simulate_region(
     return RegionRun(region, phase, cycles, result, stand_ins)
 
 
-def region_latency(
-    design: Design,
-    platform: Platform,
-    phase: str,
-    region: str,
-    seq_len: int,
-    params: CostParams | None = None,
-) -> float | None:
-    """Cycles of one isolated call of ``region`` (:func:`simulate_region`)."""
-    run = simulate_region(design, platform, phase, region, seq_len, params)
-    return None if run is None else run.cycles
-
-
 __all__ = [
     "RegionRun",
     "ideal_memory",
     "isolate",
-    "region_latency",
     "region_names",
     "simulate_region",
 ]

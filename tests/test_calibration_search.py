@@ -7,6 +7,7 @@ discrepancy), recovers the structure, and predicts runs it never saw."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -261,3 +262,25 @@ def test_structure_options_are_checked_before_any_fit(tmp_path: Path) -> None:
         calibrate(board=board, search_structure=100000)
     with pytest.raises(UserError, match="valid: prefill, decode"):
         calibrate(hls=[board], hls_phase="middle")
+
+
+@pytest.mark.parametrize(
+    ("rows", "needle"),
+    [
+        ("region_1,nan,decode\n", "latency_cycles = nan is not a finite number"),
+        ("region_1,100,middle\n", "phase 'middle'; valid: prefill, decode"),
+        ("region_1,100,decode\nregion_1,200,decode\n", "decode region_1 is given twice"),
+        ("region_1,-5,decode\n", "must be positive"),
+        (",100,decode\n", "must be a module name"),
+    ],
+)
+def test_hls_tables_are_checked_naming_file_row_and_value(
+    tmp_path: Path, rows: str, needle: str
+) -> None:
+    from spatialsim.calibration.measurements import load_hls_csv
+    from spatialsim.errors import UserError
+
+    path = tmp_path / "t.csv"
+    path.write_text("module,latency_cycles,phase\n" + rows)
+    with pytest.raises(UserError, match=rf"t\.csv: row \d: .*{re.escape(needle)}"):
+        load_hls_csv(path, "prefill")

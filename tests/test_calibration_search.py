@@ -271,6 +271,8 @@ def test_structure_options_are_checked_before_any_fit(tmp_path: Path) -> None:
         ("region_1,100,middle\n", "phase 'middle'; valid: prefill, decode"),
         ("region_1,100,decode\nregion_1,200,decode\n", "decode region_1 is given twice"),
         ("region_1,-5,decode\n", "must be positive"),
+        ("region_1,inf,decode\n", "latency_cycles = inf is not a finite number"),
+        ("region_1,1e30,decode\n", "latency_cycles = 1e30 is not a finite number"),
         (",100,decode\n", "must be a module name"),
     ],
 )
@@ -284,3 +286,17 @@ def test_hls_tables_are_checked_naming_file_row_and_value(
     path.write_text("module,latency_cycles,phase\n" + rows)
     with pytest.raises(UserError, match=rf"t\.csv: row \d: .*{re.escape(needle)}"):
         load_hls_csv(path, "prefill")
+
+
+def test_hls_tables_with_a_missing_cell_or_binary_bytes_are_refused(tmp_path: Path) -> None:
+    from spatialsim.calibration.measurements import load_hls_csv
+    from spatialsim.errors import UserError
+
+    short = tmp_path / "short.csv"
+    short.write_text("module,latency_cycles\nregion_1\n")
+    with pytest.raises(UserError, match=r"short\.csv: line 2: 1 cells, but the header has 2"):
+        load_hls_csv(short, "decode")
+    binary = tmp_path / "bin.csv"
+    binary.write_bytes(b"module,latency_cycles\n\xff\xfe\x00\x81,12\n")
+    with pytest.raises(UserError, match=r"bin\.csv: not a text CSV file"):
+        load_hls_csv(binary, "decode")

@@ -391,12 +391,7 @@ def calibrate(
                     search_structure or DEFAULT_BUDGET,
                 )
                 alternatives = found.alternatives
-                search_note = {
-                    "fits": found.fits,
-                    "screened": found.screened,
-                    "passes": found.passes,
-                    "margin": found.margin,
-                }
+                search_note = found.to_json()
             else:
                 for settings in choices:
                     # alternatives compared: one local search each; the chosen one is

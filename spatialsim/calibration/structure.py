@@ -96,6 +96,15 @@ class SearchResult:
     screened: int  # changes not fitted: they moved no prediction
     passes: int
 
+    def to_json(self) -> dict[str, Any]:
+        """What the profile's ``[structure.search]`` records."""
+        return {
+            "fits": self.fits,
+            "screened": self.screened,
+            "passes": self.passes,
+            "margin": self.margin,
+        }
+
     @property
     def margin(self) -> float:
         """Log evidence of the chosen structure over the runner-up (0 with one fitted)."""

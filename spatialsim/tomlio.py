@@ -3,13 +3,19 @@ platform and profile TOML, Hugging Face JSON, trace, board and HBM CSV, XRT prof
 errors that name the file and what is wrong with it. Every reader bounds what it accepts:
 files over ``MAX_INPUT_BYTES``, text that is not UTF-8, nesting too deep to parse, CSV
 fields over the csv module's limit, rows with missing or extra cells, and the JSON
-constants NaN and Infinity are user errors, never tracebacks."""
+constants NaN and Infinity are user errors, never tracebacks.
+
+Only regular files are read: a device (``/dev/zero``), a named pipe or a socket is refused
+before a byte is read, and no read takes more than ``MAX_INPUT_BYTES`` whatever the file
+claims its size is (a file growing while it is read included)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
+import stat
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -46,20 +52,65 @@ def parse_json(text: str, origin: str) -> Any:
         raise UserError(f"{origin}: not valid JSON ({exc})") from None
 
 
-def read_text(path: Path, what: str) -> str:
-    """The UTF-8 text of ``path``; ``what`` says what the file should be, in errors."""
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def read_bytes(path: Path | str, what: str, limit: int | None = None) -> bytes:
+    """The bytes of regular file ``path``, at most ``limit`` of them (default
+    ``MAX_INPUT_BYTES``; more is an error).
+
+    The file is opened without blocking (a named pipe with no writer would otherwise wait
+    forever) and checked on the open descriptor, so what is read is what was checked."""
     path = Path(path)
+    limit = MAX_INPUT_BYTES if limit is None else limit
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
-        if path.is_file() and path.stat().st_size > MAX_INPUT_BYTES:
-            raise UserError(
-                f"{path}: {path.stat().st_size:,} bytes is too large for a {what} "
-                f"(at most {MAX_INPUT_BYTES:,})"
-            )
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not a text {what} (not UTF-8)") from None
+        fd = os.open(path, flags)
     except OSError as exc:
         raise UserError(f"{path}: cannot read {what} ({exc.strerror})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise UserError(
+                f"{path}: is {_kind(mode)}, not a regular file; a {what} must be a file"
+            )
+        size = os.fstat(fd).st_size
+        if size > limit:
+            raise UserError(f"{path}: {size:,} bytes is too large for a {what} (at most {limit:,})")
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise UserError(f"{path}: more than {limit:,} bytes; too large for a {what}")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read {what} ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+
+
+def read_text(path: Path | str, what: str, errors: str = "strict") -> str:
+    """The UTF-8 text of regular file ``path`` (bounded as :func:`read_bytes`); ``what``
+    says what the file should be, in errors; ``errors="replace"`` tolerates bad bytes."""
+    data = read_bytes(path, what)
+    try:
+        return data.decode("utf-8", errors=errors)
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a text {what} (not UTF-8)") from None
 
 
 def csv_rows(text: str, origin: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:

@@ -32,7 +32,7 @@ ALLOWED = {
         "design",
         "analytical",
     },
-    "report": {"errors", "constants", "fileutil", "metrics", "report"},
+    "report": {"errors", "constants", "fileutil", "tomlio", "metrics", "report"},
     "costmodel": {"errors", "constants", "hardware", "kinds", "design", "costmodel"},
     "metrics": {"constants", "metrics"},
     "engine": {

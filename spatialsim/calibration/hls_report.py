@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from spatialsim.errors import UserError
+from spatialsim.tomlio import read_text
 
 RESOURCES = ("BRAM_18K", "DSP", "FF", "LUT", "URAM")
 
@@ -100,10 +101,7 @@ def _cells(line: str) -> list[str]:
 
 def parse_report(path: Path) -> HlsReport:
     """Read a csynth report, text or XML, and name the file in every error."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read HLS report ({exc.strerror})") from None
+    text = read_text(path, "HLS report", errors="replace")
     if text.lstrip().startswith("<"):
         return _checked(path, _parse_xml(path, text))
     if "Synthesis Summary Report of" in text:

@@ -20,6 +20,7 @@ from spatialsim.design.resources import RESOURCES, check_fit, estimate
 from spatialsim.fileutil import atomic_write_text
 from spatialsim.hardware.platform import BUILTIN_PLATFORMS, builtin_platform_text, get_platform
 from spatialsim.report.text import emit_json, table
+from spatialsim.tomlio import read_text
 from spatialsim.workload.models import MODELS, get_model
 from spatialsim.workload.operators import Precision, layer_operators
 
@@ -183,7 +184,7 @@ def run_platforms(args: argparse.Namespace) -> int:
         return 0
     if args.toml:
         if args.name not in BUILTIN_PLATFORMS:
-            print(Path(args.name).read_text(encoding="utf-8"), end="")
+            print(read_text(Path(args.name), "platform file"), end="")
         else:
             print(builtin_platform_text(args.name), end="")
         return 0

@@ -516,6 +516,7 @@ def sweep(
     progress: Callable[[int, int, str], None] | None = None,
 ) -> SweepOutcome:
     """Run every point of ``spec`` not yet in ``out``/results.csv and append its row."""
+    check_inputs(spec)
     executor = Executor(workers, scheduler)
     points = spec.requests()
     table = ResultsTable(out, spec)
@@ -538,6 +539,38 @@ def sweep(
         table.close()
     write_parquet(table.path, spec)
     return SweepOutcome(len(points), skipped, done, table.path)
+
+
+def check_inputs(spec: SweepSpec) -> None:
+    """Every model, platform, design and calibration an axis or the base names, read and
+    checked once before the first point runs: a bad file is refused up front (naming the
+    axis), not recorded as an error in every row that uses it."""
+    from spatialsim.calibration.profile import load as load_profile
+    from spatialsim.design.fileio import load_design
+    from spatialsim.design.templates import DESIGNS
+    from spatialsim.hardware.platform import get_platform
+    from spatialsim.workload.models import get_model
+
+    def design(name: str) -> object:
+        return None if name in DESIGNS else load_design(Path(name))
+
+    loaders: dict[str, Callable[[str], object]] = {
+        "model": get_model,
+        "platform": get_platform,
+        "design": design,
+        "calibration": load_profile,
+    }
+    named: dict[str, set[Any]] = {k: {getattr(spec.base, k)} for k in loaders}
+    for a in spec.axes:
+        for name, target in ((a.name, a.target), *a.tied):
+            if target == "field" and name in loaders:
+                named[name].update(a.values)
+    for field_name, values in named.items():
+        for value in sorted(v for v in values if isinstance(v, str)):
+            try:
+                loaders[field_name](value)
+            except UserError as exc:
+                raise UserError(f"axes.{field_name} = {value!r}: {exc}", field="axes") from None
 
 
 FLOAT_COLUMNS = frozenset(METRICS) - {"feasible", "reason", "error", "bound_kernel", "bound_stall"}

@@ -17,7 +17,6 @@ TTFT, TPOT, end-to-end latency and queueing delay.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from matplotlib.patches import Patch
 from spatialsim.constants import COLLECTIVE_SUFFIX, STATES
 from spatialsim.errors import UserError
 from spatialsim.fileutil import atomic_write_with
+from spatialsim.tomlio import parse_json, read_text
 
 COLORS = {
     "busy": "#2b8a3e",
@@ -41,12 +41,7 @@ COLORS = {
 
 
 def _read(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    return parse_json(read_text(path, "result file"), str(path))
 
 
 def _save(fig: Any, path: Path) -> Path:

@@ -5,8 +5,9 @@ work it could not bound, and never with a traceback."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,146 @@ def test_a_file_over_the_cap_is_refused_even_when_it_grows(
 def test_a_directory_is_named_as_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "d.json").mkdir()
     refused(capsys, [*RUN, "--model", str(tmp_path / "d.json")], "directory")
+
+
+# ---- 1. generated scripts and code take only what they were validated for --------------
+
+U280 = (ROOT / "spatialsim/hardware/data/u280.toml").read_text()
+VITIS = ("open_project", "set_top", "add_files", "open_solution", "set_part", "create_clock",
+         "csim_design", "csynth_design", "cosim_design", "close_project")  # fmt: skip
+
+
+def _platform(tmp: Path, part: str) -> Path:
+    path = tmp / "card.toml"
+    path.write_text(U280.replace('part = "xcu280-fsvh2892-2L-e"', f"part = {part}", 1))
+    return path
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        '"xcu280[exec touch PWNED]"',
+        '"xcu280-fsvh2892-2L-e; exec touch PWNED"',
+        '"xcu280-fsvh2892-2L-e\\nexec touch PWNED"',
+        '"$env(HOME)"',
+        '"xcu280 -fsvh2892"',
+        '"{xcu280}"',
+        '""',
+    ],
+)
+def test_a_part_number_is_held_to_its_grammar(
+    part: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    card = _platform(tmp_path, part)
+    out = tmp_path / "hls"
+    refused(capsys, ["export-hls", "--platform", str(card), "--out", str(out)], "part number")
+    assert not out.exists()
+
+
+def _vitis_log(script: Path, tmp: Path) -> list[str]:
+    """Source a generated Tcl script in tclsh with the Vitis commands recorded, not run."""
+    stubs = "".join(f'proc {c} {{args}} {{puts "{c} [list {{*}}$args]"}}\n' for c in VITIS)
+    proc = subprocess.run(
+        ["tclsh"], input=stubs + f"source {{{script}}}\nputs hw=$hw\n", text=True,
+        capture_output=True, cwd=tmp, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+@pytest.mark.skipif(
+    not shutil.which("tclsh"), reason="tclsh is not installed (.ci/run installs it)"
+)
+def test_the_generated_tcl_runs_only_vitis_commands_with_literal_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spatialsim.hls import export
+
+    evil = tmp_path / "hw $(touch PWNED) [exec touch PWNED2] ;x"
+    monkeypatch.setattr(export, "hw_kernels_dir", lambda: evil)
+    monkeypatch.delenv("SPATIAL_HW_KERNELS", raising=False)
+    out = tmp_path / "hls"
+    assert (
+        main(["export-hls", "--design", "chen2024-w8a8", "--seq-len", "32", "--out", str(out)]) == 0
+    )
+    capsys.readouterr()
+    for step in ("csim", "csynth", "cosim"):
+        log = _vitis_log(out / "decode" / f"{step}.tcl", tmp_path)
+        assert {line.split()[0] for line in log} <= {*VITIS, "hw=" + str(evil).split()[0]}
+        assert f"hw={evil}" in log
+        assert "set_part xcu280-fsvh2892-2L-e" in log
+    assert not list(tmp_path.glob("PWNED*"))
+    # a path Tcl cannot hold literally is refused, not written
+    monkeypatch.setattr(export, "hw_kernels_dir", lambda: tmp_path / "a{b")
+    refused(capsys, ["export-hls", "--seq-len", "32", "--out", str(tmp_path / "h2")], "Tcl")
+
+
+def _design_file(tmp: Path, edit: Callable[[str], str], name: str = "d.toml") -> Path:
+    from spatialsim.design.fileio import dumps_design
+    from spatialsim.design.templates import build_design
+    from spatialsim.workload.models import get_model
+
+    text = dumps_design(build_design("chen2024-w8a8", get_model("gpt2"), 32))
+    edited = edit(text)
+    assert edited != text
+    path = tmp / name
+    path.write_text(edited)
+    return path
+
+
+@pytest.mark.parametrize(
+    "edit,needle",
+    [
+        (lambda t: t.replace('"splitter_to_ffn1"', '"split_ffn1"'), "'splitter_to_ffn1'"),
+        (lambda t: t.replace('"ffn_residual_bypass"', '"bypass"'), "'ffn_residual_bypass'"),
+        (lambda t: t.replace('"mask_to_softmax"', '"softmax_in"'), "'mask_to_softmax'"),
+    ],
+)
+def test_renamed_fifos_are_refused_naming_the_fifo(
+    edit: Callable[[str], str], needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    design = _design_file(tmp_path, edit)
+    out = tmp_path / "hls"
+    argv = ["export-hls", "--design", str(design), "--seq-len", "32", "--out", str(out)]
+    refused(capsys, argv, needle)
+    assert not out.exists()
+    # the same design still simulates: only the export cannot express it
+    assert main([*RUN, "--design", str(design)]) == 0
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["a\\n#error boom", "x /* open", "grp\\\\", "has space", "9starts", "é", "a" * 65],
+)
+def test_free_text_kernel_parameters_are_names(
+    value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refused(
+        capsys,
+        [*RUN, "--set", f"kernel.input_loader.axi_group={value}"],
+        "is not a name",
+    )
+    design = _design_file(
+        tmp_path, lambda t: t.replace('axi_group = ""', f'axi_group = "{value}"', 1)
+    )
+    argv = ["export-hls", "--design", str(design), "--seq-len", "32", "--out", str(tmp_path / "o")]
+    refused(capsys, argv, "name")
+
+
+@pytest.mark.parametrize("port", ['"HBM[3]\\n#error x"', '"HBM[٣]"', '"HBM[3] "', '"DDR[00001]x"'])
+def test_memory_ports_are_bindings_and_nothing_else(
+    port: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+
+    design = _design_file(tmp_path, lambda t: t.replace('"HBM[0]",', f"{port},", 1))
+    refused(capsys, [*RUN, "--design", str(design)], "is not 'HBM[i]' or 'DDR[i]'")
+
+
+def test_text_in_generated_comments_cannot_leave_the_comment() -> None:
+    from spatialsim.hls.export import comment
+
+    for text in ("a\nb", "a\\", "x\r\n#error", "%0A", "é\u2028"):
+        safe = comment(text)
+        assert all(" " <= c <= "~" for c in safe) and "\\" not in safe, safe
+    assert comment("a\nb\\%") == "a%0Ab%5C%25"
+    assert comment("plain text, 12 = 3 x 4") == "plain text, 12 = 3 x 4"

@@ -86,7 +86,7 @@ def test_user_platform_file(tmp_path: Path) -> None:
         (("channels = 32", "channels = 32\nchanels = 4"), "unknown key platform.hbm.chanels"),
         (
             ("port_bits = 256", "port_bits = -256"),
-            "hbm.port_bits must be a finite positive number, got -256",
+            "hbm.port_bits must be a number from 8 to 4096 bits, got -256",
         ),
         (("dsp = 2880", 'dsp = "many"'), "platform.slrs[0].dsp must be an integer"),
         (("lanes = 16\n", ""), "missing key platform.pcie.lanes"),

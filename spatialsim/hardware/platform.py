@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -20,21 +21,85 @@ from spatialsim.errors import UserError, choices_message
 from spatialsim.tomlio import builtin_text, parse_toml, read_toml
 
 BUILTIN_PLATFORMS = ("u280", "u55c", "u50lv", "u250", "vck5000")
+MAX_SLRS = 8  # stacked-silicon devices have up to 4 SLRs; 8 leaves room
+
+
+# The physical range of every number a platform file gives: (low, high, unit). Wide enough
+# for any FPGA card sold or announced (the largest devices have 4 SLRs, 4 HBM stacks of 16
+# pseudo-channels, PCIe Gen5 x16), narrow enough that nothing derived from them overflows
+# or divides by almost zero. Bandwidths reach up to 1e6 GB/s and latencies down to 1e-6 ns
+# so that the ideal memory of a region analysed alone (engine/region.py) is a platform too;
+# a fast memory makes times smaller, never larger. docs/limits.md lists them.
+RANGES: dict[str, tuple[float, float, str]] = {
+    "kernel_clock_mhz": (1, 2000, "MHz"),
+    "max_clock_mhz": (1, 2000, "MHz"),
+    "sll_per_boundary": (1, 1_000_000, "SLLs"),
+    "slr.lut": (1, 100_000_000, "LUTs"),
+    "slr.ff": (1, 200_000_000, "FFs"),
+    "slr.dsp": (1, 1_000_000, "DSPs"),
+    "slr.bram36": (1, 1_000_000, "BRAM36"),
+    "slr.uram": (0, 1_000_000, "URAM"),
+    "hbm.channels": (1, 64, "pseudo-channels (4 HBM stacks of 16)"),
+    "hbm.channel_mb": (1, 65_536, "MB"),
+    "hbm.port_bits": (8, 4096, "bits"),
+    "hbm.axi_clock_mhz": (1, 2000, "MHz"),
+    "hbm.peak_bw_gbps": (0.01, 1e6, "GB/s"),
+    "hbm.read_bw_gbps": (0.01, 1e6, "GB/s"),
+    "hbm.write_bw_gbps": (0.01, 1e6, "GB/s"),
+    "hbm.all_read_bw_gbps": (0.01, 1e6, "GB/s"),
+    "hbm.all_write_bw_gbps": (0.01, 1e6, "GB/s"),
+    "hbm.latency_ns": (1e-6, 100_000, "ns"),
+    "hbm.page_closed_latency_ns": (1e-6, 100_000, "ns"),
+    "hbm.page_miss_latency_ns": (1e-6, 100_000, "ns"),
+    "hbm.switch_penalty_ns": (1e-6, 100_000, "ns"),
+    "hbm.far_latency_ns": (1e-6, 100_000, "ns"),
+    "hbm.switch_group": (1, 64, "channels"),
+    "hbm.read_saturation_bytes": (1, 2**30, "bytes"),
+    "hbm.write_saturation_bytes": (1, 2**30, "bytes"),
+    "hbm.refresh_interval_us": (0.01, 1_000_000, "us"),
+    "hbm.small_burst_bytes": (1, 2**20, "bytes"),
+    "hbm.small_burst_bw_gbps": (0.01, 1e6, "GB/s"),
+    "ddr.channels": (1, 64, "channels"),
+    "ddr.channel_gb": (1, 4096, "GB"),
+    "ddr.peak_bw_gbps": (0.01, 1e6, "GB/s"),
+    "ddr.read_bw_gbps": (0.01, 1e6, "GB/s"),
+    "ddr.write_bw_gbps": (0.01, 1e6, "GB/s"),
+    "pcie.gen": (1, 7, "PCIe generation"),
+    "pcie.lanes": (1, 32, "lanes"),
+    "pcie.bw_gbps": (0.01, 1000, "GB/s"),
+    "links.ports": (1, 64, "ports"),
+    "links.port_gbitps": (0.01, 10_000, "Gb/s"),
+    "aie.tiles": (1, 100_000, "tiles"),
+    "aie.int8_macs_per_cycle": (1, 100_000, "MACs per cycle"),
+    "aie.clock_mhz": (1, 2000, "MHz"),
+}
+
+# An AMD part number (xcu280-fsvh2892-2L-e, xcvc1902-vsvd1760-2MP-e-S): it reaches the
+# generated Tcl's set_part, so it is held to this grammar rather than quoted.
+PART_PATTERN = re.compile(r"[a-z][a-z0-9]{1,31}(-[A-Za-z0-9]{1,16}){1,5}")
 
 
 def _positive(owner: str, obj: object, *names: str) -> None:
+    """Every named field is a finite number in its physical range (``RANGES``, keyed
+    ``owner.name`` with the owner's first word)."""
+    section = owner.split()[0]
     for name in names:
         value = getattr(obj, name)
         if value is None:
             continue
+        key = name if section == "platform" else f"{section}.{name}"
+        low, high, unit = RANGES.get(key, (0, 1e12, ""))
         if (
             isinstance(value, bool)
             or not isinstance(value, (int, float))
             or not math.isfinite(value)
             or value <= 0
-            or value > 1e12
+            or not low <= value <= high
         ):
-            raise UserError(f"{owner}.{name} must be a finite positive number, got {value!r}")
+            raise UserError(
+                f"{owner}.{name} must be a number from {low:g} to {high:g} {unit}, "
+                f"got {value!r}".replace(" ,", ",")
+            )
 
 
 @dataclass(frozen=True)
@@ -50,8 +115,11 @@ class Slr:
 
     def __post_init__(self) -> None:
         _positive(f"slr {self.name}", self, "lut", "ff", "dsp", "bram36")
-        if self.uram < 0:
-            raise UserError(f"slr {self.name}.uram must be >= 0, got {self.uram}")
+        low, high, unit = RANGES["slr.uram"]
+        if not low <= self.uram <= high:
+            raise UserError(
+                f"slr {self.name}.uram must be from {low:g} to {high:g} {unit}, got {self.uram}"
+            )
 
 
 @dataclass(frozen=True)
@@ -179,9 +247,30 @@ class Platform:
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
-        _positive(f"platform {self.name}", self, "kernel_clock_mhz", "max_clock_mhz")
-        if not self.slrs:
-            raise UserError(f"platform {self.name}: needs at least one [[slr]] table")
+        _positive(
+            f"platform {self.name}", self, "kernel_clock_mhz", "max_clock_mhz", "sll_per_boundary"
+        )
+        if not PART_PATTERN.fullmatch(self.part):
+            raise UserError(
+                f"platform {self.name}: part {self.part!r} is not an AMD part number (letters, "
+                "digits and dashes, such as xcu280-fsvh2892-2L-e)"
+            )
+        if not 1 <= len(self.slrs) <= MAX_SLRS:
+            raise UserError(
+                f"platform {self.name}: needs 1 to {MAX_SLRS} [[slr]] tables, got {len(self.slrs)}"
+            )
+        for res in ("lut", "ff", "dsp", "bram36", "uram"):
+            have, shell = self.total(res), getattr(self.reserved, res)
+            if not 0 <= shell < max(have, 1):
+                raise UserError(
+                    f"platform {self.name}: reserved.{res} must be from 0 to below the "
+                    f"device's {have:,}, got {shell!r}"
+                )
+        if self.hbm is not None and not 0 <= self.hbm.attached_slr < len(self.slrs):
+            raise UserError(
+                f"platform {self.name}: hbm.attached_slr must name one of its SLRs, 0 to "
+                f"{len(self.slrs) - 1}, got {self.hbm.attached_slr}"
+            )
         if self.hbm is None and self.ddr is None:
             raise UserError(f"platform {self.name}: needs an [hbm] or a [ddr] table")
 

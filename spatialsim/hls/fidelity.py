@@ -61,6 +61,38 @@ REGIONS: dict[int, tuple[str, ...]] = {
     3: ("splitter", "ffn1", "gelu", "ffn2", "residual1", "layernorm1", "output_writer"),
 }
 
+# The FIFOs the region functions declare, by the kernels they join: each is named
+# <producer>_to_<consumer> in the C++ (its DEPTH_ constant, its stream, its stream_connect)
+# but the FFN's residual bypass.
+FIFOS: dict[tuple[str, str], str] = {
+    (src, dst): f"{src}_to_{dst}"
+    for src, dst in (
+        ("input_loader", "residual0"),
+        ("input_loader_q", "q_proj"),
+        ("input_loader_kv", "k_proj"),
+        ("input_loader_kv", "v_proj"),
+        ("q_proj", "q_buffer"),
+        ("k_proj", "k_writer"),
+        ("v_proj", "v_writer"),
+        ("q_buffer", "qk_matmul"),
+        ("k_writer", "qk_matmul"),
+        ("v_writer", "sv_matmul"),
+        ("qk_matmul", "mask"),
+        ("mask", "softmax"),
+        ("softmax", "sv_matmul"),
+        ("sv_matmul", "out_proj"),
+        ("out_proj", "residual0"),
+        ("residual0", "layernorm0"),
+        ("layernorm0", "splitter"),
+        ("splitter", "ffn1"),
+        ("ffn1", "gelu"),
+        ("gelu", "ffn2"),
+        ("ffn2", "residual1"),
+        ("residual1", "layernorm1"),
+        ("layernorm1", "output_writer"),
+    )
+} | {("splitter", "residual1"): "ffn_residual_bypass"}
+
 # header field -> (kernels sharing it, the key of their kinds' export hook)
 SHARED_SYSTOLIC: dict[str, tuple[tuple[str, ...], str]] = {
     "QKVO_COLS": (("q_proj", "k_proj", "v_proj", "out_proj"), "COLS"),
@@ -128,6 +160,25 @@ def check_exportable(design: Design, bitstream: str) -> None:
                 slr,
                 f"the C++ places it in region {region} (SLR{region - 1})",
             )
+    for src, dst, a in sorted(g.edges(data=True)):
+        name = a["name"]
+        if (src, dst) not in FIFOS:
+            raise _fail(
+                design, bitstream, dst, "input FIFO", name,
+                f"the region functions have no FIFO from {src} to {dst}",
+            )  # fmt: skip
+        if name != FIFOS[src, dst]:
+            raise _fail(
+                design, bitstream, dst, "input FIFO", name,
+                f"the C++ declares the FIFO from {src} to {dst} as {FIFOS[src, dst]!r} (its "
+                "DEPTH_ constant, stream and stream_connect); export it under that name",
+            )  # fmt: skip
+    for (src, dst), name in FIFOS.items():
+        if not g.has_edge(src, dst):
+            raise _fail(
+                design, bitstream, dst, "input FIFO", None,
+                f"the region functions join {src} to {dst} by FIFO {name!r}; the design lacks it",
+            )  # fmt: skip
     systolic = g.nodes["q_proj"]["kind"] == "linear"
     want = "linear" if systolic else "gemv"
     for name in MATRICES:

@@ -24,7 +24,10 @@ from spatialsim.costmodel.params import CostParams
 from spatialsim.costmodel.work import Work
 from spatialsim.errors import UserError
 
-PORT_RE = re.compile(r"^(HBM|DDR)\[(\d+)\]$")
+PORT_RE = re.compile(r"(HBM|DDR)\[([0-9]{1,4})\]")  # used with fullmatch: no trailing newline
+# a free-text parameter (a group name): empty or an identifier, since it reaches the
+# generated C++ and config files
+GROUP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 Proc = Generator[Any, Any, None]
 
 
@@ -277,7 +280,7 @@ def check_value(kernel: str, kind: str, schema: Mapping[str, Param], name: str, 
                 f"{where} must be a non-empty list of 'HBM[i]' or 'DDR[i]', got {value!r}"
             )
         for port in value:
-            if not isinstance(port, str) or not PORT_RE.match(port):
+            if not isinstance(port, str) or not PORT_RE.fullmatch(port):
                 raise UserError(f"{where}: port {port!r} is not 'HBM[i]' or 'DDR[i]'")
         return tuple(value)
     if p.type is int and (isinstance(value, bool) or not isinstance(value, int)):
@@ -288,6 +291,11 @@ def check_value(kernel: str, kind: str, schema: Mapping[str, Param], name: str, 
         raise UserError(f"{where} must be a finite number, got {value!r}")
     if p.type is str and not isinstance(value, str):
         raise UserError(f"{where} must be a string, got {value!r}")
+    if p.type is str and p.choices is None and value and not GROUP_NAME.fullmatch(value):
+        raise UserError(
+            f"{where} = {value!r} is not a name: use ASCII letters, digits and _, not "
+            "starting with a digit, at most 64 characters, or leave it empty"
+        )
     if p.choices is not None and value not in p.choices:
         raise UserError(
             f"{where} = {value!r} is not allowed; valid: {', '.join(str(c) for c in p.choices)}"

@@ -15,21 +15,89 @@ for its start-up once.
 from __future__ import annotations
 
 import importlib
+import re
+import socket
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
 from spatialsim.errors import UserError
+from spatialsim.limits import check_count, max_workers, usable_cores
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
 def check_workers(workers: Any) -> int:
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise UserError(f"workers must be a positive integer, got {workers!r}", field="workers")
-    return workers
+    """Local workers: 1 (this process) up to :func:`spatialsim.limits.max_workers`."""
+    cores = usable_cores()
+    return check_count(
+        workers, "workers", 1, max_workers(), f"the {cores} cores here run one simulation each"
+    )
+
+
+# A scheduler address: tcp:// (Dask's default; bare host:port means it too) or tls://, a
+# host name, IPv4 or bracketed IPv6 address, and a port.
+SCHEDULER_ADDRESS = re.compile(
+    r"(?:(?P<scheme>tcp|tls)://)?(?P<host>\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9][A-Za-z0-9.-]{0,252})"
+    r":(?P<port>[0-9]{1,5})"
+)
+CONNECT_TIMEOUT_S = 10.0  # a live scheduler answers in milliseconds
+MAX_HANDSHAKE_BYTES = 1 << 20  # Dask's handshake is a few hundred bytes
+
+
+def check_scheduler(address: Any) -> tuple[str, str, int]:
+    """(scheme, host, port) of a scheduler address, or a :class:`UserError` saying what an
+    address looks like."""
+    m = SCHEDULER_ADDRESS.fullmatch(address) if isinstance(address, str) else None
+    if m is None or not 1 <= int(m["port"]) <= 65535:
+        raise UserError(
+            f"scheduler {address!r} is not a Dask scheduler address: give tcp://HOST:PORT "
+            "(or tls://HOST:PORT), such as tcp://10.0.0.5:8786",
+            field="scheduler",
+        )
+    return m["scheme"] or "tcp", m["host"].strip("[]"), int(m["port"])
+
+
+def _read_exactly(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("the peer closed the connection")
+        data += chunk
+    return data
+
+
+def probe_scheduler(host: str, port: int, timeout: float | None = None, address: str = "") -> None:
+    """Check, within ``timeout`` seconds, that the peer at ``host:port`` opens a connection
+    the way a Dask scheduler does: it sends its handshake first, a message of one or a few
+    frames whose header (two little-endian 64-bit counts: message bytes, frames) is
+    plausible. A server that says nothing (an HTTP server, a silent listener) or sends
+    something else is refused before Dask reads a length from it and allocates it."""
+    where = f"scheduler at {address or f'{host}:{port}'}"
+    timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            head = _read_exactly(sock, 16)
+    except TimeoutError:
+        raise UserError(
+            f"{where} accepted the connection but sent nothing in {timeout:g} s; a Dask "
+            "scheduler greets at once (is this another service, such as an HTTP server or "
+            "the dashboard port?)",
+            field="scheduler",
+        ) from None
+    except OSError as exc:
+        raise UserError(f"cannot reach the Dask {where}: {exc}", field="scheduler") from None
+    size, frames = int.from_bytes(head[:8], "little"), int.from_bytes(head[8:], "little")
+    if not (1 <= frames <= 1024 and 8 * (frames + 1) <= size <= MAX_HANDSHAKE_BYTES):
+        raise UserError(
+            f"{where} does not speak Dask's protocol (its first message claims {size:,} "
+            f"bytes in {frames:,} frames)",
+            field="scheduler",
+        )
 
 
 class Executor:
@@ -39,11 +107,8 @@ class Executor:
 
     def __init__(self, workers: int = 1, scheduler: str | None = None) -> None:
         self.workers = check_workers(workers)
-        if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
-            raise UserError(
-                f"scheduler must be an address such as tcp://host:8786, got {scheduler!r}",
-                field="scheduler",
-            )
+        if scheduler is not None:
+            check_scheduler(scheduler)
         self.scheduler = scheduler
         self._client: Any = None
         self._cluster: Any = None
@@ -88,9 +153,19 @@ class Executor:
                 )
             self._client = dd.Client(self._cluster)
         else:
+            scheme, host, port = check_scheduler(self.scheduler)
+            if scheme == "tcp":
+                probe_scheduler(host, port, address=self.scheduler)
+            address = f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}"
+            dask: Any = importlib.import_module("dask")
+            timeouts = {
+                "distributed.comm.timeouts.connect": f"{CONNECT_TIMEOUT_S:g}s",
+                "distributed.comm.timeouts.tcp": f"{3 * CONNECT_TIMEOUT_S:g}s",
+            }
             try:
-                self._client = dd.Client(self.scheduler, timeout=10)  # a live one answers in ms
-            except OSError as exc:
+                with dask.config.set(timeouts):
+                    self._client = dd.Client(address, timeout=CONNECT_TIMEOUT_S)
+            except (OSError, TimeoutError) as exc:
                 raise UserError(
                     f"cannot reach the Dask scheduler at {self.scheduler}: {exc}",
                     field="scheduler",

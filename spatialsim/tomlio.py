@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+import re
 import stat
 import tomllib
 from importlib import resources
@@ -24,6 +25,32 @@ from typing import Any
 from spatialsim.errors import UserError
 
 MAX_INPUT_BYTES = 256 * 1024 * 1024
+
+
+# Numbers in CSV cells and on the command line: ASCII digits only. Python's int() and
+# float() also take "1_0" and non-ASCII digits ("٣"), which no tool writes and no reader
+# of the file would read as the same number.
+_INTEGER = re.compile(r"[+-]?[0-9]{1,30}")
+_DECIMAL = re.compile(
+    r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][+-]?[0-9]{1,4})?"
+)
+
+
+def parse_integer(text: str) -> int:
+    """``text`` (surrounding blanks allowed) as an integer in ASCII digits, or ValueError."""
+    text = text.strip()
+    if not _INTEGER.fullmatch(text):
+        raise ValueError(f"not an integer: {text!r}")
+    return int(text)
+
+
+def parse_decimal(text: str) -> float:
+    """``text`` as a decimal number in ASCII digits (no nan, inf, underscores), or
+    ValueError."""
+    text = text.strip()
+    if not _DECIMAL.fullmatch(text):
+        raise ValueError(f"not a number: {text!r}")
+    return float(text)
 
 
 def parse_toml(text: str, origin: str) -> dict[str, Any]:

@@ -133,7 +133,7 @@ def test_models_and_platforms_commands(capsys: pytest.CaptureFixture[str]) -> No
         ),
         (("analyze", "--platform", "u250"), "platform u250 has no HBM"),
         (("analyze", "--clock-mhz", "2000"), "above u280's fabric ceiling"),
-        (("analyze", "--clock-mhz", "nan"), "--clock-mhz: expected a positive number, got nan"),
+        (("analyze", "--clock-mhz", "nan"), "--clock-mhz: expected a positive number, got 'nan'"),
         (("analyze", "--gen-len", "-1"), "--gen-len: expected an integer >= 0, got -1"),
         (("analyze", "--link-efficiency", "1.5"), "--link-efficiency must be in (0, 1]"),
         (("design", "--set", "kernel.ffn2.rows=64", "--set", "kernel.ffn2.cols=128"), "DSP demand"),

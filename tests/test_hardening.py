@@ -267,3 +267,203 @@ def test_text_in_generated_comments_cannot_leave_the_comment() -> None:
         assert all(" " <= c <= "~" for c in safe) and "\\" not in safe, safe
     assert comment("a\nb\\%") == "a%0Ab%5C%25"
     assert comment("plain text, 12 = 3 x 4") == "plain text, 12 = 3 x 4"
+
+
+# ---- 3. no request can ask for unbounded work -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["replay", "--trace", "T", "--samples", "1000000000"], "--samples must be an integer"),
+        (["replay", "--trace", "T", "--limit", "0"], "positive integer"),
+        (["trace", "--requests", "10000000"], "--requests must be an integer from 1 to 1,000,000"),
+        (["trace", "--seed", "99999999999999999999"], "--seed must be an integer from 0 to"),
+        (["optimize", "--trials", "1000000000"], "--trials must be an integer from 1 to 10,000"),
+        (["optimize", "--trials", "600"], "the search space has 512 designs"),
+        (["optimize", "--seed", "18446744073709551616"], "--seed must be an integer from 0"),
+        (["calibrate", "--hls", "H", "--hls-seq-len", "1000000000", "--out", "P"],
+         "--hls-seq-len must be an integer from 1 to 1,024 (gpt2-medium's context)"),
+    ],
+)  # fmt: skip
+def test_counts_have_ceilings_checked_before_work(
+    argv: list[str], needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    subst = {
+        "T": str(ROOT / "traces/burst_fixed_50.csv"),
+        "H": str(tmp_path / "never-read.csv"),
+        "P": str(tmp_path / "p.toml"),
+    }
+    argv = [subst.get(a, a) for a in argv]
+    try:
+        refused(capsys, argv, needle)
+    except SystemExit as stop:  # refused by argparse while reading the options
+        assert stop.code == 2
+        assert needle in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["sweep", "replay", "calibrate", "optimize"])
+def test_workers_are_at_most_the_cores(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from spatialsim.limits import max_workers
+
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--workers", str(max_workers() + 1)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"must be an integer from 1 to {max_workers()}" in err and "cores" in err
+    with pytest.raises(UserError, match="workers must be an integer from 1"):
+        from spatialsim.executor import Executor
+
+        Executor(100_000)
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("channels", "100000000"),
+        ("channels", "0"),
+        ("read_bw_gbps", "5e-324"),
+        ("read_bw_gbps", "1e-300"),
+        ("latency_ns", "1e300"),
+        ("switch_group", "1000"),
+        ("attached_slr", "3"),
+        ("attached_slr", "-1"),
+    ],
+)
+def test_platform_numbers_are_in_their_physical_range(
+    field: str, value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+
+    text = re.sub(rf"(?m)^{field} = .*$", f"{field} = {value}", U280, count=1)
+    card = tmp_path / "card.toml"
+    card.write_text(text)
+    refused(capsys, [*RUN, "--platform", str(card)], field)
+
+
+@pytest.mark.parametrize(
+    "edit,needle",
+    [
+        (("sll_per_boundary = 23040", "sll_per_boundary = -5"), "sll_per_boundary"),
+        (("[pcie]\ngen = 3", "[pcie]\ngen = 99"), "pcie.gen"),
+        (("[links]\nports = 2", "[links]\nports = 0"), "links.ports"),
+        (("[reserved]\nlut = 132845", "[reserved]\nlut = 99999999"), "reserved.lut"),
+    ],
+)
+def test_more_platform_ranges(
+    edit: tuple[str, str], needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert edit[0] in U280
+    card = tmp_path / "card.toml"
+    card.write_text(U280.replace(*edit))
+    refused(capsys, [*RUN, "--platform", str(card)], needle)
+
+
+def test_duplicate_workloads_are_sized_once_and_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spatialsim.experiment.fifo_size import size_fifos
+    from spatialsim.hardware.platform import get_platform
+    from spatialsim.limits import MAX_WORKLOADS
+
+    many = [w for i in range(MAX_WORKLOADS + 1) for w in ("--workload", f"{8 + i}+1")]
+    out = str(tmp_path / "s.toml")
+    refused(capsys, ["fifo-size", "--out", out, *many], f"at most {MAX_WORKLOADS}")
+    from spatialsim.design.templates import build_design
+    from spatialsim.workload.models import get_model
+
+    design = build_design("chen2024-w8a8", get_model("gpt2"), 64)
+    with pytest.raises(UserError, match=f"40 distinct workloads; at most {MAX_WORKLOADS}"):
+        size_fifos(design, get_platform("u280"), [(8 + i, 1) for i in range(40)])
+    # hundreds of copies of one workload are one workload, sized once
+    copies = [w for _ in range(300) for w in ("--workload", "8+1")]
+    argv = ["fifo-size", "--prompt-len", "8", "--gen-len", "1", "--layers", "1"]
+    assert main([*argv, "--out", out, *copies]) == 0
+    printed = capsys.readouterr().out
+    assert "8+1" in printed and "8+1, 8+1" not in printed
+
+
+# ---- 4. schedulers that never answer ------------------------------------------------------
+
+
+def _listener(behaviour: str) -> tuple[str, Callable[[], None]]:
+    """A local TCP server that accepts and then says nothing, speaks HTTP, or sends noise."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            held.append(conn)
+            if behaviour == "noise":
+                conn.sendall(b"\xff" * 64 + os.urandom(4096))
+            elif behaviour == "http":
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    def close() -> None:
+        stop.set()
+        thread.join()
+        for c in held:
+            c.close()
+        server.close()
+
+    return f"tcp://127.0.0.1:{server.getsockname()[1]}", close
+
+
+@pytest.mark.parametrize(
+    "behaviour,needle",
+    [
+        ("silent", "sent nothing in 2 s"),
+        ("noise", "does not speak Dask's protocol"),
+        ("http", "does not speak Dask's protocol"),
+    ],
+)
+def test_a_peer_that_is_not_a_scheduler_is_refused_in_time(
+    behaviour: str, needle: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    import time
+
+    from spatialsim import executor
+
+    monkeypatch.setattr(executor, "CONNECT_TIMEOUT_S", 2.0)
+    address, close = _listener(behaviour)
+    try:
+        t0 = time.monotonic()
+        trace = str(ROOT / "traces/burst_fixed_50.csv")
+        argv = ["replay", "--trace", trace, "--layers", "1", "--samples", "1"]
+        refused(capsys, [*argv, "--scheduler", address], needle, address)
+        assert time.monotonic() - t0 < 10
+    finally:
+        close()
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["ftp://127.0.0.1:8786", "garbage!!", "tcp://host", "tcp://h:99999", "tcp://a b:1",
+     "tcp://h:1/path", "inproc://x", "tcp://h:1\n"],
+)  # fmt: skip
+def test_malformed_scheduler_addresses_are_refused(
+    address: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spatialsim.executor import Executor
+
+    with pytest.raises(UserError, match="is not a Dask scheduler address"):
+        Executor(scheduler=address)
+    with pytest.raises(SystemExit) as stop:
+        main(["sweep", str(ROOT / "examples/sweep.toml"), "--scheduler", address])
+    assert stop.value.code == 2
+    assert "not a Dask scheduler address" in capsys.readouterr().err

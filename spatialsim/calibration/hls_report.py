@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from spatialsim.errors import UserError
-from spatialsim.tomlio import read_text
+from spatialsim.tomlio import parse_decimal, read_text
 
 RESOURCES = ("BRAM_18K", "DSP", "FF", "LUT", "URAM")
 
@@ -87,7 +87,7 @@ def _int(text: str) -> int | None:
     if text in ("", "-", "?", "N/A", "undef") or len(text) > 24:
         return None
     try:
-        value = float(text)
+        value = parse_decimal(text)
     except ValueError:
         return None
     if not math.isfinite(value) or abs(value) > MAX_CYCLES:
@@ -260,7 +260,7 @@ def _checked(path: Path, rep: HlsReport) -> HlsReport:
 
 def _float(text: str) -> float | None:
     try:
-        value = float(text.strip())
+        value = parse_decimal(text)
         return value if math.isfinite(value) and abs(value) < MAX_CYCLES else None
     except ValueError:
         return None

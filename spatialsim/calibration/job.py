@@ -29,6 +29,7 @@ from spatialsim.calibration.fit import (
 )
 from spatialsim.calibration.priors import PRIORS
 from spatialsim.errors import UserError
+from spatialsim.limits import check_count
 
 # hbm.read_bw_gbps is not among them: a board run cannot tell the channel's
 # microbenchmark rate (the --hbm fit's) from the share of it the design's access pattern
@@ -310,8 +311,12 @@ def calibrate(
     plat = get_platform(platform)
     cost = CostParams()
     model = get_model(hls_model)
+    context = f"{model.name}'s context"
+    check_count(hls_seq_len, "hls_seq_len", 1, model.max_positions, context)
     hls_files = _hls_inputs(hls, hls_phase)
     decode_rows = any(phase == "decode" for phase, _ in hls_files)
+    if decode_rows:  # a decode step at hls_seq_len reads one more position
+        check_count(hls_seq_len, "hls_seq_len", 1, model.max_positions - 1, context)
     design_ref = build_design(hls_design, model, hls_seq_len + (1 if decode_rows else 0))
     defaults = current_values(cost, plat, design_ref)
     base = dict(defaults)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spatialsim.errors import UserError
-from spatialsim.tomlio import csv_rows, read_text
+from spatialsim.tomlio import csv_rows, parse_decimal, parse_integer, read_text
 
 BOARD_COLUMNS = (
     "model",
@@ -120,9 +120,12 @@ def _num(
     if len(text) > 40:
         raise UserError(f"{path}: row {row}: {col} = {text[:20]!r}... is not a number")
     try:
-        value = cast(text)
+        value = parse_integer(text) if cast is int else parse_decimal(text)
     except ValueError:
-        raise UserError(f"{path}: row {row}: {col} = {text!r} is not a number") from None
+        what = "an integer" if cast is int else "a number"
+        raise UserError(
+            f"{path}: row {row}: {col} = {text!r} is not {what} (ASCII digits)"
+        ) from None
     if not math.isfinite(value) or abs(value) > 1e15:
         raise UserError(f"{path}: row {row}: {col} = {text} is not a finite number")
     if positive and not value > 0:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from spatialsim.errors import UserError
-from spatialsim.tomlio import read_text
+from spatialsim.tomlio import parse_decimal, read_text
 
 CU_SECTION = "Compute Unit Utilization"
 KERNEL_SECTION = "Kernel Execution"
@@ -171,9 +171,9 @@ def _cells(line: str, where: str = "") -> list[str]:
 
 def _number(where: str, column: str, text: str, integer: bool = False) -> float:
     try:
-        value = float(text)
+        value = parse_decimal(text)
     except ValueError:
-        raise UserError(f"{where}: {column} = {text!r} is not a number") from None
+        raise UserError(f"{where}: {column} = {text[:40]!r} is not a number") from None
     if not math.isfinite(value) or value < 0:
         raise UserError(f"{where}: {column} = {text!r} must be a finite number >= 0")
     if integer and value != int(value):

@@ -38,8 +38,10 @@ __all__ = [
 
 def _number(text: str, cast: type, what: str, positive: bool) -> float:
     """Parse an argparse number, refusing values below the allowed range."""
+    from spatialsim.tomlio import parse_decimal, parse_integer
+
     try:
-        value = cast(text)
+        value = parse_integer(text) if cast is int else parse_decimal(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
     if not math.isfinite(value) or (value <= 0 if positive else value < 0):
@@ -281,18 +283,42 @@ def resolve(args: argparse.Namespace, seq_len: int) -> tuple[ModelConfig, Platfo
     return resolve_design(request_from_args(args), seq_len)
 
 
+def workers_count(text: str) -> int:
+    """--workers: 1 to the usable cores (at least 2)."""
+    from spatialsim.errors import UserError
+    from spatialsim.executor import check_workers
+
+    try:
+        return check_workers(positive_int(text))
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("workers ")) from None
+
+
+def scheduler_address(text: str) -> str:
+    """--scheduler: tcp://HOST:PORT or tls://HOST:PORT (checked before any work)."""
+    from spatialsim.errors import UserError
+    from spatialsim.executor import check_scheduler
+
+    try:
+        check_scheduler(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("scheduler ")) from None
+    return text
+
+
 def add_executor_options(p: argparse.ArgumentParser, what: str, default_workers: str) -> None:
     """--workers N | --scheduler ADDR: where ``what`` (independent simulations) run."""
     where = p.add_mutually_exclusive_group()
     where.add_argument(
         "--workers",
-        type=positive_int,
+        type=workers_count,
         default=None,
         help=f"local worker processes for {what} (default: {default_workers}; "
-        "1 runs in this process)",
+        "1 runs in this process; at most one per core)",
     )
     where.add_argument(
         "--scheduler",
+        type=scheduler_address,
         metavar="ADDR",
         default=None,
         help=f"send {what} to an existing Dask scheduler, e.g. tcp://host:8786",

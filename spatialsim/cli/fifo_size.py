@@ -17,6 +17,7 @@ from spatialsim.cli.progress import progress_bar
 from spatialsim.errors import UserError
 from spatialsim.fileutil import atomic_write_text, check_writable
 from spatialsim.report.text import table
+from spatialsim.tomlio import parse_integer
 
 
 def _workload(text: str) -> tuple[int, int]:
@@ -24,7 +25,7 @@ def _workload(text: str) -> tuple[int, int]:
     try:
         if not sep:
             raise ValueError
-        p, g = int(prompt), int(gen)
+        p, g = parse_integer(prompt), parse_integer(gen)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not PROMPT+GENERATED (e.g. 128+8)") from None
     if p < 1 or g < 0:
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from spatialsim.experiment.session import prepare
 
     check_writable(args.out)
-    workloads = [(args.prompt_len, args.gen_len), *args.workload]
+    workloads = list(dict.fromkeys([(args.prompt_len, args.gen_len), *args.workload]))
     longest = max(p + g for p, g in workloads)
     req = request_from_args(args, args.prompt_len, args.gen_len)
     req = req.replace(max_seq_len=req.max_seq_len or longest)

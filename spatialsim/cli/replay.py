@@ -12,6 +12,7 @@ from spatialsim.cli.common import (
     add_executor_options,
     add_json_option,
     executor_args,
+    nonneg_int,
     output_path,
     positive_float,
     positive_int,
@@ -88,7 +89,9 @@ def add_parsers(sub: Any) -> None:
     )
     t.add_argument("--prompt", default="lognormal:256:0.8", help="prompt length distribution")
     t.add_argument("--output", default="uniform:16:128", help="output length distribution")
-    t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    t.add_argument(
+        "--seed", type=nonneg_int, default=0, help="random seed, 0 to 2**32-1 (default 0)"
+    )
     t.add_argument("--out", type=output_path, default=None, help="file to write (default: stdout)")
     t.set_defaults(func=run_trace)
     add_plot_parser(sub)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +34,10 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from spatialsim.experiment.sweep import load_spec, sweep
+    from spatialsim.limits import usable_cores
 
     spec = load_spec(args.spec)
-    workers, scheduler = executor_args(args, os.cpu_count() or 1)
+    workers, scheduler = executor_args(args, usable_cores())
     outcome = sweep(spec, Path(args.out), workers, scheduler, progress_bar())
     with open(outcome.table, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))

@@ -32,6 +32,7 @@ from spatialsim.engine.kernels import Granularity
 from spatialsim.engine.simulator import RunConfig, simulate
 from spatialsim.errors import DeadlockError, UserError
 from spatialsim.hardware.platform import Platform
+from spatialsim.limits import MAX_WORKLOADS
 
 UNBOUNDED = 1 << 24  # words: deeper than any layer's traffic
 DEFAULT_TOLERANCE = 0.01
@@ -148,6 +149,14 @@ def size_fifos(
     """Size every FIFO of ``design`` for ``workloads`` (prompt, generated) pairs."""
     if not workloads:
         raise UserError("fifo-size needs at least one workload", field="workloads")
+    workloads = list(dict.fromkeys((int(p), int(g)) for p, g in workloads))  # each once
+    if len(workloads) > MAX_WORKLOADS:
+        raise UserError(
+            f"{len(workloads)} distinct workloads; at most {MAX_WORKLOADS} (each is simulated "
+            "word by word for every candidate depth): keep the ones that bound the sizes, "
+            "the shortest and the longest prompt and generation",
+            field="workloads",
+        )
     if not 0 < tolerance < 1:
         raise UserError(f"tolerance must be in (0, 1), got {tolerance!r}", field="tolerance")
     params = params or CostParams()

@@ -27,6 +27,7 @@ from spatialsim.errors import UserError
 from spatialsim.executor import Executor
 from spatialsim.experiment.request import RunRequest
 from spatialsim.experiment.sweep import execute, run_point
+from spatialsim.limits import MAX_SEED, check_count
 
 GROUPS = {
     "qkvo_cols": ("q_proj", "k_proj", "v_proj", "out_proj"),
@@ -34,6 +35,7 @@ GROUPS = {
     "ffn_cols": ("ffn1", "ffn2"),
 }
 WIDTHS = (1, 2, 4, 8, 16, 32, 64, 128)
+MAX_TRIALS = 10_000  # also at most the search space's size, checked once it is known
 # what can be minimised (columns of a sweep row), and the default: latency and every
 # resource the issue names (DSP, LUT, BRAM, URAM), the peak of any bitstream
 OBJECTIVE_CHOICES = ("ttft_ms", "tpot_ms", "dsp", "lut", "ff", "bram36", "uram")
@@ -60,9 +62,16 @@ class Trial:
 
 
 def check_objectives(objectives: Any) -> tuple[str, ...]:
-    """``objectives`` as a tuple of known, distinct names (a UserError names the bad one)."""
+    """``objectives`` as a tuple of known, distinct names (a UserError names the bad one):
+    a comma-separated string or a sequence of names."""
     if isinstance(objectives, str):
         objectives = [o.strip() for o in objectives.split(",") if o.strip()]
+    if not isinstance(objectives, (list, tuple)) or not all(isinstance(o, str) for o in objectives):
+        raise UserError(
+            f"objectives must be names of {', '.join(OBJECTIVE_CHOICES)} (a list or a "
+            f"comma-separated string), got {objectives!r}",
+            field="objectives",
+        )
     out = tuple(objectives)
     if not out:
         raise UserError(
@@ -145,10 +154,16 @@ def optimize(
     minimising ``objectives`` (names of :data:`OBJECTIVE_CHOICES`)."""
     import optuna
 
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise UserError(f"trials must be a positive integer, got {trials!r}", field="trials")
+    check_count(trials, "trials", 1, MAX_TRIALS)
+    check_count(seed, "seed", 0, MAX_SEED)
     minimise = check_objectives(objectives)
     groups = space(req)
+    size = len(WIDTHS) ** len(groups)
+    check_count(
+        trials, "trials", 1, size,
+        f"the search space has {size:,} designs: {len(WIDTHS)} widths for each of "
+        f"{len(groups)} groups ({', '.join(groups)})",
+    )  # fmt: skip
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.NSGAIISampler(seed=seed, population_size=max(8, min(24, trials // 3)))
     study = optuna.create_study(directions=["minimize"] * len(minimise), sampler=sampler)

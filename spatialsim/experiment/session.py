@@ -37,6 +37,7 @@ from spatialsim.experiment.reports import AnalysisReport, KernelsReport, ReplayR
 from spatialsim.experiment.request import DEFAULT_MODEL, RunRequest, request
 from spatialsim.hardware.cluster import Cluster
 from spatialsim.hardware.platform import Platform, get_platform
+from spatialsim.limits import MAX_REQUESTS, MAX_SAMPLES, check_count
 from spatialsim.metrics.result import RunResult
 from spatialsim.workload.models import ModelConfig, get_model
 from spatialsim.workload.traces import OVERLONG, Trace, load_trace
@@ -391,8 +392,9 @@ def replay(
         raise UserError(
             f"overlong {overlong!r} is not one of {', '.join(OVERLONG)}", field="overlong"
         )
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise UserError(f"samples must be a positive integer, got {samples!r}", field="samples")
+    check_count(samples, "samples", 1, MAX_SAMPLES, "each sample is two exact simulations")
+    if limit is not None:
+        check_count(limit, "limit", 1, MAX_REQUESTS, "requests of a trace")
     source = str(trace) if not isinstance(trace, Trace) else "<trace>"
     if not isinstance(trace, Trace):
         probe = req.replace(max_seq_len=req.max_seq_len or 1)

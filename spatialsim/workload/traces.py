@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from spatialsim.errors import UserError, choices_message
-from spatialsim.tomlio import csv_rows, read_text
+from spatialsim.limits import MAX_ARRIVAL_S, MAX_REQUESTS, MAX_SEED, check_count
+from spatialsim.tomlio import csv_rows, parse_decimal, parse_integer, read_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -68,6 +69,11 @@ def load_trace(
             f"{path}: unknown trace header {','.join(header)!r}; expected "
             f"{','.join(COLUMNS)} or the Azure format {','.join(AZURE_COLUMNS)}"
         )
+    if len(reqs) > MAX_REQUESTS:
+        raise UserError(
+            f"{path}: {len(reqs):,} requests; at most {MAX_REQUESTS:,} are replayed (a day at "
+            "11.6 requests per second): split the trace"
+        )
     if first is not None:
         reqs = reqs[:first]
     return fit_context(Trace(reqs, source=str(path)), context, overlong)
@@ -81,9 +87,11 @@ def _int_cell(path: Path, row: int, col: str, text: str, low: int) -> int:
     if len(text) > 12:
         raise UserError(f"{path}: row {row}: {col} = {text[:20]!r}... is not a token count")
     try:
-        value = int(text)
+        value = parse_integer(text)
     except ValueError:
-        raise UserError(f"{path}: row {row}: {col} = {text!r} is not an integer") from None
+        raise UserError(
+            f"{path}: row {row}: {col} = {text!r} is not an integer (ASCII digits)"
+        ) from None
     if value < low or value > MAX_TOKENS:
         raise UserError(
             f"{path}: row {row}: {col} = {value} must be in [{low}, {MAX_TOKENS:,}] tokens"
@@ -96,14 +104,15 @@ def _our_rows(path: Path, rows: list[tuple[int, dict[str, str]]]) -> list[Reques
     last = float("-inf")
     for i, r in rows:
         try:
-            arrival = float(r["arrival_s"])
+            arrival = parse_decimal(r["arrival_s"])
         except ValueError:
             raise UserError(
-                f"{path}: row {i}: arrival_s = {r['arrival_s']!r} is not a number"
+                f"{path}: row {i}: arrival_s = {r['arrival_s'][:40]!r} is not a number"
             ) from None
-        if not math.isfinite(arrival) or not arrival >= 0:
+        if not 0 <= arrival <= MAX_ARRIVAL_S:
             raise UserError(
-                f"{path}: row {i}: arrival_s = {arrival} must be a finite number >= 0 (seconds)"
+                f"{path}: row {i}: arrival_s = {arrival} must be from 0 to "
+                f"{MAX_ARRIVAL_S:g} seconds"
             )
         if arrival < last:
             raise UserError(
@@ -182,6 +191,10 @@ def trace_csv(requests: list[Request]) -> str:
 # ---- generators ------------------------------------------------------------------------
 
 
+MIN_RATE, MAX_RATE = 1e-6, 1e6  # arrivals per second: one in 11.6 days to a million a second
+MAX_SIGMA = 5.0  # a lognormal's sigma: at 5, the 99th percentile is 1e5 times the median
+
+
 @dataclass(frozen=True)
 class LengthDist:
     """``fixed`` (a), ``uniform`` (integers in [a, b]) or ``lognormal`` (median a, sigma b
@@ -196,8 +209,14 @@ class LengthDist:
     def __post_init__(self) -> None:
         if self.kind not in LENGTHS:
             raise UserError(choices_message("length distribution", self.kind, LENGTHS))
-        if self.a < 0 or self.b < 0:
-            raise UserError(f"length distribution {self.kind}: parameters must be >= 0")
+        names = {"fixed": ("N",), "uniform": ("LO", "HI"), "lognormal": ("MEDIAN", "SIGMA")}
+        highs = (self.high, MAX_SIGMA if self.kind == "lognormal" else self.high)
+        for name, value, high in zip(names[self.kind], (self.a, self.b), highs, strict=False):
+            if not (math.isfinite(value) and 0 <= value <= high):
+                raise UserError(
+                    f"length distribution {self.kind}: {name} = {value!r} must be from 0 to "
+                    f"{high:,}" + (" (tokens)" if name != "SIGMA" else "")
+                )
         if self.kind == "uniform" and self.b < self.a:
             raise UserError(
                 f"uniform lengths: upper bound {self.b:g} is below the lower bound {self.a:g}"
@@ -220,7 +239,7 @@ def parse_length(spec: str, low: int = 1) -> LengthDist:
     """'fixed:128', 'uniform:32:512' or 'lognormal:200:0.8'."""
     parts = spec.split(":")
     try:
-        nums = [float(x) for x in parts[1:]]
+        nums = [parse_decimal(x) for x in parts[1:]]
     except ValueError:
         raise UserError(
             f"length {spec!r}: expected fixed:N, uniform:LO:HI or lognormal:MEDIAN:SIGMA"
@@ -242,8 +261,11 @@ def arrivals(
 
     if kind not in ARRIVALS:
         raise UserError(choices_message("arrival process", kind, ARRIVALS))
-    if not rate_per_s > 0:
-        raise UserError(f"arrival rate must be positive, got {rate_per_s}")
+    if not MIN_RATE <= rate_per_s <= MAX_RATE:
+        raise UserError(
+            f"arrival rate must be from {MIN_RATE:g} to {MAX_RATE:g} requests per second, "
+            f"got {rate_per_s}"
+        )
     mean = 1.0 / rate_per_s
     if kind == "fixed":
         gaps = np.full(n, mean)
@@ -252,15 +274,21 @@ def arrivals(
     else:
         gaps = rng.exponential(mean, n)
     gaps[0] = 0.0
-    return np.cumsum(gaps)
+    times: np.ndarray = np.cumsum(gaps)
+    if times[-1] > MAX_ARRIVAL_S:
+        raise UserError(
+            f"{n:,} requests at {rate_per_s:g} per second arrive over {times[-1]:.3g} s; "
+            f"at most {MAX_ARRIVAL_S:g} s: raise the rate or ask for fewer requests"
+        )
+    return times
 
 
 def synthesize(
     n: int, arrival: str, rate_per_s: float, prompt: LengthDist, output: LengthDist, seed: int
 ) -> list[Request]:
     """A seeded synthetic trace."""
-    if n < 1:
-        raise UserError(f"number of requests must be positive, got {n}")
+    check_count(n, "requests", 1, MAX_REQUESTS, "a day at 11.6 requests per second")
+    check_count(seed, "seed", 0, MAX_SEED)
     import numpy as np
 
     rng = np.random.default_rng(seed)

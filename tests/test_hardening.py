@@ -4,7 +4,9 @@ work it could not bound, and never with a traceback."""
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -467,3 +469,96 @@ def test_malformed_scheduler_addresses_are_refused(
         main(["sweep", str(ROOT / "examples/sweep.toml"), "--scheduler", address])
     assert stop.value.code == 2
     assert "not a Dask scheduler address" in capsys.readouterr().err
+
+
+# ---- 5. numbers that pass validation and then overflow -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "option,value,needle",
+    [
+        ("--link-gbps", "5e-324", "not a link's line rate"),
+        ("--link-gbps", "1e-300", "not a link's line rate"),
+        ("--link-gbps", "1e300", "not a link's line rate"),
+        ("--clock-mhz", "5e-324", "not a fabric clock"),
+        ("--chunks-per-row", "1000000000", "from 1 to 1,024"),
+        ("--link-depth", "1000000000000", "from 1 to 1,048,576"),
+        ("--layers", "1000000000", "from 1 to 1,024"),
+        ("--cost", "hbm_efficiency=5e-324", "out of range"),
+        ("--cost", "link_efficiency=1e-300", "out of range"),
+    ],
+)
+def test_tiny_and_huge_values_are_outside_physical_ranges(
+    option: str, value: str, needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refused(capsys, ["run", "--tp", "2", option, value], needle)
+
+
+@pytest.mark.parametrize(
+    "cells,needle",
+    [
+        ("1,8,2,250,1e-300,1", "ttft_ms = 1e-300 must be from 1e-06 to"),
+        ("1,8,2,250,1,1e300", "tpot_ms = 1e300 must be from"),
+        ("1,8,2,1e-300,1,1", "clock_mhz = 1e-300 must be from 1 to 2000 MHz"),
+        ("1,8,2,250,5e-324,1", "ttft_ms = 5e-324 must be from"),
+        ("1000000000,8,2,250,1,1", "layers = 1000000000 must be from 1 to 1024"),
+        ("1,8,99999999999,250,1,1", "gen_len = 99999999999 must be from"),
+    ],
+)
+def test_board_numbers_are_in_physical_ranges(
+    cells: str, needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    board = tmp_path / "b.csv"
+    board.write_text(BOARD + f"gpt2,chen2024-w8a8,u280,{cells}\n")
+    refused(capsys, ["calibrate", "--board", str(board), "--out", str(tmp_path / "p")], needle)
+
+
+@pytest.mark.parametrize(
+    "old,new,needle",
+    [
+        (",250,x,", ",0,x,", "Clock Frequency (MHz) = '0' must be from 1 to 2000 MHz"),
+        (",250,x,", ",1e-300,x,", "Clock Frequency (MHz) = '1e-300' must be from 1"),
+        ("1.000000x,50.8,", "1.000000x,1e300,", "Total Time (ms) = '1e300' must be from 0 to"),
+        (",1:1:1,24,Yes", ",1:1:1,1e300,Yes", "Number Of Calls = '1e300' must be from 0 to"),
+    ],
+)
+def test_xrt_numbers_are_in_physical_ranges(old: str, new: str, needle: str) -> None:
+    from test_xrt import SUMMARY
+
+    from spatialsim.calibration.xrt import parse_summary
+
+    assert old in SUMMARY
+    with pytest.raises(UserError, match=re.escape(needle)):
+        parse_summary(SUMMARY.replace(old, new, 1).splitlines(), "summary.csv")
+
+
+def test_a_sweep_row_that_overflows_is_an_error_never_feasible(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dataclasses
+
+    from spatialsim.experiment import session, sweep
+    from spatialsim.experiment.request import RunRequest
+
+    real = session.simulate_prepared
+
+    class Overflowed:
+        """A result whose TTFT overflowed (as 1e299 ms answers did)."""
+
+        ttft_ms = math.inf
+
+        def __init__(self, real: object) -> None:
+            self._real = real
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._real, name)
+
+    def overflowing(req: RunRequest, prep: object) -> object:
+        rep = real(req, prep)  # type: ignore[arg-type]
+        return dataclasses.replace(rep, result=Overflowed(rep.result))
+
+    monkeypatch.setattr(session, "simulate_prepared", overflowing)
+    row = sweep.run_point(RunRequest(model="gpt2", layers=1, prompt_len=8, gen_len=1))
+    assert row["feasible"] is False and row["ttft_ms"] is None
+    assert "non-finite ttft_ms" in row["error"]
+    assert row["tpot_ms"] is not None and math.isfinite(row["tpot_ms"])

@@ -26,7 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spatialsim.errors import UserError
+from spatialsim.hardware.cluster import MAX_DEVICES
 from spatialsim.tomlio import csv_rows, parse_decimal, parse_integer, read_text
+from spatialsim.workload.models import LAYERS_MAX
+from spatialsim.workload.traces import MAX_TOKENS
 
 BOARD_COLUMNS = (
     "model",
@@ -112,6 +115,7 @@ def _num(
     empty_ok: bool,
     positive: bool = True,
 ) -> float | None:
+    """Cell ``col`` of row ``row`` as a number in its physical range (``RANGES``)."""
     text = (text or "").strip()
     if not text:
         if empty_ok:
@@ -126,11 +130,33 @@ def _num(
         raise UserError(
             f"{path}: row {row}: {col} = {text!r} is not {what} (ASCII digits)"
         ) from None
-    if not math.isfinite(value) or abs(value) > 1e15:
+    if not math.isfinite(value):
         raise UserError(f"{path}: row {row}: {col} = {text} is not a finite number")
     if positive and not value > 0:
         raise UserError(f"{path}: row {row}: {col} = {text} must be positive")
+    low, high, unit = RANGES.get(col, (0, 1e15, ""))
+    if not low <= value <= high:
+        raise UserError(
+            f"{path}: row {row}: {col} = {text} must be from {low:g} to {high:g} {unit}".rstrip()
+        )
     return float(value)
+
+
+# What a board run or a measurement can physically be: times from a nanosecond to a day,
+# a fabric clock, lengths within any model's context, cards within a simulated cluster.
+RANGES: dict[str, tuple[float, float, str]] = {
+    "ttft_ms": (1e-6, 86_400_000, "ms"),
+    "tpot_ms": (1e-6, 86_400_000, "ms"),
+    "prefill_layer_ms": (1e-6, 86_400_000, "ms"),
+    "decode_layer_ms": (1e-6, 86_400_000, "ms"),
+    "clock_mhz": (1, 2000, "MHz"),
+    "layers": (1, LAYERS_MAX, "layers"),
+    "prompt_len": (1, MAX_TOKENS, "tokens"),
+    "gen_len": (0, MAX_TOKENS, "tokens"),
+    "tp": (1, MAX_DEVICES, "cards"),
+    "pp": (1, MAX_DEVICES, "stages"),
+    "latency_cycles": (1, 1e15, "cycles"),
+}
 
 
 def load_board_csv(path: Path) -> list[BoardRun]:

@@ -169,13 +169,19 @@ def _cells(line: str, where: str = "") -> list[str]:
     return cells
 
 
+MAX_VALUE = 1e12  # a count or a time in ms: 31 years of milliseconds
+
+
 def _number(where: str, column: str, text: str, integer: bool = False) -> float:
     try:
         value = parse_decimal(text)
     except ValueError:
         raise UserError(f"{where}: {column} = {text[:40]!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise UserError(f"{where}: {column} = {text!r} must be a finite number >= 0")
+    low, high, unit = (1.0, 2000.0, "MHz") if "MHz" in column else (0.0, MAX_VALUE, "")
+    if not math.isfinite(value) or not low <= value <= high:
+        raise UserError(
+            f"{where}: {column} = {text!r} must be from {low:g} to {high:g} {unit}".rstrip()
+        )
     if integer and value != int(value):
         raise UserError(f"{where}: {column} = {text!r} must be a whole number")
     return value

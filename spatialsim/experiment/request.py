@@ -29,13 +29,17 @@ from spatialsim.design.templates import DESIGNS
 from spatialsim.errors import UserError
 from spatialsim.hardware.cluster import MAX_DEVICES, TOPOLOGIES
 from spatialsim.hardware.platform import BUILTIN_PLATFORMS
-from spatialsim.workload.models import MODELS
+from spatialsim.workload.models import LAYERS_MAX, MODELS
+from spatialsim.workload.traces import MAX_TOKENS
 
 DEFAULT_MODEL = "gpt2-medium"
 DEFAULT_PLATFORM = "u280"
 DEFAULT_DESIGN = "chen2024-w8a8"
 DEFAULT_PROMPT = 128
 GRANULARITIES = ("coarse", "fine")
+LINK_GBPS = (0.01, 10_000.0)  # a link's line rate: 10 Mb/s to 10 Tb/s
+MAX_CHUNKS_PER_ROW = 1024  # beyond a row's words a chunk is a word: use fine granularity
+MAX_LINK_DEPTH = 1 << 20  # words of a link's receive buffer: far above any card's memory
 
 Setting = tuple[str, Any]
 
@@ -121,11 +125,17 @@ def _powers(value: object) -> tuple[tuple[str, float], ...]:
     return out
 
 
-def _int(name: str, value: object, low: int, optional: bool = False) -> None:
+def _int(
+    name: str, value: object, low: int, optional: bool = False, high: int | None = None
+) -> None:
     if optional and value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise UserError(f"{name} must be an integer >= {low}, got {value!r}", field=name)
+    if high is not None and value > high:
+        raise UserError(
+            f"{name} must be an integer from {low:,} to {high:,}, got {value:,}", field=name
+        )
 
 
 def _number(name: str, value: object, positive: bool, optional: bool = True) -> None:
@@ -238,10 +248,10 @@ class RunRequest:
         _name("model", self.model, MODELS, (".json",), optional=True)
         _name("platform", self.platform, BUILTIN_PLATFORMS, (".toml",))
         _name("design", self.design, DESIGNS, (".toml",))
-        _int("prompt_len", self.prompt_len, 1)
-        _int("gen_len", self.gen_len, 0)
-        _int("max_seq_len", self.max_seq_len, 1, optional=True)
-        _int("layers", self.layers, 1, optional=True)
+        _int("prompt_len", self.prompt_len, 1, high=MAX_TOKENS)
+        _int("gen_len", self.gen_len, 0, high=MAX_TOKENS)
+        _int("max_seq_len", self.max_seq_len, 1, optional=True, high=MAX_TOKENS)
+        _int("layers", self.layers, 1, optional=True, high=LAYERS_MAX)
         _number("clock_mhz", self.clock_mhz, positive=True)
         if self.clock_mhz is not None and not 1.0 <= self.clock_mhz <= 2000.0:
             raise UserError(
@@ -255,7 +265,7 @@ class RunRequest:
                 f"granularity {self.granularity!r} is not one of {', '.join(GRANULARITIES)}",
                 field="granularity",
             )
-        _int("chunks_per_row", self.chunks_per_row, 1)
+        _int("chunks_per_row", self.chunks_per_row, 1, high=MAX_CHUNKS_PER_ROW)
         _number("launch_overhead_us", self.launch_overhead_us, positive=False)
         if self.launch_overhead_us is not None and self.launch_overhead_us > 1e6:
             raise UserError(
@@ -274,7 +284,7 @@ class RunRequest:
             )
         _int("tp", self.tp, 1)
         _int("pp", self.pp, 1)
-        _int("link_depth", self.link_depth, 1)
+        _int("link_depth", self.link_depth, 1, high=MAX_LINK_DEPTH)
         if self.tp * self.pp > MAX_DEVICES:
             raise UserError(
                 f"tp {self.tp} x pp {self.pp} = {self.tp * self.pp} cards; at most "
@@ -292,6 +302,12 @@ class RunRequest:
                 field="topology",
             )
         _number("link_gbps", self.link_gbps, positive=True)
+        if self.link_gbps is not None and not LINK_GBPS[0] <= self.link_gbps <= LINK_GBPS[1]:
+            raise UserError(
+                f"link_gbps {self.link_gbps:g} is not a link's line rate: give "
+                f"{LINK_GBPS[0]:g} to {LINK_GBPS[1]:g} Gb/s",
+                field="link_gbps",
+            )
         if self.link_gbps is not None:
             object.__setattr__(self, "link_gbps", float(self.link_gbps))
         for flag in ("every_layer", "host_io", "timeline"):

@@ -385,6 +385,12 @@ def run_point(req: RunRequest) -> dict[str, Any]:
     bound, stall, share = _bound(res)
     row["bound_kernel"], row["bound_stall"], row["bound_stall_share"] = bound, stall, share
     row["wall_s"] = time.perf_counter() - t0
+    bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad:  # an overflow is never a feasible row with an empty cell
+        row["feasible"] = False
+        row["error"] = f"non-finite {', '.join(bad)}: " + ", ".join(f"{k}={row[k]}" for k in bad)
+        for k in bad:
+            row[k] = None
     return row
 
 

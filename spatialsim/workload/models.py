@@ -22,6 +22,12 @@ _FFNS = ("gelu", "swiglu", "relu")
 _POSITIONS = ("learned", "rope")
 
 
+# The largest shapes a model may have: four times today's largest dense models (Llama 3
+# 405B has 126 layers, hidden 16,384, FFN 53,248, 128K positions, 128K vocabulary).
+FIELD_MAX = 1 << 22
+LAYERS_MAX = 1024
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Shape of a decoder or encoder transformer, batch 1.
@@ -62,9 +68,11 @@ class ModelConfig:
             "kv_heads",
         ):
             value = getattr(self, field)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            high = LAYERS_MAX if field == "layers" else FIELD_MAX
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
                 raise UserError(
-                    f"model {self.name!r}: {field} must be a positive integer, got {value!r}"
+                    f"model {self.name!r}: {field} must be an integer from 1 to {high:,}, "
+                    f"got {value!r}"
                 )
         if self.heads * self.head_dim != self.hidden:
             raise UserError(
@@ -185,8 +193,6 @@ def _require(cfg: dict[str, Any], path: Path, *keys: str) -> Any:
 
 # Upper bounds of a config's sizes: an order of magnitude beyond the largest published
 # models (GPT-3 has 96 layers, 12,288 hidden, 96 heads; vocabularies reach ~256k).
-FIELD_MAX = 1 << 22
-LAYERS_MAX = 1024
 MIN_HEAD_DIM = 8  # smaller heads exist in no transformer family here (GPT-2/BERT/LLaMA: 64+)
 
 

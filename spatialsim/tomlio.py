@@ -165,6 +165,51 @@ def csv_rows(text: str, origin: str) -> tuple[list[str], list[tuple[int, dict[st
     return header, rows
 
 
+def line_table(path: Path | str, what: str) -> tuple[list[str], list[tuple[int, list[str]]], int]:
+    """A table whose every record is one line (a sweep's ``results.csv``, an optimisation's
+    ``trials.csv``): (header, [(line number, cells)], bytes of a last line cut short).
+
+    A last line without its newline (a writer killed mid-row) is left out and its length
+    returned, so its writer can drop it. Any other line that is not one record of the
+    header's width (an unterminated quote, a cell too many, binary bytes) is refused naming
+    the line: a damaged line never hides the lines after it."""
+    data = read_bytes(path, what)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a text {what} (not UTF-8)") from None
+    cut = 0
+    lines = text.split("\n")
+    if lines and lines[-1] != "":
+        cut = len(lines[-1].encode("utf-8"))
+    lines = lines[:-1]  # the text after the last newline: empty, or the cut line
+    header: list[str] = []
+    rows: list[tuple[int, list[str]]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records = list(csv.reader([line], strict=True))
+        except csv.Error as exc:
+            raise UserError(
+                f"{path}: line {number} is damaged ({exc}); remove or repair that line"
+            ) from None
+        cells = records[0] if len(records) == 1 else None
+        if cells is None or "\x00" in line or (header and len(cells) != len(header)):
+            width = "?" if cells is None else len(cells)
+            raise UserError(
+                f"{path}: line {number} is damaged ({width} cells where the header has "
+                f"{len(header)}); remove or repair that line"
+            )
+        if not header:
+            header = cells
+        else:
+            rows.append((number, cells))
+    if not header:
+        raise UserError(f"{path}: empty {what} (no header line)")
+    return header, rows, cut
+
+
 def read_toml(path: Path, what: str) -> dict[str, Any]:
     """The TOML document in file ``path`` (``what``: e.g. 'design file')."""
     return parse_toml(read_text(path, what), str(path))

@@ -4,11 +4,13 @@ work it could not bound, and never with a traceback."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -562,3 +564,165 @@ def test_a_sweep_row_that_overflows_is_an_error_never_feasible(
     assert row["feasible"] is False and row["ttft_ms"] is None
     assert "non-finite ttft_ms" in row["error"]
     assert row["tpot_ms"] is not None and math.isfinite(row["tpot_ms"])
+
+
+# ---- 6. other internal errors reached from user input ------------------------------------
+
+SPEC = (
+    '[base]\nmodel = "gpt2"\nlayers = 1\nprompt_len = 8\ngen_len = 1\n'
+    "[axes]\nclock_mhz = [200, 250]\n"
+)
+
+
+def _sweep(tmp: Path, out: Path, spec_text: str = SPEC) -> list[str]:
+    spec = tmp / "spec.toml"
+    spec.write_text(spec_text)
+    return ["sweep", str(spec), "--out", str(out), "--workers", "1"]
+
+
+@pytest.mark.parametrize(
+    "name,content,needle",
+    [
+        ("sweep.json", b"{not json", "sweep.json: not valid JSON"),
+        ("sweep.json", b"", "sweep.json: not valid JSON"),
+        ("sweep.json", b"[1, 2]", "sweep.json is damaged"),
+        ("sweep.json", b'{"spec": 5}', "sweep.json is damaged"),
+        ("sweep.json", bytes(range(256)), "not UTF-8"),
+        ("results.csv", bytes(range(256)) * 4, "results.csv: not a text"),
+        ("results.csv", b"key,clock_mhz\n", "its columns are not this sweep's"),
+    ],
+)
+def test_a_damaged_sweep_folder_is_refused_naming_the_file(
+    name: str, content: bytes, needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(_sweep(tmp_path, out)) == 0
+    capsys.readouterr()
+    (out / name).write_bytes(content)
+    refused(capsys, _sweep(tmp_path, out), needle)
+
+
+@pytest.mark.parametrize(
+    "axis,needle",
+    [
+        ("clock_mhz = {range = [0, 1e308, 1e-308]}", "has more than 1,000,000 values"),
+        ("clock_mhz = {range = [-1e308, 1e308, 1]}", "has more than 1,000,000 values"),
+        ("clock_mhz = {range = [1, 2, 5e-324]}", "has more than 1,000,000 values"),
+        ("clock_mhz = {low = -1e308, high = 1e308}", "wider than a float can hold"),
+    ],
+)
+def test_ranges_near_the_float_limits_are_refused(
+    axis: str, needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = SPEC.replace("clock_mhz = [200, 250]", axis)
+    if "low" in axis:
+        text += "[sample]\npoints = 2\n"
+    refused(capsys, _sweep(tmp_path, tmp_path / "o", text), needle)
+
+
+def test_plot_refuses_what_it_cannot_draw(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "f"
+    folder.mkdir()
+    cases = [
+        ("result.json", "[1, 2, 3]", "a JSON list, not the object"),
+        ("result.json", '{"model": "m"}', "field 'design' is missing"),
+        ("result.json", "", "not valid JSON"),
+    ]
+    for name, text, needle in cases:
+        (folder / name).write_text(text)
+        refused(capsys, ["plot", str(folder)], needle)
+        (folder / name).unlink()
+    # a sweep interrupted before its first row leaves the header alone
+    out = tmp_path / "s"
+    assert main(_sweep(tmp_path, out)) == 0
+    table = out / "results.csv"
+    table.write_text(table.read_text().splitlines()[0] + "\n")
+    refused(capsys, ["plot", str(out)], "no rows yet")
+    table.write_bytes(b"\x00\x01\xff" * 100)
+    refused(capsys, ["plot", str(out)], "not UTF-8")
+    # a result with the right fields but a malformed inside
+    good = tmp_path / "run"
+    assert main([*RUN, "--out", str(good)]) == 0
+    doc = json.loads((good / "result.json").read_text())
+    doc["phases"] = {"prefill": "nonsense"}
+    (good / "result.json").write_text(json.dumps(doc))
+    refused(capsys, ["plot", str(good)], "malformed")
+
+
+def test_standard_output_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "spatialsim.cli.main", *RUN]
+    for argv, kwargs in (
+        ([*cmd, "--json", "-"], {"stdout": open("/dev/full", "w")}),  # noqa: SIM115
+        (cmd, {"stdout": open("/dev/full", "w")}),  # noqa: SIM115
+        ([*cmd, "--json", "-"], {"preexec_fn": lambda: os.close(1)}),
+        (
+            [sys.executable, "-m", "spatialsim.cli.main", "models"],
+            {"preexec_fn": lambda: os.close(1)},
+        ),
+    ):
+        proc = subprocess.run(argv, stderr=subprocess.PIPE, text=True, timeout=120, **kwargs)
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+        assert "standard output" in proc.stderr
+
+
+# ---- 7. one writer per results table -----------------------------------------------------
+
+
+def test_a_second_writer_is_refused_naming_the_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import fcntl
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("pid 4242 on somehost since 2026-12-06 07:00:00\n")
+        held.flush()
+        refused(capsys, _sweep(tmp_path, out), "being written by another sweep", "pid 4242")
+    assert not (out / "results.csv").exists()
+    # once the holder is gone (its lock released with it), the folder is free
+    assert main(_sweep(tmp_path, out)) == 0
+
+
+def test_concurrent_sweeps_write_every_row_once(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "spatialsim.cli.main", *_sweep(tmp_path, out)]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]  # fmt: skip
+    results = [p.communicate(timeout=300) for p in procs]
+    codes = [p.returncode for p in procs]
+    assert set(codes) <= {0, 2} and 0 in codes, results
+    for code, (_, err) in zip(codes, results, strict=True):
+        if code == 2:
+            assert "being written by another sweep" in err, err
+    # however the three interleaved, a rerun completes the table: each point once
+    assert main(_sweep(tmp_path, out)) == 0
+    lines = (out / "results.csv").read_text().splitlines()
+    keys = [line.split(",")[0] for line in lines[1:]]
+    assert len(keys) == 2 and len(set(keys)) == 2
+
+
+def test_a_damaged_line_is_refused_by_number_never_hidden(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    three = SPEC.replace("[200, 250]", "[200, 250, 300]")
+    assert main(_sweep(tmp_path, out, three)) == 0
+    table = out / "results.csv"
+    lines = table.read_text().splitlines(keepends=True)
+    assert len(lines) == 4
+    # an unterminated quote on line 2 would make the csv module swallow lines 3 and 4
+    table.write_text(lines[0] + '"' + lines[1] + lines[2] + lines[3])
+    refused(capsys, _sweep(tmp_path, out, three), "line 2 is damaged")
+    table.write_text(lines[0] + lines[1] + "a,b\n" + lines[3])
+    refused(capsys, _sweep(tmp_path, out, three), "line 3 is damaged (2 cells")
+    # a last line cut short by a kill is dropped and its point computed again
+    table.write_text(lines[0] + lines[1] + lines[2] + lines[3][:20])
+    capsys.readouterr()
+    assert main(_sweep(tmp_path, out, three)) == 0
+    assert "1 computed now, 2 already" in capsys.readouterr().out
+    assert table.read_text().count("\n") == 4

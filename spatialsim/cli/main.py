@@ -5,8 +5,10 @@ file named in the message."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any, TextIO
 
 from spatialsim import __version__
 from spatialsim.cli import (
@@ -48,11 +50,70 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class OutputError(UserError):
+    """Standard output cannot be written (closed, a full disk, a device error)."""
+
+
+class _GuardedStdout:
+    """Standard output whose write errors are the user's environment, not our bug: they
+    become an :class:`OutputError` naming the cause (a closed pipe stays quiet)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise OutputError(f"cannot write to standard output ({_why(exc)})") from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise OutputError(f"cannot write to standard output ({_why(exc)})") from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _why(exc: BaseException) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+def _silence_stdout() -> None:
+    """Point file descriptor 1 at /dev/null so that the interpreter's last flush of what
+    could not be written does not fail again at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    except OSError:
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    if sys.stdout is None:  # started with standard output closed (>&-)
+        print("spatialsim: error: standard output is closed; nothing could be printed or "
+              "written to '-'", file=sys.stderr)  # fmt: skip
+        return 2
     args = parser.parse_args(argv)
+    real = sys.stdout
+    sys.stdout = _GuardedStdout(real)  # type: ignore[assignment]
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()
+        return code
+    except OutputError as exc:
+        print(f"spatialsim {args.command}: error: {exc}", file=sys.stderr)
+        if real is sys.__stdout__:
+            _silence_stdout()
+        return 2
     except UserError as exc:
         message = _flag_message(parser, args.command, exc)
         print(f"spatialsim {args.command}: error: {message}", file=sys.stderr)
@@ -61,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("spatialsim: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        if real is sys.__stdout__:
+            _silence_stdout()
         return 0
     except Exception as exc:  # a bug of ours, not a user mistake: say so, keep the details
         crash = _crash_file(argv, exc)
@@ -70,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return INTERNAL_ERROR
+    finally:
+        sys.stdout = real
 
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE (sysexits.h): distinct from user errors (2)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +32,13 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spatialsim.experiment.sweep import load_spec, sweep
+    from spatialsim.experiment.sweep import load_spec, sweep, table_dicts
     from spatialsim.limits import usable_cores
 
     spec = load_spec(args.spec)
     workers, scheduler = executor_args(args, usable_cores())
     outcome = sweep(spec, Path(args.out), workers, scheduler, progress_bar())
-    with open(outcome.table, encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = table_dicts(outcome.table)
     feasible = [r for r in rows if r["feasible"] == "true"]
     print(
         f"{outcome.total} points: {outcome.computed} computed now, {outcome.skipped} already "

@@ -52,7 +52,8 @@ from spatialsim.costmodel.params import CostParams
 from spatialsim.errors import DeadlockError, UserError
 from spatialsim.executor import Executor
 from spatialsim.experiment.request import RunRequest
-from spatialsim.tomlio import parse_toml, read_text
+from spatialsim.fileutil import atomic_write_text
+from spatialsim.tomlio import line_table, parse_json, parse_toml, read_text
 
 SET_PREFIXES = ("kernel.", "fifo.", "design.", "kind.")
 # request fields an axis may not sweep (they are lists of settings, or outputs)
@@ -178,9 +179,14 @@ def _axis(name: str, raw: Any, sampled: bool) -> Axis:
         start, stop, step = (_number(where, x) for x in r)
         if step <= 0 or stop < start:
             raise UserError(f"{where}: range needs step > 0 and stop >= start", field="axes")
-        count = math.floor((stop - start) / step + 1e-9) + 1
-        if count > MAX_POINTS:
-            raise UserError(f"{where}: range has {count:,} values", field="axes")
+        span = (stop - start) / step
+        if not math.isfinite(span) or span + 1 > MAX_POINTS:
+            raise UserError(
+                f"{where}: range [{start:g}, {stop:g}, {step:g}] has more than "
+                f"{MAX_POINTS:,} values",
+                field="axes",
+            )
+        count = math.floor(span + 1e-9) + 1
         integral = all(float(x).is_integer() for x in (start, step))
         vals = [start + i * step for i in range(count)]
         return Axis(name, target, tuple(int(v) if integral else v for v in vals), tied=tied)
@@ -194,6 +200,11 @@ def _axis(name: str, raw: Any, sampled: bool) -> Axis:
         low, high = _number(where, raw["low"]), _number(where, raw["high"])
         if not high > low:
             raise UserError(f"{where}: high must exceed low", field="axes")
+        if not math.isfinite(high - low):
+            raise UserError(
+                f"{where}: the interval [{low:g}, {high:g}] is wider than a float can hold",
+                field="axes",
+            )
         integer = raw.get("integer", False)
         if not isinstance(integer, bool):
             raise UserError(f"{where}: integer must be true or false", field="axes")
@@ -413,7 +424,9 @@ def _bound(res: Any) -> tuple[str, str, float | None]:
 class ResultsTable:
     """``DIR/results.csv``, appended row by row by one writer; rows once written are never
     rewritten. ``DIR/sweep.json`` records the spec, so a restart with another spec is
-    refused rather than mixed in."""
+    refused rather than mixed in. The folder is locked while its writer lives
+    (``DIR/.lock``, an advisory lock the system releases when the writer dies): a second
+    sweep into it is refused, naming the first."""
 
     def __init__(self, folder: Path, spec: SweepSpec) -> None:
         self.folder = folder
@@ -425,7 +438,7 @@ class ResultsTable:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"--out {folder}: cannot create it ({exc.strerror})") from None
-        for name in ("results.csv", "sweep.json", "results.parquet"):
+        for name in ("results.csv", "sweep.json", "results.parquet", LOCK):
             held = folder / name
             if held.is_symlink() or (held.exists() and not held.is_file()):
                 raise UserError(
@@ -433,42 +446,51 @@ class ResultsTable:
                     "folder); a sweep appends only to its own table",
                     field="out",
                 )
-        meta = folder / "sweep.json"
+        self._lock = _lock_folder(folder)
+        try:
+            self._check_spec(spec)
+            self.done = self._existing()
+            self._file = open(self.path, "a", encoding="utf-8", newline="")  # noqa: SIM115
+            if self.path.stat().st_size == 0:
+                self._write(self.columns)
+        except BaseException:
+            os.close(self._lock)
+            raise
+
+    def _check_spec(self, spec: SweepSpec) -> None:
+        meta = self.folder / "sweep.json"
         doc = {"spec": spec.digest, "columns": self.columns}
-        if meta.exists():
-            old = json.loads(meta.read_text(encoding="utf-8"))
-            if old.get("spec") != spec.digest:
-                raise UserError(
-                    f"{folder} holds the results of another sweep spec; give a new --out "
-                    "folder (or remove this one) to run this spec",
-                    field="out",
-                )
-        else:
-            tmp = meta.with_suffix(".json.partial")
-            tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-            os.replace(tmp, meta)
-        self.done = self._existing()
-        self._file = open(self.path, "a", encoding="utf-8", newline="")  # noqa: SIM115
-        if self.path.stat().st_size == 0:
-            self._write(self.columns)
+        if not meta.exists():
+            atomic_write_text(meta, json.dumps(doc, indent=1))
+            return
+        old = parse_json(read_text(meta, "sweep record"), str(meta))
+        if not isinstance(old, dict) or not isinstance(old.get("spec"), str):
+            raise UserError(
+                f"{meta} is damaged (not a sweep record with a spec digest); remove the "
+                "folder or give a new --out",
+                field="out",
+            )
+        if old["spec"] != spec.digest:
+            raise UserError(
+                f"{self.folder} holds the results of another sweep spec; give a new --out "
+                "folder (or remove this one) to run this spec",
+                field="out",
+            )
 
     def _existing(self) -> set[str]:
         """Keys of complete rows; a last line cut short by a kill is dropped."""
-        if not self.path.exists():
+        if not self.path.exists() or self.path.stat().st_size == 0:
             return set()
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            cut = data.rfind(b"\n") + 1
+        header, rows, cut = line_table(self.path, "sweep results table")
+        if cut:
             with open(self.path, "r+b") as f:
-                f.truncate(cut)
-            data = data[:cut]
-        rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
-        if rows and rows[0] != self.columns:
+                f.truncate(self.path.stat().st_size - cut)
+        if header != self.columns:
             raise UserError(
                 f"{self.path}: its columns are not this sweep's; give a new --out folder",
                 field="out",
             )
-        return {r[0] for r in rows[1:] if r}
+        return {cells[0] for _, cells in rows}
 
     def _write(self, values: list[Any]) -> None:
         buf = io.StringIO()
@@ -486,6 +508,36 @@ class ResultsTable:
 
     def close(self) -> None:
         self._file.close()
+        os.close(self._lock)
+
+
+LOCK = ".lock"
+
+
+def _lock_folder(folder: Path) -> int:
+    """Hold the folder's advisory lock (its descriptor), or refuse naming the holder."""
+    import fcntl
+    import socket
+
+    path = folder / LOCK
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except OSError as exc:
+        raise UserError(f"--out {folder}: cannot lock it ({exc.strerror})", field="out") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 512).decode("utf-8", "replace").strip() or "another process"
+        os.close(fd)
+        raise UserError(
+            f"--out {folder} is being written by another sweep ({holder}); wait for it to "
+            "finish or give another --out folder",
+            field="out",
+        ) from None
+    os.ftruncate(fd, 0)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}\n".encode())
+    return fd
 
 
 def _cell(v: Any) -> Any:
@@ -493,6 +545,8 @@ def _cell(v: Any) -> Any:
         return repr(v) if math.isfinite(v) else ""
     if isinstance(v, bool):
         return "true" if v else "false"
+    if isinstance(v, str):  # one record per line, whatever a message holds
+        return "".join(c if c.isprintable() else " " for c in v)
     return v
 
 
@@ -594,6 +648,12 @@ def _axis_type(axis: Axis) -> str:
     return "str"
 
 
+def table_dicts(table: Path) -> list[dict[str, str]]:
+    """The complete rows of a results table as column -> cell."""
+    header, rows, _ = line_table(table, "sweep results table")
+    return [dict(zip(header, cells, strict=True)) for _, cells in rows]
+
+
 def write_parquet(table: Path, spec: SweepSpec) -> Path:
     """``results.parquet`` beside ``table`` (results.csv): the same rows with typed columns
     (numbers as numbers, feasibility as a boolean, empty cells as nulls), rewritten whole
@@ -603,8 +663,7 @@ def write_parquet(table: Path, spec: SweepSpec) -> Path:
 
     from spatialsim.fileutil import atomic_write_with
 
-    with open(table, encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = table_dicts(table)
     types = {a.name: _axis_type(a) for a in spec.axes}
     columns: dict[str, Any] = {}
     for name in spec.columns:

@@ -40,8 +40,42 @@ COLORS = {
 }
 
 
-def _read(path: Path) -> Any:
-    return parse_json(read_text(path, "result file"), str(path))
+def _read(path: Path, required: dict[str, type | tuple[type, ...]] | None = None) -> Any:
+    """The JSON object in ``path``, with ``required`` fields of the given types."""
+    doc = parse_json(read_text(path, "result file"), str(path))
+    if not isinstance(doc, dict):
+        raise UserError(
+            f"{path}: a JSON {type(doc).__name__}, not the object spatialsim writes; "
+            "regenerate it with the command that wrote the folder"
+        )
+    for key, kind in (required or {}).items():
+        if not isinstance(doc.get(key), kind):
+            raise UserError(
+                f"{path}: field {key!r} is missing or of the wrong type; regenerate the file "
+                "with the command that wrote the folder"
+            )
+    return doc
+
+
+RESULT_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "model": str, "design": str, "platform": str, "prompt_len": int, "gen_len": int,
+    "phases": dict, "per_token_ms": list, "ttft_ms": (int, float),
+}  # fmt: skip
+TRACE_FIELDS: dict[str, type | tuple[type, ...]] = {"traceEvents": list}
+REPLAY_FIELDS: dict[str, type | tuple[type, ...]] = {"per_request": list}
+COMPARE_FIELDS: dict[str, type | tuple[type, ...]] = {"rows": list}
+
+
+def _drawn(path: Path, draw: Any) -> Any:
+    """``draw()``; a document with the right top-level fields but a malformed inside (a
+    hand-edited or truncated file) is a user error naming the file."""
+    try:
+        return draw()
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError) as exc:
+        raise UserError(
+            f"{path}: malformed ({type(exc).__name__}: {exc}); regenerate the file with the "
+            "command that wrote the folder"
+        ) from None
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -58,21 +92,29 @@ def plot_folder(folder: Path) -> list[Path]:
     written: list[Path] = []
     result = folder / "result.json"
     if result.exists():
-        doc = _read(result)
-        written += [stalls(doc, out), hbm_utilization(doc, out), sim_vs_analytical(doc, out)]
-        if doc["per_token_ms"]:
-            written.append(decode_latency(doc, out))
+        doc = _read(result, RESULT_FIELDS)
+        written += _drawn(
+            result,
+            lambda: (
+                [stalls(doc, out), hbm_utilization(doc, out), sim_vs_analytical(doc, out)]
+                + ([decode_latency(doc, out)] if doc["per_token_ms"] else [])
+            ),
+        )
         trace = folder / "trace.perfetto.json"
         if trace.exists():
-            tr = _read(trace)
-            written += [
-                gantt(tr, out, first_layer=True),
-                gantt(tr, out, first_layer=False),
-                fifo_occupancy(tr, doc, out),
-            ]
+            tr = _read(trace, TRACE_FIELDS)
+            written += _drawn(
+                trace,
+                lambda: [
+                    gantt(tr, out, first_layer=True),
+                    gantt(tr, out, first_layer=False),
+                    fifo_occupancy(tr, doc, out),
+                ],
+            )
     replay = folder / "replay.json"
     if replay.exists():
-        written.append(replay_cdf(_read(replay), out))
+        rdoc = _read(replay, REPLAY_FIELDS)
+        written.append(_drawn(replay, lambda: replay_cdf(rdoc, out)))
     if (folder / "results.csv").exists() or (folder / "trials.csv").exists():
         from spatialsim.report.sweep_plots import plot_sweep
 
@@ -81,7 +123,8 @@ def plot_folder(folder: Path) -> list[Path]:
     if comparison.exists():
         from spatialsim.report.compare_plot import compare_figure
 
-        written.append(compare_figure(_read(comparison), out / "compare.png"))
+        cdoc = _read(comparison, COMPARE_FIELDS)
+        written.append(_drawn(comparison, lambda: compare_figure(cdoc, out / "compare.png")))
     if not written:
         raise UserError(
             f"{folder}: no result.json, replay.json, compare.json or sweep table to plot "

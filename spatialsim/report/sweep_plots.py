@@ -12,7 +12,6 @@ optimize``); the axes are its columns before ``feasible``.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -23,21 +22,22 @@ import matplotlib.pyplot as plt
 
 from spatialsim.errors import UserError
 from spatialsim.fileutil import atomic_write_with
+from spatialsim.tomlio import line_table
 
 SKIP = ("key", "trial")
 
 
 def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """The axis columns and the rows of a results table."""
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f)
-            rows = list(reader)
-            columns = list(reader.fieldnames or [])
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+    """The axis columns and the rows of a results table (at least one row)."""
+    columns, records, _ = line_table(path, "results table")
     if "feasible" not in columns or "ttft_ms" not in columns:
         raise UserError(f"{path}: not a sweep results table (no feasible / ttft_ms columns)")
+    rows = [dict(zip(columns, cells, strict=True)) for _, cells in records]
+    if not rows:
+        raise UserError(
+            f"{path}: no rows yet (an interrupted sweep leaves only the header): nothing to "
+            "plot; run the sweep again to fill it"
+        )
     axes = [c for c in columns[: columns.index("feasible")] if c not in SKIP]
     return axes, rows
 

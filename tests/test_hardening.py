@@ -726,3 +726,121 @@ def test_a_damaged_line_is_refused_by_number_never_hidden(
     assert main(_sweep(tmp_path, out, three)) == 0
     assert "1 computed now, 2 already" in capsys.readouterr().out
     assert table.read_text().count("\n") == 4
+
+
+# ---- 8. nonsense accepted with exit 0 ----------------------------------------------------
+
+TRACE_HEADER = "request_id,arrival_s,prompt_tokens,output_tokens\n"
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["trace", "--prompt", "lognormal:nan:0.8"], "expected fixed:N"),
+        (["trace", "--prompt", "lognormal:inf:0.8"], "expected fixed:N"),
+        (["trace", "--output", "uniform:0:1e21"], "HI = 1e+21 must be from 0 to 1,048,576"),
+        (["trace", "--prompt", "fixed:-3"], "N = -3.0 must be from 0"),
+        (["trace", "--prompt", "fixed:1_0"], "expected fixed:N"),
+        (["trace", "--rate", "1e-300"], "arrival rate must be from"),
+        (["trace", "--requests", "1000", "--rate", "1e-6"], "arrive over"),
+        ([*RUN, "--set", "kind.gemv.order=column", "--design", "chen2024-w4a8"],
+         "has no kernel of kind gemv"),
+        ([*RUN, "--set", "kind.collective.devices=2"], "has no kernel of kind collective"),
+        ([*RUN, "--prompt-len", "1_0"], "expected a positive integer"),
+        ([*RUN, "--prompt-len", "\u0663"], "expected a positive integer"),
+    ],
+)  # fmt: skip
+def test_nonsense_options_are_refused(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        refused(capsys, argv, needle)
+    except SystemExit as stop:
+        assert stop.code == 2
+        assert needle in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "row,needle",
+    [
+        ("r1,1e308,10,5", "arrival_s = 1e+308 must be from 0 to 1e+09 seconds"),
+        ("r1,1_0,10,5", "arrival_s = '1_0' is not a number"),
+        ("r1,0.5,1_0,5", "prompt_tokens = '1_0' is not an integer"),
+        ("r1,0.5,\u0661\u0660,5", "prompt_tokens = '\u0661\u0660' is not an integer"),
+        ("r1,\u0660.5,10,5", "is not a number"),
+        ("r1,0x10,10,5", "is not a number"),
+    ],
+)
+def test_nonsense_trace_rows_are_refused(
+    row: str, needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = tmp_path / "t.csv"
+    trace.write_text(TRACE_HEADER + row + "\n", encoding="utf-8")
+    refused(capsys, ["replay", "--trace", str(trace), "--layers", "1"], needle)
+
+
+@pytest.mark.parametrize(
+    "cells,needle",
+    [
+        ("1_0,8,2,250,1,1", "layers = '1_0' is not an integer"),
+        ("1,\u0668,2,250,1,1", "prompt_len = '\u0668' is not an integer"),
+        ("1,8,2,2_50,1,1", "clock_mhz = '2_50' is not a number"),
+        ("1,8,2,250,\uff11,1", "ttft_ms = '\uff11' is not a number"),
+    ],
+)
+def test_board_cells_in_other_digits_are_refused(
+    cells: str, needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    board = tmp_path / "b.csv"
+    board.write_text(BOARD + f"gpt2,chen2024-w8a8,u280,{cells}\n", encoding="utf-8")
+    refused(capsys, ["calibrate", "--board", str(board), "--out", str(tmp_path / "p")], needle)
+
+
+def test_a_design_file_with_a_billion_layers_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for layers in ("1000000000", "0", "1025"):
+        design = _design_file(
+            tmp_path, lambda t, n=layers: t.replace("layers = 12", f"layers = {n}", 1)
+        )
+        refused(
+            capsys, [*RUN, "--design", str(design)], "layers must be an integer from 1 to 1,024"
+        )
+
+
+@pytest.mark.parametrize(
+    "model_type,key,value",
+    [
+        ("gpt2", "activation_function", "rm -rf"),
+        ("gpt2", "activation_function", "relu"),
+        ("bert", "hidden_act", "tanh"),
+        ("llama", "hidden_act", "gelu"),
+        ("opt", "activation_function", "gelu"),
+    ],
+)
+def test_an_activation_the_kernels_do_not_compute_is_refused(
+    model_type: str, key: str, value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = {
+        "model_type": model_type, "n_embd": 64, "n_head": 2, "n_layer": 1, "vocab_size": 100,
+        "n_positions": 64, "hidden_size": 64, "num_attention_heads": 2, "num_hidden_layers": 1,
+        "intermediate_size": 128, "max_position_embeddings": 64, "ffn_dim": 128, key: value,
+    }  # fmt: skip
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    refused(capsys, [*RUN, "--model", str(path)], f"{key} {value!r} is not supported")
+    from spatialsim.workload.models import load_hf_config
+
+    cfg.pop(key)  # absent: the family's own activation, accepted
+    path.write_text(json.dumps(cfg))
+    assert load_hf_config(path).layers == 1
+
+
+def test_one_compute_unit_maps_to_one_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    xrt = tmp_path / "summary.csv"
+    xrt.write_text("x")
+    argv = ["calibrate", "--xrt", str(xrt), "--out", str(tmp_path / "p"),
+            "--map", "cu1=region_1", "--map", "cu1=region_2"]  # fmt: skip
+    refused(capsys, argv, "compute unit cu1 two targets, region_1 and region_2")

@@ -174,7 +174,13 @@ def parse_map(items: dict[str, str] | Sequence[str]) -> dict[str, str]:
         cu, eq, target = item.partition("=")
         if not eq or not cu.strip() or not target.strip():
             raise UserError(f"--map {item!r}: expected CU=TARGET, e.g. bert_layer_1=region_1")
-        mapping[cu.strip()] = target.strip()
+        cu, target = cu.strip(), target.strip()
+        if cu in mapping and mapping[cu] != target:
+            raise UserError(
+                f"--map gives compute unit {cu} two targets, {mapping[cu]} and {target}; "
+                "a compute unit runs one"
+            )
+        mapping[cu] = target
     return mapping
 
 
@@ -505,11 +511,15 @@ def _check_choices(choices: list[tuple[tuple[str, Any], ...]], designs: list[Any
         choices = [tuple(kv for kv in c if not kv[0].startswith("kernel.")) for c in choices]
     for settings in choices:
         for key, value in settings:
+            errors = []
             for design in designs:
                 try:
                     apply_settings(design, [(key, value)])
                 except UserError as exc:
-                    raise UserError(f"--choose {key}={value}: {exc}") from None
+                    errors.append(exc)
+            # a kind.* choice needs one design with that kind; the others keep theirs
+            if errors and (not key.startswith("kind.") or len(errors) == len(designs)):
+                raise UserError(f"--choose {key}={value}: {errors[0]}") from None
 
 
 def _carry(

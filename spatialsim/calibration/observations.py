@@ -181,7 +181,7 @@ def region_observations(
     structural ``settings`` applied and the fit's values."""
     from spatialsim.engine.region import simulate_region
 
-    built = apply_settings(design, list(settings)) if settings else design
+    built = apply_settings(design, list(settings), every_kind=False) if settings else design
     cache: dict[tuple[Any, ...], float] = {}
 
     def predictor(row: RegionRow) -> Callable[[Values], float]:
@@ -299,7 +299,7 @@ def checked_design(
             )
     else:
         design = build_design(run.design, model, seq, run.tp)
-    design = apply_settings(design, list(settings)) if settings else design
+    design = apply_settings(design, list(settings), every_kind=False) if settings else design
     check_fit(design, platform)
     if run.tp > 1:
         check_fit(shard(design, run.tp), platform)  # what one card holds

@@ -66,7 +66,7 @@ class Profile:
         from spatialsim.design.overrides import apply_settings
 
         if self.settings:
-            design = apply_settings(design, list(self.settings))
+            design = apply_settings(design, list(self.settings), every_kind=False)
         built = self.meta.get("hls_design")
         if built is not None and design.name != built:
             # design.* values describe the kernels of the build they were fitted to (its

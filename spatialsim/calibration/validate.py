@@ -186,7 +186,7 @@ def w8a8_rows(
     model = get_model(ref["model"])
     seqs = {"prefill": int(ref["prefill_seq_len"]), "decode": int(ref["decode_context"])}
     design = build_design(ref["design"], model, max(seqs.values()) + 1)
-    design = apply_settings(design, list(settings))
+    design = apply_settings(design, list(settings), every_kind=False)
     platform = get_platform("u280")
     cycles: dict[str, dict[str, float]] = {}
     for phase, seq in seqs.items():

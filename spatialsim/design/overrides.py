@@ -56,8 +56,14 @@ def apply_overrides(design: Design, items: list[str]) -> Design:
     return apply_settings(design, [parse_setting(item) for item in items])
 
 
-def apply_settings(design: Design, settings: Sequence[tuple[str, Any]]) -> Design:
-    """A copy of ``design`` with every ``(target, value)`` applied, validated, in order."""
+def apply_settings(
+    design: Design, settings: Sequence[tuple[str, Any]], every_kind: bool = True
+) -> Design:
+    """A copy of ``design`` with every ``(target, value)`` applied, validated, in order.
+
+    A ``kind.<kind>.<param>`` target the design has no kernel of is refused (a request's
+    ``set`` that would change nothing); with ``every_kind`` False it is skipped, as when a
+    calibration profile's structure, fitted over several designs, meets one of them."""
     if not settings:
         return design
     out = design.copy()
@@ -68,7 +74,7 @@ def apply_settings(design: Design, settings: Sequence[tuple[str, Any]]) -> Desig
         if path[0] == "kernel" and len(path) == 3:
             _set_kernel(out, path[1], path[2], value, item)
         elif path[0] == "kind" and len(path) == 3:
-            _set_kind(out, path[1], path[2], value, item)
+            _set_kind(out, path[1], path[2], value, item, every_kind)
         elif path[0] == "fifo" and len(path) == 3:
             _set_fifo(out, path[1], path[2], value, item)
         elif path[0] == "design" and len(path) == 2 and path[1] in _DESIGN_FIELDS:
@@ -130,7 +136,9 @@ def _set_kernel(design: Design, name: str, param: str, value: Any, item: str) ->
         )
 
 
-def _set_kind(design: Design, kind_name: str, param: str, value: Any, item: str) -> None:
+def _set_kind(
+    design: Design, kind_name: str, param: str, value: Any, item: str, required: bool = True
+) -> None:
     if kind_name not in KINDS:
         raise UserError(
             f"set {item!r}: no kernel kind {kind_name!r}; kinds: {', '.join(sorted(KINDS))}",
@@ -142,10 +150,21 @@ def _set_kind(design: Design, kind_name: str, param: str, value: Any, item: str)
             f"{', '.join(sorted(KINDS[kind_name]))}",
             field="set",
         )
+    applied = 0
     for g in design.bitstreams.values():
         for name, attrs in g.nodes(data=True):
             if attrs["kind"] == kind_name:
                 attrs[param] = check_param(name, kind_name, param, value)
+                applied += 1
+    if not applied and required:
+        used = sorted(
+            {a["kind"] for g in design.bitstreams.values() for _, a in g.nodes(data=True)}
+        )
+        raise UserError(
+            f"set {item!r}: design {design.name} has no kernel of kind {kind_name}; its "
+            f"kinds: {', '.join(used)}",
+            field="set",
+        )
 
 
 def _set_fifo(design: Design, name: str, field: str, value: Any, item: str) -> None:

@@ -206,6 +206,17 @@ def _int_field(cfg: dict[str, Any], path: Path, *keys: str) -> int:
     return value
 
 
+# The activation each family's kernels compute, by the config key that names it (Hugging
+# Face's names: GELU's tanh approximation is gelu_new, gelu_fast or gelu_pytorch_tanh).
+ACTIVATIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "gpt2": ("activation_function", "gelu_new",
+             ("gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh")),
+    "bert": ("hidden_act", "gelu", ("gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh")),
+    "llama": ("hidden_act", "silu", ("silu", "swish")),
+    "opt": ("activation_function", "relu", ("relu",)),
+}  # fmt: skip
+
+
 def load_hf_config(path: Path) -> ModelConfig:
     """Read a Hugging Face ``config.json`` of the GPT-2, BERT or LLaMA family (no network)."""
     cfg = parse_json(read_text(path, "model config"), str(path))
@@ -214,6 +225,14 @@ def load_hf_config(path: Path) -> ModelConfig:
     model_type = cfg.get("model_type")
     name = path.parent.name if path.name == "config.json" else path.stem
     source = f"Hugging Face config {path}"
+    if model_type in ACTIVATIONS:
+        key, default, valid = ACTIVATIONS[model_type]
+        act = cfg.get(key, default)
+        if act not in valid:
+            raise UserError(
+                f"{path}: {key} {act!r} is not supported for {model_type}; valid: "
+                f"{', '.join(valid)}"
+            )
     if model_type == "gpt2":
         hidden = _int_field(cfg, path, "n_embd", "hidden_size")
         heads = _int_field(cfg, path, "n_head", "num_attention_heads")
@@ -253,11 +272,6 @@ def load_hf_config(path: Path) -> ModelConfig:
             kv_heads=None if kv is None else _int_field(cfg, path, "num_key_value_heads"),
         )
     if model_type == "opt":
-        act = cfg.get("activation_function", "relu")
-        if act != "relu":
-            raise UserError(
-                f"{path}: activation_function {act!r} is not supported for OPT; valid: relu"
-            )
         hidden = _int_field(cfg, path, "hidden_size")
         proj = cfg.get("word_embed_proj_dim", hidden)
         if proj != hidden:

@@ -12,7 +12,11 @@ What a path names decides how it is written:
 
 A folder of outputs (``run --out DIR``) is written into a temporary sibling folder and
 renamed into place once complete (:func:`atomic_folder`), so an interrupted run leaves the
-complete set or nothing new.
+complete set or nothing new. The temporary folder's name carries its writer's process id;
+a writer killed outright (SIGKILL, a power cut) leaves it behind, and the next write of the
+same folder removes it once that process is gone.
+
+Missing parent folders of an output are created.
 """
 
 from __future__ import annotations
@@ -127,6 +131,29 @@ def atomic_write_with(path: Path | str, write: Callable[[Path], None]) -> None:
 MANIFEST = "manifest.json"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def _remove_orphans(parent: Path, name: str) -> None:
+    """Remove ``.<name>.<pid>.*.partial`` folders whose writer process is gone."""
+    prefix, suffix = f".{name}.", ".partial"
+    for entry in parent.iterdir():
+        middle = entry.name[len(prefix) : -len(suffix)]
+        if not (entry.name.startswith(prefix) and entry.name.endswith(suffix)):
+            continue
+        pid = middle.split(".", 1)[0]
+        orphan = pid.isascii() and pid.isdigit() and not _alive(int(pid))
+        if orphan and entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def atomic_folder(path: Path | str, label: str = "--out") -> Iterator[Path]:
     """Yield a temporary sibling of folder ``path`` to fill; when the block completes, it
@@ -142,7 +169,10 @@ def atomic_folder(path: Path | str, label: str = "--out") -> Iterator[Path]:
     parent = folder.parent if str(folder.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=parent))
+        _remove_orphans(parent, folder.name)
+        tmp = Path(
+            tempfile.mkdtemp(prefix=f".{folder.name}.{os.getpid()}.", suffix=".partial", dir=parent)
+        )
     except OSError as exc:
         raise UserError(f"{label} {path}: cannot create the folder ({exc.strerror})") from None
     try:

@@ -844,3 +844,74 @@ def test_one_compute_unit_maps_to_one_target(
     argv = ["calibrate", "--xrt", str(xrt), "--out", str(tmp_path / "p"),
             "--map", "cu1=region_1", "--map", "cu1=region_2"]  # fmt: skip
     refused(capsys, argv, "compute unit cu1 two targets, region_1 and region_2")
+
+
+# ---- 9. inputs and outputs that collide ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["calibrate", "--board", "B", "--out", "B"], "--out B is the input --board B"),
+        (["calibrate", "--board", "B", "--out", "P", "--plot", "P"], "--out and --plot both name"),
+        (["calibrate", "--hbm", "B", "--board", "B2", "--out", "B"], "is the input --hbm"),
+        (["fifo-size", "--design", "D", "--out", "D"], "--out D is the input --design D"),
+        ([*RUN, "--design", "D", "--json", "D"], "--json D is the input --design D"),
+        ([*RUN, "--json", "X", "--out", "X"], "--out and --json both name X"),
+        ([*RUN, "--json", "A/"], "names a folder"),
+        (["trace", "--out", "A/"], "names a folder"),
+        (["replay", "--trace", "T", "--json", "T"], "--json T is the input --trace T"),
+        (["sweep", "S", "--out", "S"], "is the input spec file"),
+    ],
+)
+def test_an_output_never_replaces_an_input(
+    argv: list[str], needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    board = tmp_path / "b.csv"
+    board.write_bytes((ROOT / "examples/calibration/board.csv").read_bytes())
+    design = _design_file(tmp_path, lambda t: t.replace("depth_words = 4", "depth_words = 5", 1))
+    trace = tmp_path / "t.csv"
+    trace.write_bytes((ROOT / "traces/burst_fixed_50.csv").read_bytes())
+    spec = tmp_path / "s.toml"
+    spec.write_text(SPEC)
+    board2 = tmp_path / "b2.csv"
+    board2.write_bytes(board.read_bytes())
+    names = {"B": board, "B2": board2, "P": tmp_path / "p.toml", "D": design, "T": trace,
+             "X": tmp_path / "x", "A/": str(tmp_path / "a") + "/", "S": spec}  # fmt: skip
+    before = {p: p.read_bytes() for p in (board, design, trace, spec)}
+    argv = [str(names.get(a, a)) for a in argv]
+    needle = needle.replace(" B", f" {board}").replace(" D", f" {design}")
+    needle = needle.replace(" T", f" {trace}").replace(" X", f" {names['X']}")
+    needle = needle.replace(" S", f" {spec}")
+    refused(capsys, argv, needle)
+    assert {p: p.read_bytes() for p in before} == before
+    assert not (tmp_path / "a").exists() and not (tmp_path / "p.toml").exists()
+
+
+def test_missing_parent_folders_are_created(tmp_path: Path) -> None:
+    deep = tmp_path / "a" / "b"
+    assert main([*RUN, "--out", str(deep / "run"), "--json", str(deep / "j" / "r.json")]) == 0
+    assert (deep / "run" / "result.json").is_file() and (deep / "j" / "r.json").is_file()
+
+
+def test_a_killed_run_leaves_nothing_the_next_run_keeps(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spatialsim.cli.main", "run", "--every-layer", "--out", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".out.*.partial")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert list(tmp_path.glob(".out.*.partial")), "the run wrote no partial folder to kill"
+    # someone else's partial folder, still being written, is left alone
+    alive = tmp_path / f".out.{os.getpid()}.keep.partial"
+    alive.mkdir()
+    assert main([*RUN, "--out", str(out)]) == 0
+    assert sorted(p.name for p in tmp_path.glob(".out.*.partial")) == [alive.name]
+    assert (out / "result.json").is_file()

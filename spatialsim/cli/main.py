@@ -24,6 +24,7 @@ from spatialsim.cli import (
     run,
     sweep,
 )
+from spatialsim.cli.paths import check_paths
 from spatialsim.errors import UserError
 
 
@@ -106,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     real = sys.stdout
     sys.stdout = _GuardedStdout(real)  # type: ignore[assignment]
     try:
+        check_paths(args.command, args)
         code = int(args.func(args))
         sys.stdout.flush()
         return code

@@ -155,7 +155,7 @@ def _remove_orphans(parent: Path, name: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_folder(path: Path | str, label: str = "--out") -> Iterator[Path]:
+def atomic_folder(path: Path | str, label: str = "`out`") -> Iterator[Path]:
     """Yield a temporary sibling of folder ``path`` to fill; when the block completes, it
     replaces ``path`` (files of an existing folder that the new set does not write are kept,
     the set's own files are replaced). On an exception nothing at ``path`` changes."""

@@ -91,6 +91,19 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def as_path(value: Any, field: str) -> Path:
+    """A path argument of a library function: a ``str`` or ``os.PathLike``, not empty."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value:
+        raise UserError(
+            f"{field} must be a path (str or pathlib.Path), got {type(value).__name__} "
+            f"{value!r:.60}",
+            field=field,
+        )
+    return Path(value)
+
+
 def read_bytes(path: Path | str, what: str, limit: int | None = None) -> bytes:
     """The bytes of regular file ``path``, at most ``limit`` of them (default
     ``MAX_INPUT_BYTES``; more is an error).

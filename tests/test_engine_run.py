@@ -204,7 +204,7 @@ def test_shallow_ffn_bypass_deadlocks_and_the_cycle_is_named(name: str) -> None:
     assert {"splitter", "ffn1", "residual1"} <= set(kernels)
     # the cycle closes: each entry's peer is the next entry's kernel
     assert [c["peer"] for c in cyc] == kernels[1:] + kernels[:1]
-    assert "--set fifo.ffn_residual_bypass.depth=<words>" in msg
+    assert "`set` fifo.ffn_residual_bypass.depth=<words>" in msg
 
 
 def test_a_full_depth_bypass_does_not_deadlock() -> None:

@@ -915,3 +915,148 @@ def test_a_killed_run_leaves_nothing_the_next_run_keeps(tmp_path: Path) -> None:
     assert main([*RUN, "--out", str(out)]) == 0
     assert sorted(p.name for p in tmp_path.glob(".out.*.partial")) == [alive.name]
     assert (out / "result.json").is_file()
+
+
+# ---- 10. terminal escapes ---------------------------------------------------------------
+
+TITLE = "\x1b]0;owned\x07\x1b[2J"  # retitle the terminal, clear the screen
+
+
+def _no_raw_controls(text: str) -> None:
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text, repr(text)
+
+
+def test_names_from_reports_are_printed_visibly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_hostile_inputs import hls_report
+
+    report = tmp_path / "r_csynth.rpt"
+    report.write_text(hls_report("175617").replace("Softmax_layer", "Soft" + TITLE + "max"))
+    assert main(["report-hls", str(report)]) == 0
+    out = capsys.readouterr().out
+    _no_raw_controls(out)
+    assert "\\u001b]0;owned\\u0007" in out  # shown, not acted on
+    assert main(["report-hls", str(report), "--json", "-"]) == 0
+    printed = capsys.readouterr().out
+    _no_raw_controls(printed)
+    assert TITLE in json.loads(printed)["top"]  # JSON still carries the name exactly
+
+
+def test_names_from_xrt_profiles_and_csv_cells_are_printed_visibly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_xrt import SUMMARY
+
+    xrt = tmp_path / "summary.csv"
+    xrt.write_text(SUMMARY.replace("GPT_layer_dataflow_region_1_1", "cu" + TITLE, 1))
+    assert main(["report-xrt", str(xrt)]) == 0
+    _no_raw_controls(capsys.readouterr().out)
+    board = tmp_path / "b.csv"
+    board.write_text(BOARD + f"gpt2{TITLE}\u202e,chen2024-w8a8,u280,1,8,2,250,1,1\n")
+    err = refused(capsys, ["calibrate", "--board", str(board), "--out", str(tmp_path / "p")])
+    _no_raw_controls(err)
+    assert "owned" in err  # the name is shown, escaped (by repr or by the printer)
+    trace = tmp_path / "t.csv"
+    trace.write_text(TRACE_HEADER + f"r{TITLE},0.5,x{TITLE},1\n")
+    err = refused(capsys, ["replay", "--trace", str(trace)])
+    _no_raw_controls(err)
+
+
+def test_visible_keeps_text_and_layout() -> None:
+    from spatialsim.cli.main import visible
+
+    text = "TTFT 12.3 ms\tTPOT 1.0 ms\n\rprogress 50 %, 45 µs, 例\n"
+    assert visible(text) == text
+    assert visible("a\x00b\x7fc\x9bd\u2066e") == "a\\u0000b\\u007fc\\u009bd\\u2066e"
+
+
+# ---- 11. the Python API is held to the CLI's standard -------------------------------------
+
+TRACE_FILE = ROOT / "traces/burst_fixed_50.csv"
+
+
+@pytest.mark.parametrize(
+    "call,field,needle",
+    [
+        (lambda ss: ss.replay(TRACE_FILE, limit=-5, layers=1), "limit", "from 1 to"),
+        (lambda ss: ss.replay(TRACE_FILE, samples=10**9, layers=1), "samples", "from 1 to 100"),
+        (lambda ss: ss.replay(TRACE_FILE, workers=10**5, layers=1), "workers", "cores"),
+        (lambda ss: ss.optimize(ss.RunRequest(), seed=-1), "seed", "from 0 to"),
+        (lambda ss: ss.optimize(ss.RunRequest(), trials=10**9), "trials", "from 1 to"),
+        (lambda ss: ss.optimize(ss.RunRequest(), objectives=5), "objectives", "names of"),
+        (lambda ss: ss.optimize(ss.RunRequest(), objectives="speed"), "objectives", "unknown"),
+        (lambda ss: ss.sweep(5, "out"), "spec", "must be a path"),
+        (lambda ss: ss.sweep(str(ROOT / "examples/sweep.toml"), 5), "out", "must be a path"),
+        (lambda ss: ss.simulate("gpt2"), "req", "must be a RunRequest"),
+        (lambda ss: ss.analyze(5), "req", "must be a RunRequest"),
+        (lambda ss: ss.kernels(["gpt2"]), "req", "must be a RunRequest"),
+        (lambda ss: ss.simulate(model=5), "model", "must be a name or a path"),
+        (lambda ss: ss.load_trace(5), "trace", "must be a path"),
+        (lambda ss: ss.load_trace(TRACE_FILE, overlong="cut"), "overlong", "not one of"),
+        (lambda ss: ss.load_spec(None), "spec", "must be a path"),
+        (lambda ss: ss.parse_spec(b"[base]"), "text", "TOML text"),
+        (lambda ss: ss.calibrate(board=5), "board", "must be a path"),
+        (lambda ss: ss.calibrate(board="b.csv", platform=5), "platform", "must be a name"),
+        (lambda ss: ss.calibrate(xrt="x", cu_map=["a=1", "a=2"]), None, "`cu_map` gives"),
+    ],
+)
+def test_public_functions_raise_user_errors_naming_the_argument(
+    call: Callable[[object], object], field: str | None, needle: str
+) -> None:
+    import spatialsim as ss
+
+    with pytest.raises(UserError) as info:
+        call(ss)
+    assert needle in str(info.value)
+    if field is not None:
+        assert info.value.field == field, (info.value.field, str(info.value))
+    assert "--" not in str(info.value), "a library message names a command-line flag"
+
+
+def test_paths_are_what_path_fields_take(tmp_path: Path) -> None:
+    import spatialsim as ss
+
+    card = tmp_path / "card.toml"
+    card.write_text(U280)
+    req = ss.RunRequest(platform=card, model="gpt2", layers=1, prompt_len=8, gen_len=1)
+    assert req.platform == str(card)
+    assert ss.simulate(req).ttft_ms > 0
+    assert ss.load_trace(TRACE_FILE).requests
+    out = tmp_path / "sweep"
+    spec = tmp_path / "s.toml"
+    spec.write_text(SPEC)
+    assert ss.sweep(spec, out).computed == 2  # a spec file and a Path, as the CLI's
+    assert ss.sweep(ss.load_spec(str(spec)), str(out)).skipped == 2
+
+
+def _flag_strings(path: Path) -> list[str]:
+    """String literals (docstrings aside) of ``path`` that name a --flag."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    docs = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    found = []
+    for node in ast.walk(tree):
+        literal = isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if literal and id(node) not in docs and re.search(r"(^|[\s(])--[a-z]", node.value):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value.strip()}")
+    return found
+
+
+def test_library_messages_never_name_command_line_flags() -> None:
+    """The CLI turns `argument` names into flags; the package below it never writes one."""
+    offenders = [
+        hit
+        for path in (ROOT / "spatialsim").rglob("*.py")
+        if "cli" not in path.parts
+        for hit in _flag_strings(path)
+    ]
+    assert not offenders, "\n".join(offenders)

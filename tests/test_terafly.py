@@ -106,7 +106,7 @@ def test_a_ring_fifo_shallower_than_a_block_deadlocks_naming_it() -> None:
         )  # fmt: skip
     msg = str(err.value)
     assert "cu0_ring_fc1_to_cu1_ring_fc1" in msg and "the on-chip ring" in msg
-    assert "--set fifo." in msg
+    assert "`set` fifo." in msg
 
 
 def test_other_models_and_card_counts_are_refused() -> None:

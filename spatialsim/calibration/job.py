@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from spatialsim.calibration.fit import (
 from spatialsim.calibration.priors import PRIORS
 from spatialsim.errors import UserError
 from spatialsim.limits import check_count
+from spatialsim.tomlio import as_path
 
 # hbm.read_bw_gbps is not among them: a board run cannot tell the channel's
 # microbenchmark rate (the --hbm fit's) from the share of it the design's access pattern
@@ -127,20 +129,20 @@ def parse_choices(items: Sequence[str]) -> list[tuple[tuple[str, Any], ...]]:
         target = target.strip()
         if not eq or not values.strip() or not target.startswith(("kernel.", "kind.", "design.")):
             raise UserError(
-                f"--choose {item!r}: expected kernel.<name>.<param>=V1,V2, "
+                f"`choose` {item!r}: expected kernel.<name>.<param>=V1,V2, "
                 "kind.<kind>.<param>=V1,V2 or design.<field>=V1,V2, e.g. "
                 "kernel.ffn2.order=row,column"
             )
         opts = [parse_value(v.strip()) for v in values.split(",") if v.strip()]
         if len(opts) < 2:
-            raise UserError(f"--choose {item!r}: give at least two alternatives")
+            raise UserError(f"`choose` {item!r}: give at least two alternatives")
         axes.append([(target, v) for v in opts])
     combos: list[tuple[tuple[str, Any], ...]] = (
         [tuple(c) for c in itertools.product(*axes)] if axes else [()]
     )
     if len(combos) > MAX_ALTERNATIVES:
         raise UserError(
-            f"--choose gives {len(combos)} combinations; at most {MAX_ALTERNATIVES} "
+            f"`choose` gives {len(combos)} combinations; at most {MAX_ALTERNATIVES} "
             "(each is a full fit)"
         )
     return combos
@@ -158,7 +160,7 @@ def parse_noise(items: dict[str, float] | Sequence[str]) -> dict[str, float]:
             rel = float("nan")
         if not eq or src not in NOISE or not math.isfinite(rel) or not 0 < rel < 1:
             raise UserError(
-                f"--noise {item!r}: expected SOURCE=REL with SOURCE one of "
+                f"`noise` {item!r}: expected SOURCE=REL with SOURCE one of "
                 f"{', '.join(NOISE)} and 0 < REL < 1 (a relative standard deviation)"
             )
         out[src] = rel
@@ -173,11 +175,11 @@ def parse_map(items: dict[str, str] | Sequence[str]) -> dict[str, str]:
     for item in items:
         cu, eq, target = item.partition("=")
         if not eq or not cu.strip() or not target.strip():
-            raise UserError(f"--map {item!r}: expected CU=TARGET, e.g. bert_layer_1=region_1")
+            raise UserError(f"`cu_map` {item!r}: expected CU=TARGET, e.g. bert_layer_1=region_1")
         cu, target = cu.strip(), target.strip()
         if cu in mapping and mapping[cu] != target:
             raise UserError(
-                f"--map gives compute unit {cu} two targets, {mapping[cu]} and {target}; "
+                f"`cu_map` gives compute unit {cu} two targets, {mapping[cu]} and {target}; "
                 "a compute unit runs one"
             )
         mapping[cu] = target
@@ -195,7 +197,7 @@ def parse_xrt_run(text: str, platform: str, path: str) -> Any:
     for item in filter(None, (t.strip() for t in text.split(","))):
         k, eq, v = item.partition("=")
         if not eq or k.strip() not in allowed:
-            raise UserError(f"--xrt-run {item!r}: expected K=V with K one of {', '.join(allowed)}")
+            raise UserError(f"`xrt_run` {item!r}: expected K=V with K one of {', '.join(allowed)}")
         fields[k.strip()] = v.strip()
     model = get_model(fields.get("model", "gpt2-medium"))
     design = fields.get("design", "chen2024-w8a8")
@@ -206,7 +208,7 @@ def parse_xrt_run(text: str, platform: str, path: str) -> Any:
         except ValueError:
             value = -1
         if value < (0 if key == "gen_len" else 1):
-            raise UserError(f"--xrt-run {key}={fields[key]!r}: expected a positive integer")
+            raise UserError(f"`xrt_run` {key}={fields[key]!r}: expected a positive integer")
         return value
 
     prompt, gen = integer("prompt_len", 128), integer("gen_len", 32)
@@ -220,7 +222,7 @@ def parse_xrt_run(text: str, platform: str, path: str) -> Any:
         except ValueError:
             clock = float("nan")
         if not 1 <= clock <= 1000:
-            raise UserError(f"--xrt-run clock_mhz={clock_text!r}: expected MHz in [1, 1000]")
+            raise UserError(f"`xrt_run` clock_mhz={clock_text!r}: expected MHz in [1, 1000]")
     return BoardRun(
         path,
         0,
@@ -271,6 +273,16 @@ def calibrate(
     estimates), then everything that depends on the design's structure: board runs, XRT
     profiles and HLS region latencies (each region simulated alone). Each fit's posterior
     is the next one's prior. The structure is compared on the last fit."""
+    board = None if board is None else as_path(board, "board")
+    xrt = None if xrt is None else as_path(xrt, "xrt")
+    hbm = None if hbm is None else as_path(hbm, "hbm")
+    if isinstance(hls, (str, os.PathLike)):
+        hls = [hls]
+    hls = [as_path(h, "hls") for h in hls]
+    for key, given in (("hls_design", hls_design), ("hls_model", hls_model),
+                       ("platform", platform), ("xrt_run", xrt_run)):  # fmt: skip
+        if not isinstance(given, str):
+            raise UserError(f"{key} must be a name (str), got {given!r:.60}", field=key)
     from spatialsim.calibration.explain import explain
     from spatialsim.calibration.measurements import load_board_csv, load_hbm_csv
     from spatialsim.calibration.observations import (
@@ -288,20 +300,20 @@ def calibrate(
     from spatialsim.workload.models import get_model
 
     if not (board or hls or hbm or xrt):
-        raise UserError("nothing to calibrate against: give --board, --xrt, --hls and/or --hbm")
+        raise UserError("nothing to calibrate against: give `board`, `xrt`, `hls` and/or `hbm`")
     if xrt and not cu_map:
-        raise UserError("--xrt needs --map CU=TARGET for the compute units to use")
+        raise UserError("`xrt` needs `cu_map` CU=TARGET for the compute units to use")
     if cu_map and not xrt:
-        raise UserError("--map names compute units of an --xrt profile; give --xrt FILE")
+        raise UserError("`cu_map` names compute units of an `xrt` profile; give `xrt` FILE")
     if hls_phase not in ("prefill", "decode"):
-        raise UserError(f"--hls-phase {hls_phase!r}; valid: prefill, decode")
+        raise UserError(f"`hls_phase` {hls_phase!r}; valid: prefill, decode")
     if search_structure is not None and not 1 <= search_structure <= MAX_SEARCH:
         raise UserError(
-            f"--search-structure {search_structure}: the budget is the number of structures "
+            f"`search_structure` {search_structure}: the budget is the number of structures "
             f"fitted, 1 to {MAX_SEARCH}"
         )
     if search_structure is not None and choose:
-        raise UserError("give --choose or --search-structure, not both")
+        raise UserError("give `choose` or `search_structure`, not both")
     mapping = parse_map(cu_map)
     noise = parse_noise(noise)
     choices = parse_choices(choose)
@@ -309,7 +321,7 @@ def calibrate(
     if (choose or search_structure) and not (board or xrt or hls):
         raise UserError(
             "structure is settled by board runs, XRT profiles or HLS region latencies: give "
-            "--board, --xrt or --hls"
+            "`board`, `xrt` or `hls`"
         )
     executor = Executor(workers, scheduler)
     xrun = parse_xrt_run(xrt_run, platform, str(xrt)) if xrt else None
@@ -519,7 +531,7 @@ def _check_choices(choices: list[tuple[tuple[str, Any], ...]], designs: list[Any
                     errors.append(exc)
             # a kind.* choice needs one design with that kind; the others keep theirs
             if errors and (not key.startswith("kind.") or len(errors) == len(designs)):
-                raise UserError(f"--choose {key}={value}: {errors[0]}") from None
+                raise UserError(f"`choose` {key}={value}: {errors[0]}") from None
 
 
 def _carry(

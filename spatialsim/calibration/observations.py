@@ -455,7 +455,7 @@ def _targets(design: Design, phase: str, target: str) -> list[str]:
 
 def _no_target(design: Design, target: str) -> UserError:
     return UserError(
-        f"--map target {target!r} names no kernel of design {design.name}; use "
+        f"`cu_map` target {target!r} names no kernel of design {design.name}; use "
         "region_1, region_2, region_3, layer or a kernel name"
     )
 
@@ -502,7 +502,7 @@ def xrt_observations(
     unknown = [cu for cu in mapping if cu not in cus]
     if unknown:
         raise UserError(
-            f"{run.file}: --map {unknown[0]}=...: no compute unit {unknown[0]!r} in the "
+            f"{run.file}: `cu_map` {unknown[0]}=...: no compute unit {unknown[0]!r} in the "
             f"profile; compute units: {', '.join(cus)}"
         )
     name = Path(run.file).name

@@ -46,7 +46,7 @@ def _number(text: str, cast: type, what: str, positive: bool) -> float:
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
     if not math.isfinite(value) or (value <= 0 if positive else value < 0):
         raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def positive_int(text: str) -> int:

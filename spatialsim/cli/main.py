@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -55,20 +56,36 @@ class OutputError(UserError):
     """Standard output cannot be written (closed, a full disk, a device error)."""
 
 
-class _GuardedStdout:
-    """Standard output whose write errors are the user's environment, not our bug: they
-    become an :class:`OutputError` naming the cause (a closed pipe stays quiet)."""
+# Characters a terminal acts on rather than shows: C0 and C1 controls but newline, tab and
+# carriage return (progress bars redraw with it), DEL, and the bidirectional overrides that
+# reorder what is shown. Names read from reports, profiles and CSV cells reach the screen,
+# so every printed character of these is shown as an escape (\u001b) instead.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
 
-    def __init__(self, stream: TextIO) -> None:
+
+def visible(text: str) -> str:
+    """``text`` with every control character (see ``_CONTROL``) written as ``\\uXXXX``."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+class _GuardedStream:
+    """Standard output or error, printed visibly (:func:`visible`); write errors on standard
+    output are the user's environment, not our bug: they become an :class:`OutputError`
+    naming the cause (a closed pipe stays quiet)."""
+
+    def __init__(self, stream: TextIO, name: str = "standard output") -> None:
         self._stream = stream
+        self._name = name
 
     def write(self, text: str) -> int:
         try:
-            return self._stream.write(text)
+            return self._stream.write(visible(text))
         except BrokenPipeError:
             raise
         except (OSError, ValueError) as exc:
-            raise OutputError(f"cannot write to standard output ({_why(exc)})") from None
+            raise OutputError(f"cannot write to {self._name} ({_why(exc)})") from None
 
     def flush(self) -> None:
         try:
@@ -76,7 +93,7 @@ class _GuardedStdout:
         except BrokenPipeError:
             raise
         except (OSError, ValueError) as exc:
-            raise OutputError(f"cannot write to standard output ({_why(exc)})") from None
+            raise OutputError(f"cannot write to {self._name} ({_why(exc)})") from None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -104,8 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               "written to '-'", file=sys.stderr)  # fmt: skip
         return 2
     args = parser.parse_args(argv)
-    real = sys.stdout
-    sys.stdout = _GuardedStdout(real)  # type: ignore[assignment]
+    real, real_err = sys.stdout, sys.stderr
+    sys.stdout = _GuardedStream(real)
+    if real_err is not None:
+        sys.stderr = _GuardedStream(real_err, "standard error")
     try:
         check_paths(args.command, args)
         code = int(args.func(args))
@@ -136,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return INTERNAL_ERROR
     finally:
-        sys.stdout = real
+        sys.stdout, sys.stderr = real, real_err
 
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE (sysexits.h): distinct from user errors (2)
@@ -160,8 +179,8 @@ def _crash_file(argv: Sequence[str] | None, exc: BaseException) -> str:
         return f"(could not write a crash file: {err.strerror})"
 
 
-# request fields whose option is not simply --field-name
-_FLAGS = {"set": "--set", "cost": "--cost"}
+# request fields and library arguments whose option is not simply --field-name
+_FLAGS = {"set": "--set", "cost": "--cost", "cu_map": "--map", "loo": "--no-loo"}
 
 
 def _flag_message(parser: argparse.ArgumentParser, command: str, exc: UserError) -> str:
@@ -169,7 +188,7 @@ def _flag_message(parser: argparse.ArgumentParser, command: str, exc: UserError)
     When the command has that option, a message that starts with the field (``clock_mhz
     2000 is above ...``) starts with the option instead (``--clock-mhz 2000 is above
     ...``), and advice to rebuild ``with <field>`` names the option."""
-    text = str(exc)
+    text = _LIBRARY_NAME.sub(lambda m: _option(parser, command, m.group(1)), str(exc))
     field = exc.field
     if not field:
         return text
@@ -179,6 +198,16 @@ def _flag_message(parser: argparse.ArgumentParser, command: str, exc: UserError)
     if text.startswith(field) and text[len(field) :][:1] in (" ", ":", "="):
         text = flag + text[len(field) :]
     return text.replace(f" with {field} ", f" with {flag} ")
+
+
+# a library message names an argument in backticks (`cu_map`, `out`): the command line
+# shows its option instead (--map, --out), or the plain name when the command has none
+_LIBRARY_NAME = re.compile(r"`([a-z][a-z_]*)`")
+
+
+def _option(parser: argparse.ArgumentParser, command: str, name: str) -> str:
+    flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
+    return flag if _has_option(parser, command, flag) else name
 
 
 def _has_option(parser: argparse.ArgumentParser, command: str, flag: str) -> bool:

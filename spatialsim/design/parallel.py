@@ -146,7 +146,7 @@ def shard(design: Design, tp: int) -> Design:
         if built != {tp}:
             raise UserError(
                 f"design {design.name} is built for {', '.join(map(str, sorted(built)))} "
-                f"card(s), not tp {tp}; rebuild it for {tp} (a template: --tp {tp})",
+                f"card(s), not tp {tp}; rebuild it for {tp} (a template: `tp` {tp})",
                 field="tp",
             )
         return design
@@ -186,7 +186,7 @@ def stream_into(h: nx.DiGraph, src: str, dst: str, link: dict[str, Any]) -> None
         raise UserError(
             "streamed pipeline stages need one writer of the layer's output and its loaders "
             f"on each card; this design has {len(writers)} writer(s) and {len(loaders)} "
-            "loader(s) (use --pp-schedule staged)",
+            "loader(s) (use `pp_schedule` staged)",
             field="pp_schedule",
         )
     (writer,) = writers

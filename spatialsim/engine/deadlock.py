@@ -70,10 +70,9 @@ def diagnose(kernels: list[Kernel], phase: str, layer: int, now: float) -> Deadl
             if route is not None:
                 block = getattr(kernels_by_name[c["kernel"]].p, "block_words", "?")
                 how = (
-                    "give each link at least one block with --link-depth=<words> (in "
-                    "Python, RunRequest's link_depth)"
+                    "give each link at least one block with `link_depth` <words>"
                     if route.describe().startswith("the inter-card")
-                    else f"deepen it with --set fifo.{c['fifo']}.depth=<words>"
+                    else f"deepen it with `set` fifo.{c['fifo']}.depth=<words>"
                 )
                 msg += (
                     f"\n{c['fifo']} is the receive buffer of {route.describe()}, full at "
@@ -84,8 +83,7 @@ def diagnose(kernels: list[Kernel], phase: str, layer: int, now: float) -> Deadl
             msg += (
                 f"\n{c['fifo']} is full at {c['depth']} words: {c['kernel']} must write "
                 f"more than that before {c['peer']} can read; deepen it with "
-                f"--set fifo.{c['fifo']}.depth=<words> (in Python, RunRequest's set "
-                f"field)"
+                f"`set` fifo.{c['fifo']}.depth=<words>"
             )
     else:
         done = {k.name for k in kernels if k.done}

@@ -213,7 +213,7 @@ def _neighbours(req: RunRequest, groups: dict[str, tuple[str, ...]]) -> list[dic
     built = {}
     for g, names in groups.items():
         for graph in design.bitstreams.values():
-            if names[0] in graph:
+            if names[0] in graph and "cols" in graph.nodes[names[0]]:  # decode GEMVs have none
                 width = int(graph.nodes[names[0]]["cols"])
                 built[g] = min(WIDTHS, key=lambda w: abs(w - width))
     out = [built]

@@ -242,6 +242,10 @@ class RunRequest:
     pp_schedule: str = "streamed"
 
     def __post_init__(self) -> None:
+        for name in ("model", "platform", "design", "calibration"):
+            value = getattr(self, name)
+            if isinstance(value, os.PathLike):  # a path is what these fields may be
+                object.__setattr__(self, name, os.fspath(value))
         object.__setattr__(self, "set", _settings(self.set))
         object.__setattr__(self, "cost", _costs(self.cost))
         object.__setattr__(self, "power", _powers(self.power))
@@ -348,6 +352,12 @@ class RunRequest:
 
 def request(req: RunRequest | None = None, **fields: Any) -> RunRequest:
     """``req`` with ``fields`` replaced, or a new request from ``fields``."""
+    if req is not None and not isinstance(req, RunRequest):
+        raise UserError(
+            f"req must be a RunRequest, got {type(req).__name__} {req!r:.60}; give the "
+            "fields as keywords instead, e.g. simulate(model='gpt2')",
+            field="req",
+        )
     if req is None:
         names = {f.name for f in dataclasses.fields(RunRequest)}
         unknown = sorted(set(fields) - names)

@@ -53,7 +53,7 @@ from spatialsim.errors import DeadlockError, UserError
 from spatialsim.executor import Executor
 from spatialsim.experiment.request import RunRequest
 from spatialsim.fileutil import atomic_write_text
-from spatialsim.tomlio import line_table, parse_json, parse_toml, read_text
+from spatialsim.tomlio import as_path, line_table, parse_json, parse_toml, read_text
 
 SET_PREFIXES = ("kernel.", "fifo.", "design.", "kind.")
 # request fields an axis may not sweep (they are lists of settings, or outputs)
@@ -138,7 +138,7 @@ def _target(name: str) -> str:
         return "set"
     raise UserError(
         f"axis {name!r} is neither a request field ({', '.join(sorted(fields))}), a cost "
-        f"constant (--cost names) nor a --set path (kernel.<name>.<param>, "
+        f"constant (`cost` names) nor a `set` path (kernel.<name>.<param>, "
         "fifo.<name>.depth, design.<field>, kind.<kind>.<param>)",
         field="axes",
     )
@@ -228,7 +228,7 @@ def _tied(where: str, name: str, raw: Any) -> tuple[tuple[str, str], ...]:
     """The ``with`` list of an axis: other quantities set to the axis' value."""
     if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
         raise UserError(
-            f"{where}: with = [..] lists --set paths, --cost names or request fields that "
+            f"{where}: with = [..] lists `set` paths, `cost` names or request fields that "
             f"take the axis' value, got {raw!r}",
             field="axes",
         )
@@ -240,12 +240,19 @@ def _tied(where: str, name: str, raw: Any) -> tuple[tuple[str, str], ...]:
         raise UserError(f"{where}: with: {exc}", field="axes") from None
 
 
-def load_spec(path: Path) -> SweepSpec:
+def load_spec(path: str | Path) -> SweepSpec:
+    path = as_path(path, "spec")
     text = read_text(path, "sweep spec")
     return parse_spec(text, str(path))
 
 
-def parse_spec(text: str, origin: str) -> SweepSpec:
+def parse_spec(text: str, origin: str = "<spec>") -> SweepSpec:
+    if not isinstance(text, str) or not isinstance(origin, str):
+        raise UserError(
+            f"parse_spec takes the spec's TOML text and a name for it, got "
+            f"{type(text).__name__} and {type(origin).__name__}",
+            field="text",
+        )
     data = parse_toml(text, origin)
     unknown = sorted(set(data) - {"base", "axes", "sample"})
     if unknown:
@@ -433,16 +440,16 @@ class ResultsTable:
         self.path = folder / "results.csv"
         self.columns = spec.columns
         if folder.exists() and not folder.is_dir():
-            raise UserError(f"--out {folder}: exists and is not a folder", field="out")
+            raise UserError(f"`out` {folder}: exists and is not a folder", field="out")
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise UserError(f"--out {folder}: cannot create it ({exc.strerror})") from None
+            raise UserError(f"`out` {folder}: cannot create it ({exc.strerror})") from None
         for name in ("results.csv", "sweep.json", "results.parquet", LOCK):
             held = folder / name
             if held.is_symlink() or (held.exists() and not held.is_file()):
                 raise UserError(
-                    f"--out {folder}: {name} is not a regular file (a link, device or "
+                    f"`out` {folder}: {name} is not a regular file (a link, device or "
                     "folder); a sweep appends only to its own table",
                     field="out",
                 )
@@ -467,12 +474,12 @@ class ResultsTable:
         if not isinstance(old, dict) or not isinstance(old.get("spec"), str):
             raise UserError(
                 f"{meta} is damaged (not a sweep record with a spec digest); remove the "
-                "folder or give a new --out",
+                "folder or give a new `out`",
                 field="out",
             )
         if old["spec"] != spec.digest:
             raise UserError(
-                f"{self.folder} holds the results of another sweep spec; give a new --out "
+                f"{self.folder} holds the results of another sweep spec; give a new `out` "
                 "folder (or remove this one) to run this spec",
                 field="out",
             )
@@ -487,7 +494,7 @@ class ResultsTable:
                 f.truncate(self.path.stat().st_size - cut)
         if header != self.columns:
             raise UserError(
-                f"{self.path}: its columns are not this sweep's; give a new --out folder",
+                f"{self.path}: its columns are not this sweep's; give a new `out` folder",
                 field="out",
             )
         return {cells[0] for _, cells in rows}
@@ -523,15 +530,15 @@ def _lock_folder(folder: Path) -> int:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
     except OSError as exc:
-        raise UserError(f"--out {folder}: cannot lock it ({exc.strerror})", field="out") from None
+        raise UserError(f"`out` {folder}: cannot lock it ({exc.strerror})", field="out") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         holder = os.read(fd, 512).decode("utf-8", "replace").strip() or "another process"
         os.close(fd)
         raise UserError(
-            f"--out {folder} is being written by another sweep ({holder}); wait for it to "
-            "finish or give another --out folder",
+            f"`out` {folder} is being written by another sweep ({holder}); wait for it to "
+            "finish or give another `out` folder",
             field="out",
         ) from None
     os.ftruncate(fd, 0)
@@ -569,13 +576,17 @@ class SweepOutcome:
 
 
 def sweep(
-    spec: SweepSpec,
-    out: Path,
+    spec: SweepSpec | str | Path,
+    out: str | Path,
     workers: int = 1,
     scheduler: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> SweepOutcome:
-    """Run every point of ``spec`` not yet in ``out``/results.csv and append its row."""
+    """Run every point of ``spec`` (a parsed spec or a spec file) not yet in
+    ``out``/results.csv and append its row."""
+    if not isinstance(spec, SweepSpec):
+        spec = load_spec(as_path(spec, "spec"))
+    out = as_path(out, "out")
     check_inputs(spec)
     executor = Executor(workers, scheduler)
     points = spec.requests()

@@ -43,7 +43,7 @@ def write_calibration_plots(folder: Path, doc: dict[str, Any]) -> list[Path]:
 
     matplotlib.use("Agg")
     if folder.exists() and not folder.is_dir():
-        raise UserError(f"--plot {folder}: exists and is not a directory")
+        raise UserError(f"`plot` {folder}: exists and is not a directory")
     folder.mkdir(parents=True, exist_ok=True)
     out = [observed_vs_predicted(doc, folder / "observed_vs_predicted.png")]
     out.append(priors_posteriors(doc, folder / "priors_posteriors.png"))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from spatialsim.errors import UserError, choices_message
 from spatialsim.limits import MAX_ARRIVAL_S, MAX_REQUESTS, MAX_SEED, check_count
-from spatialsim.tomlio import csv_rows, parse_decimal, parse_integer, read_text
+from spatialsim.tomlio import as_path, csv_rows, parse_decimal, parse_integer, read_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,6 +58,13 @@ def load_trace(
 ) -> Trace:
     """A trace in our format or the Azure format (told apart by the header): its ``first``
     requests in arrival order, clipped or dropped to ``context``."""
+    path = as_path(path, "trace")
+    if overlong not in OVERLONG:
+        raise UserError(
+            f"overlong {overlong!r} is not one of {', '.join(OVERLONG)}", field="overlong"
+        )
+    if first is not None:
+        check_count(first, "limit", 1, MAX_REQUESTS, "requests of a trace")
     text = read_text(path, "trace")
     header, rows = csv_rows(text, str(path))
     if tuple(header) == AZURE_COLUMNS:

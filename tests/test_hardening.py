@@ -1060,3 +1060,62 @@ def test_library_messages_never_name_command_line_flags() -> None:
         for hit in _flag_strings(path)
     ]
     assert not offenders, "\n".join(offenders)
+
+
+# ---- the limits page says what the code enforces -----------------------------------------
+
+
+def test_the_limits_page_states_every_ceiling() -> None:
+    """docs/limits.md quotes each ceiling; a changed constant fails here until it follows."""
+    from test_fuzz_hostile import MEMORY_CEILING
+
+    from spatialsim.calibration.job import MAX_ALTERNATIVES, MAX_SEARCH
+    from spatialsim.executor import CONNECT_TIMEOUT_S
+    from spatialsim.experiment.compare import MAX_ROWS
+    from spatialsim.experiment.optimize import MAX_TRIALS
+    from spatialsim.experiment.request import LINK_GBPS, MAX_CHUNKS_PER_ROW, MAX_LINK_DEPTH
+    from spatialsim.experiment.sweep import MAX_POINTS
+    from spatialsim.hardware.cluster import MAX_DEVICES
+    from spatialsim.hardware.platform import MAX_SLRS, RANGES
+    from spatialsim.limits import (
+        MAX_ARRIVAL_S,
+        MAX_REQUESTS,
+        MAX_SAMPLES,
+        MAX_SEED,
+        MAX_WORKLOADS,
+    )  # fmt: skip
+    from spatialsim.tomlio import MAX_INPUT_BYTES
+    from spatialsim.workload.models import FIELD_MAX, LAYERS_MAX
+    from spatialsim.workload.traces import MAX_RATE, MAX_SIGMA, MAX_TOKENS, MIN_RATE
+
+    page = (ROOT / "docs/limits.md").read_text()
+    quoted = {
+        "input bytes": f"{MAX_INPUT_BYTES // 2**20} MiB ({MAX_INPUT_BYTES:,} bytes)",
+        "samples": f"| `replay --samples` | {MAX_SAMPLES} |",
+        "requests": f"| {MAX_REQUESTS:,} |",
+        "arrivals": f"| {MAX_ARRIVAL_S:g} s |",
+        "rate": f"| {MIN_RATE:g} to {MAX_RATE:g} requests per second |",
+        "lengths": "| 1,048,576 tokens |",
+        "sigma": f"| {MAX_SIGMA:g} |",
+        "seed": f"| 0 to {MAX_SEED:,} |",
+        "trials": f"| {MAX_TRIALS:,}, and at most the search space's size",
+        "search": f"| {MAX_SEARCH} fits |",
+        "choose": f"| {MAX_ALTERNATIVES} combinations |",
+        "workloads": f"| {MAX_WORKLOADS} distinct workloads",
+        "points": f"| {MAX_POINTS:,} |",
+        "compare": f"| {MAX_ROWS} simulations |",
+        "tokens": f"| {MAX_TOKENS:,} tokens |",
+        "layers": f"| {LAYERS_MAX:,} |",
+        "shapes": f"| {FIELD_MAX:,} |",
+        "chunks": f"| {MAX_CHUNKS_PER_ROW:,} |",
+        "link depth": f"| {MAX_LINK_DEPTH:,} words |",
+        "link rate": f"| {LINK_GBPS[0]:g} to {LINK_GBPS[1]:,.0f} Gb/s |",
+        "cards": f"| {MAX_DEVICES} cards |",
+        "slrs": f"at most {MAX_SLRS} SLRs",
+        "channels": f"{RANGES['hbm.channels'][1]:.0f} HBM pseudo-channels",
+        "timeout": f"at most **{CONNECT_TIMEOUT_S:g} s**",
+        "memory": f"allocate at most {MEMORY_CEILING // 2**20} MiB",
+    }
+    missing = {k: v for k, v in quoted.items() if v not in page}
+    assert not missing, missing
+    assert "1,048,576" in page and (1 << 20) == 1_048_576  # LengthDist's high

@@ -238,6 +238,18 @@ def parse_xrt_run(text: str, platform: str, path: str) -> Any:
     )
 
 
+def _strings(field: str, value: Any, mapping_ok: bool = False) -> None:
+    """``value`` is a list of "K=V" strings (or, with ``mapping_ok``, a str -> str or
+    str -> number mapping)."""
+    if mapping_ok and isinstance(value, dict):
+        ok = all(isinstance(k, str) and isinstance(v, (str, int, float)) for k, v in value.items())
+    else:
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+    if not ok:
+        kinds = "a list of K=V strings" + (" or a mapping" if mapping_ok else "")
+        raise UserError(f"{field} must be {kinds}, got {value!r:.60}", field=field)
+
+
 def calibrate(
     *,
     board: str | Path | None = None,
@@ -276,9 +288,20 @@ def calibrate(
     board = None if board is None else as_path(board, "board")
     xrt = None if xrt is None else as_path(xrt, "xrt")
     hbm = None if hbm is None else as_path(hbm, "hbm")
+    if hls is None:
+        hls = ()
     if isinstance(hls, (str, os.PathLike)):
         hls = [hls]
+    if not isinstance(hls, (list, tuple)):
+        raise UserError(f"hls must be a list of paths, got {hls!r:.60}", field="hls")
     hls = [as_path(h, "hls") for h in hls]
+    _strings("cu_map", cu_map, mapping_ok=True)
+    _strings("choose", choose)
+    _strings("noise", noise, mapping_ok=True)
+    if search_structure is not None:
+        check_count(search_structure, "search_structure", 1, MAX_SEARCH)
+    if not isinstance(loo, bool):
+        raise UserError(f"loo must be true or false, got {loo!r:.60}", field="loo")
     for key, given in (("hls_design", hls_design), ("hls_model", hls_model),
                        ("platform", platform), ("xrt_run", xrt_run)):  # fmt: skip
         if not isinstance(given, str):

@@ -291,9 +291,18 @@ def analyze(
     prefill at ``prompt_len``, decode averaged over the contexts prompt_len .. prompt_len +
     gen_len - 1 (the first generated token when gen_len is 0 or 1)."""
     req = request(req, **fields)
-    tp = req.tp if tp is None else tp
-    pp = req.pp if pp is None else pp
-    link_gbps = link_gbps or req.link_gbps
+    given = {k: v for k, v in (("tp", tp), ("pp", pp), ("link_gbps", link_gbps)) if v is not None}
+    req = req.replace(**given) if given else req  # checked as the request's own fields
+    tp, pp, link_gbps = req.tp, req.pp, req.link_gbps
+    if (
+        isinstance(link_efficiency, bool)
+        or not isinstance(link_efficiency, (int, float))
+        or not 0.01 <= link_efficiency <= 1
+    ):
+        raise UserError(
+            f"link_efficiency must be a share from 0.01 to 1, got {link_efficiency!r}",
+            field="link_efficiency",
+        )
     seq_len = req.prompt_len + max(req.gen_len - 1, 0)  # the longest context evaluated
     model, platform, design = resolve_design(req, seq_len)
     clock = _checked_clock(req, design, platform)

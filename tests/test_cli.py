@@ -135,7 +135,10 @@ def test_models_and_platforms_commands(capsys: pytest.CaptureFixture[str]) -> No
         (("analyze", "--clock-mhz", "2000"), "above u280's fabric ceiling"),
         (("analyze", "--clock-mhz", "nan"), "--clock-mhz: expected a positive number, got 'nan'"),
         (("analyze", "--gen-len", "-1"), "--gen-len: expected an integer >= 0, got -1"),
-        (("analyze", "--link-efficiency", "1.5"), "--link-efficiency must be in (0, 1]"),
+        (
+            ("analyze", "--link-efficiency", "1.5"),
+            "--link-efficiency must be a share from 0.01 to 1",
+        ),
         (("design", "--set", "kernel.ffn2.rows=64", "--set", "kernel.ffn2.cols=128"), "DSP demand"),
     ],
 )

@@ -294,24 +294,55 @@ EXPORT_VALUES = st.one_of(
     sets=st.lists(st.tuples(st.sampled_from(EXPORT_TARGETS), EXPORT_VALUES), max_size=3),
 )
 def test_export_compiles_or_refuses(tmp_path_factory: Any, design: str, sets: list[Any]) -> None:
+    args = [a for t, v in sets for a in ("--set", f"{t}={v}")]
+    tmp = tmp_path_factory.mktemp("hls")
+    _compiles_or_refused(tmp, ["--design", design, "--seq-len", "32", *args])
+
+
+def _compiles_or_refused(tmp: Path, argv: list[str]) -> bool:
+    """Export with ``argv``: True if it exported (and every top.cpp compiled)."""
     import subprocess
 
     from hwutil import CXXFLAGS, ap_types_dir, compiler
 
     from spatialsim.cli.main import main
 
-    out = tmp_path_factory.mktemp("hls")
-    args = [a for t, v in sets for a in ("--set", f"{t}={v}")]
-    code = main(["export-hls", "--design", design, "--seq-len", "32", "--out", str(out / "x"),
-                 *args])  # fmt: skip
+    out = tmp / "x"
+    code = main(["export-hls", *argv, "--out", str(out)])
     assert code in (0, 2)
     if code == 2:
-        assert not (out / "x").exists()  # refused before anything was written
-        return
-    for top in sorted((out / "x").glob("*/top.cpp")):
+        assert not out.exists()
+        return False
+    for top in sorted(out.glob("*/top.cpp")):
         proc = subprocess.run(
             [compiler(), *CXXFLAGS, "-fsyntax-only", f"-I{ROOT / 'hw_kernels/include'}",
              "-isystem", str(ap_types_dir()), f"-I{top.parent}", str(top)],
             capture_output=True, text=True, timeout=300,
         )  # fmt: skip
-        assert proc.returncode == 0, (sets, proc.stderr[-2000:])
+        assert proc.returncode == 0, (argv, proc.stderr[-2000:])
+    return True
+
+
+@pytest.mark.hw
+@pytest.mark.parametrize(
+    "design,exports",
+    [("chen2024-w4a8", True), ("chen2024-w8a8", True), ("dfx", False), ("terafly-opt1.3b", False)],
+)
+def test_every_shipped_design_compiles_or_is_refused(
+    tmp_path: Path, design: str, exports: bool
+) -> None:
+    model = ["--model", "opt-1.3b"] if design.startswith("terafly") else []
+    assert (
+        _compiles_or_refused(tmp_path, ["--design", design, "--seq-len", "32", *model]) is exports
+    )
+
+
+@pytest.mark.hw
+@settings(max_examples=max(12, EXAMPLES // 20), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(text=mutated_text(DESIGN))
+def test_fuzzed_design_files_compile_or_are_refused(tmp_path_factory: Any, text: str) -> None:
+    tmp = tmp_path_factory.mktemp("d")
+    path = tmp / "d.toml"
+    path.write_text(text, encoding="utf-8")
+    _compiles_or_refused(tmp, ["--design", str(path), "--seq-len", "32"])

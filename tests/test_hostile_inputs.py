@@ -41,8 +41,8 @@ def files(tmp: Path) -> dict[str, Path]:
         + ",1\n",
         "board_inf_ttft.csv": BOARD + "gpt2,chen2024-w8a8,u280,1,8,2,250,inf,1\n",
         "board_inf_clock.csv": BOARD + "gpt2,chen2024-w8a8,u280,1,8,2,inf,1,1\n",
-        "board_huge_prompt.csv": BOARD + "gpt2-medium,chen2024-w8a8,u280,1,100000000,2,250,1,1\n",
-        "board_fast_clock.csv": BOARD + "gpt2-medium,chen2024-w8a8,u280,1,8,2,1e9,1,1\n",
+        "board_huge_prompt.csv": BOARD + "gpt2-medium,chen2024-w8a8,u280,1,5000,2,250,1,1\n",
+        "board_fast_clock.csv": BOARD + "gpt2-medium,chen2024-w8a8,u280,1,8,2,1500,1,1\n",
         "hf_layers.json": json.dumps(
             {
                 "model_type": "gpt2",

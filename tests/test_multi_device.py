@@ -186,7 +186,7 @@ def test_a_ring_whose_buffers_hold_less_than_a_block_deadlocks_naming_the_link()
     msg = str(err.value)
     print(msg)
     assert "link0->1:out_proj_allreduce" in msg and "link1->0:out_proj_allreduce" in msg
-    assert "a block of 64 words" in msg and "--link-depth" in msg
+    assert "a block of 64 words" in msg and "`link_depth`" in msg
     assert {c["fifo"] for c in err.value.cycle} == {
         "link0->1:out_proj_allreduce",
         "link1->0:out_proj_allreduce",

@@ -41,3 +41,13 @@ def check_count(value: Any, field: str, low: int, high: int, why: str = "") -> i
             field=field,
         )
     return value
+
+
+def check_progress(progress: Any) -> None:
+    """A progress callback is a callable ``progress(done, total, label)`` or None."""
+    if progress is not None and not callable(progress):
+        raise UserError(
+            f"progress must be a function progress(done, total, label) or None, got "
+            f"{progress!r:.60}",
+            field="progress",
+        )

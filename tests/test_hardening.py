@@ -285,6 +285,7 @@ def test_text_in_generated_comments_cannot_leave_the_comment() -> None:
         (["trace", "--seed", "99999999999999999999"], "--seed must be an integer from 0 to"),
         (["optimize", "--trials", "1000000000"], "--trials must be an integer from 1 to 10,000"),
         (["optimize", "--trials", "600"], "the search space has 512 designs"),
+        (["models", "gpt2", "--tokens", "1000000000000"], "exceeds gpt2's context of 1,024"),
         (["optimize", "--seed", "18446744073709551616"], "--seed must be an integer from 0"),
         (["calibrate", "--hls", "H", "--hls-seq-len", "1000000000", "--out", "P"],
          "--hls-seq-len must be an integer from 1 to 1,024 (gpt2-medium's context)"),
@@ -646,6 +647,10 @@ def test_plot_refuses_what_it_cannot_draw(
     good = tmp_path / "run"
     assert main([*RUN, "--out", str(good)]) == 0
     doc = json.loads((good / "result.json").read_text())
+    capsys.readouterr()
+    (good / "plots").write_text("a file where the figures' folder goes")
+    refused(capsys, ["plot", str(good)], "plots: exists and is not a folder")
+    (good / "plots").unlink()
     doc["phases"] = {"prefill": "nonsense"}
     (good / "result.json").write_text(json.dumps(doc))
     refused(capsys, ["plot", str(good)], "malformed")
@@ -999,6 +1004,11 @@ TRACE_FILE = ROOT / "traces/burst_fixed_50.csv"
         (lambda ss: ss.calibrate(board=5), "board", "must be a path"),
         (lambda ss: ss.calibrate(board="b.csv", platform=5), "platform", "must be a name"),
         (lambda ss: ss.calibrate(xrt="x", cu_map=["a=1", "a=2"]), None, "`cu_map` gives"),
+        (lambda ss: ss.calibrate(board="b.csv", choose="kind.gemv.order"), "choose", "K=V"),
+        (lambda ss: ss.compare(designs=5), "designs", "list of design names"),
+        (lambda ss: ss.kernels(seq_len="5"), "seq_len", "integer from 1"),
+        (lambda ss: ss.simulate(model="gpt2", progress=5), "progress", "a function"),
+        (lambda ss: ss.replay(object()), "trace", "must be a path"),
     ],
 )
 def test_public_functions_raise_user_errors_naming_the_argument(

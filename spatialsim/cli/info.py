@@ -17,6 +17,7 @@ from spatialsim.cli.common import (
 )
 from spatialsim.design.fileio import dumps_design
 from spatialsim.design.resources import RESOURCES, check_fit, estimate
+from spatialsim.errors import UserError
 from spatialsim.fileutil import atomic_write_text
 from spatialsim.hardware.platform import BUILTIN_PLATFORMS, builtin_platform_text, get_platform
 from spatialsim.report.text import emit_json, table
@@ -116,6 +117,11 @@ def run_models(args: argparse.Namespace) -> int:
             )
         return 0
     model = get_model(args.name)
+    if args.tokens > model.max_positions:
+        raise UserError(
+            f"--tokens {args.tokens:,} exceeds {model.name}'s context of "
+            f"{model.max_positions:,} positions"
+        )
     ops = layer_operators(model, args.phase, args.tokens, Precision())
     if args.json:
         emit_json(

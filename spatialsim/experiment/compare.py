@@ -18,6 +18,7 @@ from spatialsim.errors import UserError
 from spatialsim.experiment.reports import RunReport
 from spatialsim.experiment.request import RunRequest, request
 from spatialsim.experiment.session import Progress, prepare, simulate
+from spatialsim.limits import check_progress
 
 DEFAULT_DESIGNS = ("chen2024-w8a8", "dfx")
 MAX_ROWS = 16
@@ -106,6 +107,14 @@ def compare(
     every card count in ``cards`` (tensor parallelism); the first design is the one the
     speedups are of."""
     base = request(req, **fields)
+    if isinstance(designs, str):
+        designs = (designs,)
+    if not isinstance(designs, (list, tuple)) or not all(isinstance(d, str) for d in designs):
+        raise UserError(
+            f"designs must be a list of design names or files, got {designs!r:.60}",
+            field="designs",
+        )
+    check_progress(progress)
     if not designs or not cards:
         raise UserError("compare needs at least one design and one card count", field="designs")
     if len(designs) * len(cards) > MAX_ROWS:

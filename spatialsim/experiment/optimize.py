@@ -27,7 +27,7 @@ from spatialsim.errors import UserError
 from spatialsim.executor import Executor
 from spatialsim.experiment.request import RunRequest
 from spatialsim.experiment.sweep import execute, run_point
-from spatialsim.limits import MAX_SEED, check_count
+from spatialsim.limits import MAX_SEED, check_count, check_progress
 
 GROUPS = {
     "qkvo_cols": ("q_proj", "k_proj", "v_proj", "out_proj"),
@@ -155,6 +155,7 @@ def optimize(
     import optuna
 
     check_count(trials, "trials", 1, MAX_TRIALS)
+    check_progress(progress)
     check_count(seed, "seed", 0, MAX_SEED)
     minimise = check_objectives(objectives)
     groups = space(req)

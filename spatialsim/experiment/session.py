@@ -37,10 +37,11 @@ from spatialsim.experiment.reports import AnalysisReport, KernelsReport, ReplayR
 from spatialsim.experiment.request import DEFAULT_MODEL, RunRequest, request
 from spatialsim.hardware.cluster import Cluster
 from spatialsim.hardware.platform import Platform, get_platform
-from spatialsim.limits import MAX_REQUESTS, MAX_SAMPLES, check_count
+from spatialsim.limits import MAX_REQUESTS, MAX_SAMPLES, check_count, check_progress
 from spatialsim.metrics.result import RunResult
+from spatialsim.tomlio import as_path
 from spatialsim.workload.models import ModelConfig, get_model
-from spatialsim.workload.traces import OVERLONG, Trace, load_trace
+from spatialsim.workload.traces import MAX_TOKENS, OVERLONG, Trace, load_trace
 
 if TYPE_CHECKING:
     from spatialsim.calibration.profile import Profile
@@ -175,6 +176,7 @@ def simulate(
     """Simulate ``req`` (or a request built from ``fields``; given both, ``fields`` replace
     the request's) and return its report."""
     req = request(req, **fields)
+    check_progress(progress)
     return simulate_prepared(req, prepare(req), progress)
 
 
@@ -360,6 +362,8 @@ def kernels(
     req = request(req, **fields)
     if phase not in ("prefill", "decode"):
         raise UserError(f"phase {phase!r} is not one of prefill, decode", field="phase")
+    if seq_len is not None:
+        check_count(seq_len, "seq_len", 1, MAX_TOKENS, "tokens")
     seq = seq_len if seq_len is not None else req.prompt_len
     _, _, design = resolve_design(req, seq + (1 if phase == "decode" else 0))
     return KernelsReport(
@@ -396,6 +400,9 @@ def replay(
     from spatialsim.serving.replay import replay as serve
 
     req = request(req, **fields)
+    check_progress(progress)
+    if not isinstance(trace, Trace):
+        trace = as_path(trace, "trace")
     executor = Executor(workers, scheduler)
     if overlong not in OVERLONG:
         raise UserError(

@@ -53,6 +53,7 @@ from spatialsim.errors import DeadlockError, UserError
 from spatialsim.executor import Executor
 from spatialsim.experiment.request import RunRequest
 from spatialsim.fileutil import atomic_write_text
+from spatialsim.limits import check_progress
 from spatialsim.tomlio import as_path, line_table, parse_json, parse_toml, read_text
 
 SET_PREFIXES = ("kernel.", "fifo.", "design.", "kind.")
@@ -586,6 +587,7 @@ def sweep(
     ``out``/results.csv and append its row."""
     if not isinstance(spec, SweepSpec):
         spec = load_spec(as_path(spec, "spec"))
+    check_progress(progress)
     out = as_path(out, "out")
     check_inputs(spec)
     executor = Executor(workers, scheduler)

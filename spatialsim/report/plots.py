@@ -71,6 +71,8 @@ def _drawn(path: Path, draw: Any) -> Any:
     hand-edited or truncated file) is a user error naming the file."""
     try:
         return draw()
+    except UserError:
+        raise
     except (KeyError, TypeError, IndexError, AttributeError, ValueError) as exc:
         raise UserError(
             f"{path}: malformed ({type(exc).__name__}: {exc}); regenerate the file with the "
@@ -89,6 +91,8 @@ def _save(fig: Any, path: Path) -> Path:
 def plot_folder(folder: Path) -> list[Path]:
     """Every figure the folder's files allow; raises if it has none of them."""
     out = folder / "plots"
+    if (out.is_symlink() or out.exists()) and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a folder; the figures go into {out}/")
     written: list[Path] = []
     result = folder / "result.json"
     if result.exists():

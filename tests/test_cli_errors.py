@@ -46,16 +46,16 @@ ROOT = Path(__file__).resolve().parents[1]
         ),
         (
             ["calibrate", "--board", "b.csv", "--noise", "board=2", "--out", "x.toml"],
-            "0 < REL < 1",
+            "1e-06 <= REL < 1",
         ),
         (
             ["calibrate", "--board", "b.csv", "--noise", "board=nan", "--out", "x.toml"],
-            "0 < REL < 1",
+            "1e-06 <= REL < 1",
         ),
         (["calibrate", "--xrt", "s.csv", "--out", "x.toml"], "--xrt needs --map CU=TARGET"),
         (
             ["calibrate", "--board", "b.csv", "--noise", "board=inf", "--out", "x.toml"],
-            "0 < REL < 1",
+            "1e-06 <= REL < 1",
         ),
         (
             [

@@ -535,6 +535,15 @@ def test_xrt_numbers_are_in_physical_ranges(old: str, new: str, needle: str) -> 
         parse_summary(SUMMARY.replace(old, new, 1).splitlines(), "summary.csv")
 
 
+@pytest.mark.parametrize("noise", ["board=1e-300", "board=5e-324", "hls=0", "board=1_0e-2"])
+def test_measurement_noise_is_physical(
+    noise: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    board = str(ROOT / "examples/calibration/board.csv")
+    argv = ["calibrate", "--board", board, "--noise", noise, "--out", str(tmp_path / "p")]
+    refused(capsys, argv, "1e-06 <= REL < 1")
+
+
 def test_a_sweep_row_that_overflows_is_an_error_never_feasible(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

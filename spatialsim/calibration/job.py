@@ -10,7 +10,6 @@ structural alternatives on the board data and ranks them by evidence.
 from __future__ import annotations
 
 import itertools
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from spatialsim.calibration.fit import (
 from spatialsim.calibration.priors import PRIORS
 from spatialsim.errors import UserError
 from spatialsim.limits import check_count
-from spatialsim.tomlio import as_path
+from spatialsim.tomlio import as_path, parse_decimal
 
 # hbm.read_bw_gbps is not among them: a board run cannot tell the channel's
 # microbenchmark rate (the --hbm fit's) from the share of it the design's access pattern
@@ -148,6 +147,9 @@ def parse_choices(items: Sequence[str]) -> list[tuple[tuple[str, Any], ...]]:
     return combos
 
 
+MIN_NOISE = 1e-6  # a relative measurement noise below a part per million is not physical
+
+
 def parse_noise(items: dict[str, float] | Sequence[str]) -> dict[str, float]:
     out = dict(NOISE)
     if isinstance(items, dict):
@@ -155,13 +157,15 @@ def parse_noise(items: dict[str, float] | Sequence[str]) -> dict[str, float]:
     for item in items:
         src, eq, val = item.partition("=")
         try:
-            rel = float(val)
+            rel = parse_decimal(val)
         except ValueError:
             rel = float("nan")
-        if not eq or src not in NOISE or not math.isfinite(rel) or not 0 < rel < 1:
+        if not eq or src not in NOISE or not MIN_NOISE <= rel < 1:
             raise UserError(
                 f"`noise` {item!r}: expected SOURCE=REL with SOURCE one of "
-                f"{', '.join(NOISE)} and 0 < REL < 1 (a relative standard deviation)"
+                f"{', '.join(NOISE)} and {MIN_NOISE:g} <= REL < 1 (a relative standard "
+                "deviation; no measurement is surer than a part per million)",
+                field="noise",
             )
         out[src] = rel
     return out

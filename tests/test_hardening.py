@@ -286,6 +286,7 @@ def test_text_in_generated_comments_cannot_leave_the_comment() -> None:
         (["optimize", "--trials", "1000000000"], "--trials must be an integer from 1 to 10,000"),
         (["optimize", "--trials", "600"], "the search space has 512 designs"),
         (["models", "gpt2", "--tokens", "1000000000000"], "exceeds gpt2's context of 1,024"),
+        (["calibrate", "--out", "P", "--hls", *["H"] * 1025], "1,025 files; at most 1,024"),
         (["optimize", "--seed", "18446744073709551616"], "--seed must be an integer from 0"),
         (["calibrate", "--hls", "H", "--hls-seq-len", "1000000000", "--out", "P"],
          "--hls-seq-len must be an integer from 1 to 1,024 (gpt2-medium's context)"),
@@ -1088,7 +1089,7 @@ def test_the_limits_page_states_every_ceiling() -> None:
     """docs/limits.md quotes each ceiling; a changed constant fails here until it follows."""
     from test_fuzz_hostile import MEMORY_CEILING
 
-    from spatialsim.calibration.job import MAX_ALTERNATIVES, MAX_SEARCH
+    from spatialsim.calibration.job import MAX_ALTERNATIVES, MAX_HLS_FILES, MAX_SEARCH, MIN_NOISE
     from spatialsim.executor import CONNECT_TIMEOUT_S
     from spatialsim.experiment.compare import MAX_ROWS
     from spatialsim.experiment.optimize import MAX_TRIALS
@@ -1120,6 +1121,8 @@ def test_the_limits_page_states_every_ceiling() -> None:
         "trials": f"| {MAX_TRIALS:,}, and at most the search space's size",
         "search": f"| {MAX_SEARCH} fits |",
         "choose": f"| {MAX_ALTERNATIVES} combinations |",
+        "hls files": f"| `calibrate --hls` files | {MAX_HLS_FILES:,} |",
+        "noise": f"| {MIN_NOISE:g} to below 1 (relative) |",
         "workloads": f"| {MAX_WORKLOADS} distinct workloads",
         "points": f"| {MAX_POINTS:,} |",
         "compare": f"| {MAX_ROWS} simulations |",

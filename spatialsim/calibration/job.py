@@ -147,6 +147,7 @@ def parse_choices(items: Sequence[str]) -> list[tuple[tuple[str, Any], ...]]:
     return combos
 
 
+MAX_HLS_FILES = 1024  # csynth reports and tables given to one calibration
 MIN_NOISE = 1e-6  # a relative measurement noise below a part per million is not physical
 
 
@@ -299,6 +300,12 @@ def calibrate(
     if not isinstance(hls, (list, tuple)):
         raise UserError(f"hls must be a list of paths, got {hls!r:.60}", field="hls")
     hls = [as_path(h, "hls") for h in hls]
+    if len(hls) > MAX_HLS_FILES:
+        raise UserError(
+            f"hls: {len(hls):,} files; at most {MAX_HLS_FILES:,} (a design's csynth reports "
+            "are a few per kernel)",
+            field="hls",
+        )
     _strings("cu_map", cu_map, mapping_ok=True)
     _strings("choose", choose)
     _strings("noise", noise, mapping_ok=True)

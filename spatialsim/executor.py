@@ -76,7 +76,8 @@ def probe_scheduler(host: str, port: int, timeout: float | None = None, address:
     frames whose header (two little-endian 64-bit counts: message bytes, frames) is
     plausible. A server that says nothing (an HTTP server, a silent listener) or sends
     something else is refused before Dask reads a length from it and allocates it."""
-    where = f"scheduler at {address or f'{host}:{port}'}"
+    address = address or f"{host}:{port}"
+    where = f"scheduler {address}"
     timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
@@ -90,7 +91,9 @@ def probe_scheduler(host: str, port: int, timeout: float | None = None, address:
             field="scheduler",
         ) from None
     except OSError as exc:
-        raise UserError(f"cannot reach the Dask {where}: {exc}", field="scheduler") from None
+        raise UserError(
+            f"cannot reach the Dask scheduler at {address}: {exc}", field="scheduler"
+        ) from None
     size, frames = int.from_bytes(head[:8], "little"), int.from_bytes(head[8:], "little")
     if not (1 <= frames <= 1024 and 8 * (frames + 1) <= size <= MAX_HANDSHAKE_BYTES):
         raise UserError(
@@ -154,10 +157,17 @@ class Executor:
             self._client = dd.Client(self._cluster)
         else:
             scheme, host, port = check_scheduler(self.scheduler)
+            dask: Any = importlib.import_module("dask")
             if scheme == "tcp":
                 probe_scheduler(host, port, address=self.scheduler)
+            elif not dask.config.get("distributed.comm.tls.client.cert", None):
+                raise UserError(
+                    f"scheduler {self.scheduler} is a TLS address, but Dask has no client "
+                    "certificate: set distributed.comm.tls.ca-file and "
+                    "distributed.comm.tls.client.cert (and .key) in your Dask configuration",
+                    field="scheduler",
+                )
             address = f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}"
-            dask: Any = importlib.import_module("dask")
             timeouts = {
                 "distributed.comm.timeouts.connect": f"{CONNECT_TIMEOUT_S:g}s",
                 "distributed.comm.timeouts.tcp": f"{3 * CONNECT_TIMEOUT_S:g}s",
@@ -165,7 +175,8 @@ class Executor:
             try:
                 with dask.config.set(timeouts):
                     self._client = dd.Client(address, timeout=CONNECT_TIMEOUT_S)
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, TypeError, ValueError) as exc:
+                # TypeError and ValueError: Dask refusing its own TLS settings
                 raise UserError(
                     f"cannot reach the Dask scheduler at {self.scheduler}: {exc}",
                     field="scheduler",

@@ -1141,3 +1141,16 @@ def test_the_limits_page_states_every_ceiling() -> None:
     missing = {k: v for k, v in quoted.items() if v not in page}
     assert not missing, missing
     assert "1,048,576" in page and (1 << 20) == 1_048_576  # LengthDist's high
+
+
+def test_a_tls_scheduler_without_dask_tls_settings_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    address, close = _listener("silent")
+    tls = address.replace("tcp://", "tls://")
+    try:
+        trace = str(ROOT / "traces/burst_fixed_50.csv")
+        argv = ["replay", "--trace", trace, "--layers", "1", "--samples", "1"]
+        refused(capsys, [*argv, "--scheduler", tls], "TLS address", "client certificate")
+    finally:
+        close()

@@ -36,6 +36,8 @@ def _target(path: Path | str) -> tuple[Path, bool]:
     """(the path to write, whether it is a stream written through rather than replaced)."""
     if str(path) == "":
         raise UserError("output path is empty: give a file name, or '-' for stdout")
+    if "\x00" in str(path):
+        raise UserError(f"output path {str(path)!r} holds a NUL byte; no file has that name")
     path = Path(path)
     if path.is_symlink():
         path = Path(os.path.realpath(path))
@@ -161,6 +163,8 @@ def atomic_folder(path: Path | str, label: str = "`out`") -> Iterator[Path]:
     the set's own files are replaced). On an exception nothing at ``path`` changes."""
     if str(path) == "":
         raise UserError(f"{label}: the folder name is empty")
+    if "\x00" in str(path):
+        raise UserError(f"{label} {str(path)!r}: holds a NUL byte; no folder has that name")
     folder = Path(path)
     if folder.is_symlink():
         folder = Path(os.path.realpath(folder))

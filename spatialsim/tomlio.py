@@ -95,10 +95,10 @@ def as_path(value: Any, field: str) -> Path:
     """A path argument of a library function: a ``str`` or ``os.PathLike``, not empty."""
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or "\x00" in value:
         raise UserError(
-            f"{field} must be a path (str or pathlib.Path), got {type(value).__name__} "
-            f"{value!r:.60}",
+            f"{field} must be a path (str or pathlib.Path, without NUL bytes), got "
+            f"{type(value).__name__} {value!r:.60}",
             field=field,
         )
     return Path(value)
@@ -117,6 +117,8 @@ def read_bytes(path: Path | str, what: str, limit: int | None = None) -> bytes:
         fd = os.open(path, flags)
     except OSError as exc:
         raise UserError(f"{path}: cannot read {what} ({exc.strerror})") from None
+    except ValueError:  # a NUL byte: no file has that name
+        raise UserError(f"{str(path)!r}: not a file name (it holds a NUL byte)") from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):

@@ -1154,3 +1154,33 @@ def test_a_tls_scheduler_without_dask_tls_settings_is_refused(
         refused(capsys, [*argv, "--scheduler", tls], "TLS address", "client certificate")
     finally:
         close()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [*RUN, "--model", "a\x00b.json"],
+        [*RUN, "--design", "d\x00.toml"],
+        ["sweep", "s\x00.toml"],
+        [*RUN, "--json", "o\x00.json"],
+        [*RUN, "--out", "o\x00"],
+        ["trace", "--out", "t\x00.csv"],
+    ],
+)
+def test_a_nul_byte_in_a_path_is_refused(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = refused(capsys, argv)
+    assert "NUL byte" in err or "does not exist" in err, err
+
+
+def test_the_api_refuses_nul_bytes_in_paths() -> None:
+    import spatialsim as ss
+
+    for call in (
+        lambda: ss.sweep("\x00", "out"),
+        lambda: ss.load_trace("t\x00.csv"),
+        lambda: ss.simulate(model="m\x00.json", layers=1),
+    ):
+        with pytest.raises(UserError, match=r"NUL byte|does not exist"):
+            call()

@@ -38,6 +38,8 @@ def _values(value: Any) -> list[str]:
 
 
 def _same(a: str, b: str) -> bool:
+    if "\x00" in a or "\x00" in b:
+        return a == b
     try:
         return os.path.samefile(a, b)
     except OSError:

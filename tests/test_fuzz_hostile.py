@@ -31,8 +31,8 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-# the API targets may simulate (one layer, a few tokens): a third of the budget
-FUZZ_API = settings(FUZZ, max_examples=max(20, EXAMPLES // 3))
+# the API targets may simulate (one layer, a few tokens): two thirds of the budget
+FUZZ_API = settings(FUZZ, max_examples=max(20, 2 * EXAMPLES // 3))
 
 
 def bounded(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -153,6 +153,22 @@ def test_calibrate_arguments(field: str, value: Any) -> None:
     bounded(ss.calibrate, **{field: value})
 
 
+@FUZZ_API
+@given(designs=HOSTILE, cards=HOSTILE)
+def test_compare_arguments(designs: Any, cards: Any) -> None:
+    import spatialsim as ss
+
+    bounded(ss.compare, designs=designs, cards=cards, **{**SMALL, "gen_len": 0})
+
+
+@FUZZ
+@given(path=HOSTILE)
+def test_load_spec_arguments(path: Any) -> None:
+    import spatialsim as ss
+
+    bounded(ss.load_spec, path)
+
+
 @FUZZ
 @given(path=HOSTILE, overlong=HOSTILE, first=HOSTILE)
 def test_load_trace_arguments(path: Any, overlong: Any, first: Any) -> None:
@@ -209,17 +225,18 @@ def test_results_table_reader(tmp_path: Path, data: st.DataObject) -> None:
     bounded(line_table, path, "results table")
 
 
+DOC_KEYS = ["model", "design", "platform", "phases", "rows", "per_token_ms", "per_request",
+            "ttft_ms", "prompt_len", "gen_len", "kernels", "x"]  # fmt: skip
+
+
 @FUZZ
 @given(
     name=st.sampled_from(["result.json", "replay.json", "compare.json"]),
     doc=st.recursive(
         st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
                   st.text(max_size=8)),
-        lambda children: st.one_of(st.lists(children, max_size=4),
-                                   st.dictionaries(st.sampled_from(
-                                       ["model", "design", "platform", "phases", "rows",
-                                        "per_token_ms", "per_request", "ttft_ms", "prompt_len",
-                                        "gen_len", "kernels", "x"]), children, max_size=6)),
+        lambda children: st.lists(children, max_size=4)
+        | st.dictionaries(st.sampled_from(DOC_KEYS), children, max_size=6),
         max_leaves=20,
     ),
 )  # fmt: skip
@@ -232,6 +249,35 @@ def test_plot_documents(tmp_path: Path, name: str, doc: Any) -> None:
     bounded(plot_folder, tmp_path)
 
 
+def _small_profile() -> str:
+    """The shipped profile without its explained rows and with three residuals: every
+    kind of table a profile has, a third of the text (so a traced example is quick)."""
+    import re
+
+    kept, residuals = [], 0
+    for part in re.split(r"(?m)^(?=\[)", PROFILE):
+        head = part.lstrip("[")
+        if head.startswith("explained"):
+            continue
+        if head.startswith("residuals"):
+            residuals += 1
+            if residuals > 3:
+                continue
+        kept.append(part)
+    return "".join(kept)
+
+
+SMALL_PROFILE = _small_profile()
+
+
+def test_the_small_profile_is_a_profile(tmp_path: Path) -> None:
+    from spatialsim.calibration.profile import load
+
+    path = tmp_path / "p.toml"
+    path.write_text(SMALL_PROFILE)
+    assert load(str(path)).values == load("u280").values
+
+
 # the readers test_fuzz.py drives (40 examples there), here at the campaign's budget and
 # under the memory ceiling
 READERS = {
@@ -241,7 +287,7 @@ READERS = {
     "xrt": (XRT, "spatialsim.calibration.xrt:read_xrt", "summary.csv"),
     "hf": (HF, "spatialsim.workload.models:load_hf_config", "config.json"),
     "platform": (PLATFORM, "spatialsim.hardware.platform:load_platform_file", "p.toml"),
-    "profile": (PROFILE, "spatialsim.calibration.profile:load", "prof.toml"),
+    "profile": (SMALL_PROFILE, "spatialsim.calibration.profile:load", "prof.toml"),
     "design": (DESIGN, "spatialsim.design.fileio:load_design", "d.toml"),
 }
 

@@ -1184,3 +1184,11 @@ def test_the_api_refuses_nul_bytes_in_paths() -> None:
     ):
         with pytest.raises(UserError, match=r"NUL byte|does not exist"):
             call()
+
+
+def test_the_limits_page_states_the_fuzz_budget() -> None:
+    from test_fuzz_hostile import EXAMPLES, FUZZ_API
+
+    page = (ROOT / "docs/limits.md").read_text()
+    if "SPATIALSIM_FUZZ_HOSTILE" not in os.environ:  # the CI budget, as the page says
+        assert f"{EXAMPLES} examples per reader and {FUZZ_API.max_examples}" in page

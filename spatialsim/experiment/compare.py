@@ -115,6 +115,10 @@ def compare(
             field="designs",
         )
     check_progress(progress)
+    if isinstance(cards, int) and not isinstance(cards, bool):
+        cards = (cards,)
+    if not isinstance(cards, (list, tuple)):
+        raise UserError(f"cards must be a list of card counts, got {cards!r:.60}", field="cards")
     if not designs or not cards:
         raise UserError("compare needs at least one design and one card count", field="designs")
     if len(designs) * len(cards) > MAX_ROWS:

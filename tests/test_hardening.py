@@ -1192,3 +1192,12 @@ def test_the_limits_page_states_the_fuzz_budget() -> None:
     page = (ROOT / "docs/limits.md").read_text()
     if "SPATIALSIM_FUZZ_HOSTILE" not in os.environ:  # the CI budget, as the page says
         assert f"{EXAMPLES} examples per reader and {FUZZ_API.max_examples}" in page
+
+
+def test_an_unwritable_standard_error_still_gives_the_exit_status() -> None:
+    cmd = [sys.executable, "-m", "spatialsim.cli.main", *RUN]
+    with open("/dev/full", "w") as full:
+        bad = subprocess.run([*cmd, "--layers", "0"], stderr=full, stdout=subprocess.DEVNULL,
+                             timeout=120)  # fmt: skip
+        good = subprocess.run(cmd, stderr=full, stdout=subprocess.DEVNULL, timeout=120)
+    assert bad.returncode == 2 and good.returncode == 0

@@ -82,18 +82,21 @@ class _GuardedStream:
     def write(self, text: str) -> int:
         try:
             return self._stream.write(visible(text))
-        except BrokenPipeError:
-            raise
         except (OSError, ValueError) as exc:
-            raise OutputError(f"cannot write to {self._name} ({_why(exc)})") from None
+            return self._failed(exc, len(text))
 
     def flush(self) -> None:
         try:
             self._stream.flush()
-        except BrokenPipeError:
-            raise
         except (OSError, ValueError) as exc:
-            raise OutputError(f"cannot write to {self._name} ({_why(exc)})") from None
+            self._failed(exc, 0)
+
+    def _failed(self, exc: BaseException, size: int) -> int:
+        if self._name == "standard error":  # nowhere left to say so
+            return size
+        if isinstance(exc, BrokenPipeError):
+            raise exc
+        raise OutputError(f"cannot write to {self._name} ({_why(exc)})") from None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from spatialsim.errors import UserError
 from spatialsim.limits import check_count, max_workers, usable_cores
+from spatialsim.optional import available, require
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -113,6 +114,8 @@ class Executor:
         if scheduler is not None:
             check_scheduler(scheduler)
         self.scheduler = scheduler
+        if self.parallel and not available("distributed"):
+            require("distributed", "running simulations in parallel (workers > 1 or a scheduler)")
         self._client: Any = None
         self._cluster: Any = None
 
@@ -142,7 +145,7 @@ class Executor:
     def _connect(self) -> Any:
         if self._client is not None:
             return self._client
-        dd: Any = importlib.import_module("distributed")  # only parallel runs pay for it
+        dd: Any = require("distributed", "running simulations in parallel")  # only they pay
         if self.scheduler is None:
             with warnings.catch_warnings():
                 # the scheduler's HTTP endpoint moves to a free port when another cluster
@@ -157,7 +160,7 @@ class Executor:
             self._client = dd.Client(self._cluster)
         else:
             scheme, host, port = check_scheduler(self.scheduler)
-            dask: Any = importlib.import_module("dask")
+            dask: Any = require("dask", "a Dask scheduler")
             if scheme == "tcp":
                 probe_scheduler(host, port, address=self.scheduler)
             elif not dask.config.get("distributed.comm.tls.client.cert", None):
@@ -192,8 +195,8 @@ class Executor:
             for i, item in enumerate(items):
                 yield i, fn(item)
             return
-        dd: Any = importlib.import_module("distributed")
         client = self._connect()
+        dd: Any = importlib.import_module("distributed")
         futures = client.map(fn, list(items), pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         try:

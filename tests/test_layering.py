@@ -94,7 +94,7 @@ ALLOWED = {
 # limits.py (the request ceilings) sits beside errors.py, below everything that uses errors
 for _allowed in ALLOWED.values():
     if "errors" in _allowed:
-        _allowed.add("limits")
+        _allowed.update({"limits", "optional"})
 # The kinds sit below the cost models they share a vocabulary with: they may use only the
 # cost model's pure building blocks, never the modules that look kinds up.
 KINDS_MAY_USE = {

@@ -34,9 +34,11 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from spatialsim.experiment.sweep import load_spec, sweep, table_dicts
     from spatialsim.limits import usable_cores
+    from spatialsim.optional import INSTALL, available
 
     spec = load_spec(args.spec)
-    workers, scheduler = executor_args(args, usable_cores())
+    # one worker per core when Dask is installed (the dse extra), else this process
+    workers, scheduler = executor_args(args, usable_cores() if available("distributed") else 1)
     outcome = sweep(spec, Path(args.out), workers, scheduler, progress_bar())
     rows = table_dicts(outcome.table)
     feasible = [r for r in rows if r["feasible"] == "true"]
@@ -45,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
         f"in {outcome.table}; {len(feasible)} feasible, "
         f"{sum(1 for r in rows if r['error'])} with errors"
     )
+    if outcome.parquet is None:
+        print(f"(results.parquet not written: pyarrow is not installed; {INSTALL})")
     axes = [a.name for a in spec.axes]
     for metric in ("ttft_ms", "tpot_ms"):
         best = sorted((r for r in feasible if r[metric]), key=lambda r: float(r[metric]))[:3]

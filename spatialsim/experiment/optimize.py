@@ -28,6 +28,7 @@ from spatialsim.executor import Executor
 from spatialsim.experiment.request import RunRequest
 from spatialsim.experiment.sweep import execute, run_point
 from spatialsim.limits import MAX_SEED, check_count, check_progress
+from spatialsim.optional import require
 
 GROUPS = {
     "qkvo_cols": ("q_proj", "k_proj", "v_proj", "out_proj"),
@@ -152,7 +153,7 @@ def optimize(
 ) -> OptimizeReport:
     """NSGA-II over the array widths of ``req``'s design (see the module docstring),
     minimising ``objectives`` (names of :data:`OBJECTIVE_CHOICES`)."""
-    import optuna
+    optuna: Any = require("optuna", "optimize")
 
     check_count(trials, "trials", 1, MAX_TRIALS)
     check_progress(progress)

@@ -54,6 +54,7 @@ from spatialsim.executor import Executor
 from spatialsim.experiment.request import RunRequest
 from spatialsim.fileutil import atomic_write_text
 from spatialsim.limits import check_progress
+from spatialsim.optional import available
 from spatialsim.tomlio import as_path, line_table, parse_json, parse_toml, read_text
 
 SET_PREFIXES = ("kernel.", "fifo.", "design.", "kind.")
@@ -574,6 +575,7 @@ class SweepOutcome:
     skipped: int
     computed: int
     table: Path
+    parquet: Path | None = None  # None: pyarrow (the dse extra) is not installed
 
 
 def sweep(
@@ -610,8 +612,8 @@ def sweep(
     finally:
         executor.close()
         table.close()
-    write_parquet(table.path, spec)
-    return SweepOutcome(len(points), skipped, done, table.path)
+    parquet = write_parquet(table.path, spec) if available("pyarrow") else None
+    return SweepOutcome(len(points), skipped, done, table.path, parquet)
 
 
 def check_inputs(spec: SweepSpec) -> None:

@@ -17,13 +17,11 @@ names are imported on first use, so ``import spatialsim`` stays cheap.
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("spatialsim")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+# the one place the version is written: pyproject.toml reads it (setuptools dynamic), and
+# `spatialsim --version` prints it without importlib.metadata's 28 ms
+__version__ = "0.1.0"
 
 _API = {
     "RunRequest": "spatialsim.experiment.request",

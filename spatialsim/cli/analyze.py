@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from spatialsim.cli.commands import HELP
 from spatialsim.cli.common import (
     DEFAULT_MODEL,
     DEFAULT_PROMPT,
@@ -23,7 +24,7 @@ from spatialsim.workload.models import get_model
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "analyze",
-        help="analytical latency (paper Eqs. 8, 9, 13, 14) and constraints",
+        help=HELP["analyze"],
         description="Evaluate the analytical model of Chen et al. 2024 for a design: prefill "
         "latency (Eq. 8), decode latency per token (Eq. 9), the constraints of "
         "Eqs. 2-7, and the multi-FPGA form (Eqs. 13, 14). With --balance, search "

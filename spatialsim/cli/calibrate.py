@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spatialsim.cli.commands import HELP
 from spatialsim.cli.common import (
     add_executor_options,
     add_json_option,
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser(
         "report-hls",
-        help="read a Vitis HLS synthesis report (text or XML)",
+        help=HELP["report-hls"],
         description="Print what a Vitis HLS csynth report says: top, part, clocks, latency "
         "and interval, every instance module's latency and interval, every loop's "
         "trip count, II, iteration latency and latency, and the resources. Reads "
@@ -43,7 +44,7 @@ def add_parsers(sub: Any) -> None:
 def add_xrt_parser(sub: Any) -> None:
     p = sub.add_parser(
         "report-xrt",
-        help="read an XRT profile summary (summary.csv) or device trace",
+        help=HELP["report-xrt"],
         description="Read what XRT writes when a design is profiled on the board: a profile "
         "summary (summary.csv: each compute unit's calls and execution times) or a "
         "device trace (device_trace_*.csv: each execution, and the gaps between "
@@ -157,8 +158,7 @@ def run_report(args: argparse.Namespace) -> int:
 def add_calibrate_parser(sub: Any) -> None:
     p = sub.add_parser(
         "calibrate",
-        help="fit the simulator's parameters to HLS reports, HBM microbenchmarks, board runs "
-        "and XRT profiles",
+        help=HELP["calibrate"],
         description="Compute the posterior of the simulator's parameters given your "
         "measurements: every parameter starts from a documented prior, the data move what "
         "they constrain (maximum a posteriori with a Laplace approximation, through the "
@@ -486,7 +486,7 @@ def _print_explained(explained: dict[str, list[Any]]) -> None:
 def add_validate_parser(sub: Any) -> None:
     p = sub.add_parser(
         "validate",
-        help="every shipped reference number against the models, side by side",
+        help=HELP["validate"],
         description="Print every reference number the project ships (the W4A8 layer's HLS "
         "estimates, HBM and DDR microbenchmarks) next to the cost model, the "
         "simulator and the analytical model, with signed errors.",

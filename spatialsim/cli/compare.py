@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from spatialsim.cli.commands import HELP
 from spatialsim.cli.common import (
     add_json_option,
     nonneg_int,
@@ -32,8 +33,7 @@ def _cards(text: str) -> tuple[int, ...]:
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "compare",
-        help="spatial design vs temporal overlay (DFX): TTFT, TPOT, throughput, resources, "
-        "energy side by side, with a figure",
+        help=HELP["compare"],
         description="Simulate the same model and workload on a spatial design and a "
         "temporal overlay (by default chen2024-w8a8 and dfx on the U280), on one or more "
         "card counts (tensor parallelism), and print TTFT, TPOT, throughput, resources "

@@ -6,13 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from spatialsim.cli.commands import HELP
 from spatialsim.cli.common import add_design_options, output_path, positive_int, resolve
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "export-hls",
-        help="write HLS config headers, v++ connectivity and Vitis HLS scripts",
+        help=HELP["export-hls"],
         description="Write, per bitstream of the design, the configuration header the "
         "hw_kernels C++ is instantiated with (sizes, array shapes, every FIFO "
         "depth), the v++ connectivity file (sp= HBM bindings, slr= placement, "

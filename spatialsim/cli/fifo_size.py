@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from spatialsim.cli.commands import HELP
 from spatialsim.cli.common import (
     add_design_options,
     nonneg_int,
@@ -36,7 +37,7 @@ def _workload(text: str) -> tuple[int, int]:
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "fifo-size",
-        help="the smallest depth of every FIFO that keeps TTFT and TPOT (and never deadlocks)",
+        help=HELP["fifo-size"],
         description="Size every FIFO of a design: the smallest depth, no larger than the "
         "design's, that keeps TTFT and TPOT within --tolerance of unbounded FIFOs on every "
         "workload and never deadlocks. Writes the sized design (--out FILE.toml) and "

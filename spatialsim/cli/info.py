@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from spatialsim.cli.commands import HELP
 from spatialsim.cli.common import (
     DEFAULT_PROMPT,
     add_design_options,
@@ -29,7 +30,7 @@ from spatialsim.workload.operators import Precision, layer_operators
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser(
         "models",
-        help="list built-in models or show one's shape and operators",
+        help=HELP["models"],
         description="List the built-in model shapes, or show one model (or a "
         "Hugging Face config.json) with its per-layer operators.",
     )
@@ -46,7 +47,7 @@ def add_parsers(sub: Any) -> None:
 
     p = sub.add_parser(
         "platforms",
-        help="list built-in platforms or show one with sources",
+        help=HELP["platforms"],
         description="List the built-in FPGA platforms, or show one platform "
         "(built-in name or .toml file) with the source of each "
         "number. --toml prints a built-in file to start your own.",
@@ -58,7 +59,7 @@ def add_parsers(sub: Any) -> None:
 
     p = sub.add_parser(
         "design",
-        help="show a design's kernels, FIFOs and resources; export it",
+        help=HELP["design"],
         description="Build a design from a template (or load a design file), "
         "apply --set overrides, check that it fits the platform, "
         "and show it. --out writes it as an editable TOML file "

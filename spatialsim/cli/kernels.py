@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from spatialsim.cli.commands import HELP
 from spatialsim.cli.common import (
     add_design_options,
     add_json_option,
@@ -17,7 +18,7 @@ from spatialsim.report.text import emit_json, table
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "kernels",
-        help="isolated cycle estimate of every kernel (as Vitis HLS reports it)",
+        help=HELP["kernels"],
         description="Estimate each kernel's latency in isolation, from its loops' trip "
         "counts, II and iteration latency (II x (trips - 1) + depth), plus the "
         "fitted remainders documented in docs/engine.md; also each region's "

@@ -5,6 +5,7 @@ file named in the message."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 import sys
@@ -12,24 +13,15 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from spatialsim import __version__
-from spatialsim.cli import (
-    analyze,
-    calibrate,
-    compare,
-    export_hls,
-    fifo_size,
-    info,
-    kernels,
-    optimize,
-    replay,
-    run,
-    sweep,
-)
+from spatialsim.cli.commands import ADDERS, HELP, MODULES
 from spatialsim.cli.paths import check_paths
 from spatialsim.errors import UserError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser: every subcommand listed with its help, and ``commands`` (all of them
+    when None) added whole. Only the modules of the commands added whole are imported, so
+    ``--version`` and each command pay for what they use."""
     parser = argparse.ArgumentParser(
         prog="spatialsim",
         description="Model FPGA spatial (dataflow) accelerators for LLM inference "
@@ -38,18 +30,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"spatialsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    analyze.add_parser(sub)
-    info.add_parsers(sub)
-    run.add_parsers(sub)
-    kernels.add_parser(sub)
-    export_hls.add_parser(sub)
-    calibrate.add_parsers(sub)
-    replay.add_parsers(sub)
-    compare.add_parser(sub)
-    sweep.add_parser(sub)
-    optimize.add_parser(sub)
-    fifo_size.add_parser(sub)
+    wanted = list(MODULES) if commands is None else list(commands)
+    for module in dict.fromkeys(MODULES[c] for c in wanted):
+        adder = getattr(importlib.import_module(f"spatialsim.cli.{module}"), ADDERS[module])
+        adder(sub)
+    for name in MODULES:  # the rest: listed, and parsed only once chosen
+        if name not in sub.choices:
+            sub.add_parser(name, help=HELP[name], add_help=False)
+    # list the commands in the registry's order, whatever order they were added in
+    sub._choices_actions.sort(key=lambda a: list(MODULES).index(a.dest))
     return parser
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names (its first word that is not an option), if known."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in MODULES else None
+    return None
 
 
 class OutputError(UserError):
@@ -118,12 +116,14 @@ def _silence_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else list(argv)
+    command = _command_of(words)
+    parser = build_parser([command] if command else [])
     if sys.stdout is None:  # started with standard output closed (>&-)
         print("spatialsim: error: standard output is closed; nothing could be printed or "
               "written to '-'", file=sys.stderr)  # fmt: skip
         return 2
-    args = parser.parse_args(argv)
+    args = parser.parse_args(words)
     real, real_err = sys.stdout, sys.stderr
     sys.stdout = _GuardedStream(real)
     if real_err is not None:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from spatialsim.cli.commands import HELP
 from spatialsim.cli.common import (
     add_design_options,
     add_executor_options,
@@ -26,7 +27,7 @@ DEFAULT_OUT = "spatialsim-optimize"
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "optimize",
-        help="search a design's array sizes for the Pareto front of latency and resources",
+        help=HELP["optimize"],
         description="NSGA-II (Optuna) over the widths of the design's Q/K/V/O, attention "
         "and FFN arrays, every trial simulated, infeasible ones (resources per SLR, ports, "
         "clock, deadlock) kept off the front. Writes OUT/pareto.csv, OUT/trials.csv and "

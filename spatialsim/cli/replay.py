@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from spatialsim.cli.commands import HELP
 from spatialsim.cli.common import (
     add_design_options,
     add_engine_options,
@@ -34,7 +35,7 @@ from spatialsim.workload.traces import (
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser(
         "replay",
-        help="serve a request trace (FCFS, batch 1) and report latency percentiles",
+        help=HELP["replay"],
         description="Serve the requests of a trace on the simulated accelerator in arrival "
         "order (batch 1, first come first served, with queueing). Prefill and "
         "decode-step latencies come from exact simulations at sampled lengths, "
@@ -74,7 +75,7 @@ def add_parsers(sub: Any) -> None:
 
     t = sub.add_parser(
         "trace",
-        help="generate a seeded synthetic request trace",
+        help=HELP["trace"],
         description="Write a synthetic trace in our CSV format: arrivals at a mean rate "
         "(fixed gaps, uniform gaps or Poisson) and prompt/output lengths from "
         "fixed:N, uniform:LO:HI or lognormal:MEDIAN:SIGMA. The same seed gives "
@@ -173,7 +174,7 @@ def _ms(value: float | None) -> Any:
 def add_plot_parser(sub: Any) -> None:
     p = sub.add_parser(
         "plot",
-        help="draw the figures of a results folder (run --out, replay --out)",
+        help=HELP["plot"],
         description="Write PNG figures to DIR/plots/: kernel Gantt charts (one layer and the "
         "whole run), stall breakdown per kernel and phase, FIFO occupancy, "
         "per-token decode latency, memory channel utilisation, simulated vs "

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spatialsim.cli.commands import HELP
 from spatialsim.cli.common import (
     DEFAULT_PROMPT,
     add_design_options,
@@ -36,7 +37,7 @@ DEMO_OUT = "spatialsim-demo"
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser(
         "run",
-        help="simulate prefill and decode (kernels, FIFOs, HBM) and report stalls",
+        help=HELP["run"],
         description="Simulate a spatial design cycle-approximately: every kernel is a process "
         "linked by bounded FIFOs, weights stream from HBM channels, the host "
         "launches one layer at a time. Reports time to first token (prefill), "
@@ -61,7 +62,7 @@ def add_parsers(sub: Any) -> None:
 
     d = sub.add_parser(
         "demo",
-        help="simulate the paper's GPT-2 design on the U280 and write a results folder",
+        help=HELP["demo"],
         description=f"Simulate {DEMO['model']} on the {DEMO['platform']} with "
         f"{DEMO['design']} (systolic prefill, GEMV decode): a "
         f"{DEMO_PROMPT}-token prompt and {DEMO_GEN} generated "

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from spatialsim.cli.commands import HELP
 from spatialsim.cli.common import add_executor_options, executor_args, output_path
 from spatialsim.cli.progress import progress_bar
 from spatialsim.report.text import table
@@ -16,7 +17,7 @@ DEFAULT_OUT = "spatialsim-sweep"
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "sweep",
-        help="sweep design parameters (resumable; local cores or a Dask cluster)",
+        help=HELP["sweep"],
         description="Run every point of a sweep spec (TOML: [base] request fields, [axes] "
         "--set paths, --cost names or request fields, optional [sample]; docs/sweep.md). "
         "Each point is checked for fit first (an infeasible point is recorded with the "

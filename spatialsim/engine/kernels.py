@@ -112,7 +112,14 @@ class Kernel:
         ahead = self.ahead
         if ahead:
             self.ahead = 0.0
-            yield self.env.timeout(ahead)
+            env = self.env
+            target = env.now + ahead  # the cycle the timeout would fire at, to the bit
+            if target < env.peek():
+                # nothing else happens before then: the timeout would be the very next
+                # event, so move the clock there and go on (one event fewer, same order)
+                env._now = target
+                return
+            yield env.timeout(ahead)
 
     # -- primitives (generators: ``yield from``) ------------------------------------------
     def busy(self, cycles: float) -> Proc:

@@ -91,7 +91,7 @@ class Fifo:
         if self._put_rem:
             raise RuntimeError(f"FIFO {self.name}: a second put while one is blocked")
         rem = words
-        now = self.env.now
+        now = self.env._now
         self.span = span
         self.words_put += words
         need = self._get_need
@@ -138,7 +138,7 @@ class Fifo:
             room = self.capacity - level
             z = rem if rem < room else room
             if z and not level:
-                self.fill_time = self.env.now
+                self.fill_time = self.env._now
             level += z
             rem -= z
             self._put_rem = rem
@@ -149,7 +149,7 @@ class Fifo:
                 ev.succeed()
         if level != self.level:
             self.level = level
-            self.monitor.update(self.env.now, min(level, self.depth))
+            self.monitor.update(self.env._now, min(level, self.depth))
         if not need:
             return None
         self._get_need = need
@@ -160,7 +160,7 @@ class Fifo:
         """When words just taken are usable at the consumer, ``latency`` after they were put:
         now for words handed straight to a waiting consumer, else after the oldest buffered
         word (the one put when the FIFO last became non-empty)."""
-        return (self.env.now if handed_off else self.fill_time) + self.latency
+        return (self.env._now if handed_off else self.fill_time) + self.latency
 
     # -- state for deadlock reports -------------------------------------------------------
     @property

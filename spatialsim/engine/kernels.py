@@ -1,10 +1,13 @@
 """Kernel processes: the primitives a kernel kind's body uses to move words and spend time.
 
-One :class:`Kernel` runs one layer launch as a SimPy process. It moves words (one feature
-of a pack) through its FIFOs in chunks whose size the :class:`Granularity` fixes (whole
-fractions of a row in coarse mode, single words in fine mode) and spends cycles the cost
-models give. Every waiting moment is charged to one state: busy, starved (empty input),
-blocked (full output) or hbm_wait (memory), so the four add up to the kernel's active time.
+One :class:`Kernel` is one SimPy process that runs every launch of its kernel (a
+:class:`Crew` wakes the kernels of a launch graph together and waits for all of them,
+the way the host enqueues a layer's kernels and waits for their completion). It moves
+words (one feature of a pack) through its FIFOs in chunks whose size the
+:class:`Granularity` fixes (whole fractions of a row in coarse mode, single words in fine
+mode) and spends cycles the cost models give. Every waiting moment is charged to one
+state: busy, starved (empty input), blocked (full output) or hbm_wait (memory), so the four
+add up to the kernel's active time.
 
 What a kernel reads, computes and writes, in HLS order, is its kind's body
 (``spatialsim/kinds/``, chen2024.md 3); this module provides the primitives the bodies call.
@@ -12,11 +15,12 @@ What a kernel reads, computes and writes, in HLS order, is its kind's body
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
 import simpy
+from simpy.events import URGENT
 
 from spatialsim.constants import BLOCKED, BUSY, HBM_WAIT, STARVED
 from spatialsim.costmodel.params import CostParams
@@ -55,10 +59,11 @@ class Granularity:
 
 
 class Kernel:
-    """One kernel of the design graph for one layer launch.
+    """One kernel of the design graph, serving every launch of its launch graph.
 
     ``p`` is its kind's typed parameters; ``handoff_ins`` names the producers whose output
-    is a buffer handed over whole (K, V, Q) rather than a stream.
+    is a buffer handed over whole (K, V, Q) rather than a stream. :meth:`reset` readies it
+    for one launch (the step's work, the launch cycle, a start delay).
     """
 
     def __init__(
@@ -66,7 +71,6 @@ class Kernel:
         env: simpy.Environment,
         name: str,
         p: KernelParams,
-        step: Work,
         ins: dict[str, Fifo],
         outs: list[Fifo],
         probe: KernelProbe,
@@ -79,7 +83,9 @@ class Kernel:
         self.name = name
         self.p: Any = p
         self.kind: str = p.KIND
-        self.step = step
+        self.body = kind(self.kind).body
+        self.step: Work  # this launch's work, set by reset() before each launch
+        self.delay = 0.0  # cycles after the launch before this kernel starts (reset)
         self.ins = ins  # keyed by the producing kernel's name
         self.handoff_ins = handoff_ins
         self.outs = outs
@@ -93,13 +99,24 @@ class Kernel:
         self.ahead = 0.0  # cycles this kernel has run ahead of the shared clock
         self.waiting: tuple[Fifo, str] | None = None
         self.done = False
+        self._estimates: dict[tuple[Callable[..., Any], Work], Any] = {}
+
+    def reset(self, step: Work, delay: float) -> None:
+        """Ready for the next launch: ``step``'s work, starting ``delay`` cycles from now."""
+        self.step = step
+        self.delay = delay
+        self.launch = self.env.now
+        self.ahead = 0.0
+        self.busy_cycles = 0.0
+        self.waiting = None
+        self.done = False
 
     # -- time: a kernel runs ahead of the shared clock until it touches shared state -----
     @property
     def now(self) -> float:
         """This kernel's own cycle: the shared clock plus the time it has spent alone since
         it last touched a FIFO, a memory channel or a link (see :meth:`sync`)."""
-        return self.env.now + self.ahead
+        return self.env._now + self.ahead
 
     def sync(self) -> Proc:
         """Let the shared clock catch up with this kernel before it touches shared state.
@@ -107,24 +124,33 @@ class Kernel:
         Time a kernel spends on its own (computing, waiting for memory it has already
         requested, processing words it has already taken) affects nobody until its next
         transfer, so consecutive stretches of it are one SimPy timeout, not one each; the
-        transfer then happens at exactly the cycle it would have.
+        transfer then happens at exactly the cycle it would have. When nothing else is
+        scheduled before that cycle the timeout would be the very next event, so the clock
+        moves there without one (same order, one event fewer). The hot primitives inline
+        this (``if self.ahead: ... _catch_up``); keep them in step.
         """
+        ev = self._catch_up()
+        if ev is not None:
+            yield ev
+
+    def _catch_up(self) -> simpy.Event | None:
+        """Move the clock to this kernel's cycle, or return the timeout that will."""
         ahead = self.ahead
-        if ahead:
-            self.ahead = 0.0
-            env = self.env
-            target = env.now + ahead  # the cycle the timeout would fire at, to the bit
-            if target < env.peek():
-                # nothing else happens before then: the timeout would be the very next
-                # event, so move the clock there and go on (one event fewer, same order)
-                env._now = target
-                return
-            yield env.timeout(ahead)
+        if not ahead:
+            return None
+        self.ahead = 0.0
+        env = self.env
+        target = env._now + ahead  # the cycle the timeout would fire at, to the bit
+        queue = env._queue
+        if not queue or target < queue[0][0]:
+            env._now = target  # nothing else happens before then
+            return None
+        return env.timeout(ahead)
 
     # -- primitives (generators: ``yield from``) ------------------------------------------
     def busy(self, cycles: float) -> Proc:
         if cycles > 0:
-            start = self.env.now + self.ahead
+            start = self.env._now + self.ahead
             self.ahead += cycles
             self.busy_cycles += cycles
             if self.span is not None:
@@ -136,8 +162,10 @@ class Kernel:
         """Issue ``nbytes`` on a memory stream at this kernel's cycle; return when they
         complete (channels serve requests in the order of the cycles they are issued)."""
         if self.ahead:
-            yield from self.sync()
-        return stream.request(self.env.now, nbytes)
+            ev = self._catch_up()
+            if ev is not None:
+                yield ev
+        return stream.request(self.env._now, nbytes)
 
     def get(self, fifo: Fifo, words: int) -> Proc:
         """Take ``words``; charge the wait (and any link latency) as starved."""
@@ -153,14 +181,16 @@ class Kernel:
         """
         env = self.env
         if self.ahead:
-            yield from self.sync()
-        t0 = env.now
+            ev = self._catch_up()
+            if ev is not None:
+                yield ev
+        t0 = env._now
         ev = fifo.get(words)
         if ev is not None:
             self.waiting = (fifo, "get")
             yield ev
             self.waiting = None
-        now = env.now
+        now = env._now
         arrived = now
         if fifo.latency:
             ready = fifo.ready_at(ev is not None)
@@ -185,7 +215,9 @@ class Kernel:
 
     def put(self, fifo: Fifo, words: int, span: float = 0.0) -> Proc:
         if self.ahead:
-            yield from self.sync()
+            ev = self._catch_up()
+            if ev is not None:
+                yield ev
         if fifo.link is not None:  # an inter-card (or on-chip ring) link: serialise first
             yield from self._serialise(fifo, words)
         ev = fifo.put(words, span)
@@ -208,7 +240,9 @@ class Kernel:
         ``span``: cycles spent producing them (0 for a finished block)."""
         targets = self.outs if fifos is None else fifos
         if self.ahead:
-            yield from self.sync()
+            ev = self._catch_up()
+            if ev is not None:
+                yield ev
         if self.gran.chunks_per_row is None:
             for fifo in targets:
                 for _ in range(words):
@@ -218,9 +252,9 @@ class Kernel:
             if fifo.link is not None:
                 yield from self.put(fifo, words, span)
                 continue
-            ev = fifo.put(words, span)
-            if ev is not None:
-                yield from self._blocked(fifo, ev)
+            blocked = fifo.put(words, span)
+            if blocked is not None:
+                yield from self._blocked(fifo, blocked)
 
     def send(self, fifo: Fifo, words: int) -> Proc:
         """Send ``words`` over the link behind ``fifo`` (a put: any FIFO with a link
@@ -240,7 +274,7 @@ class Kernel:
 
     def wait_memory(self, ready: float) -> Proc:
         """Wait until memory requested earlier is ready (run ahead: no event)."""
-        now = self.env.now + self.ahead
+        now = self.env._now + self.ahead
         if ready > now:
             self.ahead += ready - now
             self.charge(HBM_WAIT, ready - now, ",".join(getattr(self.p, "ports", ())))
@@ -266,6 +300,15 @@ class Kernel:
         p = self.p
         return self.mem.open(p.ports, p.port_bits, p.slr, extent_bytes, write, self.launch)
 
+    def estimate(self, fn: Callable[..., Any], work: Work) -> Any:
+        """``fn(name, p, work, params)``, the kind's cost estimate for ``work``, computed
+        once per run: every layer launch of a step asks for the same one."""
+        key = (fn, work)
+        est = self._estimates.get(key)
+        if est is None:
+            est = self._estimates[key] = fn(self.name, self.p, work, self.params)
+        return est
+
     def stream_in(self) -> Fifo:
         """The single streaming input (not a buffer hand-off)."""
         for src, fifo in self.ins.items():
@@ -277,8 +320,71 @@ class Kernel:
         """Inputs that pass a whole on-chip buffer (K, V or Q) once it is complete."""
         return [f for src, f in self.ins.items() if src in self.handoff_ins]
 
-    def run(self) -> Proc:
-        yield from kind(self.kind).body(self)
-        yield from self.sync()
-        self.charge(BUSY, self.busy_cycles)
-        self.done = True
+    def serve(self, crew: Crew) -> Proc:
+        """The kernel's process: one launch each time ``crew`` wakes it."""
+        env = self.env
+        while True:
+            if self.delay > 0:  # its region kernel is enqueued later (launch_scope region)
+                yield env.timeout(self.delay)
+                self.launch = env.now
+            yield from self.body(self)
+            yield from self.sync()
+            self.charge(BUSY, self.busy_cycles)
+            self.done = True
+            crew.finished()
+            yield simpy.Event(env)  # parked: the crew resumes it directly (Crew.launch)
+
+
+class Crew:
+    """The kernels of one launch graph, kept alive as processes across launches.
+
+    A launch wakes them in graph order at one instant and returns an event that fires once
+    every one has finished. Event for event this is what starting a process per kernel and
+    waiting for all of them does (same instants, same order), with one wake-up event in
+    place of a start event per kernel and one completion in place of an end event per
+    kernel and their join; the engine goldens check the results are identical.
+    """
+
+    def __init__(self, env: simpy.Environment, kernels: list[Kernel]) -> None:
+        self.env = env
+        self.kernels = kernels
+        self.procs: list[simpy.Process] = []
+        self.remaining = 0
+        self.all_done: simpy.Event | None = None
+
+    def launch(self, step: Work, delays: dict[str, float]) -> simpy.Event:
+        """Start one launch of every kernel (``delays``: start offsets by kernel name)."""
+        env = self.env
+        for k in self.kernels:
+            k.reset(step, delays.get(k.name, 0.0))
+        self.remaining = len(self.kernels)
+        self.all_done = done = simpy.Event(env)
+        if not self.procs:
+            self.procs = [env.process(k.serve(self)) for k in self.kernels]
+            return done
+        wake = simpy.Event(env)
+        wake._ok = True
+        wake._value = None
+        # resume each parked process in graph order, as their start events would
+        wake.callbacks = [p._resume for p in self.procs]
+        env.schedule(wake, URGENT)
+        # while the wake-up runs, the instant still has an event pending (as the other
+        # kernels' start events would be), so no kernel moves the clock past it (Kernel.sync)
+        hold = simpy.Event(env)
+        hold._ok = True
+        hold._value = None
+        env.schedule(hold, URGENT)
+        return done
+
+    def finished(self) -> None:
+        """A kernel has finished this launch; the last one completes it (two steps later,
+        as a process end and the join waiting for it would)."""
+        self.remaining -= 1
+        if not self.remaining:
+            ended = simpy.Event(self.env)
+            ended.callbacks.append(self._complete)
+            ended.succeed()
+
+    def _complete(self, _: simpy.Event) -> None:
+        assert self.all_done is not None
+        self.all_done.succeed()

@@ -33,7 +33,7 @@ from spatialsim.design.kernels import is_handoff, kernel_params
 from spatialsim.design.parallel import shard, stream_into
 from spatialsim.engine.deadlock import diagnose
 from spatialsim.engine.fifo import Fifo
-from spatialsim.engine.kernels import Granularity, Kernel
+from spatialsim.engine.kernels import Crew, Granularity, Kernel
 from spatialsim.engine.links import LinkSystem, OnChipRing
 from spatialsim.engine.memsys import PCIE, MemorySystem
 from spatialsim.errors import UserError, choices_message
@@ -190,6 +190,7 @@ class Simulation:
         self._estimates: dict[tuple[int, Any], Any] = {}  # isolated estimates, computed once
         self._handoff: dict[str, frozenset[str]] = {}
         self._mem_of: dict[str, MemorySystem] = {}
+        self._crews: dict[tuple[str, int], tuple[nx.DiGraph, Crew]] = {}
 
     # -- building one launch --------------------------------------------------------------
     def _stage_graph(self, phase: str, stage: int, into: nx.DiGraph | None = None) -> nx.DiGraph:
@@ -265,38 +266,14 @@ class Simulation:
         overhead = cfg.params.launch_overhead_us * self.clock_mhz
         if scope == "layer" and overhead > 0:
             yield env.timeout(overhead)
-        kernels = []
-        for node in g.nodes:
-            ins = {src: fifos[(src, node)] for src in g.predecessors(node)}
-            outs = [fifos[(node, dst)] for dst in g.successors(node)]
-            probe = self.rec.kernel(phase, node, g.nodes[node]["kind"])
-            kernels.append(
-                Kernel(
-                    env,
-                    node,
-                    self._kparams[node],
-                    step,
-                    ins,
-                    outs,
-                    probe,
-                    self._mem_of[node],
-                    cfg.params,
-                    cfg.granularity,
-                    self._handoff[node],
-                )
-            )
+        crew = self._crew(phase, g, fifos)
         t_launch = env.now
-        self._current = kernels
+        self._current = crew.kernels
         self.rec.launch_begin(phase, list(g.nodes))
         for f in fifos.values():
             f.words_put = f.words_got = 0
         starts = self._region_starts(g, overhead) if scope == "region" and overhead > 0 else {}
-        yield env.all_of(
-            [
-                env.process(self._started(k, starts[k.name]) if k.name in starts else k.run())
-                for k in kernels
-            ]
-        )
+        yield crew.launch(step, starts)
         wait = cfg.params.wait_overhead_us * self.clock_mhz
         if scope != "step" and wait > 0:
             yield env.timeout(wait)
@@ -316,12 +293,32 @@ class Simulation:
         slrs = sorted({g.nodes[n]["slr"] for n in g.nodes})
         return {n: (slrs.index(g.nodes[n]["slr"]) + 1) * overhead for n in g.nodes}
 
-    def _started(self, k: Kernel, delay: float) -> Generator[simpy.Event, Any, None]:
-        """Run ``k`` once its region kernel has been enqueued, ``delay`` cycles in."""
-        if delay > 0:
-            yield self.env.timeout(delay)
-            k.launch = self.env.now
-        yield from k.run()
+    def _crew(self, phase: str, g: nx.DiGraph, fifos: dict[tuple[str, str], Fifo]) -> Crew:
+        """The kernel processes of launch graph ``g``, wired to its FIFOs on first use and
+        kept for every later launch of the phase."""
+        key = (phase, id(g))
+        held = self._crews.get(key)
+        if held is not None and held[0] is g:
+            return held[1]
+        probe = self.rec.kernel
+        kernels = [
+            Kernel(
+                self.env,
+                node,
+                self._kparams[node],
+                {src: fifos[(src, node)] for src in g.predecessors(node)},
+                [fifos[(node, dst)] for dst in g.successors(node)],
+                probe(phase, node, g.nodes[node]["kind"]),
+                self._mem_of[node],
+                self.config.params,
+                self.config.granularity,
+                self._handoff[node],
+            )
+            for node in g.nodes
+        ]
+        crew = Crew(self.env, kernels)
+        self._crews[key] = (g, crew)  # holding g keeps its id unique while the crew lives
+        return crew
 
     def _idle(self, fifos: dict[tuple[str, str], Fifo]) -> bool:
         now = self.env.now

@@ -152,7 +152,7 @@ def matmul_body(k: KernelProcess) -> Proc:
         if whole:  # written from the other half of a double-buffered output row
             out = p.heads * head_out
             yield from k.emit(out, span=min(float(out), k.now - start))
-    yield from k.busy(drain_cycles(matmul_estimate(k.name, p, k.step, k.params)))
+    yield from k.busy(drain_cycles(k.estimate(matmul_estimate, k.step)))
 
 
 def matmul_hls(p: AttnMatmulParams) -> dict[str, Any]:
@@ -216,7 +216,7 @@ def gemv_body(k: KernelProcess) -> Proc:
     p: AttnGemvParams = k.p
     keys = k.step.keys
     qk = p.op == "qk"
-    unit = gemv_estimate(k.name, p, Work(k.step.phase, 1, 1, keys, k.step.cached), k.params)
+    unit = k.estimate(gemv_estimate, Work(k.step.phase, 1, 1, keys, k.step.cached))
     load, row = unit.loop("LOAD"), unit.loop("ROW")
     load_cycles, row_cycles = load.cycles / load.entries, row.cycles / row.entries
     for buf in k.handoffs():

@@ -14,7 +14,7 @@ import dataclasses
 import math
 import re
 import typing
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from math import ceil
@@ -387,6 +387,7 @@ class KernelProcess(Protocol):
     def open(self, extent_bytes: float, write: bool = False) -> Memory: ...
     def stream_in(self) -> Any: ...
     def handoffs(self) -> list[Any]: ...
+    def estimate(self, fn: Callable[..., Any], work: Work) -> Any: ...
 
 
 @lru_cache(maxsize=4096)

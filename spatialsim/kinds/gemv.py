@@ -184,7 +184,7 @@ def body(k: KernelProcess) -> Proc:
             out = words(done, p.vector) if done < n else p.words_out
             out, sent = out - sent, out
             yield from k.emit(out, span=(g - 1) * pass_cycles)
-    yield from k.busy(drain_cycles(estimate(k.name, p, k.step, k.params)))
+    yield from k.busy(drain_cycles(k.estimate(estimate, k.step)))
 
 
 def column_body(k: KernelProcess, p: GemvParams) -> Proc:

@@ -52,7 +52,7 @@ def estimate(name: str, p: LayerNormParams, w: Work, cost: CostParams) -> Estima
 def body(k: KernelProcess) -> Proc:
     """Accumulate a row, then write it normalised."""
     p: LayerNormParams = k.p
-    one = estimate(k.name, p, Work(k.step.phase, 1, 1, 1, 0), k.params)
+    one = k.estimate(estimate, Work(k.step.phase, 1, 1, 1, 0))
     sm, nm = one.loop("SUM"), one.loop("NORM")
     inp = k.stream_in()
     for _ in k.step.pack_sizes():

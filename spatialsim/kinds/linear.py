@@ -160,7 +160,7 @@ def body(k: KernelProcess) -> Proc:
         if whole:
             # the finished row is written from the other half of the output buffer
             yield from k.emit(n, span=min(float(n), k.now - start))
-    yield from k.busy(drain_cycles(estimate(k.name, p, k.step, k.params)))
+    yield from k.busy(drain_cycles(k.estimate(estimate, k.step)))
 
 
 def hls(p: LinearParams) -> dict[str, Any]:

@@ -84,6 +84,7 @@ class Kernel:
         self.p: Any = p
         self.kind: str = p.KIND
         self.body = kind(self.kind).body
+        self.ports_label = ",".join(getattr(p, "ports", ()))  # what an HBM wait waited on
         self.step: Work  # this launch's work, set by reset() before each launch
         self.delay = 0.0  # cycles after the launch before this kernel starts (reset)
         self.ins = ins  # keyed by the producing kernel's name
@@ -148,15 +149,14 @@ class Kernel:
         return env.timeout(ahead)
 
     # -- primitives (generators: ``yield from``) ------------------------------------------
-    def busy(self, cycles: float) -> Proc:
+    def busy(self, cycles: float) -> None:
+        """Compute for ``cycles``: this kernel runs ahead of the shared clock (no event)."""
         if cycles > 0:
             start = self.env._now + self.ahead
             self.ahead += cycles
             self.busy_cycles += cycles
             if self.span is not None:
                 self.span(BUSY, start, start + cycles)
-        return
-        yield  # a generator that spends time without an event
 
     def request(self, stream: Stream, nbytes: float) -> Generator[simpy.Event, Any, float]:
         """Issue ``nbytes`` on a memory stream at this kernel's cycle; return when they
@@ -180,10 +180,15 @@ class Kernel:
         what is left after the last word arrives still takes time (run ahead: no event).
         """
         env = self.env
-        if self.ahead:
-            ev = self._catch_up()
-            if ev is not None:
-                yield ev
+        ahead = self.ahead
+        if ahead:  # _catch_up, inlined: this is the engine's hottest call
+            self.ahead = 0.0
+            t0 = env._now + ahead
+            queue = env._queue
+            if not queue or t0 < queue[0][0]:
+                env._now = t0
+            else:
+                yield env.timeout(ahead)
         t0 = env._now
         ev = fifo.get(words)
         if ev is not None:
@@ -198,8 +203,12 @@ class Kernel:
                 arrived = ready
         remaining = cycles
         if ev is not None and cycles > 0 and fifo.span > 0:
-            start = max(t0, arrived - fifo.span)
-            remaining = max(last_word, start + cycles - arrived)
+            start = arrived - fifo.span
+            if start < t0:
+                start = t0
+            remaining = start + cycles - arrived
+            if remaining < last_word:
+                remaining = last_word
         delay = arrived - now + remaining
         if delay > 0:
             self.ahead = delay
@@ -272,16 +281,14 @@ class Kernel:
             if self.span is not None:
                 self.span(BLOCKED, now, ready)
 
-    def wait_memory(self, ready: float) -> Proc:
+    def wait_memory(self, ready: float) -> None:
         """Wait until memory requested earlier is ready (run ahead: no event)."""
         now = self.env._now + self.ahead
         if ready > now:
             self.ahead += ready - now
-            self.charge(HBM_WAIT, ready - now, ",".join(getattr(self.p, "ports", ())))
+            self.charge(HBM_WAIT, ready - now, self.ports_label)
             if self.span is not None:
                 self.span(HBM_WAIT, now, ready)
-        return
-        yield
 
     def consume(self, fifo: Fifo, words: int, cycles_per_word: float = 1.0) -> Proc:
         """Read ``words`` in chunks, spending ``cycles_per_word`` on each (a pipelined loop)."""
@@ -293,7 +300,7 @@ class Kernel:
     ) -> Proc:
         """Compute then write ``words`` in chunks, ``cycles_per_word`` each."""
         for w in self.gran.split(words):
-            yield from self.busy(w * cycles_per_word)
+            self.busy(w * cycles_per_word)
             yield from self.emit(w, fifos, w * cycles_per_word)
 
     def open(self, extent_bytes: float, write: bool = False) -> Stream:

@@ -66,7 +66,7 @@ class Stream:
     latencies and the prefetch window are fixed when the stream opens, from the cost model.
     """
 
-    __slots__ = ("channels", "latencies", "launch", "prefetch", "rates", "write")
+    __slots__ = ("channels", "lanes", "latencies", "launch", "prefetch", "rates", "write")
 
     def __init__(
         self,
@@ -83,14 +83,21 @@ class Stream:
         self.prefetch = prefetch
         self.write = write
         self.launch = launch
+        self.lanes = tuple(zip(channels, rates, latencies, strict=True))
 
     def request(self, now: float, nbytes: float) -> float:
         """Issue ``nbytes`` at ``now``; return the cycle the last port's share completes."""
-        share = nbytes / len(self.channels)
-        earliest = now if self.write else max(self.launch, now - self.prefetch)
+        lanes = self.lanes
+        share = nbytes / len(lanes)
+        earliest = now
+        if not self.write:
+            earliest = now - self.prefetch
+            if earliest < self.launch:
+                earliest = self.launch
         ready = now
-        for ch, rate, lat in zip(self.channels, self.rates, self.latencies, strict=True):
-            r = ch.request(earliest, share, rate, lat, self.write)
+        write = self.write
+        for ch, rate, lat in lanes:
+            r = ch.request(earliest, share, rate, lat, write)
             if r > ready:
                 ready = r
         return ready

@@ -81,7 +81,7 @@ def body(k: KernelProcess) -> Proc:
         for wo in k.gran.split(p.words):
             yield from k.take(inp, p.fan_in * wo, p.fan_in * wo, float(p.fan_in))
             yield from k.emit(wo, span=p.fan_in * wo)
-        yield from k.busy(p.act_depth_cycles - p.fan_in)
+        k.busy(p.act_depth_cycles - p.fan_in)
 
 
 def hls(p: ActivationParams) -> dict[str, Any]:

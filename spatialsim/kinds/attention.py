@@ -132,27 +132,27 @@ def matmul_body(k: KernelProcess) -> Proc:
     for _ in k.step.pack_sizes():
         start = k.now
         for hg in k.gran.split(p.heads):
-            yield from k.busy(hg * prologue)
+            k.busy(hg * prologue)
             if inp is not None:  # the first block's reduction loop reads the row
                 yield from k.consume(inp, hg * kdim)
                 first = block - kdim
             else:
                 first = block
             if fine:  # block by block, each leaving through the output registers
-                yield from k.busy(first)
+                k.busy(first)
                 yield from k.emit(block_out[0])
                 for out in block_out[1:]:
-                    yield from k.busy(block)
+                    k.busy(block)
                     yield from k.emit(out)
             else:
                 rest = hg * blocks * block - (hg * kdim if inp is not None else 0)
-                yield from k.busy(rest)
+                k.busy(rest)
                 if not whole:
                     yield from k.emit(hg * head_out, span=hg * blocks * block - block)
         if whole:  # written from the other half of a double-buffered output row
             out = p.heads * head_out
             yield from k.emit(out, span=min(float(out), k.now - start))
-    yield from k.busy(drain_cycles(k.estimate(matmul_estimate, k.step)))
+    k.busy(drain_cycles(k.estimate(matmul_estimate, k.step)))
 
 
 def matmul_hls(p: AttnMatmulParams) -> dict[str, Any]:
@@ -225,15 +225,15 @@ def gemv_body(k: KernelProcess) -> Proc:
     for _ in range(k.step.tokens):
         for heads, gg in head_chunks(k, p.heads, p.heads_parallel):
             if inp is None:  # Q from its buffer
-                yield from k.busy(gg * load_cycles)
+                k.busy(gg * load_cycles)
             else:  # the probabilities of the group's heads, side by side
                 probs = heads * keys
                 yield from k.consume(inp, probs, gg * (load_cycles - 1) / probs)
-                yield from k.busy(gg)
+                k.busy(gg)
             if qk:  # scores leave as the cached K rows stream past
                 yield from k.produce(heads * keys, gg * row_cycles / (heads * keys))
             else:  # each group's context is complete after its last V row
-                yield from k.busy(gg * row_cycles)
+                k.busy(gg * row_cycles)
                 out = words(heads * p.head_dim, p.vector)
                 yield from k.emit(out, span=(gg - 1) * row_cycles)
 

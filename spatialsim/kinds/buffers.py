@@ -106,10 +106,10 @@ def kv_body(k: KernelProcess) -> Proc:
         for w in k.gran.split(fw):
             yield from k.take(inp, w, w * ii, ii)
             last = yield from k.request(writes, w * p.vector * ntok * elem)
-        yield from k.busy(SIMPLE_DEPTH - ii + fitted)
-    yield from k.wait_memory(load_ready)
+        k.busy(SIMPLE_DEPTH - ii + fitted)
+    k.wait_memory(load_ready)
     yield from k.emit(1)
-    yield from k.wait_memory(last)
+    k.wait_memory(last)
 
 
 def kv_hls(p: KvWriterParams) -> dict[str, Any]:
@@ -136,7 +136,7 @@ def buffer_body(k: KernelProcess) -> Proc:
     fitted = row_store_fitted(fw, k.params)
     for _ in k.step.pack_sizes():
         yield from k.consume(inp, fw)
-        yield from k.busy(SIMPLE_DEPTH - 1 + fitted)
+        k.busy(SIMPLE_DEPTH - 1 + fitted)
     yield from k.emit(1)
 
 

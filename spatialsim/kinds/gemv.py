@@ -174,17 +174,17 @@ def body(k: KernelProcess) -> Proc:
     inp = k.stream_in()
     for _ in range(k.step.tokens):
         yield from k.consume(inp, p.words_in)
-        yield from k.busy(SIMPLE_DEPTH - 1)
+        k.busy(SIMPLE_DEPTH - 1)
         done = sent = 0  # outputs computed, words written
         for g in groups:
             ready = yield from k.request(weights, g * pass_bytes)
-            yield from k.busy(g * pass_cycles)
-            yield from k.wait_memory(ready)
+            k.busy(g * pass_cycles)
+            k.wait_memory(ready)
             done = min(n, done + g * per_pass)
             out = words(done, p.vector) if done < n else p.words_out
             out, sent = out - sent, out
             yield from k.emit(out, span=(g - 1) * pass_cycles)
-    yield from k.busy(drain_cycles(k.estimate(estimate, k.step)))
+    k.busy(drain_cycles(k.estimate(estimate, k.step)))
 
 
 def column_body(k: KernelProcess, p: GemvParams) -> Proc:
@@ -200,10 +200,10 @@ def column_body(k: KernelProcess, p: GemvParams) -> Proc:
         for c in k.gran.split(p.words_in):
             ready = yield from k.request(weights, c * vec * element_bytes)
             yield from k.take(inp, c, c * vec * passes, float(vec * passes))
-            yield from k.wait_memory(ready)
-        yield from k.busy(depth - 1)
+            k.wait_memory(ready)
+        k.busy(depth - 1)
         yield from k.produce(p.words_out)
-        yield from k.busy(SIMPLE_DEPTH - 1)
+        k.busy(SIMPLE_DEPTH - 1)
 
 
 def hls(p: GemvParams) -> dict[str, Any]:

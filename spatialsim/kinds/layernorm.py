@@ -57,7 +57,7 @@ def body(k: KernelProcess) -> Proc:
     inp = k.stream_in()
     for _ in k.step.pack_sizes():
         yield from k.consume(inp, p.words, sm.ii)
-        yield from k.busy(nm.depth - nm.ii + sm.depth - sm.ii)
+        k.busy(nm.depth - nm.ii + sm.depth - sm.ii)
         yield from k.produce(p.words, nm.ii)
 
 

@@ -143,15 +143,15 @@ def body(k: KernelProcess) -> Proc:
         left = n
         if whole:
             start = k.now
-        yield from k.busy(prologue)
+        k.busy(prologue)
         for gi, g in enumerate(groups):
             ready = yield from k.request(weights, g * block_bytes)
             if gi == 0:
                 yield from k.consume(inp, kdim)
-                yield from k.busy(tail + (g - 1) * block)
+                k.busy(tail + (g - 1) * block)
             else:
-                yield from k.busy(g * block)
-            yield from k.wait_memory(ready)
+                k.busy(g * block)
+            k.wait_memory(ready)
             out = min(left, g * per_block)
             left -= out
             if not whole:
@@ -160,7 +160,7 @@ def body(k: KernelProcess) -> Proc:
         if whole:
             # the finished row is written from the other half of the output buffer
             yield from k.emit(n, span=min(float(n), k.now - start))
-    yield from k.busy(drain_cycles(k.estimate(estimate, k.step)))
+    k.busy(drain_cycles(k.estimate(estimate, k.step)))
 
 
 def hls(p: LinearParams) -> dict[str, Any]:

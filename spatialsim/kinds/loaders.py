@@ -92,10 +92,10 @@ def loader_body(k: KernelProcess) -> Proc:
         bytes_per_word = ntok * FP32_BYTES * vec
         for w in k.gran.split(f):
             ready = yield from k.request(stream, w * bytes_per_word)
-            yield from k.busy(w)
-            yield from k.wait_memory(ready)
+            k.busy(w)
+            k.wait_memory(ready)
             yield from k.emit(w, span=w)
-        yield from k.busy(SIMPLE_DEPTH - 1)
+        k.busy(SIMPLE_DEPTH - 1)
 
 
 def writer_body(k: KernelProcess) -> Proc:
@@ -109,8 +109,8 @@ def writer_body(k: KernelProcess) -> Proc:
         for w in k.gran.split(f):
             yield from k.take(inp, w, w, 1.0)
             last = yield from k.request(stream, w * vec * ntok * FP32_BYTES)
-        yield from k.busy(SIMPLE_DEPTH - 1)
-    yield from k.wait_memory(last)
+        k.busy(SIMPLE_DEPTH - 1)
+    k.wait_memory(last)
 
 
 def hls(p: LoaderParams | WriterParams) -> dict[str, Any]:

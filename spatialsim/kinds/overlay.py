@@ -167,19 +167,19 @@ def body(k: KernelProcess) -> Proc:
         for producer, n in ins.takes:
             yield from k.get(token_in[producer], n)
         if p.unit == "dma":
-            yield from k.busy(p.issue_cycles)
+            k.busy(p.issue_cycles)
             if ins.nbytes:
                 stream = k.open(ins.extent, ins.write)
                 ready = yield from k.request(stream, ins.nbytes)
-                yield from k.wait_memory(ready)
+                k.wait_memory(ready)
         elif p.unit == "router":
-            yield from k.busy(p.issue_cycles)
+            k.busy(p.issue_cycles)
             words = ceil(ins.nbytes * 8 / p.router_bits)
             (rin,) = ring_in
             (rout,) = ring_out
             yield from ring_exchange(k, rin, rout, words, p.block_words, p.devices - 1, 0)
         else:
-            yield from k.busy(ins.cycles)
+            k.busy(ins.cycles)
         for consumer in ins.notify:
             yield from k.emit(1, [token_out[consumer]])
 

@@ -59,7 +59,7 @@ def residual_body(k: KernelProcess) -> Proc:
             yield from k.get(a, w)
             yield from k.take(b, w, w, 1.0)
             yield from k.emit(w, span=w)
-        yield from k.busy(SIMPLE_DEPTH - 1 + fitted)
+        k.busy(SIMPLE_DEPTH - 1 + fitted)
 
 
 def residual_hls(p: ResidualParams) -> dict[str, Any]:
@@ -91,7 +91,7 @@ def splitter_body(k: KernelProcess) -> Proc:
     p: SplitterParams = k.p
     for _ in k.step.pack_sizes():
         yield from rowwise(k, p.words, p.words)
-        yield from k.busy(SIMPLE_DEPTH - 1)
+        k.busy(SIMPLE_DEPTH - 1)
 
 
 def splitter_hls(p: SplitterParams) -> dict[str, Any]:

@@ -73,12 +73,15 @@ def estimate(name: str, p: SoftmaxParams, w: Work, cost: CostParams) -> Estimate
     return make_estimate(name, p.KIND, loops, 0.0, cost)
 
 
+def row_estimate(name: str, p: SoftmaxParams, w: Work, cost: CostParams) -> Estimate:
+    """The estimate for one head's rows (what the body times each head group by)."""
+    return estimate(name, replace(p, heads=1, heads_parallel=1), w, cost)
+
+
 def body(k: KernelProcess) -> Proc:
     p: SoftmaxParams = k.p
     keys = k.step.keys
-    one = estimate(
-        k.name, replace(p, heads=1, heads_parallel=1), Work(k.step.phase, 1, 1, keys, 0), k.params
-    )
+    one = k.estimate(row_estimate, Work(k.step.phase, 1, 1, keys, 0))
     mx, ex = one.loop("MAX"), one.loop("EXP_SUM")
     out = one.loop("OUT") if p.output == "buffered" else None
     inp = k.stream_in()
@@ -86,14 +89,14 @@ def body(k: KernelProcess) -> Proc:
         for heads, gg in head_chunks(k, p.heads, p.heads_parallel):
             words = heads * keys
             yield from k.consume(inp, words, gg * mx.ii * keys / words)
-            yield from k.busy(gg * (mx.depth - mx.ii))
+            k.busy(gg * (mx.depth - mx.ii))
             if out is None:
                 yield from k.produce(words, gg * ex.ii * keys / words)
-                yield from k.busy(gg * (ex.depth - ex.ii))
+                k.busy(gg * (ex.depth - ex.ii))
             else:
-                yield from k.busy(gg * ex.cycles)
+                k.busy(gg * ex.cycles)
                 yield from k.produce(words, gg * out.trips / words)
-                yield from k.busy(gg * (out.depth - out.ii))
+                k.busy(gg * (out.depth - out.ii))
 
 
 def hls(p: SoftmaxParams) -> dict[str, Any]:

@@ -127,3 +127,50 @@ def test_progress_bar_draws_on_a_terminal_only() -> None:
     assert tty.getvalue().endswith("\rwork [##########] 4/4\n")
     assert "\rwork [#####     ] 2/4" in tty.getvalue()
     assert pipe.getvalue() == ""
+
+
+def _small_timeline_run() -> object:
+    design = build_design("chen2024-w8a8", get_model("gpt2-medium"), 40)
+    return simulate(
+        design, get_platform("u280"), RunConfig(prompt_len=32, gen_len=3, layers=2, timeline=True)
+    )
+
+
+def test_written_trace_is_the_trace_to_the_nanosecond_without_repeated_counter_samples(
+    tmp_path: Path,
+) -> None:
+    from spatialsim.report.perfetto import write_perfetto
+
+    r = _small_timeline_run()
+    write_perfetto(r, tmp_path / "t.json")  # type: ignore[arg-type]
+    written = json.loads((tmp_path / "t.json").read_text())
+    assert written == perfetto_trace(r)  # type: ignore[arg-type]
+    ev = written["traceEvents"]
+    tl = r.timeline  # type: ignore[attr-defined]
+    us = 1.0 / r.clock_mhz  # type: ignore[attr-defined]
+    # every recorded span appears with its start and length rounded to the nanosecond
+    shown = {(e["ts"], e["dur"], e["name"]) for e in ev if e["ph"] == "X" and e["pid"] == 1}
+    for _, state, start, end in tl.spans:
+        assert (round(start * us, 3), round((end - start) * us, 3), state) in shown
+    # a counter sample never repeats the value its track already holds
+    last: dict[tuple[int, str], object] = {}
+    samples = 0
+    for e in ev:
+        if e["ph"] != "C":
+            continue
+        key, value = (e["pid"], e["name"]), next(iter(e["args"].values()))
+        assert last.get(key) != value, e
+        last[key] = value
+        samples += 1
+    assert samples > 0
+
+
+def test_a_non_finite_time_in_a_timeline_is_refused_not_written(tmp_path: Path) -> None:
+    from spatialsim.report.perfetto import write_perfetto
+
+    r = _small_timeline_run()
+    r.timeline.spans.append(["q_proj", "busy", 1.0, float("inf")])  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="non-finite"):
+        perfetto_trace(r)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="non-finite"):
+        write_perfetto(r, tmp_path / "t.json")  # type: ignore[arg-type]

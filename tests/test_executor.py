@@ -163,3 +163,55 @@ def test_replay_latency_tables_on_dask_equal_in_process(
         docs.append(json.loads(capsys.readouterr().out))
     assert docs[0]["latency_table"]["simulations"] > 6
     assert docs[0] == docs[1] == docs[2]
+
+
+@pytest.mark.parametrize(
+    ("n", "start", "workers"), [(1, 0, 2), (7, 1, 2), (240, 1, 2), (1000, 0, 3)]
+)
+def test_a_batch_is_cut_into_a_few_chunks_per_worker_covering_every_item(
+    n: int, start: int, workers: int
+) -> None:
+    from spatialsim.executor import CHUNKS_PER_WORKER, chunk_starts
+
+    firsts = chunk_starts(n, start, workers)
+    ends = [*firsts[1:], n]
+    assert firsts[0] == start and all(a < b for a, b in zip(firsts, ends, strict=True))
+    assert len(firsts) <= workers * CHUNKS_PER_WORKER
+    sizes = [b - a for a, b in zip(firsts, ends, strict=True)]
+    assert len(set(sizes[:-1])) <= 1 and sizes[-1] <= sizes[0]  # equal, the last may be short
+    assert sum(sizes) == n - start
+
+
+def test_chunks_on_a_cluster_bring_back_every_item_once(scheduler: str) -> None:
+    items = list(range(53))
+    with Executor(scheduler=scheduler) as remote:
+        pairs = list(remote.map(square, items))
+    assert sorted(pairs) == [(i, i * i) for i in items]
+
+
+def test_auto_workers_keep_a_short_batch_in_this_process() -> None:
+    with Executor(None) as ex:
+        assert ex.auto
+        assert list(ex.map(square, list(range(40)))) == [(i, i * i) for i in range(40)]
+        assert ex._client is None  # no cluster was started for half a millisecond of work
+
+
+def test_auto_workers_send_a_long_batch_to_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import spatialsim.executor as executor
+
+    if executor.usable_cores() < 2:
+        pytest.skip("one usable core: auto never starts workers here")
+    monkeypatch.setattr(executor, "AUTO_PARALLEL_S", 0.0)  # any batch counts as long
+    with Executor(None) as ex:
+        pids = ex.run(worker_pid, list(range(6)))
+        assert ex._client is not None
+    assert pids[0] == os.getpid()  # the first item is timed here
+    assert all(p != os.getpid() for p in pids[1:])  # the rest ran on the workers
+
+
+def worker_pid(_: int) -> int:
+    import os
+
+    return os.getpid()

@@ -273,7 +273,7 @@ def calibrate(
     platform: str = "u280",
     loo: bool = True,
     command: str = "",
-    workers: int = 1,
+    workers: int | None = 1,
     scheduler: str | None = None,
 ) -> Calibration:
     """Calibrate against the given measurement files (see docs/calibration.md). ``cu_map``

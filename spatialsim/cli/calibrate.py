@@ -260,7 +260,7 @@ def add_calibrate_parser(sub: Any) -> None:
     )
     p.add_argument("--platform", default="u280", help="platform the data are from")
     p.add_argument("--no-loo", action="store_true", help="skip leave-one-out refits")
-    add_executor_options(p, "the board runs' simulations", "1")
+    add_executor_options(p, "the board runs' simulations")
     p.add_argument(
         "--plot",
         metavar="DIR",
@@ -304,7 +304,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         + [f"--noise {n}" for n in args.noise]
         + [f"--out {args.out}"]
     )
-    workers, scheduler = executor_args(args, 1)
+    workers, scheduler = executor_args(args)
     cal = calibrate(
         board=args.board,
         xrt=args.xrt,

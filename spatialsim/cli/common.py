@@ -306,14 +306,20 @@ def scheduler_address(text: str) -> str:
     return text
 
 
-def add_executor_options(p: argparse.ArgumentParser, what: str, default_workers: str) -> None:
+AUTO_WORKERS_HELP = (
+    "auto: this process when the job is short, one worker per core when the rest of it "
+    "would take over 4 s here"
+)
+
+
+def add_executor_options(p: argparse.ArgumentParser, what: str) -> None:
     """--workers N | --scheduler ADDR: where ``what`` (independent simulations) run."""
     where = p.add_mutually_exclusive_group()
     where.add_argument(
         "--workers",
         type=workers_count,
         default=None,
-        help=f"local worker processes for {what} (default: {default_workers}; "
+        help=f"local worker processes for {what} (default: {AUTO_WORKERS_HELP}; "
         "1 runs in this process; at most one per core)",
     )
     where.add_argument(
@@ -325,8 +331,9 @@ def add_executor_options(p: argparse.ArgumentParser, what: str, default_workers:
     )
 
 
-def executor_args(args: argparse.Namespace, default_workers: int) -> tuple[int, str | None]:
-    """(workers, scheduler) from the options :func:`add_executor_options` added."""
+def executor_args(args: argparse.Namespace) -> tuple[int | None, str | None]:
+    """(workers, scheduler) from the options :func:`add_executor_options` added (workers
+    None: the executor chooses, see :mod:`spatialsim.executor`)."""
     if args.scheduler is not None:  # an empty address is refused by the executor
         return 1, args.scheduler
-    return (args.workers or default_workers), None
+    return args.workers, None

@@ -49,7 +49,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--out", type=output_path, default=DEFAULT_OUT, help=f"folder (default ./{DEFAULT_OUT})"
     )
-    add_executor_options(p, "the trials", "1")
+    add_executor_options(p, "the trials")
     p.set_defaults(func=run)
 
 
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from spatialsim.experiment.optimize import optimize, save_front
 
     req = request_from_args(args, args.prompt_len, args.gen_len)
-    workers, scheduler = executor_args(args, 1)
+    workers, scheduler = executor_args(args)
     rep = optimize(req, args.trials, args.seed, workers, scheduler, progress_bar(), args.objectives)
     groups = list(rep.groups)
     ref = rep.reference.row

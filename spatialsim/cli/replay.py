@@ -62,7 +62,7 @@ def add_parsers(sub: Any) -> None:
         default=12,
         help="exact simulations per latency table (default 12)",
     )
-    add_executor_options(p, "the latency table's simulations", "1")
+    add_executor_options(p, "the latency table's simulations")
     add_json_option(p, "the replay summary JSON")
     p.add_argument(
         "--out",
@@ -120,7 +120,7 @@ def run_replay(args: argparse.Namespace) -> int:
     from spatialsim.experiment.session import replay
 
     req = request_from_args(args)
-    workers, scheduler = executor_args(args, 1)
+    workers, scheduler = executor_args(args)
     report = replay(
         args.trace,
         req,

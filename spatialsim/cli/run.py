@@ -21,7 +21,6 @@ from spatialsim.cli.common import (
 from spatialsim.cli.progress import progress_bar
 from spatialsim.experiment.request import RunRequest
 from spatialsim.fileutil import MANIFEST, atomic_folder, check_writable
-from spatialsim.report.perfetto import write_perfetto
 from spatialsim.report.run_summary import summary_text
 from spatialsim.report.text import emit_json, json_text
 
@@ -111,6 +110,8 @@ OUT_FILES = ("result.json", "summary.txt", "trace.perfetto.json")
 def _write_outputs(out: str, doc: dict[str, Any], text: str, result: RunResult) -> list[Path]:
     """The --out set, written into a temporary sibling folder and moved into place when
     complete, with a manifest last: an interrupted run leaves the whole set or nothing new."""
+    from spatialsim.report.perfetto import write_perfetto  # only runs that write a folder
+
     with atomic_folder(out) as tmp:
         (tmp / OUT_FILES[0]).write_text(json_text(doc), encoding="utf-8")
         (tmp / OUT_FILES[1]).write_text(text + "\n", encoding="utf-8")

@@ -28,18 +28,16 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--out", type=output_path, default=DEFAULT_OUT, help=f"folder (default ./{DEFAULT_OUT})"
     )
-    add_executor_options(p, "the points", "one per core")
+    add_executor_options(p, "the points")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from spatialsim.experiment.sweep import load_spec, sweep, table_dicts
-    from spatialsim.limits import usable_cores
-    from spatialsim.optional import INSTALL, available
+    from spatialsim.optional import INSTALL
 
     spec = load_spec(args.spec)
-    # one worker per core when Dask is installed (the dse extra), else this process
-    workers, scheduler = executor_args(args, usable_cores() if available("distributed") else 1)
+    workers, scheduler = executor_args(args)
     outcome = sweep(spec, Path(args.out), workers, scheduler, progress_bar())
     rows = table_dicts(outcome.table)
     feasible = [r for r in rows if r["feasible"] == "true"]

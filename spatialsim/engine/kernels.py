@@ -149,14 +149,18 @@ class Kernel:
         return env.timeout(ahead)
 
     # -- primitives (generators: ``yield from``) ------------------------------------------
-    def busy(self, cycles: float) -> None:
-        """Compute for ``cycles``: this kernel runs ahead of the shared clock (no event)."""
+    def busy(self, cycles: float) -> tuple[()]:
+        """Compute for ``cycles``: this kernel runs ahead of the shared clock (no event).
+
+        A plain call: it returns an empty tuple, so a body written ``yield from
+        k.busy(n)`` (as kinds were before it stopped being a generator) works unchanged."""
         if cycles > 0:
             start = self.env._now + self.ahead
             self.ahead += cycles
             self.busy_cycles += cycles
             if self.span is not None:
                 self.span(BUSY, start, start + cycles)
+        return ()
 
     def request(self, stream: Stream, nbytes: float) -> Generator[simpy.Event, Any, float]:
         """Issue ``nbytes`` on a memory stream at this kernel's cycle; return when they
@@ -281,14 +285,16 @@ class Kernel:
             if self.span is not None:
                 self.span(BLOCKED, now, ready)
 
-    def wait_memory(self, ready: float) -> None:
-        """Wait until memory requested earlier is ready (run ahead: no event)."""
+    def wait_memory(self, ready: float) -> tuple[()]:
+        """Wait until memory requested earlier is ready (run ahead: no event; a plain
+        call, ``yield from`` works too, as for :meth:`busy`)."""
         now = self.env._now + self.ahead
         if ready > now:
             self.ahead += ready - now
             self.charge(HBM_WAIT, ready - now, self.ports_label)
             if self.span is not None:
                 self.span(HBM_WAIT, now, ready)
+        return ()
 
     def consume(self, fifo: Fifo, words: int, cycles_per_word: float = 1.0) -> Proc:
         """Read ``words`` in chunks, spending ``cycles_per_word`` on each (a pipelined loop)."""

@@ -146,7 +146,7 @@ def optimize(
     req: RunRequest,
     trials: int = 48,
     seed: int = 0,
-    workers: int = 1,
+    workers: int | None = 1,
     scheduler: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     objectives: Any = OBJECTIVES,
@@ -172,7 +172,9 @@ def optimize(
     for start in _neighbours(req, groups)[:trials]:
         study.enqueue_trial(start)
     done: list[Trial] = []
-    batch = max(4, 2 * workers)
+    # workers None (auto) asks in the batches one process does: a seeded search then
+    # proposes the same trials on any machine
+    batch = max(4, 2 * (workers or 1))
     with Executor(workers, scheduler) as executor:
         _search(study, req, groups, trials, batch, executor, done, progress, minimise)
     reference = Trial(-1, {}, run_point(req), req, minimise)

@@ -386,7 +386,7 @@ def replay(
     overlong: str = "clip",
     limit: int | None = None,
     progress: Progress | None = None,
-    workers: int = 1,
+    workers: int | None = 1,
     scheduler: str | None = None,
     **fields: Any,
 ) -> ReplayReport:

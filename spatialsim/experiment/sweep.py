@@ -581,7 +581,7 @@ class SweepOutcome:
 def sweep(
     spec: SweepSpec | str | Path,
     out: str | Path,
-    workers: int = 1,
+    workers: int | None = 1,
     scheduler: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> SweepOutcome:

@@ -3,8 +3,8 @@
 - start-up: a default ``spatialsim run`` and ``spatialsim --version``, whole processes,
   against ``python -c "import simpy, numpy"``, as interleaved A/B pairs (median ratio);
 - engine: the ``--every-layer`` GPT-2-medium 128 + 128 simulation's wall time against
-  bare SimPy running today's 1,124,762-event skeleton (bench/engine_efficiency.py) in the
-  same process;
+  bare SimPy running the 1,124,762-event skeleton of issue 22 (bench/engine_efficiency.py)
+  in the same process, median of 5 interleaved pairs;
 - timelines: ``run --every-layer --out`` as a whole process against the same run without
   recording;
 - sweeps: a 240-point sweep in one process (points per second) and on 2 local Dask
@@ -58,19 +58,24 @@ def startup(pairs: int) -> tuple[float, float]:
     return statistics.median(runs), statistics.median(versions)
 
 
-def engine(prompt: int, gen: int) -> tuple[float, float, float]:
-    """(engine simulation wall, bare SimPy wall for the skeleton, ratio)."""
+def engine(prompt: int, gen: int, pairs: int = 5) -> tuple[float, float, float]:
+    """(engine simulation wall, bare SimPy wall for the skeleton, ratio): medians over
+    interleaved pairs, as the machine's speed drifts between runs."""
     import spatialsim as ss
 
     eff = _bench("engine_efficiency")
     req = ss.RunRequest(model="gpt2-medium", prompt_len=prompt, gen_len=gen, every_layer=True)
-    rep = ss.simulate(req)
-    res = rep.result
-    kernels = len(res.phases["prefill"].kernels)
-    launches = sum(p.launches for p in res.phases.values())
-    events = SKELETON_EVENTS if (prompt, gen) == (128, 128) else res.events
-    bare_wall, _ = eff.bare(events, launches, kernels)
-    return res.wall_s, bare_wall, res.wall_s / bare_wall
+    walls, bares, ratios = [], [], []
+    for _ in range(pairs):
+        res = ss.simulate(req).result
+        kernels = len(res.phases["prefill"].kernels)
+        launches = sum(p.launches for p in res.phases.values())
+        events = SKELETON_EVENTS if (prompt, gen) == (128, 128) else res.events
+        bare_wall, _ = eff.bare(events, launches, kernels)
+        walls.append(res.wall_s)
+        bares.append(bare_wall)
+        ratios.append(res.wall_s / bare_wall)
+    return statistics.median(walls), statistics.median(bares), statistics.median(ratios)
 
 
 def timelines(prompt: int, gen: int) -> float:

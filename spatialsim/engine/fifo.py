@@ -42,6 +42,8 @@ class Fifo:
         "name",
         "span",
         "src",
+        "wait_get",
+        "wait_put",
         "width_bits",
         "words_got",
         "words_put",
@@ -79,6 +81,9 @@ class Fifo:
         self._get_event: simpy.Event | None = None
         self._put_rem = 0
         self._put_event: simpy.Event | None = None
+        # what a kernel blocked on this FIFO is waiting for (deadlock reports), made once
+        self.wait_get = (self, "get")
+        self.wait_put = (self, "put")
 
     # -- transfers ------------------------------------------------------------------------
     def put(self, words: int, span: float = 0.0) -> simpy.Event | None:
@@ -113,7 +118,8 @@ class Fifo:
                 x = rem if rem < room else room
                 rem -= x
                 self.level += x
-                self.monitor.update(now, min(self.level, self.depth))
+                level = self.level
+                self.monitor.update(now, level if level < self.depth else self.depth)
         if not rem:
             return None
         self._put_rem = rem
@@ -149,7 +155,7 @@ class Fifo:
                 ev.succeed()
         if level != self.level:
             self.level = level
-            self.monitor.update(self.env._now, min(level, self.depth))
+            self.monitor.update(self.env._now, level if level < self.depth else self.depth)
         if not need:
             return None
         self._get_need = need

@@ -196,7 +196,7 @@ class Kernel:
         t0 = env._now
         ev = fifo.get(words)
         if ev is not None:
-            self.waiting = (fifo, "get")
+            self.waiting = fifo.wait_get
             yield ev
             self.waiting = None
         now = env._now
@@ -240,7 +240,7 @@ class Kernel:
     def _blocked(self, fifo: Fifo, ev: simpy.Event) -> Proc:
         """Wait for a put that did not fit; charged as blocked on ``fifo``."""
         t0 = self.env.now
-        self.waiting = (fifo, "put")
+        self.waiting = fifo.wait_put
         yield ev
         self.waiting = None
         now = self.env.now

@@ -30,7 +30,7 @@ class KernelProbe:
     """Where one kernel's time goes in one phase: cycles charged to each state, and for
     stalls what was waited on. A recording probe (``recording``) also takes spans."""
 
-    __slots__ = ("acc", "name", "waits")
+    __slots__ = ("acc", "keys", "name", "waits")
     recording = False
 
     def __init__(
@@ -39,14 +39,20 @@ class KernelProbe:
         self.name = name
         self.acc = acc
         self.waits = waits
+        # per state, what was waited on -> its key in ``waits`` (built once, not per charge)
+        self.keys: list[dict[str, tuple[str, str, str]]] = [{} for _ in STATES]
 
     def charge(self, state: int, cycles: float, on: str | None = None) -> None:
         """``cycles`` in ``state`` (an index into STATES); ``on``: the FIFO or memory ports
         waited on."""
         self.acc[state] += cycles
         if on is not None:
-            key = (self.name, STATES[state], on)
-            self.waits[key] = self.waits.get(key, 0.0) + cycles
+            keys = self.keys[state]
+            key = keys.get(on)
+            if key is None:
+                key = keys[on] = (self.name, STATES[state], on)
+            waits = self.waits
+            waits[key] = waits.get(key, 0.0) + cycles
 
     def span(self, state: int, start: float, end: float) -> None:
         """The kernel was in ``state`` during [start, end) (kept only when recording)."""

@@ -174,16 +174,25 @@ class Executor:
             return self._client
         dd: Any = require("distributed", "running simulations in parallel")  # only they pay
         if self.scheduler is None:
-            with warnings.catch_warnings():
-                # the scheduler's HTTP endpoint moves to a free port when another cluster
-                # has the default one: nothing of ours uses it
-                warnings.filterwarnings("ignore", message="Port .* is already in use")
-                self._cluster = dd.LocalCluster(
-                    n_workers=self.workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                )
+            try:
+                with warnings.catch_warnings():
+                    # the scheduler's HTTP endpoint moves to a free port when another
+                    # cluster has the default one: nothing of ours uses it
+                    warnings.filterwarnings("ignore", message="Port .* is already in use")
+                    self._cluster = dd.LocalCluster(
+                        n_workers=self.workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                    )
+            except (OSError, RuntimeError, TimeoutError) as exc:
+                # typically: worker processes re-run the main module, which a program read
+                # from standard input or -c does not have
+                raise UserError(
+                    f"cannot start {self.workers} local Dask workers ({exc}); run from a "
+                    "script file or the command line, or use workers=1",
+                    field="workers",
+                ) from None
             self._client = dd.Client(self._cluster)
         else:
             scheme, host, port = check_scheduler(self.scheduler)
@@ -224,7 +233,13 @@ class Executor:
             yield 0, fn(items[0])
             start = 1
             left = (time.perf_counter() - t0) * (len(items) - 1)
-            if left < AUTO_PARALLEL_S or self.workers < 2 or not available("distributed"):
+            if left >= AUTO_PARALLEL_S and self.workers >= 2 and available("distributed"):
+                try:
+                    self._connect()
+                except UserError as exc:  # auto: workers are an optimisation, not a need
+                    warnings.warn(f"{exc}; running here instead", RuntimeWarning, stacklevel=2)
+                    self.workers = 1
+            if self._client is None:
                 for i in range(1, len(items)):
                     yield i, fn(items[i])
                 return

@@ -215,3 +215,25 @@ def worker_pid(_: int) -> int:
     import os
 
     return os.getpid()
+
+
+def test_workers_that_cannot_start_are_a_clear_error_and_auto_runs_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    import distributed
+
+    import spatialsim.executor as executor
+
+    def no_cluster(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("Nanny failed to start.")
+
+    monkeypatch.setattr(distributed, "LocalCluster", no_cluster)
+    with Executor(2) as ex, pytest.raises(UserError, match="cannot start 2 local Dask workers"):
+        ex.run(square, list(range(4)))
+    monkeypatch.setattr(executor, "AUTO_PARALLEL_S", 0.0)
+    monkeypatch.setattr(executor, "usable_cores", lambda: 2)
+    with Executor(None) as ex, pytest.warns(RuntimeWarning, match="running here instead"):
+        assert ex.run(worker_pid, list(range(5))) == [os.getpid()] * 5
+    assert ex.workers == 1

@@ -18,6 +18,7 @@ import os
 import re
 import stat
 import tomllib
+from collections.abc import Generator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,14 @@ def read_bytes(path: Path | str, what: str, limit: int | None = None) -> bytes:
 
     The file is opened without blocking (a named pipe with no writer would otherwise wait
     forever) and checked on the open descriptor, so what is read is what was checked."""
+    return b"".join(read_chunks(path, what, limit))
+
+
+def read_chunks(
+    path: Path | str, what: str, limit: int | None = None
+) -> Generator[bytes, None, None]:
+    """The bytes of regular file ``path`` a megabyte at a time, checked and bounded as
+    :func:`read_bytes` (for readers that keep less than the whole file)."""
     path = Path(path)
     limit = MAX_INPUT_BYTES if limit is None else limit
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
@@ -128,19 +137,18 @@ def read_bytes(path: Path | str, what: str, limit: int | None = None) -> bytes:
         size = os.fstat(fd).st_size
         if size > limit:
             raise UserError(f"{path}: {size:,} bytes is too large for a {what} (at most {limit:,})")
-        chunks: list[bytes] = []
         total = 0
         while True:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            try:
+                chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            except OSError as exc:
+                raise UserError(f"{path}: cannot read {what} ({exc.strerror})") from None
             if not chunk:
                 break
-            chunks.append(chunk)
             total += len(chunk)
             if total > limit:
                 raise UserError(f"{path}: more than {limit:,} bytes; too large for a {what}")
-        return b"".join(chunks)
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read {what} ({exc.strerror})") from None
+            yield chunk
     finally:
         os.close(fd)
 

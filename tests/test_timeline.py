@@ -174,3 +174,89 @@ def test_a_non_finite_time_in_a_timeline_is_refused_not_written(tmp_path: Path) 
         perfetto_trace(r)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="non-finite"):
         write_perfetto(r, tmp_path / "t.json")  # type: ignore[arg-type]
+
+
+def _written_trace(tmp_path: Path, gen_len: int = 6, layers: int = 4) -> tuple[Path, dict]:  # type: ignore[type-arg]
+    from spatialsim.report.perfetto import write_perfetto
+
+    design = build_design("chen2024-w8a8", get_model("gpt2-medium"), 64)
+    r = simulate(
+        design,
+        get_platform("u280"),
+        RunConfig(
+            prompt_len=32, gen_len=gen_len, layers=layers, timeline=True, replay_layers=False
+        ),
+    )
+    path = tmp_path / "trace.perfetto.json"
+    write_perfetto(r, path)
+    return path, json.loads(path.read_text())
+
+
+def test_the_figures_trace_keeps_the_first_layer_whole_and_every_kernels_active_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import spatialsim.report.trace_reader as reader
+    from spatialsim.report import plots
+
+    path, full = _written_trace(tmp_path)
+    monkeypatch.setattr(reader, "RESOLUTION", 40)  # few slices: the bound is visible
+    small = reader.read_trace(path)
+    assert small["otherData"] == full["otherData"]
+    ev, kept = full["traceEvents"], small["traceEvents"]
+    host = [e for e in ev if e["ph"] == "X" and e["pid"] == 0]
+    first = next(e for e in host if e["cat"] == "prefill")
+    cut = first["ts"] + first["dur"]
+    run_end = max(e["ts"] + e["dur"] for e in host)
+
+    def before(events: list) -> list:  # type: ignore[type-arg]
+        return [e for e in events if not (e["ph"] in "XC" and e.get("pid") and e["ts"] >= cut)]
+
+    assert before(kept) == before(ev)  # up to the first layer's end, every event as written
+    spans = [e for e in ev if e["ph"] == "X" and e["pid"] != 0 and e["ts"] >= cut]
+    sliced = [e for e in kept if "occupancy" in e.get("args", {})]
+    tracks = {(e["pid"], e["tid"]) for e in spans}
+    assert len(spans) > len(sliced) and len(sliced) <= 40 * len(tracks)
+    assert not [e for e in kept if e["ph"] == "C" and e["ts"] >= cut]
+    width = run_end / 40
+    for track in tracks:  # each kernel's active time after the first layer is kept
+        active = sum(e["dur"] for e in spans if (e["pid"], e["tid"]) == track)
+        shown = sum(e["args"]["occupancy"] * width for e in sliced if (e["pid"], e["tid"]) == track)
+        assert shown == pytest.approx(active, rel=1e-6, abs=1e-6)
+    # the first layer's chart is the same figure, byte for byte
+    plots.gantt(full, tmp_path / "a", first_layer=True)
+    plots.gantt(small, tmp_path / "b", first_layer=True)
+    assert (tmp_path / "a" / "gantt_layer.png").read_bytes() == (
+        tmp_path / "b" / "gantt_layer.png"
+    ).read_bytes()
+
+
+def test_the_figures_trace_reader_refuses_damaged_files_and_reads_other_layouts(
+    tmp_path: Path,
+) -> None:
+    from spatialsim.errors import UserError
+    from spatialsim.report.trace_reader import read_trace
+
+    path, full = _written_trace(tmp_path, gen_len=1, layers=2)
+    text = path.read_text()
+    cut = tmp_path / "cut.json"
+    cut.write_text(text[: len(text) // 2])
+    with pytest.raises(UserError, match=r"truncated|malformed"):
+        read_trace(cut)
+    bad = tmp_path / "bad.json"
+    bad.write_text(text.replace('"ph":"X"', '"ph":"X",,', 1))
+    with pytest.raises(UserError, match="malformed event at character"):
+        read_trace(bad)
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b'{"traceEvents":[\xff\xfe]}')
+    with pytest.raises(UserError, match="not UTF-8"):
+        read_trace(binary)
+    nan = tmp_path / "nan.json"
+    nan.write_text(text.replace('"ts":0.000', '"ts":"x"', 1))
+    with pytest.raises(UserError, match="not a number"):
+        read_trace(nan)
+    # another tool's layout (pretty-printed, keys in another order) is read whole
+    other = tmp_path / "other.json"
+    other.write_text(
+        json.dumps({"otherData": full["otherData"], "traceEvents": full["traceEvents"]}, indent=1)
+    )
+    assert read_trace(other)["traceEvents"] == full["traceEvents"]

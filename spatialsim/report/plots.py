@@ -24,6 +24,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.colors import to_rgba
 from matplotlib.patches import Patch
 
 from spatialsim.constants import COLLECTIVE_SUFFIX, STATES
@@ -106,7 +107,9 @@ def plot_folder(folder: Path) -> list[Path]:
         )
         trace = folder / "trace.perfetto.json"
         if trace.exists():
-            tr = _read(trace, TRACE_FIELDS)
+            from spatialsim.report.trace_reader import read_trace
+
+            tr = read_trace(trace)  # what the figures need, in bounded memory
             written += _drawn(
                 trace,
                 lambda: [
@@ -174,18 +177,27 @@ def gantt(tr: dict[str, Any], out: Path, first_layer: bool) -> Path:
     if first_layer:
         first = next(e for e in launches if e.get("cat") == "prefill")
         end = first["ts"] + first["dur"]
-    rows: dict[str, dict[str, list[tuple[float, float]]]] = {k: {} for k in order}
+    # per track and state: bars (start, length) in ms and their opacity (a slice of a long
+    # run summed by report/trace_reader.py is as opaque as the kernel was active in it)
+    rows: dict[str, dict[str, list[tuple[float, float, float]]]] = {k: {} for k in order}
     for e in ev:
         if e["ph"] != "X" or e["pid"] == 0 or e.get("tid") not in names:
             continue
         if end is not None and e["ts"] >= end:
             continue
         state = e.get("cat") or e["name"]  # aggregated spans carry their dominant state
-        rows[names[e["tid"]]].setdefault(state, []).append((e["ts"] / 1e3, e["dur"] / 1e3))
+        alpha = float(e.get("args", {}).get("occupancy", 1.0))
+        rows[names[e["tid"]]].setdefault(state, []).append((e["ts"] / 1e3, e["dur"] / 1e3, alpha))
     fig, ax = plt.subplots(figsize=(12, 0.32 * len(order) + 1.6))
     for y, k in enumerate(order):
         for state, bars in rows[k].items():
-            ax.broken_barh(bars, (y - 0.4, 0.8), color=COLORS.get(state, "#868e96"), linewidth=0)
+            color = COLORS.get(state, "#868e96")
+            ax.broken_barh(
+                [(x, w) for x, w, _ in bars],
+                (y - 0.4, 0.8),
+                facecolors=[to_rgba(color, a) for _, _, a in bars],
+                linewidth=0,
+            )
     ax.set_yticks(range(len(order)))
     ax.set_yticklabels(order, fontsize=8)
     ax.invert_yaxis()
@@ -197,6 +209,8 @@ def gantt(tr: dict[str, Any], out: Path, first_layer: bool) -> Path:
         what += " (replayed layers in grey)"
     if not first_layer and meta.get("aggregated"):
         what += "; dense tracks aggregated"
+    if not first_layer and any("occupancy" in e.get("args", {}) for e in ev if e["ph"] == "X"):
+        what += "; paler: active less of the time"
     ax.set_title(f"Kernel activity, {what}: {meta.get('model')} / {meta.get('design')}")
     states = list(STATES) + (["replayed"] if not first_layer and replayed else [])
     ax.legend(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import simpy
@@ -56,6 +57,16 @@ class Granularity:
         if self.chunks_per_row is None:
             return split(total, total)
         return split(total, self.chunks_per_row)
+
+
+@lru_cache(maxsize=8192)
+def _estimate(
+    fn: Callable[..., Any], name: str, p: KernelParams, work: Work, params: CostParams
+) -> Any:
+    """A kind's cost estimate, shared by every simulation in this process (a calibration or
+    a sweep simulates the same kernels over and over; estimates are pure functions of these
+    arguments, all frozen)."""
+    return fn(name, p, work, params)
 
 
 class Kernel:
@@ -319,7 +330,7 @@ class Kernel:
         key = (fn, work)
         est = self._estimates.get(key)
         if est is None:
-            est = self._estimates[key] = fn(self.name, self.p, work, self.params)
+            est = self._estimates[key] = _estimate(fn, self.name, self.p, work, self.params)
         return est
 
     def stream_in(self) -> Fifo:

@@ -238,22 +238,16 @@ def test_the_figures_trace_reader_refuses_damaged_files_and_reads_other_layouts(
 
     path, full = _written_trace(tmp_path, gen_len=1, layers=2)
     text = path.read_text()
-    cut = tmp_path / "cut.json"
-    cut.write_text(text[: len(text) // 2])
-    with pytest.raises(UserError, match=r"truncated|malformed"):
-        read_trace(cut)
-    bad = tmp_path / "bad.json"
-    bad.write_text(text.replace('"ph":"X"', '"ph":"X",,', 1))
-    with pytest.raises(UserError, match="malformed event at character"):
-        read_trace(bad)
-    binary = tmp_path / "binary.json"
-    binary.write_bytes(b'{"traceEvents":[\xff\xfe]}')
-    with pytest.raises(UserError, match="not UTF-8"):
-        read_trace(binary)
-    nan = tmp_path / "nan.json"
-    nan.write_text(text.replace('"ts":0.000', '"ts":"x"', 1))
-    with pytest.raises(UserError, match="not a number"):
-        read_trace(nan)
+    damaged = {  # file contents and what the error says
+        "cut": (text[: len(text) // 2].encode(), r"truncated|malformed"),
+        "bad": (text.replace('"ph":"X"', '"ph":"X",,', 1).encode(), "malformed event at character"),
+        "binary": (b'{"traceEvents":[\xff\xfe]}', "not UTF-8"),
+        "nan": (text.replace('"ts":0.000', '"ts":"x"', 1).encode(), "not a number"),
+    }
+    for name, (data, message) in damaged.items():
+        (tmp_path / f"{name}.json").write_bytes(data)
+        with pytest.raises(UserError, match=message):
+            read_trace(tmp_path / f"{name}.json")
     # another tool's layout (pretty-printed, keys in another order) is read whole
     other = tmp_path / "other.json"
     other.write_text(

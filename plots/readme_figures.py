@@ -26,32 +26,26 @@ FIGURES = (
 
 
 def make(out: Path) -> list[Path]:
+    """Each command writes a folder of its own (as README's examples do); the figures are
+    the same bytes on every run (tests/test_plots_script.py)."""
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp) / "demo"
+        demo, replay, compare = (Path(tmp) / n for n in ("demo", "replay", "compare"))
+        trace = str(ROOT / "traces/poisson_100.csv")
         steps = [
-            ["demo", "--out", str(work)],
-            [
-                "replay",
-                "--model",
-                "gpt2-medium",
-                "--design",
-                "chen2024-w8a8",
-                "--trace",
-                str(ROOT / "traces/poisson_100.csv"),
-                "--out",
-                str(work),
-            ],
-            ["plot", str(work)],
-            ["compare", "--model", "gpt2-medium", "--prompt-len", "32", "--gen-len", "64",
-             "--cards", "1,2,4", "--out", str(Path(tmp) / "compare")],
-        ]  # fmt: skip
+            ["demo", "--out", str(demo)],
+            ["plot", str(demo)],
+            ["replay", "--trace", trace, "--workers", "1", "--out", str(replay)],
+            ["plot", str(replay)],
+            ["compare", "--cards", "1,2,4", "--out", str(compare)],
+        ]
         for args in steps:
             if spatialsim(args) != 0:
                 raise SystemExit(f"spatialsim {' '.join(args)} failed")
         out.mkdir(parents=True, exist_ok=True)
         written = []
+        where = {"replay_cdf.png": replay / "plots", "compare.png": compare}
         for name in FIGURES:
-            src = Path(tmp) / "compare" / name if name == "compare.png" else work / "plots" / name
+            src = where.get(name, demo / "plots") / name
             shutil.copyfile(src, out / name)
             written.append(out / name)
         return written

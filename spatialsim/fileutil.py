@@ -22,6 +22,7 @@ Missing parent folders of an output are created.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import stat
@@ -133,6 +134,14 @@ def atomic_write_with(path: Path | str, write: Callable[[Path], None]) -> None:
 MANIFEST = "manifest.json"
 
 
+def _remove(path: Path) -> None:
+    """A file, a link (not its target) or a whole folder."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -156,11 +165,40 @@ def _remove_orphans(parent: Path, name: str) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+def _listing(folder: Path) -> dict[str, int]:
+    """Every regular file under ``folder`` (relative POSIX path -> bytes), manifest aside."""
+    out = {}
+    for item in sorted(folder.rglob("*")):
+        rel = item.relative_to(folder).as_posix()
+        if rel != MANIFEST and item.is_file() and not item.is_symlink():
+            out[rel] = item.stat().st_size
+    return out
+
+
+def _write_manifest(folder: Path, command: str, written: list[str]) -> None:
+    doc = {
+        "complete": True,
+        "command": command,
+        "written": sorted(written),
+        "files": _listing(folder),
+    }
+    (folder / MANIFEST).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+
+
 @contextlib.contextmanager
-def atomic_folder(path: Path | str, label: str = "`out`") -> Iterator[Path]:
+def atomic_folder(
+    path: Path | str,
+    label: str = "`out`",
+    owns: tuple[str, ...] = (),
+    command: str | None = None,
+) -> Iterator[Path]:
     """Yield a temporary sibling of folder ``path`` to fill; when the block completes, it
-    replaces ``path`` (files of an existing folder that the new set does not write are kept,
-    the set's own files are replaced). On an exception nothing at ``path`` changes."""
+    replaces ``path``. In an existing folder, the set's own files replace the old ones and
+    what the command ``owns`` (names of files or folders it writes or that derive from
+    them, such as the ``plots/`` of an earlier run) but did not write this time is
+    removed; anything else stays. With ``command``, ``manifest.json`` is written last and
+    lists every file now in the folder and which ones this command wrote. On an exception
+    nothing at ``path`` changes."""
     if str(path) == "":
         raise UserError(f"{label}: the folder name is empty")
     if "\x00" in str(path):
@@ -181,7 +219,10 @@ def atomic_folder(path: Path | str, label: str = "`out`") -> Iterator[Path]:
         raise UserError(f"{label} {path}: cannot create the folder ({exc.strerror})") from None
     try:
         yield tmp
+        written = [item.name for item in tmp.iterdir()]
         if not folder.exists():
+            if command is not None:
+                _write_manifest(tmp, command, written)
             os.replace(tmp, folder)
             umask = os.umask(0)
             os.umask(umask)
@@ -190,9 +231,18 @@ def atomic_folder(path: Path | str, label: str = "`out`") -> Iterator[Path]:
         # an existing folder: its old manifest goes first, the new one last, so a folder
         # whose manifest is missing or older than its files is visibly incomplete
         (folder / MANIFEST).unlink(missing_ok=True)
+        for name in owns:
+            old = folder / name
+            if name not in written and (old.exists() or old.is_symlink()):
+                _remove(old)
         for item in sorted(tmp.iterdir(), key=lambda p: p.name == MANIFEST):
-            os.replace(item, folder / item.name)
+            target = folder / item.name
+            if item.is_dir() and (target.exists() or target.is_symlink()):
+                _remove(target)  # a folder of the set replaces the old one whole
+            os.replace(item, target)
         tmp.rmdir()
+        if command is not None:
+            _write_manifest(folder, command, written)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise UserError(f"{label} {path}: cannot write ({exc.strerror})") from None

@@ -190,11 +190,14 @@ def test_library_errors_name_fields_and_the_cli_names_flags(
 def test_analyze_and_kernels_match_their_commands(capsys: pytest.CaptureFixture[str]) -> None:
     a = ss.analyze(design="chen2024-w4a8", prompt_len=256, gen_len=4, tp=2)
     assert a.to_json() == cli_json(
-        capsys, "analyze", "--prompt-len", "256", "--gen-len", "4", "--tp", "2"
-    )
+        capsys, "analyze", "--design", "chen2024-w4a8", "--prompt-len", "256", "--gen-len", "4",
+        "--tp", "2",
+    )  # fmt: skip
     assert a.prefill_ms == pytest.approx(a.to_json()["prefill_ms"])
     k = ss.kernels(design="chen2024-w4a8", phase="decode", seq_len=64)
-    assert k.to_json() == cli_json(capsys, "kernels", "--phase", "decode", "--seq-len", "64")
+    assert k.to_json() == cli_json(
+        capsys, "kernels", "--design", "chen2024-w4a8", "--phase", "decode", "--seq-len", "64"
+    )
 
 
 def _trace() -> Trace:

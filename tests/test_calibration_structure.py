@@ -83,7 +83,7 @@ def xrt_summary(path: Path) -> str:
             f"{mean * 0.98:.6f},{mean:.6f},{mean * 1.02:.6f},250,"
         )
     path.write_text("\n".join(lines) + "\n")
-    return "model=gpt2-medium,layers=4,prompt_len=64,gen_len=8"
+    return "model=gpt2-medium,design=chen2024-w8a8,layers=4,prompt_len=64,gen_len=8"
 
 
 def test_synthetic_truth_structure_parameters_and_held_out_predictions(
@@ -324,7 +324,7 @@ def test_a_device_trace_gives_calls_durations_and_gaps_that_fit_the_host_costs(
         "--map",
         "GPT_region_3_1=region_3",
         "--xrt-run",
-        "model=gpt2-medium,layers=4,prompt_len=64,gen_len=8",
+        "model=gpt2-medium,design=chen2024-w8a8,layers=4,prompt_len=64,gen_len=8",
         "--out",
         str(prof),
     ]

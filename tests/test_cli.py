@@ -159,4 +159,4 @@ def test_bad_design_file_names_the_file(tmp_path: Path) -> None:
 def test_json_to_a_file_is_written_whole(tmp_path: Path) -> None:
     target = tmp_path / "out.json"
     assert main(["analyze", "--json", str(target)]) == 0
-    assert json.loads(target.read_text())["design"] == "chen2024-w4a8"
+    assert json.loads(target.read_text())["design"] == "chen2024-w8a8"  # the default

@@ -76,7 +76,7 @@ def test_decode_operators_attend_to_the_growing_cache() -> None:
 def test_swiglu_has_a_gate_projection_and_precision_scales_bytes() -> None:
     m = MODELS["llama2-7b"]
     names = [o.name for o in layer_operators(m, "prefill", 8)]
-    assert "ffn_gate" in names and "silu_mul" in names and names[0] == "layernorm0"
+    assert "ffn_gate" in names and "silu_mul" in names and names[0] == "layernorm1"
     ops8 = {o.name: o for o in layer_operators(m, "decode", 8, Precision(8, 8))}
     ops4 = {o.name: o for o in layer_operators(m, "decode", 8, Precision(4, 8))}
     assert ops8["ffn1"].weight_bytes == 2 * ops4["ffn1"].weight_bytes

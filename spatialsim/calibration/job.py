@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spatialsim import defaults
 from spatialsim.calibration.fit import (
     PARAMS,
     Alternative,
@@ -191,6 +192,9 @@ def parse_map(items: dict[str, str] | Sequence[str]) -> dict[str, str]:
     return mapping
 
 
+XRT_RUN_REQUIRED = ("model", "design", "prompt_len", "gen_len")
+
+
 def parse_xrt_run(text: str, platform: str, path: str) -> Any:
     """The BoardRun an XRT profile is of, from --xrt-run K=V,..."""
     from spatialsim.calibration.measurements import BoardRun
@@ -204,8 +208,7 @@ def parse_xrt_run(text: str, platform: str, path: str) -> Any:
         if not eq or k.strip() not in allowed:
             raise UserError(f"`xrt_run` {item!r}: expected K=V with K one of {', '.join(allowed)}")
         fields[k.strip()] = v.strip()
-    model = get_model(fields.get("model", "gpt2-medium"))
-    design = fields.get("design", "chen2024-w8a8")
+    model = get_model(fields["model"]) if "model" in fields else None
 
     def integer(key: str, default: int) -> int:
         try:
@@ -216,18 +219,34 @@ def parse_xrt_run(text: str, platform: str, path: str) -> Any:
             raise UserError(f"`xrt_run` {key}={fields[key]!r}: expected a positive integer")
         return value
 
-    prompt, gen = integer("prompt_len", 128), integer("gen_len", 32)
-    layers = integer("layers", model.layers)
-    clock_text = fields.get("clock_mhz")
-    if clock_text is None:
-        clock = build_design(design, model, prompt + gen).clock_mhz
-    else:
+    for key in ("prompt_len", "gen_len", "layers"):  # what is given is checked first
+        if key in fields:
+            integer(key, 0)
+    clock: float | None = None
+    if "clock_mhz" in fields:
         try:
-            clock = float(clock_text)
+            clock = float(fields["clock_mhz"])
         except ValueError:
             clock = float("nan")
         if not 1 <= clock <= 1000:
-            raise UserError(f"`xrt_run` clock_mhz={clock_text!r}: expected MHz in [1, 1000]")
+            raise UserError(
+                f"`xrt_run` clock_mhz={fields['clock_mhz']!r}: expected MHz in [1, 1000]"
+            )
+    # a profile does not say which run it is of, and guessing fits the wrong run
+    missing = [k for k in XRT_RUN_REQUIRED if k not in fields]
+    if missing or model is None:
+        raise UserError(
+            f"`xrt_run`: the XRT profile {path} does not say which run it is of; give "
+            f"{', '.join(missing)} (for example xrt_run "
+            "'model=gpt2-medium,design=chen2024-w8a8,prompt_len=128,gen_len=32'; "
+            "layers, platform and clock_mhz default to the model's, the platform's "
+            "and the design's)"
+        )
+    design = fields["design"]
+    prompt, gen = integer("prompt_len", 0), integer("gen_len", 0)
+    layers = integer("layers", model.layers)
+    if clock is None:
+        clock = build_design(design, model, prompt + gen).clock_mhz
     return BoardRun(
         path,
         0,
@@ -266,14 +285,14 @@ def calibrate(
     noise: dict[str, float] | Sequence[str] = (),
     hls: Sequence[str | Path] = (),
     hls_design: str = "chen2024-w4a8",
-    hls_model: str = "gpt2-medium",
+    hls_model: str = defaults.MODEL,
     hls_seq_len: int = 128,
     hls_phase: str = "prefill",
     hbm: str | Path | None = None,
-    platform: str = "u280",
+    platform: str = defaults.PLATFORM,
     loo: bool = True,
     command: str = "",
-    workers: int | None = 1,
+    workers: int | None = defaults.WORKERS,
     scheduler: str | None = None,
 ) -> Calibration:
     """Calibrate against the given measurement files (see docs/calibration.md). ``cu_map``

@@ -8,10 +8,9 @@ from typing import Any
 from spatialsim.cli.commands import HELP
 from spatialsim.cli.common import (
     DEFAULT_MODEL,
-    DEFAULT_PROMPT,
     add_design_options,
     add_json_option,
-    nonneg_int,
+    add_length_options,
     positive_float,
     positive_int,
     request_from_args,
@@ -30,20 +29,8 @@ def add_parser(sub: Any) -> None:
         "Eqs. 2-7, and the multi-FPGA form (Eqs. 13, 14). With --balance, search "
         "the largest work-balanced W4A8 design that fits (Eqs. 10-12).",
     )
-    add_design_options(p, "chen2024-w4a8")
-    p.add_argument(
-        "--prompt-len",
-        type=positive_int,
-        default=DEFAULT_PROMPT,
-        help=f"prompt length l in tokens (default {DEFAULT_PROMPT})",
-    )
-    p.add_argument(
-        "--gen-len",
-        type=nonneg_int,
-        default=1,
-        help="generated tokens; decode is evaluated at contexts l .. l+G-1 and "
-        "averaged (default 1: the first generated token)",
-    )
+    add_design_options(p)
+    add_length_options(p)  # decode is evaluated at contexts l .. l+G-1 and averaged
     p.add_argument(
         "--clock-mhz",
         type=positive_float,

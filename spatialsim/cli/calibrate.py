@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from spatialsim.cli.commands import HELP
 from spatialsim.cli.common import (
+    DEFAULT_MODEL,
+    DEFAULT_PLATFORM,
+    DEFAULT_PROMPT,
     add_executor_options,
     add_json_option,
     executor_args,
@@ -165,7 +168,7 @@ def add_calibrate_parser(sub: Any) -> None:
         "cost models and the simulator) and the rest stay at their priors. Residuals "
         "beyond the measurement noise are reported as model discrepancy and widen the "
         "intervals. With --choose, structural alternatives are compared by evidence. "
-        "Prints each parameter with its 95 %% interval and prior, every measurement's "
+        "Prints each parameter with its 95 % interval and prior, every measurement's "
         "residual and leave-one-out error; writes a TOML profile for 'spatialsim run "
         "--calibration'. Formats and a worked example: docs/calibration.md.",
     )
@@ -188,9 +191,9 @@ def add_calibrate_parser(sub: Any) -> None:
         "--xrt-run",
         default="",
         metavar="K=V,...",
-        help="the run the XRT profile is of, in board-CSV columns: model, design, platform, "
-        "layers, prompt_len, gen_len, clock_mhz (defaults: gpt2-medium, chen2024-w8a8, "
-        "--platform, all layers, 128, 32, the design's clock)",
+        help="the run the XRT profile is of, in board-CSV columns (required with --xrt): "
+        "model, design, prompt_len and gen_len, and optionally layers (default: all), "
+        "platform (default: --platform) and clock_mhz (default: the design's)",
     )
     p.add_argument(
         "--choose",
@@ -237,15 +240,15 @@ def add_calibrate_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--hls-model",
-        default="gpt2-medium",
-        help="model the HLS reports are of (default gpt2-medium)",
+        default=DEFAULT_MODEL,
+        help=f"model the HLS reports are of (default {DEFAULT_MODEL})",
     )
     p.add_argument(
         "--hls-seq-len",
         type=positive_int,
-        default=128,
+        default=DEFAULT_PROMPT,
         help="sequence length the HLS reports are for: the prompt (prefill) or the context "
-        "(decode) (default 128)",
+        f"(decode) (default {DEFAULT_PROMPT})",
     )
     p.add_argument(
         "--hls-phase",
@@ -258,7 +261,11 @@ def add_calibrate_parser(sub: Any) -> None:
         metavar="CSV",
         help="HBM/DDR microbenchmarks (quantity,value,unit,conditions,kind,source)",
     )
-    p.add_argument("--platform", default="u280", help="platform the data are from")
+    p.add_argument(
+        "--platform",
+        default=DEFAULT_PLATFORM,
+        help=f"platform the data are from (default {DEFAULT_PLATFORM})",
+    )
     p.add_argument("--no-loo", action="store_true", help="skip leave-one-out refits")
     add_executor_options(p, "the board runs' simulations")
     p.add_argument(
@@ -327,9 +334,14 @@ def run_calibrate(args: argparse.Namespace) -> int:
     )
     written = []
     if args.plot:
+        from spatialsim.fileutil import atomic_write_text
         from spatialsim.report.calibration_plots import write_calibration_plots
+        from spatialsim.report.pages import REPORT, calibration_page
 
         written = write_calibration_plots(Path(args.plot), cal.doc)
+        report = Path(args.plot) / REPORT
+        atomic_write_text(report, calibration_page(cal.doc, written))
+        written.append(report)
     save(Path(args.out), dumps(cal.doc))
     if cal.alternatives:
         _print_structures(cal.alternatives, cal.doc["structure"].get("search"))

@@ -14,6 +14,7 @@ from spatialsim.design.graph import Design
 from spatialsim.design.templates import DESIGNS
 from spatialsim.experiment.request import (
     DEFAULT_DESIGN,
+    DEFAULT_GEN,
     DEFAULT_MODEL,
     DEFAULT_PLATFORM,
     DEFAULT_PROMPT,
@@ -25,12 +26,15 @@ from spatialsim.hardware.platform import BUILTIN_PLATFORMS, Platform
 from spatialsim.workload.models import MODELS, ModelConfig
 
 __all__ = [
+    "DEFAULT_DESIGN",
+    "DEFAULT_GEN",
     "DEFAULT_MODEL",
     "DEFAULT_PLATFORM",
     "DEFAULT_PROMPT",
     "add_design_options",
     "add_engine_options",
     "add_json_option",
+    "add_length_options",
     "request_from_args",
     "resolve",
 ]
@@ -81,12 +85,13 @@ def add_json_option(p: argparse.ArgumentParser, what: str = "JSON") -> None:
     )
 
 
-def add_design_options(p: argparse.ArgumentParser, default_design: str) -> None:
+def add_design_options(p: argparse.ArgumentParser) -> None:
+    """--model, --platform, --design (spatialsim.defaults), --max-seq-len and --set."""
     p.add_argument(
         "--model",
         default=None,
         help=f"built-in model ({', '.join(MODELS)}) or path to a Hugging Face "
-        f"config.json (default: {DEFAULT_MODEL})",
+        f"config.json (default: {DEFAULT_MODEL}, or the model a design file was built for)",
     )
     p.add_argument(
         "--platform",
@@ -96,9 +101,9 @@ def add_design_options(p: argparse.ArgumentParser, default_design: str) -> None:
     )
     p.add_argument(
         "--design",
-        default=default_design,
+        default=DEFAULT_DESIGN,
         help=f"design template ({', '.join(DESIGNS)}) or a design .toml file "
-        f"(default: {default_design})",
+        f"(default: {DEFAULT_DESIGN})",
     )
     p.add_argument(
         "--max-seq-len",
@@ -113,9 +118,29 @@ def add_design_options(p: argparse.ArgumentParser, default_design: str) -> None:
         action="append",
         default=[],
         metavar="K=V",
-        help="override a design parameter: kernel.<name>.<param>=<value>, "
-        "fifo.<name>.depth=<words>, design.clock_mhz=<MHz> (repeatable)",
+        help="override a design parameter (repeatable): kernel.<name>.<param>=<value>, "
+        "fifo.<name>.depth=<words> (or .width=<bits>), kind.<kind>.<param>=<value> "
+        "(every kernel of a kind), design.<field>=<value> with field clock_mhz, "
+        "hls_target_mhz, resident_layers, launch_scope (region|layer|step) or "
+        "prompt_mode (packed|tokenwise)",
     )
+
+
+def add_length_options(p: argparse.ArgumentParser, gen: bool = True) -> None:
+    """--prompt-len and --gen-len with the shared defaults (spatialsim.defaults)."""
+    p.add_argument(
+        "--prompt-len",
+        type=positive_int,
+        default=DEFAULT_PROMPT,
+        help=f"prompt tokens (default {DEFAULT_PROMPT})",
+    )
+    if gen:
+        p.add_argument(
+            "--gen-len",
+            type=nonneg_int,
+            default=DEFAULT_GEN,
+            help=f"tokens generated after the prompt (default {DEFAULT_GEN}; 0: prefill only)",
+        )
 
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:

@@ -6,10 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from spatialsim import defaults
 from spatialsim.cli.commands import HELP
 from spatialsim.cli.common import (
+    DEFAULT_MODEL,
+    DEFAULT_PLATFORM,
     add_json_option,
-    nonneg_int,
+    add_length_options,
     output_path,
     positive_int,
     request_from_args,
@@ -20,6 +23,7 @@ from spatialsim.fileutil import atomic_folder, check_writable
 from spatialsim.report.text import emit_json, json_text, table
 
 DEFAULT_OUT = "spatialsim-compare"
+OUT_FILES = ("compare.json", "compare.txt", "compare.png", "report.html")
 
 
 def _cards(text: str) -> tuple[int, ...]:
@@ -40,12 +44,15 @@ def add_parser(sub: Any) -> None:
         "and energy per token side by side. Writes OUT/compare.json, compare.txt and "
         "compare.png.",
     )
-    p.add_argument("--model", default="gpt2-medium", help="model (default gpt2-medium)")
-    p.add_argument("--platform", default="u280", help="platform (default u280)")
+    p.add_argument("--model", default=None, help=f"model (default: {DEFAULT_MODEL})")
+    p.add_argument(
+        "--platform", default=DEFAULT_PLATFORM, help=f"platform (default {DEFAULT_PLATFORM})"
+    )
+    designs = f"{defaults.DESIGN},{defaults.TEMPORAL}"
     p.add_argument(
         "--designs",
-        default="chen2024-w8a8,dfx",
-        help="comma-separated designs, the spatial one first (default chen2024-w8a8,dfx)",
+        default=designs,
+        help=f"comma-separated designs, the spatial one first (default {designs})",
     )
     p.add_argument(
         "--cards",
@@ -53,8 +60,7 @@ def add_parser(sub: Any) -> None:
         default=(1,),
         help="comma-separated card counts, e.g. 1,2,4 (default 1)",
     )
-    p.add_argument("--prompt-len", type=positive_int, default=32, help="prompt tokens (32)")
-    p.add_argument("--gen-len", type=nonneg_int, default=64, help="generated tokens (64)")
+    add_length_options(p)
     p.add_argument(
         "--out", type=output_path, default=DEFAULT_OUT, help=f"folder (default ./{DEFAULT_OUT})"
     )
@@ -63,42 +69,14 @@ def add_parser(sub: Any) -> None:
 
 
 def _text(doc: dict[str, Any]) -> str:
-    rows = []
-    for r in doc["rows"]:
-        res = r["resources_per_card"]
-        rows.append(
-            [
-                r["design"],
-                r["cards"],
-                f"{r['ttft_ms']:.3f}",
-                "" if r["tpot_ms"] is None else f"{r['tpot_ms']:.3f}",
-                "" if r["decode_tokens_per_s"] is None else f"{r['decode_tokens_per_s']:.1f}",
-                f"{res['dsp']:,.0f}",
-                f"{res['lut']:,.0f}",
-                f"{r['prefill_j']:.3f}",
-                "" if r["decode_j_per_token"] is None else f"{r['decode_j_per_token']:.4f}",
-                f"{r['average_w']:.1f}",
-            ]
-        )
+    from spatialsim.report.compare_plot import compare_rows
+
+    header, rows = compare_rows(doc)
     lines = [
         f"{doc['model']} on {doc['platform']}: prompt {doc['prompt_len']} tokens, "
         f"{doc['gen_len']} generated (every row simulated)",
         "",
-        table(
-            [
-                "design",
-                "cards",
-                "TTFT ms",
-                "TPOT ms",
-                "tokens/s",
-                "DSP/card",
-                "LUT/card",
-                "prefill J",
-                "J/token",
-                "avg W",
-            ],
-            rows,
-        ),
+        table(header, rows),
     ]
     for s in doc["speedups"]:
         dec = "" if s["decode_speedup"] is None else f", decode {s['decode_speedup']:.2f}x"
@@ -123,17 +101,18 @@ def run(args: argparse.Namespace) -> int:
     report = compare(req, designs=designs, cards=args.cards, progress=progress_bar())
     doc = report.to_json()
     text = _text(doc)
-    with atomic_folder(args.out) as tmp:
+    from spatialsim.report.pages import REPORT, compare_page
+
+    with atomic_folder(args.out, owns=(*OUT_FILES, "plots"), command="compare") as tmp:
         (tmp / "compare.json").write_text(json_text(doc), encoding="utf-8")
         (tmp / "compare.txt").write_text(text + "\n", encoding="utf-8")
         compare_figure(doc, tmp / "compare.png")
+        (tmp / REPORT).write_text(compare_page(tmp), encoding="utf-8")
     if args.json:
         emit_json(doc, args.json)
         if args.json == "-":
             return 0
     print(text)
-    names = ", ".join(
-        str(Path(args.out) / n) for n in ("compare.json", "compare.txt", "compare.png")
-    )
+    names = ", ".join(str(Path(args.out) / n) for n in OUT_FILES)
     print(f"\nwrote {names}")
     return 0

@@ -21,7 +21,7 @@ def add_parser(sub: Any) -> None:
         "Vitis HLS csim/csynth/cosim scripts; all from the same design graph "
         "the simulator runs.",
     )
-    add_design_options(p, "chen2024-w4a8")
+    add_design_options(p)
     p.add_argument(
         "--seq-len",
         type=positive_int,

@@ -8,7 +8,7 @@ from typing import Any
 from spatialsim.cli.commands import HELP
 from spatialsim.cli.common import (
     add_design_options,
-    nonneg_int,
+    add_length_options,
     output_path,
     positive_float,
     positive_int,
@@ -43,9 +43,8 @@ def add_parser(sub: Any) -> None:
         "workload and never deadlocks. Writes the sized design (--out FILE.toml) and "
         "reports the BRAM, URAM and LUTs saved and the depths that deadlocked.",
     )
-    add_design_options(p, "chen2024-w8a8")
-    p.add_argument("--prompt-len", type=positive_int, default=128, help="prompt tokens (128)")
-    p.add_argument("--gen-len", type=nonneg_int, default=4, help="generated tokens (4)")
+    add_design_options(p)
+    add_length_options(p)
     p.add_argument(
         "--workload",
         action="append",

@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from spatialsim import defaults
 from spatialsim.cli.commands import HELP
 from spatialsim.cli.common import (
     DEFAULT_PROMPT,
@@ -26,6 +27,9 @@ from spatialsim.tomlio import read_text
 from spatialsim.workload.models import MODELS, get_model
 from spatialsim.workload.operators import Precision, layer_operators
 
+PRECISIONS = {"w4a8": Precision(4, 8), "w8a8": Precision(8, 8)}
+DEFAULT_PRECISION = defaults.DESIGN.removeprefix("chen2024-")  # the default design's
+
 
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser(
@@ -40,7 +44,15 @@ def add_parsers(sub: Any) -> None:
         "--tokens",
         type=positive_int,
         default=DEFAULT_PROMPT,
-        help="prompt length (prefill) or context (decode) for the operator list",
+        help="prompt length (prefill) or context (decode) for the operator list "
+        f"(default {DEFAULT_PROMPT})",
+    )
+    p.add_argument(
+        "--precision",
+        choices=tuple(PRECISIONS),
+        default=DEFAULT_PRECISION,
+        help=f"weight and activation bits (default {DEFAULT_PRECISION}, the default design's, "
+        f"{defaults.DESIGN})",
     )
     add_json_option(p)
     p.set_defaults(func=run_models)
@@ -65,12 +77,13 @@ def add_parsers(sub: Any) -> None:
         "and show it. --out writes it as an editable TOML file "
         "that loads back exactly.",
     )
-    add_design_options(p, "chen2024-w4a8")
+    add_design_options(p)
     p.add_argument(
         "--seq-len",
         type=positive_int,
-        default=DEFAULT_PROMPT,
-        help=f"sequence length the design must hold (default {DEFAULT_PROMPT})",
+        default=defaults.SEQ_LEN,
+        help="sequence length the design must hold (default "
+        f"{defaults.SEQ_LEN}: the default prompt and generated tokens)",
     )
     p.add_argument(
         "--out", type=output_path, metavar="FILE", help="write the design to a .toml file"
@@ -123,14 +136,15 @@ def run_models(args: argparse.Namespace) -> int:
             f"--tokens {args.tokens:,} exceeds {model.name}'s context of "
             f"{model.max_positions:,} positions"
         )
-    ops = layer_operators(model, args.phase, args.tokens, Precision())
+    precision = PRECISIONS[args.precision]
+    ops = layer_operators(model, args.phase, args.tokens, precision)
     if args.json:
         emit_json(
             {
                 "model": dataclasses.asdict(model),
                 "phase": args.phase,
                 "tokens": args.tokens,
-                "precision": dataclasses.asdict(Precision()),
+                "precision": dataclasses.asdict(precision),
                 "operators": [dataclasses.asdict(o) for o in ops],
             },
             args.json,
@@ -143,7 +157,7 @@ def run_models(args: argparse.Namespace) -> int:
         f"[{model.source}]"
     )
     what = f"prompt of {args.tokens}" if args.phase == "prefill" else f"context {args.tokens}"
-    print(f"one layer, {args.phase} ({what}), W4A8:")
+    print(f"one layer, {args.phase} ({what}), {args.precision.upper()}:")
     print(
         table(
             ["operator", "kind", "MACs", "elements", "weight B", "in B", "out B", "KV B"],

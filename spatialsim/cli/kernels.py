@@ -7,6 +7,7 @@ from typing import Any
 
 from spatialsim.cli.commands import HELP
 from spatialsim.cli.common import (
+    DEFAULT_PROMPT,
     add_design_options,
     add_json_option,
     positive_int,
@@ -26,12 +27,12 @@ def add_parser(sub: Any) -> None:
         "(q_proj, ffn1, ...); the JSON maps the W4A8 artifact's HLS module "
         "names to them under 'hls_aliases'.",
     )
-    add_design_options(p, "chen2024-w4a8")
+    add_design_options(p)
     p.add_argument(
         "--seq-len",
         type=positive_int,
-        default=128,
-        help="prefill: prompt tokens; decode: context length (default 128)",
+        default=DEFAULT_PROMPT,
+        help=f"prefill: prompt tokens; decode: context length (default {DEFAULT_PROMPT})",
     )
     p.add_argument(
         "--phase",

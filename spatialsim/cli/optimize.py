@@ -8,8 +8,10 @@ from typing import Any
 
 from spatialsim.cli.commands import HELP
 from spatialsim.cli.common import (
+    DEFAULT_MODEL,
     add_design_options,
     add_executor_options,
+    add_length_options,
     executor_args,
     nonneg_int,
     output_path,
@@ -19,7 +21,7 @@ from spatialsim.cli.common import (
 from spatialsim.cli.progress import progress_bar
 from spatialsim.experiment.optimize import OBJECTIVE_CHOICES, OBJECTIVES
 from spatialsim.fileutil import atomic_folder
-from spatialsim.report.text import table
+from spatialsim.report.text import json_text, table
 
 DEFAULT_OUT = "spatialsim-optimize"
 
@@ -34,9 +36,8 @@ def add_parser(sub: Any) -> None:
         "OUT/pareto_<i>.toml (each Pareto design, loadable with --design), and compares "
         "the front with the paper's work-balanced design (Eqs. 10-12) simulated.",
     )
-    add_design_options(p, "chen2024-w4a8")
-    p.add_argument("--prompt-len", type=positive_int, default=128, help="prompt tokens (128)")
-    p.add_argument("--gen-len", type=nonneg_int, default=8, help="generated tokens (8)")
+    add_design_options(p)
+    add_length_options(p)
     p.add_argument("--trials", type=positive_int, default=48, help="trials (48)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="sampler seed (0)")
     p.add_argument(
@@ -116,10 +117,17 @@ def run(args: argparse.Namespace) -> int:
             "closed form does not see (pipeline fill and drain, back-pressure, HBM)."
         )
     text = "\n".join(lines)
-    with atomic_folder(args.out) as tmp:
+    from spatialsim.report.pages import REPORT, sweep_page
+
+    with atomic_folder(args.out, command="optimize") as tmp:
         written = save_front(rep, tmp)
         (tmp / "summary.txt").write_text(text + "\n", encoding="utf-8")
+        base = {"model": req.model or DEFAULT_MODEL, "design": req.design,
+                "platform": req.platform}  # fmt: skip
+        record = {"base": base, "trials": args.trials, "seed": args.seed}
+        (tmp / "optimize.json").write_text(json_text(record), encoding="utf-8")
+        (tmp / REPORT).write_text(sweep_page(tmp), encoding="utf-8")
     print(text)
     names = ", ".join(str(Path(args.out) / p.name) for p in written[:3])
-    print(f"\nwrote {names}, ... ({len(written) + 1} files)")
+    print(f"\nwrote {names}, ... ({len(written) + 2} files, {REPORT} to open in a browser)")
     return 0

@@ -44,7 +44,7 @@ def add_parsers(sub: Any) -> None:
         "throughput and utilisation. Traces: our CSV (traces/README.md) or the "
         "Azure LLM inference format.",
     )
-    add_design_options(p, "chen2024-w8a8")
+    add_design_options(p)
     add_engine_options(p)
     p.add_argument("--trace", required=True, help="trace CSV")
     p.add_argument(
@@ -133,9 +133,15 @@ def run_replay(args: argparse.Namespace) -> int:
     )
     doc = report.to_json()
     if args.out:
-        atomic_write_text(
-            Path(args.out) / "replay.json", json_text(report.to_json(include_requests=True))
-        )
+        from spatialsim.fileutil import atomic_folder
+        from spatialsim.report.pages import REPORT, replay_page
+
+        owns = ("replay.json", REPORT, "plots")
+        with atomic_folder(args.out, owns=owns, command="replay") as tmp:
+            (tmp / "replay.json").write_text(
+                json_text(report.to_json(include_requests=True)), encoding="utf-8"
+            )
+            (tmp / REPORT).write_text(replay_page(tmp), encoding="utf-8")
     if args.json:
         emit_json(doc, args.json)
         if args.json == "-":
@@ -163,7 +169,7 @@ def run_replay(args: argparse.Namespace) -> int:
         f"{lm.simulations} exact simulations, interpolated"
     )
     if args.out:
-        print(f"wrote {Path(args.out) / 'replay.json'}")
+        print(f"wrote {Path(args.out) / 'replay.json'}, {Path(args.out) / 'report.html'}")
     return 0
 
 

@@ -8,28 +8,34 @@ from typing import TYPE_CHECKING, Any
 
 from spatialsim.cli.commands import HELP
 from spatialsim.cli.common import (
+    DEFAULT_DESIGN,
+    DEFAULT_GEN,
+    DEFAULT_MODEL,
+    DEFAULT_PLATFORM,
     DEFAULT_PROMPT,
     add_design_options,
     add_engine_options,
     add_json_option,
+    add_length_options,
     add_parallel_options,
-    nonneg_int,
     output_path,
-    positive_int,
     request_from_args,
 )
 from spatialsim.cli.progress import progress_bar
 from spatialsim.experiment.request import RunRequest
-from spatialsim.fileutil import MANIFEST, atomic_folder, check_writable
+from spatialsim.fileutil import atomic_folder, check_writable
 from spatialsim.report.run_summary import summary_text
 from spatialsim.report.text import emit_json, json_text
 
 if TYPE_CHECKING:
     from spatialsim.metrics.result import RunResult
 
-RUN_DESIGN = "chen2024-w8a8"
-DEMO: dict[str, str] = {"model": "gpt2-medium", "platform": "u280", "design": "chen2024-w8a8"}
-DEMO_PROMPT, DEMO_GEN = 64, 16
+DEMO: dict[str, str] = {
+    "model": DEFAULT_MODEL,
+    "platform": DEFAULT_PLATFORM,
+    "design": DEFAULT_DESIGN,
+}
+DEMO_PROMPT, DEMO_GEN = DEFAULT_PROMPT, DEFAULT_GEN
 DEMO_OUT = "spatialsim-demo"
 
 
@@ -43,19 +49,8 @@ def add_parsers(sub: Any) -> None:
         "time per generated token, and where each kernel's time went (busy, "
         "starved, blocked, waiting on HBM).",
     )
-    add_design_options(p, RUN_DESIGN)
-    p.add_argument(
-        "--prompt-len",
-        type=positive_int,
-        default=DEFAULT_PROMPT,
-        help=f"prompt tokens (default {DEFAULT_PROMPT})",
-    )
-    p.add_argument(
-        "--gen-len",
-        type=nonneg_int,
-        default=16,
-        help="tokens to generate after the prompt (default 16; 0: prefill only)",
-    )
+    add_design_options(p)
+    add_length_options(p)
     _add_engine_options(p)
     p.set_defaults(func=run)
 
@@ -104,23 +99,22 @@ def simulate_cli(
     return report.result, report.to_json(timing=not args.no_timing)
 
 
-OUT_FILES = ("result.json", "summary.txt", "trace.perfetto.json")
+OUT_FILES = ("result.json", "summary.txt", "trace.perfetto.json", "report.html")
+# what a run folder holds that an earlier run wrote or that derives from it ('plot DIR')
+RUN_OWNS = (*OUT_FILES, "plots")
 
 
 def _write_outputs(out: str, doc: dict[str, Any], text: str, result: RunResult) -> list[Path]:
     """The --out set, written into a temporary sibling folder and moved into place when
     complete, with a manifest last: an interrupted run leaves the whole set or nothing new."""
-    from spatialsim.report.perfetto import write_perfetto  # only runs that write a folder
+    from spatialsim.report.pages import run_page  # only runs that write a folder
+    from spatialsim.report.perfetto import write_perfetto
 
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, owns=RUN_OWNS, command="run") as tmp:
         (tmp / OUT_FILES[0]).write_text(json_text(doc), encoding="utf-8")
         (tmp / OUT_FILES[1]).write_text(text + "\n", encoding="utf-8")
         write_perfetto(result, tmp / OUT_FILES[2])
-        manifest = {
-            "complete": True,
-            "files": {n: (tmp / n).stat().st_size for n in OUT_FILES},
-        }
-        (tmp / MANIFEST).write_text(json_text(manifest), encoding="utf-8")
+        (tmp / OUT_FILES[3]).write_text(run_page(tmp), encoding="utf-8")
     return [Path(out) / n for n in OUT_FILES]
 
 

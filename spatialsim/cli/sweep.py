@@ -39,6 +39,11 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     workers, scheduler = executor_args(args)
     outcome = sweep(spec, Path(args.out), workers, scheduler, progress_bar())
+    from spatialsim.fileutil import atomic_write_text
+    from spatialsim.report.pages import REPORT, sweep_page
+
+    report = Path(args.out) / REPORT
+    atomic_write_text(report, sweep_page(Path(args.out)))
     rows = table_dicts(outcome.table)
     feasible = [r for r in rows if r["feasible"] == "true"]
     print(
@@ -57,4 +62,5 @@ def run(args: argparse.Namespace) -> int:
             cells = [[*(r[a] for a in axes), f"{float(r[metric]):.{digits}f}",
                      f"{float(r['dsp']):,.0f}"] for r in best]  # fmt: skip
             print(table([*axes, metric, "dsp"], cells))
+    print(f"\nwrote {outcome.table}, {report}")
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from spatialsim import defaults
 from spatialsim.design.parallel import shard
 from spatialsim.design.resources import estimate as resource_estimate
 from spatialsim.errors import UserError
@@ -20,7 +21,7 @@ from spatialsim.experiment.request import RunRequest, request
 from spatialsim.experiment.session import Progress, prepare, simulate
 from spatialsim.limits import check_progress
 
-DEFAULT_DESIGNS = ("chen2024-w8a8", "dfx")
+DEFAULT_DESIGNS = (defaults.DESIGN, defaults.TEMPORAL)
 MAX_ROWS = 16
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spatialsim import defaults
 from spatialsim.errors import UserError
 from spatialsim.executor import Executor
 from spatialsim.experiment.request import RunRequest
@@ -146,7 +147,7 @@ def optimize(
     req: RunRequest,
     trials: int = 48,
     seed: int = 0,
-    workers: int | None = 1,
+    workers: int | None = defaults.WORKERS,
     scheduler: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     objectives: Any = OBJECTIVES,

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from spatialsim import defaults
 from spatialsim.constants import PP_SCHEDULES
 from spatialsim.costmodel.params import CostParams
 from spatialsim.costmodel.power import PowerParams
@@ -32,10 +33,11 @@ from spatialsim.hardware.platform import BUILTIN_PLATFORMS
 from spatialsim.workload.models import LAYERS_MAX, MODELS
 from spatialsim.workload.traces import MAX_TOKENS
 
-DEFAULT_MODEL = "gpt2-medium"
-DEFAULT_PLATFORM = "u280"
-DEFAULT_DESIGN = "chen2024-w8a8"
-DEFAULT_PROMPT = 128
+DEFAULT_MODEL = defaults.MODEL
+DEFAULT_PLATFORM = defaults.PLATFORM
+DEFAULT_DESIGN = defaults.DESIGN
+DEFAULT_PROMPT = defaults.PROMPT_LEN
+DEFAULT_GEN = defaults.GEN_LEN
 GRANULARITIES = ("coarse", "fine")
 LINK_GBPS = (0.01, 10_000.0)  # a link's line rate: 10 Mb/s to 10 Tb/s
 MAX_CHUNKS_PER_ROW = 1024  # beyond a row's words a chunk is a word: use fine granularity
@@ -220,7 +222,7 @@ class RunRequest:
     platform: str = DEFAULT_PLATFORM
     design: str = DEFAULT_DESIGN
     prompt_len: int = DEFAULT_PROMPT
-    gen_len: int = 16
+    gen_len: int = DEFAULT_GEN
     max_seq_len: int | None = None
     set: tuple[Setting, ...] = ()
     layers: int | None = None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spatialsim import defaults
 from spatialsim.analytical.design_checks import design_checks
 from spatialsim.analytical.latency import Parallelism, estimate_phase
 from spatialsim.costmodel.design_estimate import HLS_ALIASES, estimates_json
@@ -386,7 +387,7 @@ def replay(
     overlong: str = "clip",
     limit: int | None = None,
     progress: Progress | None = None,
-    workers: int | None = 1,
+    workers: int | None = defaults.WORKERS,
     scheduler: str | None = None,
     **fields: Any,
 ) -> ReplayReport:

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spatialsim import defaults
 from spatialsim.costmodel.params import CostParams
 from spatialsim.errors import DeadlockError, UserError
 from spatialsim.executor import Executor
@@ -468,7 +469,10 @@ class ResultsTable:
 
     def _check_spec(self, spec: SweepSpec) -> None:
         meta = self.folder / "sweep.json"
-        doc = {"spec": spec.digest, "columns": self.columns}
+        base = spec.base
+        what = {"model": base.model or defaults.MODEL, "design": base.design,
+                "platform": base.platform}  # fmt: skip
+        doc = {"spec": spec.digest, "columns": self.columns, "base": what}
         if not meta.exists():
             atomic_write_text(meta, json.dumps(doc, indent=1))
             return
@@ -581,7 +585,7 @@ class SweepOutcome:
 def sweep(
     spec: SweepSpec | str | Path,
     out: str | Path,
-    workers: int | None = 1,
+    workers: int | None = defaults.WORKERS,
     scheduler: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> SweepOutcome:

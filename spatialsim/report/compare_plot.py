@@ -29,6 +29,32 @@ def _value(row: dict[str, Any], key: str) -> float:
     return float(value) if value is not None else 0.0
 
 
+COLUMNS = ["design", "cards", "TTFT ms", "TPOT ms", "tokens/s", "DSP/card", "LUT/card",
+           "prefill J", "J/token", "avg W"]  # fmt: skip
+
+
+def compare_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """(header, rows) of the comparison table, numbers formatted as the command prints."""
+    rows = []
+    for r in doc["rows"]:
+        res = r["resources_per_card"]
+        rows.append(
+            [
+                r["design"],
+                r["cards"],
+                f"{r['ttft_ms']:.3f}",
+                "" if r["tpot_ms"] is None else f"{r['tpot_ms']:.3f}",
+                "" if r["decode_tokens_per_s"] is None else f"{r['decode_tokens_per_s']:.1f}",
+                f"{res['dsp']:,.0f}",
+                f"{res['lut']:,.0f}",
+                f"{r['prefill_j']:.3f}",
+                "" if r["decode_j_per_token"] is None else f"{r['decode_j_per_token']:.4f}",
+                f"{r['average_w']:.1f}",
+            ]
+        )
+    return list(COLUMNS), rows
+
+
 def compare_figure(doc: dict[str, Any], path: Path) -> Path:
     rows = doc["rows"]
     designs = list(dict.fromkeys(r["design"] for r in rows))

@@ -247,9 +247,14 @@ def stalls(doc: dict[str, Any], out: Path) -> Path:
         ax.set_xlim(0, 100)
         ax.set_xlabel("share of the kernel's active time (%)")
         ax.set_title(f"{phase} ({doc['phases'][phase]['ms']:.2f} ms)")
-        ax.invert_yaxis()
         ax.tick_params(axis="y", labelsize=8)
-    axes[0][0].legend(loc="lower right", fontsize=8)
+    # the panels share their y axis: inverting it once lists kernels top-down, in dataflow
+    # order, as the Gantt charts do (inverting it on each panel would undo it)
+    axes[0][0].invert_yaxis()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    # below the panels, where it covers no bar
+    fig.legend(handles, labels, loc="lower center", ncol=len(STATES), fontsize=9,
+               bbox_to_anchor=(0.5, -0.04), frameon=False)  # fmt: skip
     card = ", card 0" if doc.get("parallel") else ""
     fig.suptitle(f"Where each kernel's time goes: {_title(doc)}{card}")
     return _save(fig, out / "stalls.png")

@@ -15,20 +15,24 @@ def _ms(cycles: float, clock_mhz: float) -> float:
     return cycles / clock_mhz / 1e3
 
 
-def summary_text(doc: dict[str, Any]) -> str:
-    """Latency figures, the largest stalls, per-kernel fractions and memory channels."""
-    clock = doc["clock_mhz"]
-    ana = doc.get("analytical", {})
+def run_title(doc: dict[str, Any]) -> str:
+    """What was simulated, in one line."""
     total = doc.get("model_layers", doc["layers"])
     layers = (
         f"{doc['layers']} layers"
         if doc["layers"] == total
         else f"the first {doc['layers']} of {total} layers"
     )
-    lines = [
-        f"{doc['model']} on {doc['platform']} with {doc['design']} at {clock:g} MHz: "
+    return (
+        f"{doc['model']} on {doc['platform']} with {doc['design']} at {doc['clock_mhz']:g} MHz: "
         f"{layers}, prompt {doc['prompt_len']} tokens, {doc['gen_len']} generated"
-    ]
+    )
+
+
+def headline_rows(doc: dict[str, Any]) -> list[list[Any]]:
+    """[what, simulated, analytical] rows: latency, decode rate, energy (with 95 %
+    intervals when the run used a calibration profile)."""
+    ana = doc.get("analytical", {})
     rows: list[list[Any]] = [
         ["TTFT (prefill)", f"{doc['ttft_ms']:.3f} ms", _opt(ana.get("prefill_ms"))]
     ]
@@ -58,24 +62,28 @@ def summary_text(doc: dict[str, Any]) -> str:
         rows[0][1] += f" +- {Z95 * cal['ttft_ms_stderr']:.3f}"
         if toks and "tpot_ms_stderr" in cal:
             rows[1][1] += f" +- {Z95 * cal['tpot_ms_stderr']:.3f}"
-    par = doc.get("parallel")
-    eqs = "Eq. 13 / 14" if par else "Eq. 8 / 9"
-    lines += ["", table(["", "simulated", f"analytical ({eqs})"], rows)]
-    if par:
-        lines += ["", *_cards(doc, par)]
-    if cal:
-        lines.append(
-            f"calibration profile {cal['profile']}: intervals are 95 %: the parameters' "
-            "posterior covariance"
-            + (
-                f", plus {cal['discrepancy']:.1%} model discrepancy and "
-                f"{cal['noise']:.1%} measurement noise"
-                if cal.get("discrepancy") or cal.get("noise")
-                else ""
-            )
-        )
+    return rows
 
-    shown = "dev0." if par else ""
+
+def calibration_note(cal: dict[str, Any]) -> str:
+    """What a calibrated run's intervals include."""
+    return (
+        f"calibration profile {cal['profile']}: intervals are 95 %: the parameters' "
+        "posterior covariance"
+        + (
+            f", plus {cal['discrepancy']:.1%} model discrepancy and "
+            f"{cal['noise']:.1%} measurement noise"
+            if cal.get("discrepancy") or cal.get("noise")
+            else ""
+        )
+    )
+
+
+def largest_stalls(doc: dict[str, Any]) -> list[list[Any]]:
+    """[phase, kernel, state, waiting on, share, ms] of the kernels doing the work (busy
+    at least WORKER_BUSY; card 0 for several cards), largest first, at most TOP_STALLS."""
+    clock = doc["clock_mhz"]
+    shown = "dev0." if doc.get("parallel") else ""
     stalls = []
     for phase, ph in doc["phases"].items():
         for s in ph["stalls"]:
@@ -94,12 +102,31 @@ def summary_text(doc: dict[str, Any]) -> str:
                 ]
             )
     stalls.sort(key=lambda r: -r[5])
+    return stalls[:TOP_STALLS]
+
+
+def summary_text(doc: dict[str, Any]) -> str:
+    """Latency figures, the largest stalls, per-kernel fractions and memory channels."""
+    clock = doc["clock_mhz"]
+    lines = [run_title(doc)]
+    rows = headline_rows(doc)
+    cal = doc.get("calibration")
+    par = doc.get("parallel")
+    eqs = "Eq. 13 / 14" if par else "Eq. 8 / 9"
+    lines += ["", table(["", "simulated", f"analytical ({eqs})"], rows)]
+    if par:
+        lines += ["", *_cards(doc, par)]
+    if cal:
+        lines.append(calibration_note(cal))
+
+    shown = "dev0." if par else ""
+    stalls = largest_stalls(doc)
     if stalls:
         lines += [
             "",
             f"Largest stalls of the kernels doing the work (busy >= "
             f"{WORKER_BUSY:.0%}; share of the kernel's active time)" + (", card 0" if par else ""),
-            table(["phase", "kernel", "state", "waiting on", "share", "ms"], stalls[:TOP_STALLS]),
+            table(["phase", "kernel", "state", "waiting on", "share", "ms"], stalls),
         ]
     for phase, ph in doc["phases"].items():
         lines += [

@@ -53,6 +53,42 @@ def _feasible(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     return [r for r in rows if r["feasible"] == "true" and _num(r["ttft_ms"]) is not None]
 
 
+def _front(pts: list[tuple[float, float, float]]) -> list[int]:
+    """Indices of the points no other point dominates (every coordinate lower or equal)."""
+    return [i for i, p in enumerate(pts) if not any(
+        all(x <= y for x, y in zip(o, p, strict=True)) and o != p for o in pts)]  # fmt: skip
+
+
+def _points(ok: list[dict[str, str]]) -> list[tuple[float, float, float]]:
+    return [(float(r["ttft_ms"]), _num(r.get("tpot_ms", "")) or 0.0, _num(r.get("dsp", "")) or 0.0)
+            for r in ok]  # fmt: skip
+
+
+def pareto_rows(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The feasible rows on the Pareto front of (TTFT, TPOT, DSPs), fastest TTFT first."""
+    ok = _feasible(rows)
+    pts = _points(ok)
+    return sorted((ok[i] for i in _front(pts)), key=lambda r: float(r["ttft_ms"]))
+
+
+def sweep_title(folder: Path, rows: list[dict[str, str]], table: Path) -> str:
+    """The model and design a sweep or an optimize is of (from the record it keeps beside
+    its table), or the folder's name."""
+    base: dict[str, Any] = {}
+    for spec in (folder / "sweep.json", folder / "optimize.json"):
+        if not spec.exists():
+            continue
+        from spatialsim.tomlio import parse_json, read_text
+
+        doc = parse_json(read_text(spec, "sweep record"), str(spec))
+        base = doc.get("base", {}) if isinstance(doc, dict) else {}
+        base = base if isinstance(base, dict) else {}
+    model, design = base.get("model"), base.get("design")
+    if model and design:
+        return f"{model} on {base.get('platform', 'u280')} with {design}"
+    return f"{folder.name} ({table.name})"
+
+
 def _save(fig: Any, path: Path) -> Path:
     atomic_write_with(
         path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
@@ -63,10 +99,8 @@ def _save(fig: Any, path: Path) -> Path:
 
 def pareto_figure(rows: list[dict[str, str]], path: Path, title: str) -> Path:
     ok = _feasible(rows)
-    pts = [(float(r["ttft_ms"]), _num(r.get("tpot_ms", "")) or 0.0, _num(r.get("dsp", "")) or 0.0)
-           for r in ok]  # fmt: skip
-    front = [p for p in pts if not any(
-        all(x <= y for x, y in zip(o, p, strict=True)) and o != p for o in pts)]  # fmt: skip
+    pts = _points(ok)
+    front = [pts[i] for i in _front(pts)]
     fig, ax = plt.subplots(figsize=(7, 5))
     if pts:
         sc = ax.scatter([p[0] for p in pts], [p[1] for p in pts], c=[p[2] for p in pts],
@@ -160,7 +194,7 @@ def plot_sweep(folder: Path, out: Path) -> list[Path]:
     if not table.exists():
         table = folder / "trials.csv"
     axes, rows = read_table(table)
-    title = f"{folder.name} ({table.name})"
+    title = sweep_title(folder, rows, table)
     written = [pareto_figure(rows, out / "pareto.png", title)]
     if axes:
         written.append(sensitivity_figure(axes, rows, out / "sensitivity.png", title))

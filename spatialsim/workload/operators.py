@@ -168,10 +168,14 @@ def layer_operators(
         ew("residual1", rows * d, inputs=2),
         ew("layernorm1", rows * d, "reduction"),
     ]
-    if model.norm == "pre":  # pre-norm models normalise before attention and before the FFN
+    if model.norm == "pre":
+        # Pre-norm models normalise before attention and before the FFN. Names mean one
+        # thing everywhere (models, run, kernels, validate): layernorm0 is the norm between
+        # attention and the FFN, layernorm1 the one between the FFN and the next attention,
+        # which in a pre-norm model is the next layer's input norm, listed first here.
         by_name = {op.name: op for op in ops}
         order = [
-            "layernorm0",
+            "layernorm1",
             "q_proj",
             "k_proj",
             "v_proj",
@@ -181,7 +185,7 @@ def layer_operators(
             "sv_matmul",
             "out_proj",
             "residual0",
-            "layernorm1",
+            "layernorm0",
         ]
         order += [op.name for op in ops if op.name.startswith(("ffn", "gelu", "silu"))]
         order.append("residual1")

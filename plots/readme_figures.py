@@ -36,7 +36,8 @@ def make(out: Path) -> list[Path]:
             ["plot", str(demo)],
             ["replay", "--trace", trace, "--workers", "1", "--out", str(replay)],
             ["plot", str(replay)],
-            ["compare", "--cards", "1,2,4", "--out", str(compare)],
+            ["compare", "--model", "gpt2-medium", "--prompt-len", "32", "--gen-len", "64",
+             "--cards", "1,2,4", "--out", str(compare)],  # as README's comparison
         ]
         for args in steps:
             if spatialsim(args) != 0:

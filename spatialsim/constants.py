@@ -13,7 +13,7 @@ BUSY, STARVED, BLOCKED, HBM_WAIT = range(4)
 # The non-linear kernels of the chen2024 designs compute and pass activations in fp32.
 FP32_BYTES = 4
 
-# chen2024.md 3: prefill tokens travel in packs of P = 8 and share each loaded weight (r_i).
+# Chen 2024 designs: prefill tokens travel in packs of P = 8 and share each loaded weight (r_i).
 PACK_TOKENS = 8
 
 # Two-sided 95 % quantile of the normal distribution (1.95996, rounded as it is usually
@@ -25,7 +25,7 @@ Z95 = 1.96
 COLLECTIVE_SUFFIX = "_allreduce"
 
 # How pipeline stages run: "streamed" (each stage's layer streams into the next stage's
-# over the links, the stages working at once; chen2024.md 2, "streams an l x d tensor
+# over the links, the stages working at once; Chen 2024 model, "streams an l x d tensor
 # between devices", and Eq. 13) or "staged" (a stage runs its layers, then hands the
 # activations on; with one request in flight the stages take turns).
 PP_SCHEDULES = ("streamed", "staged")

@@ -15,6 +15,6 @@ PROMPT_LEN = 128  # prompt tokens (prefill) and, for per-phase commands, the seq
 GEN_LEN = 16  # tokens generated after the prompt
 SEQ_LEN = PROMPT_LEN + GEN_LEN  # what a design built by default holds: the default workload
 WORKERS: int | None = None  # None: chosen by the job's size (spatialsim.executor)
-TEMPORAL = "dfx"  # what `compare` sets the design against (DFX, dfx.md)
+TEMPORAL = "dfx"  # what `compare` sets the design against (DFX, Hong 2022)
 
 __all__ = ["DESIGN", "GEN_LEN", "MODEL", "PLATFORM", "PROMPT_LEN", "SEQ_LEN", "TEMPORAL", "WORKERS"]

@@ -22,6 +22,7 @@ Missing parent folders of an output are created.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import os
 import shutil
@@ -194,11 +195,11 @@ def atomic_folder(
 ) -> Iterator[Path]:
     """Yield a temporary sibling of folder ``path`` to fill; when the block completes, it
     replaces ``path``. In an existing folder, the set's own files replace the old ones and
-    what the command ``owns`` (names of files or folders it writes or that derive from
-    them, such as the ``plots/`` of an earlier run) but did not write this time is
-    removed; anything else stays. With ``command``, ``manifest.json`` is written last and
-    lists every file now in the folder and which ones this command wrote. On an exception
-    nothing at ``path`` changes."""
+    what the command ``owns`` (names or glob patterns of files or folders it writes or
+    that derive from them, such as the ``plots/`` of an earlier run) but did not write
+    this time is removed; anything else stays. With ``command``, ``manifest.json`` is
+    written last and lists every file now in the folder and which ones this command
+    wrote. On an exception nothing at ``path`` changes."""
     if str(path) == "":
         raise UserError(f"{label}: the folder name is empty")
     if "\x00" in str(path):
@@ -231,10 +232,10 @@ def atomic_folder(
         # an existing folder: its old manifest goes first, the new one last, so a folder
         # whose manifest is missing or older than its files is visibly incomplete
         (folder / MANIFEST).unlink(missing_ok=True)
-        for name in owns:
-            old = folder / name
-            if name not in written and (old.exists() or old.is_symlink()):
-                _remove(old)
+        for entry in sorted(folder.iterdir()):
+            owned = any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in owns)
+            if owned and entry.name not in written:
+                _remove(entry)
         for item in sorted(tmp.iterdir(), key=lambda p: p.name == MANIFEST):
             target = folder / item.name
             if item.is_dir() and (target.exists() or target.is_symlink()):

@@ -112,3 +112,13 @@ def test_norm_names_mean_the_design_kernels_operators(model: str) -> None:
     assert norm1 == 0 if m.norm == "pre" else norm1 > names.index("residual1")
     g = build_design(defaults.DESIGN, MODELS["gpt2-medium"], 64).graph("prefill")
     assert g.has_edge("residual0", "layernorm0") and g.has_edge("residual1", "layernorm1")
+
+
+def test_run_and_demo_help_name_every_file_they_write() -> None:
+    from spatialsim.cli.run import OUT_FILES
+
+    cmds = _commands()
+    demo = cmds["demo"].description or ""
+    out = next(a for a in cmds["run"]._actions if a.dest == "out")
+    for name in (*OUT_FILES, "manifest.json"):
+        assert name in demo and name in (out.help or ""), name

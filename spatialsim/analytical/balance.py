@@ -25,8 +25,8 @@ from spatialsim.errors import UserError
 from spatialsim.hardware.platform import Platform
 from spatialsim.workload.models import ModelConfig
 
-W4A8_BITS = (4, 8)  # the W4A8 design point the search targets (chen2024.md 3.1)
-MACS_PER_DSP = 2  # two MACs per DSP with weight packing (chen2024.md 3.1)
+W4A8_BITS = (4, 8)  # the W4A8 design point the search targets (Chen 2024 prefill)
+MACS_PER_DSP = 2  # two MACs per DSP with weight packing (Chen 2024 prefill)
 
 
 @dataclass(frozen=True)

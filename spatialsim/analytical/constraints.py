@@ -17,8 +17,8 @@ from spatialsim.hardware.platform import BRAM36_BITS, Platform
 from spatialsim.workload.models import ModelConfig
 
 BRAM_PORT_BITS = 72  # widest BRAM36 port (AMD UG573); packing puts 72 // b_W weights per word
-STAGE_FIFOS = 16  # chen2024.md 2: 16 stage-to-stage FIFOs
-STAGE_FIFO_DEPTH = 4  # chen2024.md 3: depth of the inner-region FIFOs
+STAGE_FIFOS = 16  # Chen 2024 model: 16 stage-to-stage FIFOs
+STAGE_FIFO_DEPTH = 4  # Chen 2024 designs: depth of the inner-region FIFOs
 
 
 @dataclass(frozen=True)

@@ -72,26 +72,26 @@ class Prior:
         return math.exp(-0.5 * z * z) / (self.spread * math.sqrt(2 * math.pi))
 
 
-REPORT = "fitted to the W4A8 HLS report (chen2024.md 4); other builds may differ ~1.6x"
+REPORT = "fitted to the W4A8 HLS report (Chen 2024 W4A8); other builds may differ ~1.6x"
 
 PRIORS: dict[str, Prior] = {
     "design.block_overhead_cycles": Prior(
-        "linear", 6.0, 2.0, "chen2024.md 3.1: one output block costs about K + 6...9 cycles"
+        "linear", 6.0, 2.0, "Chen 2024 prefill: one output block costs about K + 6...9 cycles"
     ),
     "design.reduction_ii": Prior(
-        "log", 4.0, 0.25, "chen2024.md 3.2: fp32 reductions reach II = 4 at the 3.33 ns target"
+        "log", 4.0, 0.25, "Chen 2024 attention: fp32 reductions reach II = 4 at the 3.33 ns target"
     ),
     "design.act_depth_cycles": Prior(
         "log",
         90.0,
         0.8,
-        "chen2024.md 3.3a and 4: GeLU depths 38, 73 and 168 in the three builds",
+        "Chen 2024 W8A8 and 4: GeLU depths 38, 73 and 168 in the three builds",
     ),
     "cost.array_prologue_cycles": Prior("log", 27.0, 0.5, REPORT),
     "cost.array_prologue_divisor": Prior("log", 16.0, 0.5, REPORT),
     "cost.softmax_exp_depth_cycles": Prior("log", 49.0, 0.5, REPORT),
     "cost.softmax_out_depth_cycles": Prior(
-        "log", 5.0, 0.5, "chen2024.md 3.3a: the W8A8 softmax rows (l/2 + 4 per row)"
+        "log", 5.0, 0.5, "Chen 2024 W8A8: the W8A8 softmax rows (l/2 + 4 per row)"
     ),
     "cost.layernorm_norm_depth_cycles": Prior("log", 153.0, 0.5, REPORT),
     "cost.row_store_cycles_per_word": Prior("log", 0.5, 0.5, REPORT),
@@ -99,13 +99,13 @@ PRIORS: dict[str, Prior] = {
     "cost.axi_call_cycles": Prior("log", 58.0, 0.5, REPORT),
     "cost.dataflow_overhead_cycles": Prior("log", 56.0, 0.5, REPORT),
     "cost.call_overhead_cycles": Prior(
-        "log", 2.0, 0.5, "chen2024.md 4: a function adds about 2 cycles around its loop"
+        "log", 2.0, 0.5, "Chen 2024 W4A8: a function adds about 2 cycles around its loop"
     ),
     "cost.gemv_pass_overhead_cycles": Prior(
         "log",
         6.0,
         0.5,
-        "chen2024.md 3.3a: W8A8 decode GEMVs take about 6 cycles per pass beyond K",
+        "Chen 2024 W8A8: W8A8 decode GEMVs take about 6 cycles per pass beyond K",
     ),
     "cost.attn_gemv_overhead_cycles": Prior(
         "log", 16.0, 0.7, "an assumption (no decode attention report): a factor of 2"
@@ -114,21 +114,21 @@ PRIORS: dict[str, Prior] = {
         "log",
         13.2,
         0.1,
-        "chen2024.md 5: one pseudo-channel reads 13.27 (Shuhai) and 13.2 GB/s (Lu et al.); "
+        "Chen 2024 U280: one pseudo-channel reads 13.27 (Shuhai) and 13.2 GB/s (Lu et al.); "
         "10 % for designs that reach it less well",
     ),
-    "hbm.write_bw_gbps": Prior("log", 13.2, 0.1, "chen2024.md 5: as reads (421.8 GB/s / 32)"),
+    "hbm.write_bw_gbps": Prior("log", 13.2, 0.1, "Chen 2024 U280: as reads (421.8 GB/s / 32)"),
     "hbm.latency_ns": Prior(
-        "linear", 106.7, 15.0, "chen2024.md 5: page hit 107 ns, closed 122, miss 138 (Shuhai)"
+        "linear", 106.7, 15.0, "Chen 2024 U280: page hit 107 ns, closed 122, miss 138 (Shuhai)"
     ),
     "hbm.switch_penalty_ns": Prior(
-        "log", 15.6, 0.5, "chen2024.md 5: the switch adds 7 cycles at 450 MHz (Shuhai)"
+        "log", 15.6, 0.5, "Chen 2024 U280: the switch adds 7 cycles at 450 MHz (Shuhai)"
     ),
     "hbm.small_burst_bw_gbps": Prior(
-        "log", 6.7, 0.3, "chen2024.md 5: 32-byte bursts 6.7 GB/s in an 8 KB window (Shuhai)"
+        "log", 6.7, 0.3, "Chen 2024 U280: 32-byte bursts 6.7 GB/s in an 8 KB window (Shuhai)"
     ),
-    "ddr.read_bw_gbps": Prior("log", 17.9, 0.1, "chen2024.md 5: 17.9 GB/s (Lu et al.)"),
-    "ddr.write_bw_gbps": Prior("log", 16.1, 0.1, "chen2024.md 5: 16.1 GB/s (Lu et al.)"),
+    "ddr.read_bw_gbps": Prior("log", 17.9, 0.1, "Chen 2024 U280: 17.9 GB/s (Lu et al.)"),
+    "ddr.write_bw_gbps": Prior("log", 16.1, 0.1, "Chen 2024 U280: 16.1 GB/s (Lu et al.)"),
     "cost.launch_overhead_us": Prior(
         "log",
         10.0,
@@ -163,7 +163,7 @@ PRIORS: dict[str, Prior] = {
         "log",
         0.75,
         0.6,
-        "chen2024.md 5: long sequential bursts reach the channel's rate (1.0); 32-byte bursts "
+        "Chen 2024 U280: long sequential bursts reach the channel's rate (1.0); 32-byte bursts "
         "at a 4 KB stride reach 0.51 of it in an 8 KB window and 0.18 over 256 MB. A design's "
         "pattern lies in between: 95 % from 0.23 to 1 (the bound)",
     ),
@@ -178,16 +178,16 @@ PRIORS: dict[str, Prior] = {
         "log",
         0.8,
         0.35,
-        "weakly informative: the paper's alpha is measured but not given (chen2024.md 2); "
+        "weakly informative: the paper's alpha is measured but not given (Chen 2024 model); "
         "a streaming link keeps most of its payload rate after the 64B/66B coding, a design "
-        "that sends short transfers with handshakes (DFX's 1,024-bit words, dfx.md) far "
+        "that sends short transfers with handshakes (DFX's 1,024-bit words, Hong 2022) far "
         "less: 95 % from 0.4 to 1 (the bound)",
     ),
     "cost.link_hop_latency_ns": Prior(
         "log",
         500.0,
         1.0,
-        "weakly informative: hop latency is not published for DFX (dfx.md); 95 %: 70 ns to 3.5 us",
+        "weakly informative: DFX's hop latency is not published (Hong 2022); 95 %: 70 ns to 3.5 us",
     ),
     "cost.host_relay_us": Prior(
         "log",
@@ -199,13 +199,13 @@ PRIORS: dict[str, Prior] = {
         "log",
         10.0,
         1.5,
-        "weakly informative: DFX's per-instruction issue cost is not published (dfx.md)",
+        "weakly informative: DFX's per-instruction issue cost is not published (Hong 2022)",
     ),
     "design.sfu_cycles": Prior(
         "log",
         20.0,
         1.0,
-        "weakly informative: DFX's special-function latencies are not published (dfx.md); "
+        "weakly informative: DFX's special-function latencies are not published (Hong 2022); "
         "its fp16 add takes 11 cycles and multiply 6",
     ),
 }

@@ -169,7 +169,7 @@ def region_note(run: RegionRun, reference: float) -> str:
         f"{run.phase} {run.region}, {err:+.0%}: in the simulated region {kernel} "
         f"({busy:,.0f} cycles of work) waits {waited:,.0f} cycles on {fifo}, since it needs "
         "its producer's rows before it runs; Vitis's estimate starts every consumer with its "
-        "producer (chen2024.md 3.3a), so only a build whose loops allow that overlap (for a "
+        "producer (Chen 2024 W8A8), so only a build whose loops allow that overlap (for a "
         "GEMV, column order) reaches it"
     )
 
@@ -177,7 +177,7 @@ def region_note(run: RegionRun, reference: float) -> str:
 def w8a8_rows(
     ref: dict[str, Any], params: CostParams | None = None, settings: Any = ()
 ) -> list[Row]:
-    """The W8A8 builds' HLS estimates (chen2024.md 3.3a) against the isolated cost model,
+    """The W8A8 builds' HLS estimates (Chen 2024 W8A8) against the isolated cost model,
     and their region latencies against the regions simulated alone (with structural
     ``settings`` applied, ``(("kernel.ffn2.order", "column"),)``)."""
     from spatialsim.design.overrides import apply_settings

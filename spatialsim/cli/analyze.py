@@ -179,6 +179,6 @@ def _run_balance(args: argparse.Namespace) -> int:
     )
     print(
         "  Routing and timing closure lower what is reachable: at 250 MHz one U280 SLR fits "
-        "about three 8x16 arrays (chen2024.md 3.4)."
+        "about three 8x16 arrays (Chen 2024 clocks)."
     )
     return 0

@@ -119,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
     text = "\n".join(lines)
     from spatialsim.report.pages import REPORT, sweep_page
 
-    with atomic_folder(args.out, command="optimize") as tmp:
+    owns = ("pareto.csv", "trials.csv", "pareto_*.toml", "summary.txt", "optimize.json",
+            REPORT, "plots")  # fmt: skip
+    with atomic_folder(args.out, owns=owns, command="optimize") as tmp:
         written = save_front(rep, tmp)
         (tmp / "summary.txt").write_text(text + "\n", encoding="utf-8")
         base = {"model": req.model or DEFAULT_MODEL, "design": req.design,

@@ -37,6 +37,9 @@ DEMO: dict[str, str] = {
 }
 DEMO_PROMPT, DEMO_GEN = DEFAULT_PROMPT, DEFAULT_GEN
 DEMO_OUT = "spatialsim-demo"
+OUT_FILES = ("result.json", "summary.txt", "trace.perfetto.json", "report.html")
+# what a run folder holds that an earlier run wrote or that derives from it ('plot DIR')
+RUN_OWNS = (*OUT_FILES, "plots")
 
 
 def add_parsers(sub: Any) -> None:
@@ -60,7 +63,8 @@ def add_parsers(sub: Any) -> None:
         description=f"Simulate {DEMO['model']} on the {DEMO['platform']} with "
         f"{DEMO['design']} (systolic prefill, GEMV decode): a "
         f"{DEMO_PROMPT}-token prompt and {DEMO_GEN} generated "
-        f"tokens. Prints a summary and writes result.json and summary.txt.",
+        f"tokens. Prints a summary and writes {', '.join(OUT_FILES)} and manifest.json "
+        "into the results folder (open report.html in a browser).",
     )
     d.add_argument(
         "--out", type=output_path, default=DEMO_OUT, help=f"results folder (default: ./{DEMO_OUT})"
@@ -83,8 +87,9 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
         type=output_path,
         default=None,
         metavar="DIR",
-        help="write DIR/result.json, DIR/summary.txt and DIR/trace.perfetto.json "
-        "(a timeline for ui.perfetto.dev; 'spatialsim plot DIR' draws it)",
+        help="write DIR/report.html (open it in a browser), DIR/result.json, "
+        "DIR/summary.txt, DIR/trace.perfetto.json (a timeline for ui.perfetto.dev) and "
+        "DIR/manifest.json; an earlier run's files and plots/ there are replaced",
     )
 
 
@@ -97,11 +102,6 @@ def simulate_cli(
     req = request_from_args(args, prompt, gen, timeline=bool(args.out))
     report = simulate(req, progress=progress_bar())
     return report.result, report.to_json(timing=not args.no_timing)
-
-
-OUT_FILES = ("result.json", "summary.txt", "trace.perfetto.json", "report.html")
-# what a run folder holds that an earlier run wrote or that derives from it ('plot DIR')
-RUN_OWNS = (*OUT_FILES, "plots")
 
 
 def _write_outputs(out: str, doc: dict[str, Any], text: str, result: RunResult) -> list[Path]:

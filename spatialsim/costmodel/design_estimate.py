@@ -3,7 +3,7 @@
 Kernels come from :mod:`spatialsim.costmodel.isolated`. A region (one SLR) is a dataflow of
 its kernels: a kernel starts with the producers of its streams and after the producers of
 its on-chip buffers (K, V, Q) have finished, so the region's latency is its latest
-finish plus a dataflow overhead, the way Vitis HLS estimates a DATAFLOW region (chen2024.md
+finish plus a dataflow overhead, the way Vitis HLS estimates a DATAFLOW region (Chen 2024
 section 4: R2's 602,718 cycles are the V writer followed by the output projection).
 """
 
@@ -21,7 +21,7 @@ from spatialsim.design.kernels import is_handoff
 
 MATRIX_WITH_WEIGHTS = ("linear", "gemv")
 
-# The W4A8 artifact's HLS module names for our canonical ones (chen2024.md section 4).
+# The W4A8 artifact's HLS module names for our canonical ones (Chen 2024 W4A8).
 HLS_ALIASES = {
     "Linear_layer_q": "q_proj",
     "Linear_layer_k": "k_proj",

@@ -1,7 +1,7 @@
 """Cycle costs of kernel work items, for a design graph node's attributes.
 
 Vitis reports a pipelined loop as II x (trips - 1) + iteration latency; a systolic array
-adds fill and drain per output block on top of its K-cycle reduction (chen2024.md 3.1); fp32
+adds fill and drain per output block on top of its K-cycle reduction (Chen 2024 prefill); fp32
 reductions run at II = ``reduction_ii`` (4 in the chen2024 designs). The formulas belong to
 the kinds' parameter dataclasses (``spatialsim/kinds/``); these functions apply them to a
 node's attribute mapping.

@@ -6,7 +6,7 @@ bandwidth (the channel's efficiency for one master) is the smallest of:
 - what the kernel's AXI port can ask for (width x kernel clock; a 512-bit port at 250 MHz
   asks 16 GB/s);
 - what one channel delivers for a stream of that length, interpolated log-linearly between
-  the measured small-burst rate and the measured saturated sequential rate (chen2024.md
+  the measured small-burst rate and the measured saturated sequential rate (Chen 2024
   section 5: 6.7 GB/s for 32-byte bursts, 13.2 GB/s from 128 KB on). Its parameters are
   the platform's ``small_burst_bytes``, ``small_burst_bw_gbps``, ``read_saturation_bytes``
   and ``read_bw_gbps`` (and the write pair);

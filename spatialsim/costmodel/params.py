@@ -1,7 +1,7 @@
 """Tunable constants of the cost models, with their defaults and where each comes from.
 
 Everything here is a parameter that calibration (``spatialsim calibrate``) may refine; the
-defaults are read from the chen2024 W4A8 HLS reports (chen2024.md section 4) or from the
+defaults are read from the chen2024 W4A8 HLS reports (Chen 2024 W4A8) or from the
 platform description. Values are in kernel clock cycles unless the name says otherwise.
 """
 
@@ -63,11 +63,11 @@ def check_ranges(obj: object, ranges: dict[str, tuple[float, float, str]], what:
 @dataclass(frozen=True)
 class CostParams:
     """Constants of the cost models. Unless marked an assumption, each is read from the
-    Vitis HLS report of the chen2024 W4A8 GPT-2-medium layer (chen2024.md section 4, module
+    Vitis HLS report of the chen2024 W4A8 GPT-2-medium layer (Chen 2024 W4A8, module
     latencies per layer at l = 128, d = 1024, 16 packs); ``tests/test_kernels_estimate.py``
     shows every kernel side by side with the report.
 
-    - ``call_overhead_cycles``: a dataflow function's entry and exit (about 2, chen2024.md 4).
+    - ``call_overhead_cycles``: a dataflow function's entry and exit (about 2, Chen 2024 W4A8).
     - ``axi_call_cycles``: an m_axi loader or writer's first-access latency: input loaders
       16,459 = 16 x (1,024 + 1) + 59, output writer 16,458.
     - ``array_prologue_cycles`` and ``array_prologue_divisor``: per row, a systolic array
@@ -83,7 +83,7 @@ class CostParams:
       and reciprocal square root: LayerNorm 84,317 = 16 x (4,094 + 1,023 + 153) + 5.
     - ``softmax_out_depth_cycles``: iteration latency of the output loop of a softmax that
       buffers its row (``output = "buffered"``): the W8A8 softmax's rows take l/2 + 4
-      cycles more than the streamed structure (chen2024.md 3.3a), 256 trips at II 1 plus
+      cycles more than the streamed structure (Chen 2024 W8A8), 256 trips at II 1 plus
       this 5-cycle iteration (read, scale, write).
     - the activation's pipeline depth is a kernel parameter (``act_depth_cycles``), since
       it differs per build (see ``spatialsim/kinds/activation.py``).
@@ -106,12 +106,12 @@ class CostParams:
       that the design's own access pattern reaches on the board (bursts cut short by the
       loop order, strided or interleaved rows that miss pages, refresh, the switch). The
       microbenchmarks behind ``hbm.read_bw_gbps`` stream long sequential bursts; a design
-      rarely does as well (chen2024.md 5: 32-byte bursts at a 4 KB stride get 6.7 GB/s of
+      rarely does as well (Chen 2024 U280: 32-byte bursts at a 4 KB stride get 6.7 GB/s of
       13.2 within an 8 KB window and 2.4 GB/s over 256 MB, shares of 0.51 and 0.18). 1
       until calibrated: the uncalibrated model assumes the microbenchmark's rate.
     - ``launch_overhead_us``: host time of one enqueue (one kernel call: a region kernel,
       a layer or a step, by the design's ``launch_scope``). Not characterised in
-      chen2024.md, so 0 by default; board measurements fit it.
+      Chen 2024, so 0 by default; board measurements fit it.
     - ``wait_overhead_us``: host time to learn that a launch completed (one completion
       wait per layer, or per step when the layers loop on chip). Not characterised: 0.
     - ``token_overhead_us``: host time per generated token outside the launches (reading
@@ -121,10 +121,10 @@ class CostParams:
       TPOT do not include it.
     - ``link_efficiency``: the share of an inter-card link's payload rate (line rate after
       the 64B/66B coding) that transfers reach: the paper's alpha, "measured" but not given
-      (chen2024.md 2). 1 until calibrated, so only the coding is charged.
+      (Chen 2024 model). 1 until calibrated, so only the coding is charged.
     - ``link_hop_latency_ns``: from the first word leaving one card's router to it arriving
       at the next card's (Aurora transmit and receive pipelines, transceivers, cable). Not
-      published for DFX (dfx.md); an assumption of 500 ns until measured.
+      published for DFX (Hong 2022); an assumption of 500 ns until measured.
     - ``host_relay_us``: extra time a transfer between cards through the host (topology
       ``host``) spends in host memory between the two PCIe DMAs. Not characterised; an
       assumption of 5 us (a DMA completion and a new enqueue).

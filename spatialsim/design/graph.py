@@ -21,7 +21,7 @@ from spatialsim.workload.models import ModelConfig
 
 PHASES = ("prefill", "decode")
 
-# Canonical kernel names (chen2024.md 3); loaders, writers and buffers add their own.
+# Canonical kernel names (Chen 2024 designs); loaders, writers and buffers add their own.
 CANONICAL_KERNELS = (
     "q_proj",
     "k_proj",
@@ -44,8 +44,8 @@ BYPASS_FIFO = "ffn_residual_bypass"
 # one per layer, or one per step with the layers looped on chip.
 LAUNCH_SCOPES = ("region", "layer", "step")
 # How a prompt goes through the layers: all its tokens through each layer in packs
-# ("packed", chen2024.md 3), or one token at a time through every layer, like a decode
-# step ("tokenwise": TeraFly's host feeds the prompt token by token, terafly.md).
+# ("packed", Chen 2024 designs), or one token at a time through every layer, like a decode
+# step ("tokenwise": TeraFly's host feeds the prompt token by token, TeraFly repo).
 PROMPT_MODES = ("packed", "tokenwise")
 
 

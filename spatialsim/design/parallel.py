@@ -1,6 +1,6 @@
 """Tensor parallelism as a design transformation: one card's share of a layer.
 
-Chen et al. split a layer over p1 cards Megatron-style (chen2024.md 2): the Q, K, V and
+Chen et al. split a layer over p1 cards Megatron-style (Chen 2024 model): the Q, K, V and
 FFN1 linears by output columns, attention by heads, the output projection and FFN2 by input
 rows, so each card computes partial sums of the whole output, and an all-reduce after each
 of those two linears gives every card the whole vector again before the residual and
@@ -169,7 +169,7 @@ RECEIVER = "link_recv"  # the kernel that takes the previous stage's row off the
 
 def stream_into(h: nx.DiGraph, src: str, dst: str, link: dict[str, Any]) -> None:
     """Join two cards' layers in ``h`` (kernel names prefixed ``src`` and ``dst``) so the
-    first streams its output into the second, as pipeline stages that stream (chen2024.md
+    first streams its output into the second, as pipeline stages that stream (Chen 2024
     2: "streams an l x d tensor between devices"): the source card's writers are removed
     and their producer feeds a link FIFO (attributes ``link``, named and routed by the
     caller); the destination card's quantising loaders (all of them if none quantises)

@@ -1,6 +1,6 @@
 """Design templates: the Chen et al. 2024 three-region transformer layer, built for a model.
 
-Sources are chen2024.md §3 and the authors' ``kernel.cfg``. R1 (SLR0) loads the input and
+Sources are Chen 2024 designs and the authors' ``kernel.cfg``. R1 (SLR0) loads the input and
 runs Q/K/V; R2 (SLR1) holds the KV buffers, attention, output projection, residual 0 and
 LayerNorm 0; R3 (SLR2) runs the FFN, residual 1, LayerNorm 1 and writes the output.
 FIFOs inside a region are 4 deep; region-to-region AXI-stream links are 16 deep.
@@ -22,18 +22,18 @@ from spatialsim.errors import UserError, choices_message
 from spatialsim.kinds.activation import RELU_DEPTH
 from spatialsim.workload.models import ModelConfig
 
-STREAM_DEPTH = 4  # chen2024.md 3: most hls::stream FIFOs are 4 deep
+STREAM_DEPTH = 4  # Chen 2024 designs: most hls::stream FIFOs are 4 deep
 LINK_DEPTH = 16  # kernel.cfg: stream_connect depth between region kernels
-PORT_BITS = 512  # m_axi width of the loaders and GEMV engines (chen2024.md 3.3)
+PORT_BITS = 512  # m_axi width of the loaders and GEMV engines (Chen 2024 decode)
 # One output block costs K + 6 cycles: the three W4A8 linears' reports fit K + 6 per block
-# exactly (with a per-row prologue, see costmodel/params.py); chen2024.md 3.1 gives 6..9.
+# exactly (with a per-row prologue, see costmodel/params.py); Chen 2024 prefill gives 6..9.
 LINEAR_BLOCK_OVERHEAD = 6
 ATTN_BLOCK_OVERHEAD = 6  # same array structure as the linears
 FP32_BITS = 32
 INT8_BITS = 8
-CLOCK_MHZ = 250.0  # chen2024.md 3.3/3.4: GPT-2 designs link at 250 MHz
-HLS_TARGET_MHZ = 300.0  # chen2024.md 3.4: HLS target 3.33 ns
-# How the host launches a layer. chen2024.md 3.3a says the authors' hosts enqueue the three
+CLOCK_MHZ = 250.0  # Chen 2024 decode/3.4: GPT-2 designs link at 250 MHz
+HLS_TARGET_MHZ = 300.0  # Chen 2024 clocks: HLS target 3.33 ns
+# How the host launches a layer. Chen 2024 W8A8 says the authors' hosts enqueue the three
 # region kernels once per layer ("region"); whether those enqueues delay each other on the
 # board is what calibration should decide, so the templates keep one launch per layer
 # ("layer", the model every earlier result used) and "region" is a --set away.
@@ -60,7 +60,7 @@ class Nonlinear:
 
 @dataclass(frozen=True)
 class SystolicConfig:
-    """What distinguishes the W4A8 and W8A8 prefill bitstreams (chen2024.md 3.1-3.2)."""
+    """What distinguishes the W4A8 and W8A8 prefill bitstreams (Chen 2024 prefill-3.2)."""
 
     weight_bits: int
     qkvo: LinearShape
@@ -78,7 +78,7 @@ W4A8 = SystolicConfig(
     attn=LinearShape(8, 8, 1),
     v_writer_ii=4,
     bias=False,
-    nonlinear=Nonlinear("streamed", 168.0),  # chen2024.md 4: softmax, GeLU rows
+    nonlinear=Nonlinear("streamed", 168.0),  # Chen 2024 W4A8: softmax, GeLU rows
 )
 W8A8 = SystolicConfig(
     weight_bits=8,
@@ -87,9 +87,9 @@ W8A8 = SystolicConfig(
     attn=LinearShape(8, 8, 2),
     v_writer_ii=8,
     bias=True,
-    nonlinear=Nonlinear("buffered", 73.0),  # chen2024.md 3.3a: softmax, GeLU rows
+    nonlinear=Nonlinear("buffered", 73.0),  # Chen 2024 W8A8: softmax, GeLU rows
 )
-# The W8A8 decode build: GeLU 4,133 = 4,095 + 38 (chen2024.md 3.3a). Its softmax has no row
+# The W8A8 decode build: GeLU 4,133 = 4,095 + 38 (Chen 2024 W8A8). Its softmax has no row
 # of its own there, so it is assumed to stream like the W4A8 one.
 W8A8_DECODE = Nonlinear("streamed", 38.0)
 
@@ -103,7 +103,7 @@ SYSTOLIC_PORTS = {
     "ffn1": ["HBM[5]"],
     "ffn2": ["HBM[6]"],
 }
-# Decode GEMV ports (chen2024.md 3.3): Wk/Wv/Wq on HBM[1..6] (2 each), Wo HBM[7..8],
+# Decode GEMV ports (Chen 2024 decode): Wk/Wv/Wq on HBM[1..6] (2 each), Wo HBM[7..8],
 # FFN1 HBM[9..12], FFN2 HBM[13..16].
 GEMV_ENGINES = {"k_proj": 2, "v_proj": 2, "q_proj": 2, "out_proj": 2, "ffn1": 4, "ffn2": 4}
 GEMV_PORTS = {
@@ -114,15 +114,15 @@ GEMV_PORTS = {
     "ffn1": [9, 10, 11, 12],
     "ffn2": [13, 14, 15, 16],
 }
-# The off-chip KV cache: chen2024.md does not say where the authors keep it. With C = 1 the
+# The off-chip KV cache: Chen 2024 does not say where the authors keep it. With C = 1 the
 # K/V writers serve every layer, so each layer's cache must live off chip; this assumes two
 # channels free in both chen2024 bitstreams (the decode GEMVs use HBM[0..16]).
 KV_PORTS = {"k": ["HBM[17]"], "v": ["HBM[18]"]}
-GEMV_PES = 32  # chen2024.md 3.3: 32 PEs, one 16-bit int8 weight pair each
-DECODE_HEADS_PARALLEL = 4  # chen2024.md 3.3: 4 heads in parallel against the KV cache
+GEMV_PES = 32  # Chen 2024 decode: 32 PEs, one 16-bit int8 weight pair each
+DECODE_HEADS_PARALLEL = 4  # Chen 2024 decode: 4 heads in parallel against the KV cache
 # MAC lanes per decode attention head: one cached row of a 64-wide head (GPT-2, the model
 # the authors built) per cycle; wider heads take several cycles per row. An assumption:
-# chen2024.md gives the head parallelism only.
+# Chen 2024 gives the head parallelism only.
 DECODE_ATTN_LANES = 64
 
 
@@ -245,7 +245,7 @@ def _region_layer(
     attention("sv_matmul", "sv")
     add_fifo(g, "qk_matmul", "mask", s, f32)
     add_fifo(g, "mask", "softmax", s, f32)
-    # softmax -> softmax.V holds a whole row of probabilities (chen2024.md 3.2: depth 128
+    # softmax -> softmax.V holds a whole row of probabilities (Chen 2024 attention: depth 128
     # at seq 128), so it scales with the longest sequence the design supports.
     add_fifo(g, "softmax", "sv_matmul", max_seq_len, i8)
     add_fifo(g, "v_writer", "sv_matmul", s, i8)
@@ -276,11 +276,11 @@ def _region_layer(
     )
     add_fifo(g, "ffn1", "gelu", s, f32)
     matrix("ffn2", 2, f, d, True)
-    # FFN2 needs a whole FFN1 row before it starts (chen2024.md 3.2: depth d_FFN).
+    # FFN2 needs a whole FFN1 row before it starts (Chen 2024 attention: depth d_FFN).
     add_fifo(g, "gelu", "ffn2", f, i8)
     add_kernel(g, "residual1", "residual", 2, lanes=lanes, features=d)
     add_fifo(g, "ffn2", "residual1", s, f32)
-    # The bypass must hold the whole activation or the layer deadlocks (chen2024.md 2).
+    # The bypass must hold the whole activation or the layer deadlocks (Chen 2024 model).
     add_fifo(g, "splitter", "residual1", ceil(bypass_tokens / lanes) * d, f32, name=BYPASS_FIFO)
     add_kernel(
         g, "layernorm1", "layernorm", 2, lanes=lanes, features=d, reduction_ii=4, norm="layernorm"
@@ -415,7 +415,7 @@ def build_w4a8(model: ModelConfig, max_seq_len: int) -> Design:
         description="Chen et al. 2024 W4A8 spatial layer (Allo PLDI'24 artifact): all linears "
         "8x16 PEs x 2 MACs/DSP, attention 8x8; decode reuses it with 1-token packs",
         notes={
-            "source": "chen2024.md 3.1-3.2; kernel.cfg of the W4A8 GPT-2-medium artifact",
+            "source": "Chen 2024 prefill-3.2; kernel.cfg of the W4A8 GPT-2-medium artifact",
             "kv_cache": "K and V caches of every layer off chip on HBM[17] and HBM[18] "
             "(an assumption: the artifact runs prefill only)",
         },
@@ -443,9 +443,9 @@ def build_w8a8(model: ModelConfig, max_seq_len: int) -> Design:
         description="Chen et al. 2024 W8A8 GPT-2 design: prefill Q/K/V/O 8x8x2 = 128 MAC/cycle, "
         "FFN 8x16x2 = 256; decode GEMV engines (2 per Q/K/V/O, 4 per FFN linear)",
         notes={
-            "source": "chen2024.md 3.1-3.3",
+            "source": "Chen 2024 prefill-3.3",
             "assumption": "decode attention: min(head_dim, 64) MAC lanes per head; "
-            "chen2024.md gives only the 4-head parallelism",
+            "Chen 2024 gives only the 4-head parallelism",
             "kv_cache": "K and V caches of every layer off chip on HBM[17] and HBM[18] "
             "(an assumption: the sources do not give the binding)",
         },

@@ -1,4 +1,4 @@
-"""``terafly-opt1.3b``: TeraFly's OPT-1.3B decoder on one Alveo U50LV, from terafly.md.
+"""``terafly-opt1.3b``: TeraFly's OPT-1.3B decoder on one Alveo U50LV, from TeraFly repo.
 
 Two compute units (CUs), one per SLR, each compute half of every output vector and swap
 their halves on an on-card ring; the 24 layers loop on chip (one kernel call per token,
@@ -41,7 +41,7 @@ from spatialsim.design.graph import Design, PhaseBinding, add_fifo, add_kernel
 from spatialsim.errors import UserError
 from spatialsim.workload.models import ModelConfig
 
-CLOCK_MHZ = 240.3  # terafly.md: 250 MHz requested, 240.3 MHz achieved
+CLOCK_MHZ = 240.3  # TeraFly repo: 250 MHz requested, 240.3 MHz achieved
 CUS = 2  # params.h CU
 ENGINES = 8  # PROCESSOR: GEMV engines per CU, one HBM port each
 PES, PACK = 32, 2  # 64 int8 MACs per engine per cycle (INP_NUM = 64 per 512-bit word)
@@ -142,7 +142,7 @@ def _cu(g: nx.DiGraph, cu: int, model: ModelConfig, max_seq_len: int) -> None:
     fifo("q_buffer", "qk_matmul", STAGE_DEPTH, INT8)
     fifo("qk_matmul", "mask", STAGE_DEPTH, 32)
     fifo("mask", "softmax", STAGE_DEPTH, 32)
-    # softmax runs three passes over a row with bypass FIFOs of 6,144 (terafly.md)
+    # softmax runs three passes over a row with bypass FIFOs of 6,144 (TeraFly repo)
     fifo("softmax", "sv_matmul", 6144, INT8)
     fifo("v_writer", "sv_matmul", STAGE_DEPTH, INT8)
     fifo("sv_matmul", "ring_attn", ROUTER_DEPTH)
@@ -220,7 +220,7 @@ def build_terafly(model: ModelConfig, max_seq_len: int, devices: int = 1) -> Des
         "SLR, each half of every output, seven ring exchanges per layer; layers looped on "
         "chip, one call per token",
         notes={
-            "source": "terafly.md (repository commit 5e67091)",
+            "source": "TeraFly repo (repository commit 5e67091)",
             "not modelled": "strictly sequential stages; LayerNorm statistics exchange; the "
             "layer row is read from and written to HBM[7]/HBM[23] instead of on-chip buffers",
         },

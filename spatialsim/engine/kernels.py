@@ -10,7 +10,7 @@ state: busy, starved (empty input), blocked (full output) or hbm_wait (memory), 
 add up to the kernel's active time.
 
 What a kernel reads, computes and writes, in HLS order, is its kind's body
-(``spatialsim/kinds/``, chen2024.md 3); this module provides the primitives the bodies call.
+(``spatialsim/kinds/``, Chen 2024 designs); this module provides the primitives the bodies call.
 """
 
 from __future__ import annotations

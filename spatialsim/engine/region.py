@@ -4,7 +4,7 @@ A region is the kernels of one SLR (``region_<slr + 1>``), one ``#pragma HLS DAT
 function in the chen2024 designs. Vitis reports a region's latency for one call of it alone:
 its input streams from other regions deliver a word whenever it is read, its output streams
 take a word whenever one is written, and every m_axi beat arrives in one cycle
-(chen2024.md 3.3a). This module builds that situation and runs the real engine on it:
+(Chen 2024 W8A8). This module builds that situation and runs the real engine on it:
 
 - the region's kernels and the FIFOs between them, as in the design;
 - each FIFO from another region is fed by a stand-in producer of the same name (an m_axi

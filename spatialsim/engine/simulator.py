@@ -1,13 +1,13 @@
 """Run a design: the host launches one layer at a time, prefill then token-by-token decode.
 
-As on the board (chen2024.md 3), the region kernels of a layer are launched together and run
+As on the board (Chen 2024 designs), the region kernels of a layer are launched together and run
 concurrently, waiting on each other's streams; the same kernels serve every layer (C = 1),
 reading that layer's weights from HBM and passing activations through HBM between layers.
 Prefill pushes the prompt in packs of P tokens; each decode step pushes one token whose
 attention spans the growing KV cache. With a per-phase bitstream (chen2024-w8a8), prefill
 runs the systolic bitstream and decode the GEMV one.
 
-On several cards (``tp`` x ``pp``, chen2024.md 2), each card runs its tensor-parallel share
+On several cards (``tp`` x ``pp``, Chen 2024 model), each card runs its tensor-parallel share
 of the design (:func:`spatialsim.design.parallel.shard`) as its own kernels, memory
 channels and recorder entries (``dev<i>.``), and the collectives of one stage's cards are
 joined by link FIFOs over the cluster's simulated links. Pipeline stages hold consecutive
@@ -44,7 +44,7 @@ from spatialsim.metrics.recorder import Recorder
 from spatialsim.metrics.result import RunResult, build_result
 
 # Receive buffer of an inter-card link FIFO: TeraFly's ring FIFOs are 64 deep
-# (terafly.md); a design parameter (--link-depth), not a measured constant.
+# (TeraFly repo); a design parameter (--link-depth), not a measured constant.
 LINK_DEPTH_WORDS = 64
 
 

@@ -209,7 +209,7 @@ class RunRequest:
     - ``host_io``: add the PCIe transfers of activations in and out.
     - ``timeline``: record kernel spans, FIFO levels and transfers for timelines.
 
-    Several cards (chen2024.md 2): ``tp`` cards split each layer (tensor parallel), ``pp``
+    Several cards (Chen 2024 model): ``tp`` cards split each layer (tensor parallel), ``pp``
     stages hold consecutive layers (pipeline parallel), ``tp`` x ``pp`` cards in all,
     joined by ``topology`` (``ring``, ``p2p`` or ``host``) links of ``link_gbps`` Gb/s
     (None: the platform's QSFP port rate) with ``link_depth`` words of receive buffer.

@@ -5,7 +5,7 @@ weights into the 27-bit operand as ``(w_hi << 18) + w_lo`` (``w_lo`` sign-extend
 multiplying by an int8 activation ``a`` gives ``P = (w_hi * a) << 18 + w_lo * a``. The low
 product occupies the low 18 bits in two's complement; when it is negative it borrows one
 from the high field. The correct extraction sign-extends the low field and adds the borrow
-back to the high one (chen2024.md 3.2: the public artifact omits this and is wrong for
+back to the high one (Chen 2024 attention: the public artifact omits this and is wrong for
 negative low products).
 """
 

@@ -4,7 +4,7 @@ A :class:`Cluster` is N identical cards (a :class:`~spatialsim.hardware.platform
 and a topology:
 
 - ``ring``: card i is cabled to cards i - 1 and i + 1 (mod N) through its QSFP ports, one
-  port each way (dfx.md: the U280's two QSFP28 ports make the DFX ring). Traffic between
+  port each way (Hong 2022: the U280's two QSFP28 ports make the DFX ring). Traffic between
   cards that are not neighbours is forwarded along the shorter way round.
 - ``p2p``: every pair of cards is cabled directly (needs N - 1 ports per card).
 - ``host``: no cables; every transfer goes up one card's PCIe link into host memory and
@@ -12,8 +12,8 @@ and a topology:
 
 Each direction of a cable (and each direction of a card's PCIe link) is one link: a
 channel that carries one transfer at a time, like an HBM channel. What a link delivers is
-the line rate after the line coding (Aurora 64B/66B on QSFP28: dfx.md, chen2024.md 2) times
-an efficiency the cost model calibrates (the paper's alpha, chen2024.md 2). This module is
+the line rate after the line coding (Aurora 64B/66B on QSFP28: Hong 2022, Chen 2024 model) times
+an efficiency the cost model calibrates (the paper's alpha, Chen 2024 model). This module is
 the hardware description only; the engine simulates the links.
 """
 
@@ -25,7 +25,7 @@ from spatialsim.errors import UserError, choices_message
 from spatialsim.hardware.platform import Platform
 
 TOPOLOGIES = ("ring", "p2p", "host")
-# Aurora 64B/66B carries 64 payload bits in every 66 line bits (dfx.md: about 3 % overhead).
+# Aurora 64B/66B carries 64 payload bits in every 66 line bits (Hong 2022: about 3 % overhead).
 AURORA_64B66B = 64 / 66
 MAX_DEVICES = 64  # a bound on what one simulation holds, far above any appliance
 

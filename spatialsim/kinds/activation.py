@@ -3,10 +3,10 @@ the gate and up words of each output (II 2).
 
 The ACT loop's iteration latency (``act_depth_cycles``) is the length of the build's
 arithmetic chain, which depends on how the build computes GeLU (an erf in fp32, a tanh
-polynomial, a table), and chen2024.md describes none of them. The HLS reports give it per
-build: 168 in the W4A8 build (68,212 = 16 x (4,095 + 168) + 4, chen2024.md 4), 73 in the
+polynomial, a table), and Chen 2024 describes none of them. The HLS reports give it per
+build: 168 in the W4A8 build (68,212 = 16 x (4,095 + 168) + 4, Chen 2024 W4A8), 73 in the
 W8A8 prefill build (266,756 = 64 x (4,095 + 73) + 4) and 38 in the W8A8 decode build
-(4,133 = 4,095 + 38; chen2024.md 3.3a). Those kernels' estimates therefore reproduce their
+(4,133 = 4,095 + 38; Chen 2024 W8A8). Those kernels' estimates therefore reproduce their
 own rows by construction; the trips are still the loop structure's.
 """
 
@@ -32,7 +32,7 @@ from spatialsim.kinds.base import (
 )
 from spatialsim.kinds.registry import KindSpec, register
 
-W4A8_DEPTH = 168.0  # the W4A8 build's GeLU (chen2024.md 4)
+W4A8_DEPTH = 168.0  # the W4A8 build's GeLU (Chen 2024 W4A8)
 # A ReLU is a compare and a select between the read and the write: an assumption (no report
 # of a ReLU kernel exists here), 3 cycles.
 RELU_DEPTH = 3.0

@@ -99,7 +99,7 @@ def vector() -> Any:
     """Elements of a row per FIFO word (a kind's ``features`` stay element counts)."""
     return param(
         "elements of a row carried by one FIFO word and processed together in one cycle "
-        "(TeraFly moves 8 fp32 values per 256-bit word, terafly.md); 1 in the chen2024 designs",
+        "(TeraFly moves 8 fp32 values per 256-bit word, TeraFly repo); 1 in the chen2024 designs",
         low=1,
         high=1024,
         default=1,
@@ -109,7 +109,7 @@ def vector() -> Any:
 def axi_group() -> Any:
     return param(
         "kernels of one non-empty group reach memory through the same m_axi masters (one "
-        "HLS function's bundles, as TeraFly's stages share theirs, terafly.md): each port "
+        "HLS function's bundles, as TeraFly's stages share theirs, TeraFly repo): each port "
         "of the group costs one AXI adapter; a GEMV's engine_group is its group too",
         default="",
     )

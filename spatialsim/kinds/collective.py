@@ -1,11 +1,11 @@
 """Collectives across cards: the ring all-reduce and all-gather of tensor parallelism.
 
 A collective kernel sits where a tensor-parallel layer needs whole vectors again (after a
-row-split linear: the output projection and FFN2 of Megatron-style TP, chen2024.md 2; after
-every column-split operator in DFX, dfx.md). It reads its card's part of each row from its
+row-split linear: the output projection and FFN2 of Megatron-style TP, Chen 2024 model; after
+every column-split operator in DFX, Hong 2022). It reads its card's part of each row from its
 input stream, exchanges blocks with its ring neighbours over the inter-card links, and
 streams the whole row on; so the exchange overlaps the producer, as the paper's
-non-blocking all-reduce does (chen2024.md 2).
+non-blocking all-reduce does (Chen 2024 model).
 
 Per round of ``devices`` x ``block_words`` words of a row:
 
@@ -15,11 +15,11 @@ Per round of ``devices`` x ``block_words`` words of a row:
 - ``all_gather`` (ring): the card's own block travels round in ``devices - 1`` steps.
 - ``exchange`` (ring): the same traffic as an all-gather, but the kernel passes on only
   its own share once the exchange is done (TeraFly exchanges Q, K and V round its ring,
-  terafly.md, yet each compute unit goes on with its own heads).
+  TeraFly repo, yet each compute unit goes on with its own heads).
 
 Each step sends before it receives, as a router with send and receive buffers does
-(dfx.md), and waits for its block before the next step (a lock-step ring, like TeraFly's,
-terafly.md), so every step pays the hop latency. A link buffer shallower than one block
+(Hong 2022), and waits for its block before the next step (a lock-step ring, like TeraFly's,
+TeraFly repo), so every step pays the hop latency. A link buffer shallower than one block
 therefore deadlocks the ring, and the engine reports that cycle naming the link. The link
 time itself (rate, hops, latency) is the engine's: this body only says what is sent and
 received. With one card the kernel
@@ -56,7 +56,7 @@ OPS = ("all_reduce", "all_gather", "exchange")
 # Words each card sends per ring step, back to back (the router forwards them cut-through,
 # so a step pays the hop latency once). A design parameter with an assumed default: one
 # step fills the 64-word link FIFO of the default link depth (TeraFly's ring FIFOs are 64
-# deep, terafly.md).
+# deep, TeraFly repo).
 BLOCK_WORDS = 64
 
 

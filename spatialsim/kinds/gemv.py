@@ -1,15 +1,15 @@
-"""GEMV engines (decode, chen2024.md 3.3): ``engines`` engines of ``pes`` PEs, each PE
+"""GEMV engines (decode, Chen 2024 decode): ``engines`` engines of ``pes`` PEs, each PE
 holding ``pack`` weights, each engine streaming one 512-bit weight beat per cycle from its
 own memory port.
 
-Two loop orders (``order``, a structural choice real builds differ in; chen2024.md 3.3a):
+Two loop orders (``order``, a structural choice real builds differ in; Chen 2024 W8A8):
 
 - ``row`` (default): per token the kernel buffers the K-long input vector (BUFFER, one
   element per cycle), then makes ceil(N / (engines x pes x pack)) passes over K (MAC),
   broadcasting the buffered activation against the engines' weight beats; each pass's
   outputs leave as the next pass computes, so the consumer starts early but this kernel
   cannot start before its whole input has arrived. The default because the public GEMV
-  kernels chen2024.md 3.3 describes buffer the input vector first.
+  kernels Chen 2024 decode describes buffer the input vector first.
 - ``column`` (input-stationary): each input element, as it arrives, meets its weight
   column: ``passes`` beats per engine update every accumulator (STREAM, K x passes
   iterations); the kernel overlaps its producer, but every output completes only at the
@@ -78,7 +78,7 @@ class GemvParams(KernelParams):
     )
     engine_group: str = param(
         "GEMV kernels with the same non-empty group are one set of engines used in turn "
-        "(TeraFly reuses one GEMV stage for Q/K/V, the projection and the FFN, terafly.md): "
+        "(TeraFly reuses one GEMV stage for Q/K/V, the projection and the FFN, TeraFly repo): "
         "the group's resources are counted once, as its largest member's",
         default="",
     )

@@ -1,4 +1,4 @@
-"""The systolic linear (prefill, chen2024.md 3.1): an output-stationary array of ``rows``
+"""The systolic linear (prefill, Chen 2024 prefill): an output-stationary array of ``rows``
 tokens by ``cols`` PE columns, ``pack`` MACs per DSP, weights streamed from HBM.
 
 Per pack it computes ceil(N / (cols x pack)) output blocks, each a K-cycle reduction plus
@@ -8,7 +8,7 @@ replay it; every block streams its weights (re-read once per pack).
 How a pack's outputs reach the consumer (``emit``, a structural choice):
 
 - ``block`` (default; hw_kernels' linear.h and the chen2024 arrays, whose outputs drain
-  column by column after each block, chen2024.md 3.1): each block's outputs leave while
+  column by column after each block, Chen 2024 prefill): each block's outputs leave while
   the next block computes, so the consumer starts on the first block;
 - ``pack``: the outputs go to a double-buffered output row that is written to the
   consumer whole once the pack's last block is done (the write overlaps the next pack).

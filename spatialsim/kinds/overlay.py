@@ -1,4 +1,4 @@
-"""Units of a temporal overlay (DFX, dfx.md): DMA, matrix unit, special functions, vector
+"""Units of a temporal overlay (DFX, Hong 2022): DMA, matrix unit, special functions, vector
 unit and router, each a kernel that executes its share of one instruction stream.
 
 Every unit of a card carries the same overlay parameters (the model's shape, the card
@@ -188,9 +188,9 @@ def hls(p: OverlayParams) -> dict[str, Any]:
     return {"UNIT": p.unit}
 
 
-# dfx.md reports only totals: about 39.9 % of the U280's LUTs and 39.2 % of its DSPs. The
+# Hong 2022 reports only totals: about 39.9 % of the U280's LUTs and 39.2 % of its DSPs. The
 # matrix unit's DSPs follow its structure (16 lanes x (64 multipliers + 63 fp16 adds at 2
-# DSPs + the accumulator) = 3,072, dfx.md); the vector unit's 64 lanes an add (2 DSPs),
+# DSPs + the accumulator) = 3,072, Hong 2022); the vector unit's 64 lanes an add (2 DSPs),
 # a multiply and a square; the rest is an assumed split of the published totals, with the
 # DMA's 32 m_axi adapters counted by the design's resource check.
 COEFFS = {

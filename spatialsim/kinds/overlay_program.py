@@ -1,6 +1,6 @@
 """The compiler of a temporal overlay: a decoder layer as one instruction stream.
 
-A temporal overlay (DFX, dfx.md) runs a layer instruction by instruction on shared units:
+A temporal overlay (DFX, Hong 2022) runs a layer instruction by instruction on shared units:
 DMA engines (weights and KV cache from HBM), a matrix unit (MPU), its special functions
 (SFU: mask and scale, reduce-max, GELU), a vector unit (VPU: LayerNorm and softmax as
 sequences of vector operations, residual adds) and a router (all-gathers around the ring
@@ -17,12 +17,12 @@ instructions overlap, dependent ones wait. How far a producer may run ahead is t
 of its token FIFO (the weight buffers between DMA and MPU).
 
 Costs (per card of ``devices``; heads split across cards, fully connected layers by
-output columns, dfx.md):
+output columns, Hong 2022):
 
 - ``Conv1D`` of an input of ``n`` rows of K onto N columns: the matrix unit takes one
   64-wide slice of one row per lane per cycle, 16 lanes of output columns side by side,
   so n x ceil(K / width) x ceil(N / lanes) cycles, plus the pipeline: a multiply and
-  log2(width) adder levels and the accumulation (dfx.md: multiply 6, add 11 cycles). Its
+  log2(width) adder levels and the accumulation (Hong 2022: multiply 6, add 11 cycles). Its
   weights (K x N fp16) arrive from HBM in chunks of ``weight_chunk_kb``, one DMA
   instruction per chunk, each chunk's compute an MPU instruction.
 - ``MaskedMM`` (Q.K^T) and ``MM`` (S.V) likewise per head, their K or V read from the KV
@@ -201,7 +201,7 @@ def compile_layer(s: Shape, tokens: int, keys: int, cached: int) -> tuple[Instr,
     eb = s.elem_bytes
     x = b.add("dma", "LOAD_X", (), nbytes=n * d * eb)
     ln1 = b.layernorm("ln1", n, (x,))
-    # V first, then Q and K (dfx.md); V and K go to the KV cache in HBM
+    # V first, then Q and K (Hong 2022); V and K go to the KV cache in HBM
     v = b.conv1d("v", n, d, dh, ln1)
     q = b.conv1d("q", n, d, dh, v)
     kk = b.conv1d("k", n, d, dh, q)

@@ -10,7 +10,7 @@ Where the probabilities leave (``output``, a structural choice):
 - ``streamed`` (default; the W4A8 build): each probability is written as the exp-and-sum
   loop computes it;
 - ``buffered`` (the W8A8 build): the exp-and-sum loop stores the row and an OUT loop writes
-  it afterwards, two keys per cycle. chen2024.md does not describe the W8A8 softmax; its
+  it afterwards, two keys per cycle. Chen 2024 does not describe the W8A8 softmax; its
   HLS estimate (3.3a: 2,934,785 cycles at l = 512, 1,024 rows) exceeds the streamed
   structure by exactly l/2 + 4 cycles per row, which such a pass explains (ceil(l / 2)
   trips at II 1, iteration latency ``softmax_out_depth_cycles``).

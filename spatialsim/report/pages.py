@@ -191,6 +191,15 @@ def replay_page(folder: Path) -> str:
     return html.page(title, "spatialsim replay", sections, FOOTER)
 
 
+def _number(text: str) -> Any:
+    """A table cell of a CSV: an integer, a number or the text itself."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() else value
+
+
 def sweep_page(folder: Path, title: str | None = None) -> str:
     """The page of a sweep or optimize folder (results.csv or trials.csv)."""
     from spatialsim.report.sweep_plots import pareto_rows, plot_sweep, read_table, sweep_title
@@ -203,7 +212,7 @@ def sweep_page(folder: Path, title: str | None = None) -> str:
     front = pareto_rows(rows)
     shown = [*axes, "ttft_ms", "tpot_ms", "dsp", "lut"]
     columns = [c for c in shown if rows and c in rows[0]]
-    best = html.table(columns, [[r[c] for c in columns] for r in front[:20]])
+    best = html.table(columns, [[_number(r[c]) for c in columns] for r in front[:20]])
     feasible = sum(1 for r in rows if r.get("feasible") == "true")
 
     def draw(out: Path) -> list[tuple[Path, str]]:

@@ -170,7 +170,7 @@ MODELS: dict[str, ModelConfig] = {
         _builtin("gpt2-xl", 48, 1600, 25, 6400, 50257, 1024, "gpt2", "gpt2-xl"),
         _builtin("llama2-7b", 32, 4096, 32, 11008, 32000, 4096, "llama", "Llama-2-7b-hf"),
         _builtin("llama2-13b", 40, 5120, 40, 13824, 32000, 4096, "llama", "Llama-2-13b-hf"),
-        # OPT (pre-LayerNorm, ReLU FFN, learned positions; terafly.md for OPT-1.3B). OPT-350M
+        # OPT (pre-LayerNorm, ReLU FFN, learned positions; TeraFly repo for OPT-1.3B). OPT-350M
         # is left out: it projects a 512-wide embedding and normalises after each block.
         _builtin("opt-125m", 12, 768, 12, 3072, 50272, 2048, "opt", "opt-125m"),
         _builtin("opt-1.3b", 24, 2048, 32, 8192, 50272, 2048, "opt", "opt-1.3b"),

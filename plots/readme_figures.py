@@ -36,8 +36,19 @@ def make(out: Path) -> list[Path]:
             ["plot", str(demo)],
             ["replay", "--trace", trace, "--workers", "1", "--out", str(replay)],
             ["plot", str(replay)],
-            ["compare", "--model", "gpt2-medium", "--prompt-len", "32", "--gen-len", "64",
-             "--cards", "1,2,4", "--out", str(compare)],  # as README's comparison
+            [
+                "compare",
+                "--model",
+                "gpt2-medium",
+                "--prompt-len",
+                "32",
+                "--gen-len",
+                "64",
+                "--cards",
+                "1,2,4",
+                "--out",
+                str(compare),
+            ],  # as README's comparison
         ]
         for args in steps:
             if spatialsim(args) != 0:
@@ -52,8 +63,15 @@ def make(out: Path) -> list[Path]:
         return written
 
 
+VERSION_FILE = "matplotlib-version.txt"  # the figures' bytes depend on it
+
+
 if __name__ == "__main__":
+    import matplotlib
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "plots" / "figures")
-    for path in make(parser.parse_args().out):
+    out = parser.parse_args().out
+    for path in make(out):
         print(f"wrote {path}")
+    (out / VERSION_FILE).write_text(matplotlib.__version__ + "\n", encoding="utf-8")

@@ -6,8 +6,8 @@ Conventions the docs follow (and this test enforces):
 - a ```bash block is commands to run, one per line (``\\`` continues a line); ``cd DIR``
   changes the folder for the block's later lines; a line whose comment says
   ``exit status N`` must end with N, every other with 0;
-- a ```console block starts with ``$ command`` and shows what it prints: each shown line
-  must appear in the output, in order (``...`` marks lines left out); wall times are
+- a ```console block starts with ``$ command`` and shows what it prints, line for line;
+  ``...`` marks where lines are left out (and nothing else may be); wall times are
   masked; a command already run in the same page is not run again;
 - a ```python block runs in the page's copy;
 - ```text, ```csv, ```toml and unlabelled blocks are file contents and listings, not run.
@@ -107,6 +107,30 @@ def mask(text: str) -> str:
     return text
 
 
+def check_excerpt(shown: list[str], actual: list[str], what: str) -> None:
+    """``shown`` is ``actual`` with runs of lines left out where it says ``...``: shown
+    lines not separated by ``...`` are consecutive lines of the output, the first one is
+    the output's first line unless ``...`` comes first, and nothing follows the last one
+    unless ``...`` ends the excerpt."""
+    pos, gap = 0, False
+    for want in shown:
+        if want.strip() == "...":
+            gap = True
+            continue
+        found = (actual.index(want, pos) if want in actual[pos:] else None) if gap else (
+            pos if pos < len(actual) and actual[pos] == want else None)  # fmt: skip
+        if found is None:
+            near = "\n".join(actual[max(0, pos - 2) : pos + 12])
+            where = "somewhere after" if gap else "right after"
+            pytest.fail(
+                f"{what} no longer prints this line {where} line {pos} of its output:\n"
+                f"{want}\nwhat it prints there now:\n{near}"
+            )
+        pos, gap = found + 1, False
+    rest = [a for a in actual[pos:] if a.strip()]
+    assert gap or not rest, f"{what} prints more than the page shows: {rest[:3]}"
+
+
 def _env(tmp: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -166,21 +190,9 @@ class Page:
         command = " ".join(c.rstrip().rstrip("\\").strip() for c in cmd_lines)
         if not_run(command):
             return
-        actual = mask(self.run(command, self.clone, where)).splitlines()
-        actual = [a.rstrip() for a in actual]
-        pos = 0
-        for shown in lines[i:]:
-            if shown.strip() in ("...", ""):
-                continue
-            want = mask(shown).rstrip()
-            try:
-                pos = actual.index(want, pos) + 1
-            except ValueError:
-                near = "\n".join(actual[max(0, pos - 2) : pos + 12])
-                pytest.fail(
-                    f"{where}: `{command}` no longer prints this line (in this order):\n"
-                    f"{want}\nafter line {pos} of what it prints now:\n{near}"
-                )
+        actual = [a.rstrip() for a in mask(self.run(command, self.clone, where)).splitlines()]
+        shown_lines = [mask(x).rstrip() for x in lines[i:]]
+        check_excerpt(shown_lines, actual, f"{where}: `{command}`")
 
     def python(self, body: str, where: str) -> None:
         proc = subprocess.run(
@@ -213,6 +225,17 @@ def test_the_exceptions_are_only_installs_and_the_suite() -> None:
                 skipped |= {line for line in lines if not_run(line)}
     assert skipped, "the Quick start's install lines are exceptions"
     assert all(not_run(s) for s in skipped)
+
+
+def test_an_excerpt_must_say_where_it_leaves_lines_out() -> None:
+    out = ["a", "b", "c", "d"]
+    check_excerpt(["a", "b", "c", "d"], out, "x")
+    check_excerpt(["a", "...", "c", "d"], out, "x")
+    check_excerpt(["...", "b", "c", "..."], out, "x")
+    for bad in (["a", "c", "d"], ["b", "c", "d"], ["a", "b", "c"], ["a", "...", "e"],
+                ["...", "c", "b", "..."]):  # fmt: skip
+        with pytest.raises((AssertionError, pytest.fail.Exception)):
+            check_excerpt(bad, out, "x")
 
 
 @pytest.mark.parametrize("page", PAGES)

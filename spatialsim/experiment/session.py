@@ -306,8 +306,9 @@ def analyze(
             f"link_efficiency must be a share from 0.01 to 1, got {link_efficiency!r}",
             field="link_efficiency",
         )
-    seq_len = req.prompt_len + max(req.gen_len - 1, 0)  # the longest context evaluated
-    model, platform, design = resolve_design(req, seq_len)
+    # the design is built to hold what the run holds (req.seq_len, as `run` and `design`
+    # build it), so a design file analyses as the template it came from
+    model, platform, design = resolve_design(req, req.seq_len)
     clock = _checked_clock(req, design, platform)
     par = Parallelism(
         tp=tp,

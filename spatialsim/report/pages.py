@@ -77,8 +77,8 @@ def run_page(folder: Path) -> str:
         head += f'<p class="note">{esc(calibration_note(doc["calibration"]))}</p>'
     else:
         head += (
-            '<p class="note">No calibration profile: the numbers are the cost model\'s '
-            "(run with --calibration PROFILE for 95 % intervals).</p>"
+            '<p class="note">No calibration profile was applied: these are the cost '
+            "model's numbers, without intervals (a calibrated run shows 95 % intervals).</p>"
         )
     stalls = largest_stalls(doc)
     stall_html = (

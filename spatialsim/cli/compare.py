@@ -61,11 +61,58 @@ def add_parser(sub: Any) -> None:
         help="comma-separated card counts, e.g. 1,2,4 (default 1)",
     )
     add_length_options(p)
+    from spatialsim.hardware.gpu import BUILTIN_GPUS
+
+    p.add_argument(
+        "--gpu",
+        default=None,
+        metavar="GPU",
+        help=f"add a GPU baseline at batch 1: a built-in GPU ({', '.join(BUILTIN_GPUS)}) or "
+        "a GPU .toml file (spatialsim/analytical/gpu.py describes the model)",
+    )
+    p.add_argument(
+        "--gpu-mode",
+        choices=("eager", "graphs"),
+        default="graphs",
+        help="how the GPU runs: eager (PyTorch launching every operator) or graphs (CUDA "
+        "graphs or a serving engine, fused kernels) (default graphs)",
+    )
+    p.add_argument(
+        "--gpu-precision",
+        choices=("fp16", "int8"),
+        default="fp16",
+        help="the GPU's weight and activation precision (default fp16)",
+    )
+    p.add_argument(
+        "--gpu-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="replace one of the GPU model's assumptions (bandwidth_efficiency, "
+        "compute_efficiency, eager_launch_us, graph_launch_us, eager_step_us, "
+        "graph_step_us, idle_fraction, busy_fraction) (repeatable)",
+    )
     p.add_argument(
         "--out", type=output_path, default=DEFAULT_OUT, help=f"folder (default ./{DEFAULT_OUT})"
     )
     add_json_option(p, "the comparison JSON")
     p.set_defaults(func=run)
+
+
+def _gpu_params(items: list[str]) -> dict[str, float]:
+    """--gpu-param NAME=VALUE items as numbers (names and ranges checked by the model)."""
+    from spatialsim.tomlio import parse_decimal
+
+    out = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        try:
+            out[name.strip()] = parse_decimal(value.strip()) if eq else float("nan")
+        except ValueError:
+            out[name.strip()] = float("nan")
+        if not eq or out[name.strip()] != out[name.strip()]:
+            raise UserError(f"--gpu-param {item!r}: expected NAME=NUMBER")
+    return out
 
 
 def _text(doc: dict[str, Any]) -> str:
@@ -74,17 +121,32 @@ def _text(doc: dict[str, Any]) -> str:
     header, rows = compare_rows(doc)
     lines = [
         f"{doc['model']} on {doc['platform']}: prompt {doc['prompt_len']} tokens, "
-        f"{doc['gen_len']} generated (every row simulated)",
+        f"{doc['gen_len']} generated ("
+        + (
+            "every FPGA row simulated, the GPU row from its batch-1 model)"
+            if any(r.get("gpu") for r in doc["rows"])
+            else "every row simulated)"
+        ),
         "",
         table(header, rows),
     ]
     for s in doc["speedups"]:
         dec = "" if s["decode_speedup"] is None else f", decode {s['decode_speedup']:.2f}x"
+        energy = s.get("energy_per_token_ratio")
+        eff = "" if energy is None else f", energy per token {energy:.2f}x"
         lines.append(
             f"{s['spatial']} over {s['versus']} on {s['cards']} card(s): prefill "
-            f"{s['prefill_speedup']:.2f}x{dec}"
+            f"{s['prefill_speedup']:.2f}x{dec}{eff}"
         )
     lines.append("energy: spatialsim/costmodel/power.py (coefficients cited or marked assumptions)")
+    gpu = next((r["gpu"] for r in doc["rows"] if r.get("gpu")), None)
+    if gpu is not None:
+        k = gpu["kernels_per_step"]
+        lines.append(
+            f"GPU: {gpu['gpu']} at batch 1, {gpu['mode']} ({k['decode']} kernels per decode "
+            f"step), {gpu['precision']}: datasheet peaks and the assumptions of "
+            "spatialsim/analytical/gpu.py (--gpu-param replaces them), not a measurement"
+        )
     return "\n".join(lines)
 
 
@@ -98,7 +160,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json and args.json != "-":
         check_writable(args.json)
     req = request_from_args(args, args.prompt_len, args.gen_len)
-    report = compare(req, designs=designs, cards=args.cards, progress=progress_bar())
+    report = compare(
+        req, designs=designs, cards=args.cards, progress=progress_bar(), gpu=args.gpu,
+        gpu_mode=args.gpu_mode, gpu_precision=args.gpu_precision,
+        gpu_params=_gpu_params(args.gpu_param),
+    )  # fmt: skip
     doc = report.to_json()
     text = _text(doc)
     from spatialsim.report.pages import REPORT, compare_page

@@ -72,7 +72,8 @@ def design_to_dict(design: Design) -> dict[str, Any]:
         "prompt_mode": design.prompt_mode,
         "max_seq_len": design.max_seq_len,
         "resident_layers": design.resident_layers,
-        "model": dataclasses.asdict(design.model),
+        # a field a model does not have (None: no RoPE base, no epsilon given) is left out
+        "model": {k: v for k, v in dataclasses.asdict(design.model).items() if v is not None},
         "notes": dict(design.notes),
         "phases": {p: dataclasses.asdict(b) for p, b in design.phases.items()},
         "bitstreams": bitstreams,
@@ -113,9 +114,9 @@ def design_from_dict(data: dict[str, Any], origin: str) -> Design:
         required=("name", "clock_mhz", "max_seq_len", "model", "phases", "bitstreams"),
     )
     model_fields = tuple(f.name for f in dataclasses.fields(ModelConfig))
-    model = ModelConfig(
-        **_keys(data["model"], model_fields, "model", origin, required=model_fields)
-    )
+    optional = ("norm_kind", "norm_eps", "rope_theta", "tied_embeddings")  # newer, defaulted
+    required = tuple(f for f in model_fields if f not in optional)
+    model = ModelConfig(**_keys(data["model"], model_fields, "model", origin, required=required))
     phases = {}
     for phase, binding in _keys(data["phases"], ("prefill", "decode"), "phases", origin).items():
         b = _keys(

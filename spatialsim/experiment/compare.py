@@ -10,7 +10,7 @@ comparison shows what the simulator says, whatever that is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spatialsim import defaults
 from spatialsim.design.parallel import shard
@@ -20,6 +20,9 @@ from spatialsim.experiment.reports import RunReport
 from spatialsim.experiment.request import RunRequest, request
 from spatialsim.experiment.session import Progress, prepare, simulate
 from spatialsim.limits import check_progress
+
+if TYPE_CHECKING:
+    from spatialsim.analytical.gpu import GpuRun
 
 DEFAULT_DESIGNS = (defaults.DESIGN, defaults.TEMPORAL)
 MAX_ROWS = 16
@@ -62,6 +65,29 @@ class CompareReport:
     prompt_len: int
     gen_len: int
     rows: tuple[CompareRow, ...]
+    gpu: GpuRun | None = None  # the GPU baseline (spatialsim/analytical/gpu.py), if asked
+
+    def gpu_row(self) -> dict[str, Any] | None:
+        """The GPU baseline as a row of the table (one GPU; no FPGA resources)."""
+        if self.gpu is None:
+            return None
+        g = self.gpu.to_json()
+        tpot = g["tpot_ms"]
+        total_ms = g["ttft_ms"] + sum(g["per_token_ms"])
+        return {
+            "design": f"{g['gpu']} ({g['mode']}, {g['precision']})",
+            "cards": 1,
+            "ttft_ms": g["ttft_ms"],
+            "tpot_ms": tpot,
+            "decode_tokens_per_s": 1e3 / tpot if tpot else None,
+            "end_to_end_tokens_per_s": self.gen_len / total_ms * 1e3 if self.gen_len else None,
+            "resources_per_card": None,
+            "energy_j": g["energy_j"],
+            "prefill_j": g["prefill_j"],
+            "decode_j_per_token": g["decode_j_per_token"],
+            "average_w": g["average_w"],
+            "gpu": g,
+        }
 
     def speedups(self) -> list[dict[str, Any]]:
         """For each card count: the first design's TTFT and TPOT gains over each other."""
@@ -83,6 +109,25 @@ class CompareReport:
                     "decode_speedup": (b.tpot_ms / a.tpot_ms) if a.tpot_ms and b.tpot_ms else None,
                 }
             )
+        g = self.gpu_row()
+        ref = next((r for r in self.rows if r.design == base and r.cards == 1), None)
+        if g is not None and ref is not None:
+            a = ref.report.result
+            out.append(
+                {
+                    "cards": 1,
+                    "spatial": base,
+                    "versus": g["design"],
+                    "prefill_speedup": g["ttft_ms"] / a.ttft_ms,
+                    "decode_speedup": g["tpot_ms"] / a.tpot_ms
+                    if a.tpot_ms and g["tpot_ms"]
+                    else None,
+                    "energy_per_token_ratio": g["decode_j_per_token"]
+                    / self.rows[0].to_json()["decode_j_per_token"]
+                    if g["decode_j_per_token"] and self.rows[0].to_json()["decode_j_per_token"]
+                    else None,
+                }
+            )
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -91,7 +136,8 @@ class CompareReport:
             "platform": self.platform,
             "prompt_len": self.prompt_len,
             "gen_len": self.gen_len,
-            "rows": [r.to_json() for r in self.rows],
+            "rows": [r.to_json() for r in self.rows]
+            + ([g] if (g := self.gpu_row()) is not None else []),
             "speedups": self.speedups(),
         }
 
@@ -102,11 +148,17 @@ def compare(
     designs: tuple[str, ...] = DEFAULT_DESIGNS,
     cards: tuple[int, ...] = (1,),
     progress: Progress | None = None,
+    gpu: str | None = None,
+    gpu_mode: str = "graphs",
+    gpu_precision: str = "fp16",
+    gpu_params: dict[str, float] | None = None,
     **fields: Any,
 ) -> CompareReport:
     """Simulate ``req`` (or a request from ``fields``) with every design in ``designs`` on
     every card count in ``cards`` (tensor parallelism); the first design is the one the
-    speedups are of."""
+    speedups are of. With ``gpu`` (a built-in GPU name or a GPU .toml file), the same
+    layers on that GPU at batch 1 in ``gpu_mode`` (``eager`` or ``graphs``) join the table
+    (spatialsim/analytical/gpu.py; ``gpu_params`` replaces its assumptions by name)."""
     base = request(req, **fields)
     if isinstance(designs, str):
         designs = (designs,)
@@ -142,10 +194,24 @@ def compare(
             resources = {r: max(t[r] for t in per_bitstream) for r in per_bitstream[0]}
             rows.append(CompareRow(design, n, report, resources))
     first = rows[0].report
+    baseline = None
+    if gpu is not None:
+        from spatialsim.analytical.gpu import gpu_params as checked_params
+        from spatialsim.analytical.gpu import run as gpu_run
+        from spatialsim.hardware.gpu import get_gpu
+
+        if not isinstance(gpu, str):
+            raise UserError(f"gpu must be a GPU name or file, got {gpu!r:.60}", field="gpu")
+        model = prepare(base).model
+        baseline = gpu_run(
+            model, get_gpu(gpu), base.prompt_len, base.gen_len, gpu_mode, gpu_precision,
+            checked_params(gpu_params), base.layers,
+        )  # fmt: skip
     return CompareReport(
         model=first.result.model,
         platform=first.result.platform,
         prompt_len=base.prompt_len,
         gen_len=base.gen_len,
         rows=tuple(rows),
+        gpu=baseline,
     )

@@ -1,5 +1,6 @@
 """The figure of ``spatialsim compare``, from its JSON document only: TTFT, TPOT, energy
-per generated token and DSPs per card, one bar per design, grouped by card count."""
+per generated token and DSPs per card, one bar per design (and the GPU baseline, when the
+comparison has one: no DSPs), grouped by card count."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ PALETTE = ("#1971c2", "#e8590c", "#2b8a3e", "#862e9c", "#c92a2a", "#495057")
 
 
 def _value(row: dict[str, Any], key: str) -> float:
-    if key == "dsp":
-        return float(row["resources_per_card"]["dsp"])
+    if key == "dsp":  # a GPU row has no FPGA resources
+        res = row.get("resources_per_card")
+        return float(res["dsp"]) if res else 0.0
     value = row.get(key)
     return float(value) if value is not None else 0.0
 
@@ -45,8 +47,8 @@ def compare_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
                 f"{r['ttft_ms']:.3f}",
                 "" if r["tpot_ms"] is None else f"{r['tpot_ms']:.3f}",
                 "" if r["decode_tokens_per_s"] is None else f"{r['decode_tokens_per_s']:.1f}",
-                f"{res['dsp']:,.0f}",
-                f"{res['lut']:,.0f}",
+                f"{res['dsp']:,.0f}" if res else "",
+                f"{res['lut']:,.0f}" if res else "",
                 f"{r['prefill_j']:.3f}",
                 "" if r["decode_j_per_token"] is None else f"{r['decode_j_per_token']:.4f}",
                 f"{r['average_w']:.1f}",
@@ -66,7 +68,7 @@ def compare_figure(doc: dict[str, Any], path: Path) -> Path:
             xs, vals = [], []
             for j, n in enumerate(cards):
                 row = next((r for r in rows if r["design"] == design and r["cards"] == n), None)
-                if row is not None:
+                if row is not None and not (key == "dsp" and not row.get("resources_per_card")):
                     xs.append(j + (i - (len(designs) - 1) / 2) * width)
                     vals.append(_value(row, key))
             bars = ax.bar(xs, vals, width, label=design, color=PALETTE[i % len(PALETTE)])
@@ -75,9 +77,11 @@ def compare_figure(doc: dict[str, Any], path: Path) -> Path:
         ax.set_xticklabels([f"{n} card{'s' if n > 1 else ''}" for n in cards])
         ax.set_title(label, fontsize=10)
     axes[0].legend(fontsize=8)
+    gpu = any(r.get("gpu") for r in rows)
     fig.suptitle(
-        f"Spatial vs temporal: {doc['model']} on {doc['platform']}, prompt "
-        f"{doc['prompt_len']}, {doc['gen_len']} generated (simulated)"
+        f"Spatial vs temporal{' vs GPU' if gpu else ''}: {doc['model']} on {doc['platform']}, "
+        f"prompt {doc['prompt_len']}, {doc['gen_len']} generated (FPGAs simulated"
+        + ("; the GPU from its batch-1 model, no FPGA resources)" if gpu else ")")
     )
     fig.tight_layout()
     atomic_write_with(

@@ -16,10 +16,12 @@ from spatialsim.tomlio import parse_json, read_text
 NormPlacement = Literal["pre", "post"]
 FfnKind = Literal["gelu", "swiglu", "relu"]
 Positions = Literal["learned", "rope"]
+NormKind = Literal["layernorm", "rmsnorm"]
 
 _NORMS = ("pre", "post")
 _FFNS = ("gelu", "swiglu", "relu")
 _POSITIONS = ("learned", "rope")
+_NORM_KINDS = ("layernorm", "rmsnorm")
 
 
 # The largest shapes a model may have: four times today's largest dense models (Llama 3
@@ -50,6 +52,10 @@ class ModelConfig:
     causal: bool
     source: str
     positions: Positions = "learned"  # learned position embeddings, or rotary (RoPE)
+    norm_kind: NormKind = "layernorm"  # LayerNorm (mean and variance) or RMSNorm (scale only)
+    norm_eps: float | None = None  # the norms' epsilon, when the config gives it
+    rope_theta: float | None = None  # RoPE's base (10,000 for LLaMA-2, 500,000 for LLaMA-3)
+    tied_embeddings: bool = False  # the LM head shares the input embedding's weights
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or not self.name.isprintable():
@@ -94,6 +100,21 @@ class ModelConfig:
             raise UserError(
                 f"model {self.name!r}: positions {self.positions!r}; valid: {', '.join(_POSITIONS)}"
             )
+        if self.norm_kind not in _NORM_KINDS:
+            raise UserError(
+                f"model {self.name!r}: norm_kind {self.norm_kind!r}; valid: "
+                f"{', '.join(_NORM_KINDS)}"
+            )
+        for name, low, top in (("norm_eps", 1e-12, 1e-2), ("rope_theta", 1.0, 1e9)):
+            number = getattr(self, name)
+            ok = number is None or (isinstance(number, float) and low <= number <= top)
+            if not ok:
+                raise UserError(
+                    f"model {self.name!r}: {name} must be a number from {low:g} to {top:g}, "
+                    f"got {number!r}"
+                )
+        if self.positions != "rope" and self.rope_theta is not None:
+            raise UserError(f"model {self.name!r}: rope_theta is given but positions are learned")
 
     @property
     def kv_hidden(self) -> int:
@@ -129,7 +150,8 @@ def _builtin(
     source_id: str,
 ) -> ModelConfig:
     positions: Positions = "learned"
-    if family == "llama":
+    llama = family == "llama"
+    if llama:
         norm: NormPlacement = "pre"
         ffn_kind: FfnKind = "swiglu"
         causal = True
@@ -156,6 +178,10 @@ def _builtin(
         causal=causal,
         source=source,
         positions=positions,
+        # LLaMA-2: RMSNorm with eps 1e-5 and RoPE base 10,000 (the Hugging Face configs)
+        norm_kind="rmsnorm" if llama else "layernorm",
+        norm_eps=1e-5 if llama else None,
+        rope_theta=10_000.0 if llama else None,
     )
 
 
@@ -213,12 +239,15 @@ ACTIVATIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
              ("gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh")),
     "bert": ("hidden_act", "gelu", ("gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh")),
     "llama": ("hidden_act", "silu", ("silu", "swish")),
+    "mistral": ("hidden_act", "silu", ("silu", "swish")),
+    "qwen2": ("hidden_act", "silu", ("silu", "swish")),
     "opt": ("activation_function", "relu", ("relu",)),
 }  # fmt: skip
 
 
 def load_hf_config(path: Path) -> ModelConfig:
-    """Read a Hugging Face ``config.json`` of the GPT-2, BERT or LLaMA family (no network)."""
+    """Read a Hugging Face ``config.json`` of the GPT-2, BERT, OPT or LLaMA family (LLaMA,
+    Mistral, Qwen2) from a local file (no network)."""
     cfg = parse_json(read_text(path, "model config"), str(path))
     if not isinstance(cfg, dict):
         raise UserError(f"{path}: expected a JSON object at the top level")
@@ -257,20 +286,8 @@ def load_hf_config(path: Path) -> ModelConfig:
         return _hf_standard(
             cfg, path, name, source, "intermediate_size", norm="post", ffn_kind="gelu", causal=False
         )
-    if model_type == "llama":
-        kv = cfg.get("num_key_value_heads")
-        return _hf_standard(
-            cfg,
-            path,
-            name,
-            source,
-            "intermediate_size",
-            norm="pre",
-            ffn_kind="swiglu",
-            causal=True,
-            positions="rope",
-            kv_heads=None if kv is None else _int_field(cfg, path, "num_key_value_heads"),
-        )
+    if model_type in LLAMA_LIKE:
+        return _hf_llama_like(cfg, path, name, source)
     if model_type == "opt":
         hidden = _int_field(cfg, path, "hidden_size")
         proj = cfg.get("word_embed_proj_dim", hidden)
@@ -293,7 +310,76 @@ def load_hf_config(path: Path) -> ModelConfig:
             causal=True,
         )
     raise UserError(
-        f"{path}: model_type {model_type!r} is not supported; valid: bert, gpt2, llama, opt"
+        f"{path}: model_type {model_type!r} is not supported; valid: bert, gpt2, "
+        f"{', '.join(LLAMA_LIKE)}, opt"
+    )
+
+
+# Families whose layer is LLaMA's set of operators: RMSNorm before attention and before the
+# FFN, rotary positions on Q and K, grouped-query attention, a SwiGLU FFN.
+LLAMA_LIKE = ("llama", "mistral", "qwen2")
+
+
+def _number(cfg: dict[str, Any], path: Path, key: str, default: float) -> float:
+    value = cfg.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise UserError(f"{path}: field {key!r} must be a number, got {value!r:.40}")
+    return float(value)
+
+
+def _hf_llama_like(cfg: dict[str, Any], path: Path, name: str, source: str) -> ModelConfig:
+    """A LLaMA, Mistral or Qwen2 config; what would change the layer's operators (a
+    sliding attention window, experts, a head width other than hidden / heads) is refused,
+    naming the field."""
+    hidden = _int_field(cfg, path, "hidden_size")
+    heads = _int_field(cfg, path, "num_attention_heads")
+    positions = _int_field(cfg, path, "max_position_embeddings")
+    for key in ("num_local_experts", "num_experts"):
+        experts = cfg.get(key)
+        if experts not in (None, 0, 1):
+            raise UserError(
+                f"{path}: {key} = {experts!r}: mixture-of-experts layers are not supported "
+                "(every layer here is one dense SwiGLU FFN)"
+            )
+    window = cfg.get("sliding_window")
+    uses_window = cfg.get("use_sliding_window", cfg.get("model_type") == "mistral")
+    short = not isinstance(window, int) or isinstance(window, bool) or window < positions
+    if uses_window is True and window is not None and short:
+        raise UserError(
+            f"{path}: sliding_window = {window!r}: attention over a sliding window is not "
+            f"supported (every query attends to its whole context); a window of at least "
+            f"max_position_embeddings ({positions}) is the same as none"
+        )
+    head_dim = _head_dim(hidden, heads, path)
+    given = cfg.get("head_dim")
+    if given is not None and given != head_dim:
+        raise UserError(
+            f"{path}: head_dim = {given!r} differs from hidden_size / num_attention_heads = "
+            f"{head_dim}; heads narrower or wider than hidden / heads are not supported"
+        )
+    tied = cfg.get("tie_word_embeddings", False)
+    if not isinstance(tied, bool):
+        raise UserError(f"{path}: tie_word_embeddings must be true or false, got {tied!r:.40}")
+    kv = cfg.get("num_key_value_heads")
+    return ModelConfig(
+        name=name,
+        layers=_int_field(cfg, path, "num_hidden_layers"),
+        hidden=hidden,
+        heads=heads,
+        head_dim=head_dim,
+        ffn=_int_field(cfg, path, "intermediate_size"),
+        vocab=_int_field(cfg, path, "vocab_size"),
+        max_positions=positions,
+        norm="pre",
+        ffn_kind="swiglu",
+        kv_heads=heads if kv is None else _int_field(cfg, path, "num_key_value_heads"),
+        causal=True,
+        source=source,
+        positions="rope",
+        norm_kind="rmsnorm",
+        norm_eps=_number(cfg, path, "rms_norm_eps", 1e-6),
+        rope_theta=_number(cfg, path, "rope_theta", 10_000.0),
+        tied_embeddings=tied,
     )
 
 

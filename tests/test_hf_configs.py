@@ -1,0 +1,96 @@
+"""Hugging Face configs of today's LLaMA-family models (LLaMA 3, Mistral, Qwen2) read with
+the fields their layers depend on; what would change the layer's operators is refused,
+naming the field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import spatialsim as ss
+from spatialsim.cli.main import main
+from spatialsim.workload.models import MODELS, get_model
+from spatialsim.workload.operators import layer_operators
+
+CONFIGS = Path(__file__).resolve().parent / "data" / "hf_configs"
+
+
+@pytest.mark.parametrize(
+    ("file", "shape"),
+    [
+        # layers, hidden, heads, kv heads, ffn, vocab, positions, eps, theta, tied
+        ("llama-3.2-1b.json", (16, 2048, 32, 8, 8192, 128256, 131072, 1e-5, 5e5, True)),
+        ("llama-3-8b.json", (32, 4096, 32, 8, 14336, 128256, 8192, 1e-5, 5e5, False)),
+        ("mistral-7b-v0.3.json", (32, 4096, 32, 8, 14336, 32768, 32768, 1e-5, 1e6, False)),
+        ("qwen2-7b.json", (28, 3584, 28, 4, 18944, 152064, 131072, 1e-6, 1e6, False)),
+    ],
+)
+def test_llama_family_configs_are_read_with_their_fields(file: str, shape: tuple) -> None:
+    m = get_model(str(CONFIGS / file))
+    got = (m.layers, m.hidden, m.heads, m.kv_heads, m.ffn, m.vocab, m.max_positions,
+           m.norm_eps, m.rope_theta, m.tied_embeddings)  # fmt: skip
+    assert got == shape
+    assert (m.norm, m.norm_kind, m.ffn_kind, m.positions) == ("pre", "rmsnorm", "swiglu", "rope")
+    assert m.head_dim == m.hidden // m.heads
+    # grouped-query attention: K and V are kv_heads x head_dim wide, in compute and cache
+    ops = {o.name: o for o in layer_operators(m, "decode", 100)}
+    assert ops["k_proj"].macs == m.hidden * m.kv_heads * m.head_dim
+    assert ops["qk_matmul"].kv_bytes == 101 * m.kv_heads * m.head_dim  # int8 K rows
+
+
+def test_builtin_llama2_models_are_rmsnorm_with_rope_base_10000() -> None:
+    for name in ("llama2-7b", "llama2-13b"):
+        m = MODELS[name]
+        assert (m.norm_kind, m.norm_eps, m.rope_theta) == ("rmsnorm", 1e-5, 10_000.0)
+    assert MODELS["gpt2-medium"].norm_kind == "layernorm"
+    assert MODELS["gpt2-medium"].rope_theta is None
+
+
+def _variant(tmp_path: Path, base: str, **changes: object) -> Path:
+    cfg = json.loads((CONFIGS / base).read_text())
+    cfg.update(changes)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("base", "changes", "message"),
+    [
+        ("mistral-7b-v0.1.json", {}, "sliding_window = 4096"),
+        ("qwen2-7b.json", {"use_sliding_window": True, "sliding_window": 4096},
+         "sliding_window = 4096"),
+        ("llama-3-8b.json", {"num_local_experts": 8}, "num_local_experts = 8"),
+        ("qwen2-7b.json", {"num_experts": 64}, "num_experts = 64"),
+        ("llama-3-8b.json", {"head_dim": 256}, "head_dim = 256 differs"),
+        ("llama-3-8b.json", {"hidden_act": "gelu"}, "hidden_act 'gelu' is not supported"),
+        ("llama-3-8b.json", {"rope_theta": "big"}, "field 'rope_theta' must be a number"),
+        ("llama-3-8b.json", {"tie_word_embeddings": 1}, "tie_word_embeddings must be true"),
+        ("llama-3-8b.json", {"model_type": "mixtral"}, "model_type 'mixtral' is not supported"),
+    ],
+)  # fmt: skip
+def test_what_would_change_the_layer_is_refused_naming_the_field(
+    tmp_path: Path, base: str, changes: dict[str, object], message: str
+) -> None:
+    path = _variant(tmp_path, base, **changes)
+    with pytest.raises(ss.UserError, match=message) as err:
+        get_model(str(path))
+    assert str(path) in str(err.value)
+
+
+def test_a_window_as_long_as_the_context_is_no_window(tmp_path: Path) -> None:
+    path = _variant(tmp_path, "mistral-7b-v0.1.json", sliding_window=32768)
+    assert get_model(str(path)).max_positions == 32768
+
+
+def test_the_cli_reads_them_and_says_what_is_wrong(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["models", str(CONFIGS / "qwen2-7b.json"), "--json", "-"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["model"]["kv_heads"] == 4 and doc["model"]["norm_kind"] == "rmsnorm"
+    assert main(["models", str(CONFIGS / "mistral-7b-v0.1.json")]) == 2
+    err = capsys.readouterr().err
+    assert "mistral-7b-v0.1.json: sliding_window = 4096" in err and "Traceback" not in err

@@ -206,6 +206,10 @@ def test_axi_stream_stand_in_declares_what_region_ports_use(tmp_path: Path) -> N
         (["kernel.mask.heads_parallel=2"], "kernel mask: heads_parallel = 2"),
         (["kernel.ffn2.order=column"], "kernel ffn2: order = 'column'; the header's GEMV_COLUMN"),
         (["kernel.ffn1.emit=pack"], "kernel ffn1: emit = 'pack'; linear.h drains each block"),
+        (
+            ["kernel.layernorm1.norm=rmsnorm"],
+            "kernel layernorm1: norm = 'rmsnorm'; the header's RMSNORM is shared with layernorm0",
+        ),
     ],
 )
 def test_designs_the_cxx_cannot_express_are_refused(

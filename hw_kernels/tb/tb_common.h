@@ -73,8 +73,11 @@ inline long compare_close(const char* what, const std::vector<float>& got,
     double worst = 0;
     for (size_t i = 0; i < got.size(); ++i) {
         const float g = got[i], w = want[i];
-        if (std::isinf(w) || std::isinf(g)) {
-            if (g != w) ++bad;
+        // NaN or infinity in an output is a failure whatever the tolerance (a NaN error is
+        // greater than no tolerance, so it must be caught before the comparison)
+        if (!std::isfinite(g) || !std::isfinite(w)) {
+            if (bad < 5) std::printf("%s[%zu]: got %.9g, expected %.9g (not finite)\n", what, i, g, w);
+            ++bad;
             continue;
         }
         const double err = std::fabs((double)g - w);

@@ -182,10 +182,11 @@ int run_rowwise(const std::string& dir) {
     };
     auto wx = words(x), wb = words(b);
     stream<pack_f32<P>> a1("x_ln", 4), ln("ln", 4), a2("x_gelu", 4), a3("x_res", 4),
-        b3("b_res", 4), res("res", 4), a4("x_split", 4), bypass("bypass", P * F);
+        b3("b_res", 4), res("res", 4), a4("x_split", 4), bypass("bypass", P * F),
+        a5("x_rms", 4), rms("rms", 4);
     stream<pack_i8<P>> g("gelu", 4), split("split", 4), sw("swiglu", 4);
     stream<pack_f32<P>> gate_up("gate_up", 4);
-    std::vector<float> got_ln, got_res, got_bypass;
+    std::vector<float> got_ln, got_res, got_bypass, got_rms;
     std::vector<int> got_gelu, got_split, got_swiglu;
     auto unpack_f = [&](stream<pack_f32<P>>& s, std::vector<float>& dst) {
         std::vector<pack_f32<P>> ws;
@@ -206,6 +207,7 @@ int run_rowwise(const std::string& dir) {
             a2.write(w);
             a3.write(w);
             a4.write(w);
+            a5.write(w);
         }
     });
     SPATIAL_TASK(for (auto& w : wb) b3.write(w));
@@ -218,6 +220,8 @@ int run_rowwise(const std::string& dir) {
     SPATIAL_TASK(silu_mul<C>(gate_up, params[0], packs, sw));
     SPATIAL_TASK(unpack_i(sw, got_swiglu));
     SPATIAL_TASK(layernorm<C>(a1, gamma.data(), beta.data(), packs, ln));
+    SPATIAL_TASK((rownorm<C, true>(a5, gamma.data(), nullptr, packs, rms)));
+    SPATIAL_TASK(unpack_f(rms, got_rms));
     SPATIAL_TASK(gelu<C>(a2, params[0], packs, g));
     SPATIAL_TASK(residual<C>(a3, b3, packs, res));
     SPATIAL_TASK(splitter<C>(a4, params[1], packs, split, bypass));
@@ -231,6 +235,8 @@ int run_rowwise(const std::string& dir) {
     unpack_f(bypass, got_bypass);
     long bad = tb::compare_close("layernorm", got_ln, tb::load<float>(dir, "want_ln.bin"), 1e-5f, 1e-5f);
     bad += tb::compare_exact("gelu int8", got_gelu, tb::load<int8_t>(dir, "want_gelu.bin"));
+    // RMSNorm: the same fp32 operations in the same order as the golden model: exact
+    bad += tb::compare_close("rmsnorm", got_rms, tb::load<float>(dir, "want_rms.bin"), 0.0f, 0.0f);
     bad += tb::compare_close("residual", got_res, tb::load<float>(dir, "want_res.bin"), 0.0f, 0.0f);
     bad += tb::compare_exact("splitter int8", got_split, tb::load<int8_t>(dir, "want_split.bin"));
     bad += tb::compare_exact("swiglu int8", got_swiglu, tb::load<int8_t>(dir, "want_swiglu.bin"));
@@ -281,8 +287,19 @@ int run_memory(const std::string& dir) {
 
 #include "tb_kernels_cases.h"
 
+// The comparison itself: a NaN or an infinity in an output fails even at zero tolerance.
+static int check_compare_close() {
+    const float nan = std::nanf(""), inf = INFINITY;
+    const long n = tb::compare_close("self-check nan", {1.0f, nan}, {1.0f, 2.0f}, 1.0f, 1.0f);
+    const long i = tb::compare_close("self-check inf", {inf}, {inf}, 0.0f, 0.0f);
+    const long ok = tb::compare_close("self-check finite", {1.0f}, {1.0f}, 0.0f, 0.0f);
+    const bool good = n == 1 && i == 1 && ok == 0;
+    std::printf("compare_close self-check %s\n", good ? "passed" : "FAILED");
+    return good ? 0 : 1;
+}
+
 int main() {
-    int failed = 0;
+    int failed = check_compare_close();
 #define RUN(RUNNER, C, DIR)                      \
     {                                            \
         spatial::reset_trips();                  \

@@ -255,7 +255,14 @@ def _region_layer(
     add_fifo(g, "out_proj", "residual0", s, f32)
     add_fifo(g, "input_loader", "residual0", link, f32)
     add_kernel(
-        g, "layernorm0", "layernorm", 1, lanes=lanes, features=d, reduction_ii=4, norm="layernorm"
+        g,
+        "layernorm0",
+        "layernorm",
+        1,
+        lanes=lanes,
+        features=d,
+        reduction_ii=4,
+        norm=model.norm_kind,
     )
     add_fifo(g, "residual0", "layernorm0", s, f32)
     # R3, SLR2: splitter, FFN, residual 1 through the bypass, LayerNorm 1, output writer.
@@ -283,7 +290,14 @@ def _region_layer(
     # The bypass must hold the whole activation or the layer deadlocks (Chen 2024 model).
     add_fifo(g, "splitter", "residual1", ceil(bypass_tokens / lanes) * d, f32, name=BYPASS_FIFO)
     add_kernel(
-        g, "layernorm1", "layernorm", 2, lanes=lanes, features=d, reduction_ii=4, norm="layernorm"
+        g,
+        "layernorm1",
+        "layernorm",
+        2,
+        lanes=lanes,
+        features=d,
+        reduction_ii=4,
+        norm=model.norm_kind,
     )
     add_fifo(g, "residual1", "layernorm1", s, f32)
     add_kernel(

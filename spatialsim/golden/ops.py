@@ -130,6 +130,18 @@ def layernorm(x: F32A, gamma: F32A, beta: F32A, eps: float = 1e-5) -> F32A:
     ).astype(F32)
 
 
+def rmsnorm(x: F32A, gamma: F32A, eps: float = 1e-5) -> F32A:
+    """RMSNorm (LLaMA's norm): the mean of squares from one pass (fp32, in order), then
+    x * rsqrt(mean + eps) * gamma; no mean subtraction, no bias."""
+    x = np.asarray(x, F32)
+    d = x.shape[-1]
+    s2 = np.zeros(x.shape[:-1], F32)
+    for c in range(d):
+        s2 = (s2 + x[..., c] * x[..., c]).astype(F32)
+    inv = (F32(1.0) / np.sqrt((s2 / F32(d) + F32(eps)).astype(F32))).astype(F32)
+    return ((x * inv[..., None]).astype(F32) * np.asarray(gamma, F32)).astype(F32)
+
+
 def gelu(x: F32A) -> F32A:
     """The tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in fp32.
 

@@ -179,6 +179,7 @@ def config_header(design: Design, bitstream: str) -> str:
             "GEMV_COLUMN": q.get("order") == "column",
         }
     bools["SOFTMAX_BUFFERED"] = _node(g, "softmax").get("output") == "buffered"
+    bools["RMSNORM"] = _node(g, "layernorm0").get("norm") == "rmsnorm"  # rownorm<> in regions
     for k, v in fields.items():
         lines.append(f"    static constexpr int {k} = {v};")
     for k, b in bools.items():

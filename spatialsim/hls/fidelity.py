@@ -212,9 +212,18 @@ def check_exportable(design: Design, bitstream: str) -> None:
     )
     fixed: list[tuple[str, str, Any, str]] = [
         ("gelu", "fn", "gelu", "the regions instantiate gelu<>"),
-        ("layernorm0", "norm", "layernorm", "the regions instantiate layernorm<>"),
-        ("layernorm1", "norm", "layernorm", "the regions instantiate layernorm<>"),
     ]
+    # both norms are LayerNorm or both RMSNorm: the header's RMSNORM picks rownorm<>'s form
+    norm0 = g.nodes["layernorm0"]["norm"]
+    if g.nodes["layernorm1"]["norm"] != norm0:
+        raise _fail(
+            design,
+            bitstream,
+            "layernorm1",
+            "norm",
+            g.nodes["layernorm1"]["norm"],
+            f"the header's RMSNORM is shared with layernorm0 (norm = {norm0!r})",
+        )
     for name in MATRICES:
         fixed.append((name, "pack", 2, "the C++ packs two weights per DSP (PACK = 2)"))
         if systolic:

@@ -183,7 +183,7 @@ void region2(stream<pack_i8<L::P>>& q_in, stream<pack_i8<L::P>>& k_in,
     SPATIAL_TASK(linear<OutProj<L>>(ctx, unused_scale, w.wo, w.so, w.bo, w.v_scale, 1.0f, o,
                                     packs));
     SPATIAL_TASK(residual<RowCfg<L, L::D>>(o, skip_in, packs, res));
-    SPATIAL_TASK(layernorm<RowCfg<L, L::D>>(res, w.ln0_gamma, w.ln0_beta, packs, ln0_out));
+    SPATIAL_TASK((rownorm<RowCfg<L, L::D>, uses_rmsnorm<L>::value>(res, w.ln0_gamma, w.ln0_beta, packs, ln0_out)));
     SPATIAL_DATAFLOW_END
 }
 
@@ -215,7 +215,7 @@ void region3(stream<pack_f32<L::P>>& ln0_in, int tokens, const LayerWeights<L>& 
     SPATIAL_TASK(linear<Ffn2<L>>(f2_in, unused2, w.w2, w.s2, w.b2, w.f2_scale, 1.0f, f2,
                                  packs));
     SPATIAL_TASK(residual<RowCfg<L, L::D>>(f2, bypass, packs, res));
-    SPATIAL_TASK(layernorm<RowCfg<L, L::D>>(res, w.ln1_gamma, w.ln1_beta, packs, out));
+    SPATIAL_TASK((rownorm<RowCfg<L, L::D>, uses_rmsnorm<L>::value>(res, w.ln1_gamma, w.ln1_beta, packs, out)));
     SPATIAL_TASK(store_fp32<RowCfg<L, L::D>>(out, tokens, y, y_scale));
     SPATIAL_DATAFLOW_END
 }

@@ -142,7 +142,7 @@ void decode_region2(stream<pack_i8<1>>& q_in, stream<pack_i8<1>>& k_in,
     SPATIAL_TASK(sv_gemv<A>(probs, inv_sum, vbuf, v_done, keys, ctx));
     SPATIAL_TASK(gemv_ports<DOut<L>>(ctx, unused, w.wo, w.so, w.bo, w.v_scale, 1.0f, o));
     SPATIAL_TASK(residual<R>(o, skip_in, 1, res));
-    SPATIAL_TASK(layernorm<R>(res, w.ln0_gamma, w.ln0_beta, 1, ln0_out));
+    SPATIAL_TASK((rownorm<R, uses_rmsnorm<L>::value>(res, w.ln0_gamma, w.ln0_beta, 1, ln0_out)));
     SPATIAL_DATAFLOW_END
 }
 
@@ -173,7 +173,7 @@ void decode_region3(stream<pack_f32<1>>& ln0_in, const DecodeWeights<L>& w, floa
     SPATIAL_TASK(gelu<DecodeFfnRowCfg<L>>(f1, w.f2_inv, 1, f2_in));
     SPATIAL_TASK(gemv_ports<DFfn2<L>>(f2_in, unused2, w.w2, w.s2, w.b2, w.f2_scale, 1.0f, f2));
     SPATIAL_TASK(residual<R>(f2, bypass, 1, res));
-    SPATIAL_TASK(layernorm<R>(res, w.ln1_gamma, w.ln1_beta, 1, out));
+    SPATIAL_TASK((rownorm<R, uses_rmsnorm<L>::value>(res, w.ln1_gamma, w.ln1_beta, 1, out)));
     SPATIAL_TASK(store_fp32<R>(out, 1, y, y_scale));
     SPATIAL_DATAFLOW_END
 }

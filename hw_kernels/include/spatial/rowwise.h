@@ -1,7 +1,8 @@
 // rowwise.h: the fp32 element-wise and row kernels: LayerNorm, GeLU, residual add, the FFN
-// splitter (chen2024.md 3.2; golden model spatialsim.golden.ops).
+// splitter, and RMSNorm for LLaMA-family layers (Chen 2024 attention; golden model
+// spatialsim.golden.ops).
 //
-// Config C: P tokens per word, F features (d or d_FFN), EPS for LayerNorm.
+// Config C: P tokens per word, F features (d or d_FFN), EPS for LayerNorm and RMSNorm.
 #pragma once
 
 #include "spatial/fmath.h"
@@ -48,6 +49,61 @@ void layernorm(stream<pack_f32<C::P>>& in, const float* gamma, const float* beta
             out.write(y);
         }
     }
+}
+
+// RMSNorm (LLaMA's norm): SUM reads the row accumulating the sum of squares (II 4, as
+// LayerNorm's), NORM writes x * rsqrt(mean of squares + eps) * gamma; no mean, no beta.
+// Same loops and labels as LayerNorm: it is the layernorm kind with norm = rmsnorm.
+template <class C>
+void rmsnorm(stream<pack_f32<C::P>>& in, const float* gamma, int packs,
+             stream<pack_f32<C::P>>& out) {
+    constexpr int P = C::P, F = C::F;
+    pack_f32<P> row[F];
+    for (int p = 0; p < packs; ++p) {
+        float s2[P], inv[P];
+        for (int r = 0; r < P; ++r) s2[r] = 0.0f;
+        SPATIAL_ENTER("layernorm.SUM");
+    SUM:
+        for (int f = 0; f < F; ++f) {
+#pragma HLS PIPELINE II = 4  // the fp32 accumulation's add latency
+            SPATIAL_TRIP("layernorm.SUM");
+            row[f] = in.read();
+            for (int r = 0; r < P; ++r) {
+                const float x = row[f].v[r];
+                s2[r] += x * x;
+            }
+        }
+        for (int r = 0; r < P; ++r) inv[r] = 1.0f / fsqrt(s2[r] / float(F) + C::EPS);
+        SPATIAL_ENTER("layernorm.NORM");
+    NORM:
+        for (int f = 0; f < F; ++f) {
+#pragma HLS PIPELINE II = 1
+            SPATIAL_TRIP("layernorm.NORM");
+            pack_f32<P> y;
+            for (int r = 0; r < P; ++r) y.v[r] = (row[f].v[r] * inv[r]) * gamma[f];
+            out.write(y);
+        }
+    }
+}
+
+// The norm a layer configuration asks for: RMSNorm when L::RMSNORM is true (exported for
+// LLaMA-family designs), LayerNorm otherwise (and when L does not say).
+template <class L, class = void>
+struct uses_rmsnorm {
+    static constexpr bool value = false;
+};
+template <class L>
+struct uses_rmsnorm<L, decltype(void(L::RMSNORM))> {
+    static constexpr bool value = L::RMSNORM;
+};
+
+template <class C, bool RMS>
+void rownorm(stream<pack_f32<C::P>>& in, const float* gamma, const float* beta, int packs,
+             stream<pack_f32<C::P>>& out) {
+    if (RMS)
+        rmsnorm<C>(in, gamma, packs, out);
+    else
+        layernorm<C>(in, gamma, beta, packs, out);
 }
 
 // GeLU, tanh approximation (max 4.7e-4 from the erf form; see spatialsim.golden.ops.gelu),

@@ -196,7 +196,11 @@ def estimate_phase(
         "mem": mem,
         "comm": comm_cycles(design, phase, tokens, par, freq),
     }
-    sync = max(cyc["k_proj"], cyc["v_proj"]) / p1  # K and V complete before attention
+    # The synchronisation point: attention starts when the buffers it is handed whole are
+    # complete, the K and V writers' and the Q buffer's (kinds/buffers.py). Chen 2024's
+    # Eq. 8 names the K/V projection, which for multi-head attention takes as long as Q's;
+    # with grouped-query attention K and V are narrower and Q's projection is the wait.
+    sync = max(cyc["q_proj"], cyc["k_proj"], cyc["v_proj"]) / p1
     bound = max(STAGES, key=lambda s: stages[s])  # first of equals wins: compute over mem
     layers = design.model.layers
     iterations = layers / (p2 * c)

@@ -262,6 +262,16 @@ def test_xrt_inputs_are_checked_against_the_profile_and_the_design(
         == 2
     )
     assert "--xrt-run layers='0'" in capsys.readouterr().err
+    # a profile does not say which run it is of: the command asks instead of guessing
+    for given in ("", "prompt_len=64,gen_len=8", "model=gpt2-medium,design=chen2024-w8a8"):
+        run = ["--xrt-run", given] if given else []
+        args = ["calibrate", "--xrt", str(tmp_path / "summary.csv"), "--map",
+                "GPT_region_1_1=region_1", *run, *out]  # fmt: skip
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "does not say which run it is of; give" in err and "Traceback" not in err
+        missing = [k for k in ("model", "design", "prompt_len", "gen_len") if k not in given]
+        assert f"give {', '.join(missing)} (" in err, err
     assert not (tmp_path / "p.toml").exists()
 
 

@@ -91,6 +91,10 @@ def test_the_cli_reads_them_and_says_what_is_wrong(
     assert main(["models", str(CONFIGS / "qwen2-7b.json"), "--json", "-"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["model"]["kv_heads"] == 4 and doc["model"]["norm_kind"] == "rmsnorm"
+    assert main(["models", str(CONFIGS / "llama-3.2-1b.json")]) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert "32 heads x 64 (K/V: 8 heads)" in head and "pre-norm (rmsnorm)" in head
+    assert "rope positions (base 500000), tied embeddings" in head
     assert main(["models", str(CONFIGS / "mistral-7b-v0.1.json")]) == 2
     err = capsys.readouterr().err
     assert "mistral-7b-v0.1.json: sliding_window = 4096" in err and "Traceback" not in err

@@ -31,6 +31,11 @@ PRECISIONS = {"w4a8": Precision(4, 8), "w8a8": Precision(8, 8)}
 DEFAULT_PRECISION = defaults.DESIGN.removeprefix("chen2024-")  # the default design's
 
 
+def _kv(model: Any) -> str:
+    """Grouped-query attention's K/V heads, when there are fewer than query heads."""
+    return f" (K/V: {model.kv_heads} heads)" if model.kv_heads < model.heads else ""
+
+
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser(
         "models",
@@ -152,9 +157,10 @@ def run_models(args: argparse.Namespace) -> int:
         return 0
     print(
         f"{model.name}: {model.layers} layers, d = {model.hidden}, {model.heads} heads x "
-        f"{model.head_dim}, FFN {model.ffn} ({model.ffn_kind}), {model.norm}-norm, "
-        f"{model.positions} positions "
-        f"[{model.source}]"
+        f"{model.head_dim}{_kv(model)}, FFN {model.ffn} ({model.ffn_kind}), "
+        f"{model.norm}-norm ({model.norm_kind}), {model.positions} positions"
+        f"{'' if model.rope_theta is None else f' (base {model.rope_theta:g})'}"
+        f"{', tied embeddings' if model.tied_embeddings else ''} [{model.source}]"
     )
     what = f"prompt of {args.tokens}" if args.phase == "prefill" else f"context {args.tokens}"
     print(f"one layer, {args.phase} ({what}), {args.precision.upper()}:")

@@ -47,6 +47,10 @@ def test_builtin_gpus_carry_their_datasheet_peaks_with_sources() -> None:
          "tdp_w = 1\nclock = 3\n", "unknown field 'clock'"),
         ("name = 'x'\nmemory_gb = 8\nbandwidth_gbps = '100'\nfp16_tflops = 1\nint8_tops = 1\n"
          "tdp_w = 1\n", "field 'bandwidth_gbps' must be a number of GB/s"),
+        ("name = 'x'\nmemory_gb = 8\nbandwidth_gbps = inf\nfp16_tflops = 1\nint8_tops = 1\n"
+         "tdp_w = 1\n", "field 'bandwidth_gbps' = inf"),
+        ("name = 'x'\nmemory_gb = 8\nbandwidth_gbps = 100\nfp16_tflops = 1e30\nint8_tops = 1\n"
+         "tdp_w = 1\n", "field 'fp16_tflops' = 1e\\+30: expected TFLOPS"),
     ],
 )  # fmt: skip
 def test_a_gpu_file_is_checked_field_by_field(tmp_path: Path, text: str, message: str) -> None:
@@ -57,6 +61,15 @@ def test_a_gpu_file_is_checked_field_by_field(tmp_path: Path, text: str, message
     assert str(path) in str(err.value)
     with pytest.raises(ss.UserError, match="a100-40gb"):
         get_gpu("a100")  # unknown names list the built-in ones
+
+
+def test_a_binary_or_missing_gpu_file_is_a_clean_error(tmp_path: Path) -> None:
+    binary = tmp_path / "g.toml"
+    binary.write_bytes(b"\x00\xff\x13" * 50)
+    with pytest.raises(ss.UserError, match=r"g\.toml"):
+        get_gpu(str(binary))
+    with pytest.raises(ss.UserError, match="does not exist"):
+        get_gpu(str(tmp_path / "none.toml"))
 
 
 def test_a_kernel_is_its_roofline_at_the_achievable_fractions() -> None:
@@ -121,6 +134,9 @@ def test_model_parameters_and_memory_are_checked() -> None:
         gpu_params({"bandwidth_efficiency": 1.5})
     with pytest.raises(ss.UserError, match="unknown"):
         gpu_params({"efficiency": 0.5})
+    for bad in (float("nan"), float("inf"), 1e300):
+        with pytest.raises(ss.UserError, match="eager_launch_us"):
+            gpu_params({"eager_launch_us": bad})
     with pytest.raises(ss.UserError, match="busy_fraction"):
         gpu_params({"idle_fraction": 0.5, "busy_fraction": 0.2})
     with pytest.raises(ss.UserError, match="GPU mode 'fast'"):
@@ -152,4 +168,4 @@ def test_compare_adds_the_gpu_row_and_the_speedups_over_it(
     assert "a100-40gb (eager, fp16)" in text and "not a measurement" in text
     assert "a100-40gb (eager, fp16)" in (out / "report.html").read_text()
     assert main([*args[:-2], "--gpu-param", "eager_launch_us", "--out", str(out)]) == 2
-    assert "--gpu-param 'eager_launch_us': expected NAME=NUMBER" in capsys.readouterr().err
+    assert "--gpu-param 'eager_launch_us': expected NAME=VALUE" in capsys.readouterr().err

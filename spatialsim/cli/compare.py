@@ -61,6 +61,7 @@ def add_parser(sub: Any) -> None:
         help="comma-separated card counts, e.g. 1,2,4 (default 1)",
     )
     add_length_options(p)
+    from spatialsim.analytical.gpu import MODES, PARAMS, PRECISIONS
     from spatialsim.hardware.gpu import BUILTIN_GPUS
 
     p.add_argument(
@@ -72,14 +73,14 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--gpu-mode",
-        choices=("eager", "graphs"),
+        choices=MODES,
         default="graphs",
         help="how the GPU runs: eager (PyTorch launching every operator) or graphs (CUDA "
         "graphs or a serving engine, fused kernels) (default graphs)",
     )
     p.add_argument(
         "--gpu-precision",
-        choices=("fp16", "int8"),
+        choices=tuple(PRECISIONS),
         default="fp16",
         help="the GPU's weight and activation precision (default fp16)",
     )
@@ -88,31 +89,13 @@ def add_parser(sub: Any) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="replace one of the GPU model's assumptions (bandwidth_efficiency, "
-        "compute_efficiency, eager_launch_us, graph_launch_us, eager_step_us, "
-        "graph_step_us, idle_fraction, busy_fraction) (repeatable)",
+        help=f"replace one of the GPU model's assumptions ({', '.join(PARAMS)}) (repeatable)",
     )
     p.add_argument(
         "--out", type=output_path, default=DEFAULT_OUT, help=f"folder (default ./{DEFAULT_OUT})"
     )
     add_json_option(p, "the comparison JSON")
     p.set_defaults(func=run)
-
-
-def _gpu_params(items: list[str]) -> dict[str, float]:
-    """--gpu-param NAME=VALUE items as numbers (names and ranges checked by the model)."""
-    from spatialsim.tomlio import parse_decimal
-
-    out = {}
-    for item in items:
-        name, eq, value = item.partition("=")
-        try:
-            out[name.strip()] = parse_decimal(value.strip()) if eq else float("nan")
-        except ValueError:
-            out[name.strip()] = float("nan")
-        if not eq or out[name.strip()] != out[name.strip()]:
-            raise UserError(f"--gpu-param {item!r}: expected NAME=NUMBER")
-    return out
 
 
 def _text(doc: dict[str, Any]) -> str:
@@ -163,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     report = compare(
         req, designs=designs, cards=args.cards, progress=progress_bar(), gpu=args.gpu,
         gpu_mode=args.gpu_mode, gpu_precision=args.gpu_precision,
-        gpu_params=_gpu_params(args.gpu_param),
+        gpu_params=args.gpu_param,
     )  # fmt: skip
     doc = report.to_json()
     text = _text(doc)

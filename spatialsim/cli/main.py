@@ -183,7 +183,13 @@ def _crash_file(argv: Sequence[str] | None, exc: BaseException) -> str:
 
 
 # request fields and library arguments whose option is not simply --field-name
-_FLAGS = {"set": "--set", "cost": "--cost", "cu_map": "--map", "loo": "--no-loo"}
+_FLAGS = {
+    "set": "--set",
+    "cost": "--cost",
+    "cu_map": "--map",
+    "loo": "--no-loo",
+    "gpu_params": "--gpu-param",
+}
 
 
 def _flag_message(parser: argparse.ArgumentParser, command: str, exc: UserError) -> str:

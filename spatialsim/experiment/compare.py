@@ -17,7 +17,7 @@ from spatialsim.design.parallel import shard
 from spatialsim.design.resources import estimate as resource_estimate
 from spatialsim.errors import UserError
 from spatialsim.experiment.reports import RunReport
-from spatialsim.experiment.request import RunRequest, request
+from spatialsim.experiment.request import RunRequest, name_value_pairs, request
 from spatialsim.experiment.session import Progress, prepare, simulate
 from spatialsim.limits import check_progress
 
@@ -113,6 +113,7 @@ class CompareReport:
         ref = next((r for r in self.rows if r.design == base and r.cards == 1), None)
         if g is not None and ref is not None:
             a = ref.report.result
+            mine = ref.to_json()["decode_j_per_token"]
             out.append(
                 {
                     "cards": 1,
@@ -122,9 +123,8 @@ class CompareReport:
                     "decode_speedup": g["tpot_ms"] / a.tpot_ms
                     if a.tpot_ms and g["tpot_ms"]
                     else None,
-                    "energy_per_token_ratio": g["decode_j_per_token"]
-                    / self.rows[0].to_json()["decode_j_per_token"]
-                    if g["decode_j_per_token"] and self.rows[0].to_json()["decode_j_per_token"]
+                    "energy_per_token_ratio": g["decode_j_per_token"] / mine
+                    if g["decode_j_per_token"] and mine
                     else None,
                 }
             )
@@ -151,14 +151,15 @@ def compare(
     gpu: str | None = None,
     gpu_mode: str = "graphs",
     gpu_precision: str = "fp16",
-    gpu_params: dict[str, float] | None = None,
+    gpu_params: object = None,
     **fields: Any,
 ) -> CompareReport:
     """Simulate ``req`` (or a request from ``fields``) with every design in ``designs`` on
     every card count in ``cards`` (tensor parallelism); the first design is the one the
     speedups are of. With ``gpu`` (a built-in GPU name or a GPU .toml file), the same
     layers on that GPU at batch 1 in ``gpu_mode`` (``eager`` or ``graphs``) join the table
-    (spatialsim/analytical/gpu.py; ``gpu_params`` replaces its assumptions by name)."""
+    (spatialsim/analytical/gpu.py; ``gpu_params``, a mapping, ``NAME=VALUE`` strings or
+    pairs, replaces its assumptions by name)."""
     base = request(req, **fields)
     if isinstance(designs, str):
         designs = (designs,)
@@ -205,7 +206,8 @@ def compare(
         model = prepare(base).model
         baseline = gpu_run(
             model, get_gpu(gpu), base.prompt_len, base.gen_len, gpu_mode, gpu_precision,
-            checked_params(gpu_params), base.layers,
+            checked_params(dict(name_value_pairs("gpu_params", gpu_params or ()))),
+            base.layers,
         )  # fmt: skip
     return CompareReport(
         model=first.result.model,

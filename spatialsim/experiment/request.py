@@ -85,7 +85,7 @@ def _frozen(key: str, value: Any) -> Any:
     return value
 
 
-def _pairs(what: str, value: object) -> tuple[tuple[str, float], ...]:
+def name_value_pairs(what: str, value: object) -> tuple[tuple[str, float], ...]:
     """``name -> number`` pairs from a mapping, ``NAME=VALUE`` strings or pairs."""
     if isinstance(value, Mapping):
         items: Iterable[Any] = value.items()
@@ -115,14 +115,14 @@ def _pairs(what: str, value: object) -> tuple[tuple[str, float], ...]:
 
 def _costs(value: object) -> tuple[tuple[str, float], ...]:
     """Cost-model constants as ``(name, value)`` pairs, checked against CostParams."""
-    out = _pairs("cost", value)
+    out = name_value_pairs("cost", value)
     CostParams().replace(**dict(out))  # names and ranges; its messages name the constant
     return out
 
 
 def _powers(value: object) -> tuple[tuple[str, float], ...]:
     """Power-model coefficients as ``(name, value)`` pairs, checked against PowerParams."""
-    out = _pairs("power", value)
+    out = name_value_pairs("power", value)
     PowerParams.of(dict(out))  # names and ranges; its messages name the coefficient
     return out
 

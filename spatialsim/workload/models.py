@@ -246,6 +246,17 @@ ACTIVATIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 
 
 def load_hf_config(path: Path) -> ModelConfig:
+    """Read a Hugging Face ``config.json`` (see :func:`_load_hf_config`); a shape the model
+    refuses (heads not a multiple of K/V heads, ...) is an error naming the file."""
+    try:
+        return _load_hf_config(path)
+    except UserError as exc:
+        if str(path) in str(exc):
+            raise
+        raise UserError(f"{path}: {exc}", field=exc.field) from None
+
+
+def _load_hf_config(path: Path) -> ModelConfig:
     """Read a Hugging Face ``config.json`` of the GPT-2, BERT, OPT or LLaMA family (LLaMA,
     Mistral, Qwen2) from a local file (no network)."""
     cfg = parse_json(read_text(path, "model config"), str(path))
@@ -320,10 +331,14 @@ def load_hf_config(path: Path) -> ModelConfig:
 LLAMA_LIKE = ("llama", "mistral", "qwen2")
 
 
-def _number(cfg: dict[str, Any], path: Path, key: str, default: float) -> float:
+def _number(
+    cfg: dict[str, Any], path: Path, key: str, default: float, low: float, high: float
+) -> float:
     value = cfg.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise UserError(f"{path}: field {key!r} must be a number, got {value!r:.40}")
+    if not low <= value <= high:
+        raise UserError(f"{path}: field {key!r} = {value!r} is out of range [{low:g}, {high:g}]")
     return float(value)
 
 
@@ -377,8 +392,8 @@ def _hf_llama_like(cfg: dict[str, Any], path: Path, name: str, source: str) -> M
         source=source,
         positions="rope",
         norm_kind="rmsnorm",
-        norm_eps=_number(cfg, path, "rms_norm_eps", 1e-6),
-        rope_theta=_number(cfg, path, "rope_theta", 10_000.0),
+        norm_eps=_number(cfg, path, "rms_norm_eps", 1e-6, 1e-12, 1e-2),
+        rope_theta=_number(cfg, path, "rope_theta", 10_000.0, 1.0, 1e9),
         tied_embeddings=tied,
     )
 

@@ -153,14 +153,18 @@ def attention_case(
     pack: int,
     tokens: int,
     output: str = "streamed",
+    kv_heads: int = 0,
 ) -> None:
     f, p = heads * hd, 8
-    q, k, v = (rng.integers(-127, 128, (tokens, f)) for _ in range(3))
+    kvh = kv_heads or heads
+    fkv = kvh * hd
+    q = rng.integers(-127, 128, (tokens, f))
+    k, v = (rng.integers(-127, 128, (tokens, fkv)) for _ in range(2))
     scale = F32(0.02)
-    acc = ops.qk_acc(q.reshape(tokens, heads, hd), k.reshape(tokens, heads, hd))
+    acc = ops.qk_acc(q.reshape(tokens, heads, hd), k.reshape(tokens, kvh, hd))
     scores = ops.causal_mask((acc.astype(F32) * scale).astype(F32), 0)
     pq, inv = ops.softmax_exp(scores)
-    ctx = ops.context_quantize(ops.sv_acc(pq, v.reshape(tokens, heads, hd)), inv)
+    ctx = ops.context_quantize(ops.sv_acc(pq, v.reshape(tokens, kvh, hd)), inv)
     work = prefill_work(tokens, p)
     common = {
         "rows": p,
@@ -169,6 +173,7 @@ def attention_case(
         "heads": heads,
         "head_dim": hd,
         "block_overhead_cycles": 6,
+        "kv_heads": kv_heads,
     }
     ests = [
         estimate("qk", {"kind": "attn_matmul", "op": "qk", **common}, work, PARAMS),
@@ -187,7 +192,7 @@ def attention_case(
             PARAMS,
         ),
     ]
-    kv = {"kind": "kv_writer", "features": f, "ii": 1, "act_bits": 8, "port_bits": 512}
+    kv = {"kind": "kv_writer", "features": fkv, "ii": 1, "act_bits": 8, "port_bits": 512}
     ests += [
         estimate("k", kv, work, PARAMS),
         estimate("v", kv, work, PARAMS),
@@ -217,6 +222,7 @@ def attention_case(
             "MAXPACKS": 2,
             "HP": 1,
             "F": f,
+            "KV_HEADS": kvh,
             "BUFFERED": output == "buffered",
         },
         lambda t, e=ests, nm=name: expect(t, loops_of(*e), prefixes, nm),
@@ -240,18 +246,27 @@ def decode_attention_case(
     hp: int,
     lanes: int,
     cached: int,
+    kv_heads: int = 0,
 ) -> None:
     f = heads * hd
+    kvh = kv_heads or heads
+    fkv = kvh * hd
     keys = cached + 1
-    kk, vv = rng.integers(-127, 128, (keys, f)), rng.integers(-127, 128, (keys, f))
+    kk, vv = rng.integers(-127, 128, (keys, fkv)), rng.integers(-127, 128, (keys, fkv))
     q = rng.integers(-127, 128, (1, f))
     scale = F32(0.02)
-    acc = ops.qk_acc(q.reshape(1, heads, hd), kk.reshape(keys, heads, hd))
+    acc = ops.qk_acc(q.reshape(1, heads, hd), kk.reshape(keys, kvh, hd))
     scores = ops.causal_mask((acc.astype(F32) * scale).astype(F32), cached)
     pq, inv = ops.softmax_exp(scores)
-    ctx = ops.context_quantize(ops.sv_acc(pq, vv.reshape(keys, heads, hd)), inv)
+    ctx = ops.context_quantize(ops.sv_acc(pq, vv.reshape(keys, kvh, hd)), inv)
     work = decode_work(cached, 1)
-    common = {"heads_parallel": hp, "lanes": lanes, "heads": heads, "head_dim": hd}
+    common = {
+        "heads_parallel": hp,
+        "lanes": lanes,
+        "heads": heads,
+        "head_dim": hd,
+        "kv_heads": kv_heads,
+    }
     ests = [
         estimate("qk", {"kind": "attn_gemv", "op": "qk", **common}, work, PARAMS),
         estimate("sv", {"kind": "attn_gemv", "op": "sv", **common}, work, PARAMS),
@@ -263,7 +278,7 @@ def decode_attention_case(
             PARAMS,
         ),
     ]
-    kv = {"kind": "kv_writer", "features": f, "ii": 1, "act_bits": 8, "port_bits": 512}
+    kv = {"kind": "kv_writer", "features": fkv, "ii": 1, "act_bits": 8, "port_bits": 512}
     ests += [
         estimate("k", kv, work, PARAMS),
         estimate("v", kv, work, PARAMS),
@@ -291,6 +306,7 @@ def decode_attention_case(
             "MAXL": 16,
             "MAXPACKS": 1,
             "F": f,
+            "KV_HEADS": kvh,
             "BUFFERED": False,
         },
         lambda t, e=ests, nm=name: expect(t, loops_of(*e), prefixes, nm),
@@ -332,6 +348,12 @@ def rowwise_case(
         estimate(
             "swiglu", {"kind": "activation", "features": feats, "fn": "silu_mul"}, work, PARAMS
         ),
+        estimate(
+            "swiglu_split",
+            {"kind": "activation", "features": feats, "fn": "silu_mul", "gate_up": "split"},
+            work,
+            PARAMS,
+        ),
     ]
     prefixes = {
         "SUM": "layernorm",
@@ -359,6 +381,47 @@ def rowwise_case(
         want_res=ops.residual(x, bb),
         want_split=quantize(x, s_s).astype(np.int8),
         want_swiglu=quantize(ops.silu_mul(x, bb), s_g).astype(np.int8),
+    )
+
+
+def rope_case(
+    cases: Cases,
+    rng: np.random.Generator,
+    name: str,
+    heads: int,
+    hd: int,
+    tokens: int,
+    first: int,
+    theta: float,
+) -> None:
+    """Q or K of ``heads`` heads rotated at positions first .. first + tokens - 1."""
+    f, p, maxl = heads * hd, 8, first + tokens + 3
+    x = (rng.normal(size=(tokens, f)) * 3).astype(F32)
+    cos, sin = ops.rope_table(maxl, hd, theta)
+    rotated = ops.rope(x.reshape(tokens, heads, hd), first + np.arange(tokens), cos, sin)
+    s_out = F32(np.abs(rotated).max() / 127)
+    attrs = {
+        "kind": "rope",
+        "features": f,
+        "head_dim": hd,
+        "max_seq_len": maxl,
+        "theta": theta,
+    }
+    work = prefill_work(tokens, p) if tokens > 1 else decode_work(first, 1)
+    ests = [estimate(name, attrs, work, PARAMS)]
+    d = cases.add(
+        "run_rope",
+        name,
+        {"P": p if tokens > 1 else 1, "F": f, "HD": hd, "MAXL": maxl},
+        lambda t, e=ests, nm=name: expect(t, loops_of(*e), {"*": "rope"}, nm),
+    )
+    write(
+        d,
+        x=x,
+        cos=cos,
+        sin=sin,
+        params=np.array([first, inverse_scale(s_out)], F32),
+        want=quantize(rotated.reshape(tokens, f), s_out).astype(np.int8),
     )
 
 
@@ -395,6 +458,11 @@ def test_every_kernel_matches_the_golden_model_and_the_cost_model(tmp_path: Path
     attention_case(cases, rng, "attn_w8a8_odd", 2, 8, 8, 2, 13, "buffered")
     decode_attention_case(cases, rng, "decode_attn", 5, 8, 4, 8, 6)
     decode_attention_case(cases, rng, "decode_attn_narrow", 4, 16, 2, 4, 11)
+    attention_case(cases, rng, "attn_gqa", 4, 8, 8, 2, 13, "buffered", kv_heads=2)
+    attention_case(cases, rng, "attn_mqa", 3, 8, 8, 1, 10, kv_heads=1)
+    decode_attention_case(cases, rng, "decode_attn_gqa", 8, 8, 4, 8, 9, kv_heads=2)
+    rope_case(cases, rng, "rope_prefill", 3, 8, 13, 0, 10_000.0)
+    rope_case(cases, rng, "rope_decode", 2, 16, 1, 37, 500_000.0)
     rowwise_case(cases, rng, "rows_24", 24, 11)
     rowwise_case(cases, rng, "rows_64", 64, 16)
     memory_case(cases, rng, "memory", 16, 11)

@@ -47,6 +47,7 @@ BUILTIN = {
     "layernorm",
     "activation",
     "residual",
+    "rope",
 }
 
 

@@ -10,6 +10,7 @@
 #include "spatial/gemv.h"
 #include "spatial/kv.h"
 #include "spatial/memory.h"
+#include "spatial/rope.h"
 #include "spatial/rowwise.h"
 #include "tb_common.h"
 #include "tb_gemv_weights.h"
@@ -69,33 +70,33 @@ int run_gemv(const std::string& dir) {
 //      as written), want_ctx int8 [T, H * HD] ------------------------------------------
 template <class C>
 int run_attention(const std::string& dir) {
-    constexpr int P = C::P, F = C::HEADS * C::HD;
+    constexpr int P = C::P, F = C::HEADS * C::HD, KVF = KvOf<C>::F;
     auto q = tb::load<int8_t>(dir, "q.bin"), k = tb::load<int8_t>(dir, "k.bin"),
          v = tb::load<int8_t>(dir, "v.bin");
     const float qk_scale = tb::load<float>(dir, "params.bin")[0];
     const int tokens = (int)q.size() / F, packs = (tokens + P - 1) / P;
-    static ap_int<8> kbuf[C::MAXL][F], vbuf[C::MAXL][F];
+    static ap_int<8> kbuf[C::MAXL][KVF], vbuf[C::MAXL][KVF];
     static pack_i8<P> qbuf[C::MAXPACKS][F];
-    std::vector<ap_int<8>> kc(C::MAXL * F), vc(C::MAXL * F);
+    std::vector<ap_int<8>> kc(C::MAXL * KVF), vc(C::MAXL * KVF);
     stream<pack_i8<P>> qs("q", 4), ks("k", 4), vs("v", 4);
     stream<bool> qd("q_done", 1), kd("k_done", 1), vd("v_done", 1);
     stream<pack_f32<P>> scores("scores", 4), masked("masked", 4), inv("inv_sum", 2 * C::HEADS);
     stream<pack_i8<P>> probs("probs", C::MAXL), ctx("ctx", 4);
     std::vector<int> got;
-    auto feed = [&](stream<pack_i8<P>>& s, const std::vector<int8_t>& src) {
+    auto feed = [&](stream<pack_i8<P>>& s, const std::vector<int8_t>& src, int width) {
         for (int p = 0; p < packs; ++p)
-            for (int f = 0; f < F; ++f) {
+            for (int f = 0; f < width; ++f) {
                 pack_i8<P> w;
-                for (int r = 0; r < P; ++r) w.v[r] = p * P + r < tokens ? src[(p * P + r) * F + f] : 0;
+                for (int r = 0; r < P; ++r) w.v[r] = p * P + r < tokens ? src[(p * P + r) * width + f] : 0;
                 s.write(w);
             }
     };
     SPATIAL_DATAFLOW_BEGIN
-    SPATIAL_TASK(feed(qs, q));
-    SPATIAL_TASK(feed(ks, k));
-    SPATIAL_TASK(feed(vs, v));
-    SPATIAL_TASK(kv_writer<C>(ks, kbuf, kc.data(), 0, tokens, kd));
-    SPATIAL_TASK(kv_writer<C>(vs, vbuf, vc.data(), 0, tokens, vd));
+    SPATIAL_TASK(feed(qs, q, F));
+    SPATIAL_TASK(feed(ks, k, KVF));
+    SPATIAL_TASK(feed(vs, v, KVF));
+    SPATIAL_TASK(kv_writer<KvOf<C>>(ks, kbuf, kc.data(), 0, tokens, kd));
+    SPATIAL_TASK(kv_writer<KvOf<C>>(vs, vbuf, vc.data(), 0, tokens, vd));
     SPATIAL_TASK(q_buffer<C>(qs, qbuf, packs, qd));
     SPATIAL_TASK(qk_matmul<C>(qbuf, qd, kbuf, kd, packs, tokens, qk_scale, scores));
     SPATIAL_TASK(mask<C>(scores, packs, tokens, 0, true, masked));
@@ -109,7 +110,7 @@ int run_attention(const std::string& dir) {
     });
     SPATIAL_DATAFLOW_END
     long bad = tb::compare_exact("attention context", got, tb::load<int8_t>(dir, "want_ctx.bin"));
-    bad += tb::compare_exact("k cache", std::vector<int>(kc.begin(), kc.begin() + tokens * F), k);
+    bad += tb::compare_exact("k cache", std::vector<int>(kc.begin(), kc.begin() + tokens * KVF), k);
     return bad != 0;
 }
 
@@ -118,16 +119,16 @@ int run_attention(const std::string& dir) {
 //      q, k, v int8 [F] (the new token); params (qk_scale); want_ctx int8 [F] ----------
 template <class C>
 int run_decode_attention(const std::string& dir) {
-    constexpr int F = C::HEADS * C::HD;
+    constexpr int F = C::HEADS * C::HD, KVF = KvOf<C>::F;
     auto ck = tb::load<int8_t>(dir, "cache_k.bin"), cv = tb::load<int8_t>(dir, "cache_v.bin");
     auto q = tb::load<int8_t>(dir, "q.bin"), k = tb::load<int8_t>(dir, "k.bin"),
          v = tb::load<int8_t>(dir, "v.bin");
     const float qk_scale = tb::load<float>(dir, "params.bin")[0];
-    const int cached = (int)ck.size() / F, keys = cached + 1;
-    static ap_int<8> kbuf[C::MAXL][F], vbuf[C::MAXL][F];
+    const int cached = (int)ck.size() / KVF, keys = cached + 1;
+    static ap_int<8> kbuf[C::MAXL][KVF], vbuf[C::MAXL][KVF];
     static pack_i8<1> qbuf[C::MAXPACKS][F];
-    std::vector<ap_int<8>> kc(C::MAXL * F), vc(C::MAXL * F);
-    for (int i = 0; i < cached * F; ++i) {
+    std::vector<ap_int<8>> kc(C::MAXL * KVF), vc(C::MAXL * KVF);
+    for (int i = 0; i < cached * KVF; ++i) {
         kc[i] = ck[i];
         vc[i] = cv[i];
     }
@@ -136,15 +137,15 @@ int run_decode_attention(const std::string& dir) {
     stream<pack_f32<1>> scores("scores", 4), masked("masked", 4), inv("inv_sum", 2 * C::HEADS);
     stream<pack_i8<1>> probs("probs", C::MAXL * C::HP), ctx("ctx", 4);
     std::vector<int> got;
-    auto feed = [&](stream<pack_i8<1>>& s, const std::vector<int8_t>& src) {
-        for (int f = 0; f < F; ++f) s.write(pack_i8<1>{{ap_int<8>(src[f])}});
+    auto feed = [&](stream<pack_i8<1>>& s, const std::vector<int8_t>& src, int width) {
+        for (int f = 0; f < width; ++f) s.write(pack_i8<1>{{ap_int<8>(src[f])}});
     };
     SPATIAL_DATAFLOW_BEGIN
-    SPATIAL_TASK(feed(qs, q));
-    SPATIAL_TASK(feed(ks, k));
-    SPATIAL_TASK(feed(vs, v));
-    SPATIAL_TASK(kv_writer<C>(ks, kbuf, kc.data(), cached, 1, kd));
-    SPATIAL_TASK(kv_writer<C>(vs, vbuf, vc.data(), cached, 1, vd));
+    SPATIAL_TASK(feed(qs, q, F));
+    SPATIAL_TASK(feed(ks, k, KVF));
+    SPATIAL_TASK(feed(vs, v, KVF));
+    SPATIAL_TASK(kv_writer<KvOf<C>>(ks, kbuf, kc.data(), cached, 1, kd));
+    SPATIAL_TASK(kv_writer<KvOf<C>>(vs, vbuf, vc.data(), cached, 1, vd));
     SPATIAL_TASK(q_buffer<C>(qs, qbuf, 1, qd));
     SPATIAL_TASK(qk_gemv<C>(qbuf, qd, kbuf, kd, keys, qk_scale, scores));
     SPATIAL_TASK(mask<C>(scores, 1, keys, cached, true, masked));
@@ -155,7 +156,7 @@ int run_decode_attention(const std::string& dir) {
     });
     SPATIAL_DATAFLOW_END
     long bad = tb::compare_exact("decode context", got, tb::load<int8_t>(dir, "want_ctx.bin"));
-    std::vector<int> appended(kc.begin() + cached * F, kc.begin() + keys * F);
+    std::vector<int> appended(kc.begin() + cached * KVF, kc.begin() + keys * KVF);
     bad += tb::compare_exact("appended cache row", appended, k);
     return bad != 0;
 }
@@ -184,10 +185,10 @@ int run_rowwise(const std::string& dir) {
     stream<pack_f32<P>> a1("x_ln", 4), ln("ln", 4), a2("x_gelu", 4), a3("x_res", 4),
         b3("b_res", 4), res("res", 4), a4("x_split", 4), bypass("bypass", P * F),
         a5("x_rms", 4), rms("rms", 4);
-    stream<pack_i8<P>> g("gelu", 4), split("split", 4), sw("swiglu", 4);
-    stream<pack_f32<P>> gate_up("gate_up", 4);
+    stream<pack_i8<P>> g("gelu", 4), split("split", 4), sw("swiglu", 4), sw2("swiglu_split", 4);
+    stream<pack_f32<P>> gate_up("gate_up", 4), gate("gate", 4), up("up", 4);
     std::vector<float> got_ln, got_res, got_bypass, got_rms;
-    std::vector<int> got_gelu, got_split, got_swiglu;
+    std::vector<int> got_gelu, got_split, got_swiglu, got_swiglu_split;
     auto unpack_f = [&](stream<pack_f32<P>>& s, std::vector<float>& dst) {
         std::vector<pack_f32<P>> ws;
         for (int i = 0; i < packs * F; ++i) ws.push_back(s.read());
@@ -219,6 +220,10 @@ int run_rowwise(const std::string& dir) {
     });
     SPATIAL_TASK(silu_mul<C>(gate_up, params[0], packs, sw));
     SPATIAL_TASK(unpack_i(sw, got_swiglu));
+    SPATIAL_TASK(for (auto& w : wx) gate.write(w));  // separate gate and up linears
+    SPATIAL_TASK(for (auto& w : wb) up.write(w));
+    SPATIAL_TASK(silu_mul_split<C>(gate, up, params[0], packs, sw2));
+    SPATIAL_TASK(unpack_i(sw2, got_swiglu_split));
     SPATIAL_TASK(layernorm<C>(a1, gamma.data(), beta.data(), packs, ln));
     SPATIAL_TASK((rownorm<C, true>(a5, gamma.data(), nullptr, packs, rms)));
     SPATIAL_TASK(unpack_f(rms, got_rms));
@@ -240,8 +245,40 @@ int run_rowwise(const std::string& dir) {
     bad += tb::compare_close("residual", got_res, tb::load<float>(dir, "want_res.bin"), 0.0f, 0.0f);
     bad += tb::compare_exact("splitter int8", got_split, tb::load<int8_t>(dir, "want_split.bin"));
     bad += tb::compare_exact("swiglu int8", got_swiglu, tb::load<int8_t>(dir, "want_swiglu.bin"));
+    bad += tb::compare_exact("swiglu split int8", got_swiglu_split,
+                             tb::load<int8_t>(dir, "want_swiglu.bin"));
     bad += tb::compare_close("splitter bypass", got_bypass, x, 0.0f, 0.0f);
     return bad != 0;
+}
+
+// ---- RoPE: x fp32 [T, F] (a projection's output), cos and sin fp32 [MAXL, HD / 2];
+//      params (first_position, out_inv_scale); want int8 [T, F] ------------------------
+template <class C>
+int run_rope(const std::string& dir) {
+    constexpr int P = C::P, F = C::F;
+    auto x = tb::load<float>(dir, "x.bin"), cos_t = tb::load<float>(dir, "cos.bin"),
+         sin_t = tb::load<float>(dir, "sin.bin"), params = tb::load<float>(dir, "params.bin");
+    const int tokens = (int)x.size() / F, packs = (tokens + P - 1) / P;
+    const int first = (int)params[0];
+    stream<pack_f32<P>> in("rope_in", 4);
+    stream<pack_i8<P>> out("rope_out", 4);
+    std::vector<pack_i8<P>> words;
+    SPATIAL_DATAFLOW_BEGIN
+    SPATIAL_TASK({
+        for (int p = 0; p < packs; ++p)
+            for (int f = 0; f < F; ++f) {
+                pack_f32<P> w;
+                for (int r = 0; r < P; ++r) w.v[r] = p * P + r < tokens ? x[(p * P + r) * F + f] : 0.0f;
+                in.write(w);
+            }
+    });
+    SPATIAL_TASK(rope<C>(in, cos_t.data(), sin_t.data(), first, tokens, params[1], out));
+    SPATIAL_TASK(for (int i = 0; i < packs * F; ++i) words.push_back(out.read()));
+    SPATIAL_DATAFLOW_END
+    std::vector<int> got;
+    for (int t = 0; t < tokens; ++t)
+        for (int f = 0; f < F; ++f) got.push_back((int)words[(t / P) * F + f].v[t % P]);
+    return tb::compare_exact("rope int8", got, tb::load<int8_t>(dir, "want.bin")) != 0;
 }
 
 // ---- loaders and writer: x fp32 [T, F], xs [T]; want_q int8 [T, F]; want_scale [T] -----

@@ -63,9 +63,22 @@ def requantize(y: F32A, scale: npt.ArrayLike) -> I64:
     return quantize(y, np.asarray(scale, F32))
 
 
+def repeat_kv(kv: I64, heads: int) -> I64:
+    """K or V ``[L, H_kv, hd]`` as ``heads`` heads: under grouped-query attention Q head h
+    reads K/V head h // (heads / H_kv) (Hugging Face's repeat_kv); unchanged otherwise."""
+    kv = np.asarray(kv, np.int64)
+    groups = heads // kv.shape[1]
+    if groups * kv.shape[1] != heads:
+        raise ValueError(f"{heads} heads are not groups of {kv.shape[1]} K/V heads")
+    out: I64 = np.repeat(kv, groups, axis=1) if groups > 1 else kv
+    return out
+
+
 def qk_acc(q: I64, k: I64) -> I64:
-    """Scores before scaling, ``[H, T, L]``: q ``[T, H, hd]`` against k ``[L, H, hd]``."""
-    out: I64 = np.einsum("thd,lhd->htl", np.asarray(q, np.int64), np.asarray(k, np.int64))
+    """Scores before scaling, ``[H, T, L]``: q ``[T, H, hd]`` against k ``[L, H_kv, hd]``
+    (H_kv = H, or a divisor of it for grouped-query attention)."""
+    q = np.asarray(q, np.int64)
+    out: I64 = np.einsum("thd,lhd->htl", q, repeat_kv(k, q.shape[1]))
     return out
 
 
@@ -91,8 +104,10 @@ def softmax_exp(scores: F32A) -> tuple[I64, F32A]:
 
 
 def sv_acc(pq: I64, v: I64) -> I64:
-    """Context accumulators ``[T, H, hd]``: probabilities ``[H, T, L]`` times v ``[L, H, hd]``."""
-    out: I64 = np.einsum("htl,lhd->thd", np.asarray(pq, np.int64), np.asarray(v, np.int64))
+    """Context accumulators ``[T, H, hd]``: probabilities ``[H, T, L]`` times v
+    ``[L, H_kv, hd]``."""
+    pq = np.asarray(pq, np.int64)
+    out: I64 = np.einsum("htl,lhd->thd", pq, repeat_kv(v, pq.shape[0]))
     return out
 
 
@@ -105,6 +120,31 @@ def context_quantize(acc: I64, inv_sum: F32A) -> I64:
 
 
 # ---- fp32 kernels ------------------------------------------------------------------------
+
+
+def rope_table(positions: int, head_dim: int, theta: float) -> tuple[F32A, F32A]:
+    """The angle table the host writes for the RoPE kernels: cos and sin of
+    ``pos * theta^(-2i / head_dim)`` for ``positions`` positions and ``head_dim / 2``
+    frequencies, computed in float64 and stored as fp32 ``[positions, head_dim / 2]``."""
+    half = head_dim // 2
+    inv = float(theta) ** (-(2.0 * np.arange(half)) / head_dim)
+    angle = np.arange(positions, dtype=np.float64)[:, None] * inv[None, :]
+    return np.cos(angle).astype(F32), np.sin(angle).astype(F32)
+
+
+def rope(x: F32A, positions: npt.ArrayLike, cos: F32A, sin: F32A) -> F32A:
+    """Rotate each head of ``x`` ``[T, H, hd]`` by its token's position (``rotate_half``
+    layout: element i pairs with i + hd/2), in fp32, each product rounded then added:
+    (a c - b s, b c + a s)."""
+    x = np.asarray(x, F32)
+    half = x.shape[-1] // 2
+    pos = np.asarray(positions, np.int64)
+    c = np.asarray(cos, F32)[pos][:, None, :]
+    s = np.asarray(sin, F32)[pos][:, None, :]
+    a, b = x[..., :half], x[..., half:]
+    first = ((a * c).astype(F32) - (b * s).astype(F32)).astype(F32)
+    second = ((b * c).astype(F32) + (a * s).astype(F32)).astype(F32)
+    return np.concatenate([first, second], axis=-1)
 
 
 def residual(a: F32A, b: F32A) -> F32A:

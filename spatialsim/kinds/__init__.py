@@ -16,6 +16,7 @@ from spatialsim.kinds import (  # noqa: F401  (imported to register the built-in
     loaders,
     overlay,
     residual,
+    rope,
     softmax,
 )
 from spatialsim.kinds.registry import REGISTRY, KindSpec, kind, register

@@ -1,5 +1,8 @@
-"""The FFN activation (fp32): GeLU and ReLU read one word per output (II 1); SwiGLU reads
-the gate and up words of each output (II 2).
+"""The FFN activation (fp32): GeLU and ReLU read one word per output (II 1); SwiGLU
+(``silu_mul``) needs the gate and the up word of each output. Where they come from is a
+structural choice (``gate_up``): one fused linear writing them as adjacent words of one
+stream (II 2), or separate gate and up linears, each on its own stream, read in the same
+cycle (II 1). LLaMA's layer has the separate projections (chen2024-llama templates).
 
 The ACT loop's iteration latency (``act_depth_cycles``) is the length of the build's
 arithmetic chain, which depends on how the build computes GeLU (an erf in fp32, a tanh
@@ -52,14 +55,30 @@ class ActivationParams(RowStream, KernelParams):
         default=W4A8_DEPTH,
     )
     vector: int = vector()
+    gate_up: str = param(
+        "SwiGLU only: 'fused', gate and up words interleaved on one stream; 'split', gate "
+        "on the first input stream and up on the second",
+        choices=("fused", "split"),
+        default="fused",
+    )
 
     @property
     def fan_in(self) -> int:
         """Input words per output: 2 for SwiGLU (gate and up), 1 for GeLU and ReLU."""
         return 2 if self.fn == "silu_mul" else 1
 
+    @property
+    def streams(self) -> int:
+        """Input streams: 2 for SwiGLU with split gate and up, else 1."""
+        return 2 if self.fn == "silu_mul" and self.gate_up == "split" else 1
+
+    @property
+    def ii(self) -> int:
+        """Words read from one stream per output."""
+        return self.fan_in // self.streams
+
     def stream_words_in(self) -> int | None:
-        return self.fan_in * self.words
+        return self.ii * self.words
 
     def stream_words_out(self) -> int | None:
         return self.words
@@ -70,22 +89,28 @@ def work(p: ActivationParams, w: Work) -> KernelWork:
 
 
 def estimate(name: str, p: ActivationParams, w: Work, cost: CostParams) -> Estimate:
-    loops = [Loop("ACT", p.words, p.fan_in, p.act_depth_cycles, w.packs)]
+    loops = [Loop("ACT", p.words, p.ii, p.act_depth_cycles, w.packs)]
     return make_estimate(name, p.KIND, loops, 0.0, cost)
 
 
 def body(k: KernelProcess) -> Proc:
     p: ActivationParams = k.p
-    inp = k.stream_in()
+    ii = p.ii
+    if p.streams == 2:  # gate first, up second (graph order)
+        gate, up = list(k.ins.values())
+    else:
+        gate, up = k.stream_in(), None
     for _ in k.step.pack_sizes():
         for wo in k.gran.split(p.words):
-            yield from k.take(inp, p.fan_in * wo, p.fan_in * wo, float(p.fan_in))
-            yield from k.emit(wo, span=p.fan_in * wo)
-        k.busy(p.act_depth_cycles - p.fan_in)
+            if up is not None:
+                yield from k.get(gate, wo)
+            yield from k.take(up if up is not None else gate, ii * wo, ii * wo, float(ii))
+            yield from k.emit(wo, span=ii * wo)
+        k.busy(p.act_depth_cycles - ii)
 
 
 def hls(p: ActivationParams) -> dict[str, Any]:
-    return {"FN": p.fn}
+    return {"FN": p.fn, "SPLIT": p.streams == 2}
 
 
 # GeLU (W4A8 region reports)

@@ -4,6 +4,11 @@ decode attention engines (``attn_gemv``) and the causal mask between them.
 The arrays wait for the K/V (and Q) buffers to be complete (the synchronisation point) and
 compute every key of a row, as the HLS arrays do; the mask discards future keys. Decode
 processes ``heads_parallel`` heads side by side against the cached rows.
+
+Grouped-query and multi-query attention (``kv_heads`` < ``heads``): Q head ``h`` reads
+K/V head ``h // (heads / kv_heads)`` of the K and V buffers, which hold ``kv_heads`` heads
+(LLaMA-3, Mistral, Qwen2). The work per Q head is that of multi-head attention; what
+shrinks is the K/V projection, the buffers and the cache (kinds/buffers.py).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from spatialsim.costmodel.loops import (
 )
 from spatialsim.costmodel.params import CostParams
 from spatialsim.costmodel.work import Work
+from spatialsim.errors import UserError
 from spatialsim.kinds.base import (
     Coeffs,
     KernelParams,
@@ -48,11 +54,41 @@ from spatialsim.workload.operators import attention_macs
 OPS = ("qk", "sv")
 
 
+def kv_heads() -> Any:
+    return param(
+        "K/V heads the buffers hold (grouped-query attention: each serves heads / kv_heads "
+        "Q heads); 0: as many as heads (multi-head attention)",
+        low=0,
+        high=1 << 16,
+        default=0,
+    )
+
+
+class GroupedHeads:
+    """Mixed into the attention kinds: the grouped-query layout of the K/V buffers."""
+
+    heads: int
+    kv_heads: int
+
+    def __post_init__(self) -> None:
+        h, kv = self.heads, self.kv_heads
+        if h is not None and kv and h % kv:
+            raise UserError(
+                f"heads ({h}) must be a multiple of kv_heads ({kv}); valid "
+                "kv_heads divide the heads, or 0 for one K/V head per Q head"
+            )
+
+    @property
+    def kv_groups(self) -> int:
+        """K/V heads in the buffers."""
+        return self.kv_heads or self.heads
+
+
 # ---- systolic arrays (prefill) ----------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class AttnMatmulParams(KernelParams):
+class AttnMatmulParams(GroupedHeads, KernelParams):
     KIND = "attn_matmul"
 
     op: str = param("which product: Q.K^T ('qk') or softmax.V ('sv')", choices=OPS)
@@ -69,6 +105,7 @@ class AttnMatmulParams(KernelParams):
         choices=("block", "pack"),
         default="block",
     )
+    kv_heads: int = kv_heads()
 
     def blocks(self, keys: int) -> int:
         """Output blocks per (pack, head): keys for Q.K^T, head_dim for softmax.V."""
@@ -163,6 +200,7 @@ def matmul_hls(p: AttnMatmulParams) -> dict[str, Any]:
         "ROWS": p.rows,
         "ACT_BITS": p.act_bits,
         "EMIT": p.emit,
+        "KV_HEADS": p.kv_groups,
     }
 
 
@@ -170,7 +208,7 @@ def matmul_hls(p: AttnMatmulParams) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class AttnGemvParams(KernelParams):
+class AttnGemvParams(GroupedHeads, KernelParams):
     KIND = "attn_gemv"
 
     op: str = param("which product: Q.K^T ('qk') or softmax.V ('sv')", choices=OPS)
@@ -180,6 +218,7 @@ class AttnGemvParams(KernelParams):
     head_dim: int = count("elements per head")
     act_bits: int = bits("activation bit width")
     vector: int = vector()
+    kv_heads: int = kv_heads()
 
     def group_cycles(self, keys: int, cost: CostParams) -> float:
         """One group of ``heads_parallel`` heads against ``keys`` cached rows: Q.K^T reads one
@@ -240,7 +279,12 @@ def gemv_body(k: KernelProcess) -> Proc:
 
 def gemv_hls(p: AttnGemvParams) -> dict[str, Any]:
     """attention.h's decode engines: HP heads side by side, LANES lanes per head."""
-    return {"HP": p.heads_parallel, "LANES": p.lanes, "ACT_BITS": p.act_bits}
+    return {
+        "HP": p.heads_parallel,
+        "LANES": p.lanes,
+        "ACT_BITS": p.act_bits,
+        "KV_HEADS": p.kv_groups,
+    }
 
 
 # ---- mask -------------------------------------------------------------------------------

@@ -173,7 +173,10 @@ class KernelParams:
             if key != "kind":
                 values[key] = check_value(kernel, cls.KIND, schema, key, value)
         check_complete(kernel, cls.KIND, schema, values)
-        return cls(**values)
+        try:  # a kind may check its parameters together (__post_init__)
+            return cls(**values)
+        except UserError as err:
+            raise UserError(f"kernel {kernel} ({cls.KIND}): {err}") from None
 
     @classmethod
     def from_partial(cls, kernel: str, attrs: Mapping[str, Any]) -> KernelParams:

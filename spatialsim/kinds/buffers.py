@@ -1,5 +1,11 @@
 """On-chip buffers handed over whole: the K and V writers (with the off-chip cache) and the
-Q buffer. Attention waits until they are complete (the synchronisation point)."""
+Q buffer. Attention waits until they are complete (the synchronisation point).
+
+Where a writer keeps every layer's K/V cache between decode steps is a structural choice
+(``cache``): in HBM (``hbm``, the chen2024 templates' assumption: a decode step loads the
+layer's cached rows into the on-chip buffer and writes the new row back), or on chip
+(``chip``: the buffer holds ``layers`` layers' rows, so nothing crosses HBM, at
+``layers`` times the URAM)."""
 
 from __future__ import annotations
 
@@ -49,12 +55,28 @@ class KvWriterParams(KernelParams):
     port_bits: int = port_bits()
     vector: int = vector()
     axi_group: str = axi_group()
+    cache: str = param(
+        "where every layer's cache lives between decode steps: 'hbm' (loaded into the "
+        "buffer each step, new rows written back) or 'chip' (the buffer holds them all)",
+        choices=("hbm", "chip"),
+        default="hbm",
+    )
+    layers: int = param(
+        "layers whose rows the on-chip buffer holds (cache = 'chip')",
+        low=1,
+        high=1 << 12,
+        default=1,
+    )
 
     def stream_words_in(self) -> int | None:
         return words(self.features, self.vector)
 
     def stream_words_out(self) -> int | None:
         return None  # a buffer handed over whole
+
+    @property
+    def off_chip(self) -> bool:
+        return self.cache == "hbm"
 
 
 @dataclass(frozen=True)
@@ -80,7 +102,7 @@ def kv_estimate(name: str, p: KvWriterParams, w: Work, cost: CostParams) -> Esti
     f = p.features
     beats = ceil(w.cached * f * p.act_bits / p.port_bits)
     loops = [
-        Loop("CACHE_LOAD", beats, 1, SIMPLE_DEPTH, 1 if w.cached else 0),
+        Loop("CACHE_LOAD", beats, 1, SIMPLE_DEPTH, 1 if w.cached and p.off_chip else 0),
         Loop("WRITE", words(f, p.vector), p.ii, SIMPLE_DEPTH, w.packs),
     ]
     fitted = row_store_fitted(words(f, p.vector), cost)
@@ -95,17 +117,18 @@ def kv_body(k: KernelProcess) -> Proc:
     elem = p.act_bits / 8
     fw = words(f, p.vector)
     load_ready = k.now
-    if k.step.cached:
+    if k.step.cached and p.off_chip:
         cached = k.step.cached * f * elem
         load_ready = yield from k.request(k.open(cached), cached)
-    writes = k.open(k.step.tokens * f * elem, write=True)
+    writes = k.open(k.step.tokens * f * elem, write=True) if p.off_chip else None
     inp = k.stream_in()
     last = k.now
     fitted = row_store_fitted(fw, k.params)
     for ntok in k.step.pack_sizes():
         for w in k.gran.split(fw):
             yield from k.take(inp, w, w * ii, ii)
-            last = yield from k.request(writes, w * p.vector * ntok * elem)
+            if writes is not None:
+                last = yield from k.request(writes, w * p.vector * ntok * elem)
         k.busy(SIMPLE_DEPTH - ii + fitted)
     k.wait_memory(load_ready)
     yield from k.emit(1)
@@ -155,10 +178,11 @@ KV_URAM_FACTOR = 2
 
 
 def kv_resources(p: KvWriterParams) -> dict[str, float]:
-    """The writer's logic and its on-chip buffer: max_seq_len x features elements, stored
-    8 tokens (64 bits) per word."""
+    """The writer's logic and its on-chip buffer: max_seq_len x features elements (of
+    ``layers`` layers when the cache is on chip), stored 8 tokens (64 bits) per word."""
     out = KV_COEFFS.scaled(0, 0)
-    depth = ceil(p.max_seq_len * p.features * p.act_bits / 64)
+    layers = 1 if p.off_chip else p.layers
+    depth = ceil(layers * p.max_seq_len * p.features * p.act_bits / 64)
     out["uram"] += KV_URAM_FACTOR * ceil(64 / URAM_WIDTH_BITS) * ceil(depth / URAM_DEPTH)
     return out
 

@@ -1,5 +1,9 @@
 """LayerNorm (or RMSNorm) over each row (fp32): a sum pass at the reduction II, then the
-normalise pass (mean, variance and reciprocal square root in its iteration latency)."""
+normalise pass (mean, variance and reciprocal square root in its iteration latency).
+
+A pre-norm layer's norm can feed a linear directly (``quantize``): the normalise pass then
+writes int8 at the linear's static input scale, in the same loop (the chen2024-llama
+templates' input norms)."""
 
 from __future__ import annotations
 
@@ -34,6 +38,9 @@ class LayerNormParams(RowStream, KernelParams):
     reduction_ii: float = reduction_ii()
     norm: str = param("normalisation", choices=("layernorm", "rmsnorm"))
     vector: int = vector()
+    quantize: bool = param(
+        "write int8 at the next linear's static input scale instead of fp32", default=False
+    )
 
 
 def work(p: LayerNormParams, w: Work) -> KernelWork:
@@ -62,7 +69,7 @@ def body(k: KernelProcess) -> Proc:
 
 
 def hls(p: LayerNormParams) -> dict[str, Any]:
-    return {"NORM": p.norm, "REDUCTION_II": p.reduction_ii}
+    return {"NORM": p.norm, "REDUCTION_II": p.reduction_ii, "QUANTIZE": p.quantize}
 
 
 # LayerNorm (W4A8 region reports)

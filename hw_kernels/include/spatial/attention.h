@@ -28,9 +28,9 @@ namespace spatial {
 
 template <class C>
 void qk_matmul(pack_i8<C::P> qbuf[C::MAXPACKS][C::HEADS * C::HD], stream<bool>& q_done,
-               ap_int<8> kbuf[C::MAXL][C::HEADS * C::HD], stream<bool>& k_done, int packs,
+               ap_int<8> kbuf[C::MAXL][KvOf<C>::F], stream<bool>& k_done, int packs,
                int keys, float qk_scale, stream<pack_f32<C::P>>& out) {
-    constexpr int P = C::P, HD = C::HD, OUTS = C::COLS * C::PACK;
+    constexpr int P = C::P, HD = C::HD, OUTS = C::COLS * C::PACK, G = KvOf<C>::GROUP;
     q_done.read();
     k_done.read();
     const int blocks = (keys + OUTS - 1) / OUTS;
@@ -51,8 +51,8 @@ void qk_matmul(pack_i8<C::P> qbuf[C::MAXPACKS][C::HEADS * C::HD], stream<bool>& 
                     const pack_i8<P> a = qbuf[p][h * HD + k];
                     for (int o = 0; o < OUTS; o += C::PACK) {
                         const int j = b * OUTS + o;
-                        ap_int<8> k0 = j < keys ? kbuf[j][h * HD + k] : ap_int<8>(0);
-                        ap_int<8> k1 = (C::PACK == 2 && j + 1 < keys) ? kbuf[j + 1][h * HD + k]
+                        ap_int<8> k0 = j < keys ? kbuf[j][(h / G) * HD + k] : ap_int<8>(0);
+                        ap_int<8> k1 = (C::PACK == 2 && j + 1 < keys) ? kbuf[j + 1][(h / G) * HD + k]
                                                                         : ap_int<8>(0);
                         for (int r = 0; r < P; ++r) {
                             ap_int<32> lo, hi;
@@ -156,9 +156,9 @@ void softmax(stream<pack_f32<C::P>>& in, int packs, int keys, stream<pack_i8<C::
 
 template <class C>
 void sv_matmul(stream<pack_i8<C::P>>& probs, stream<pack_f32<C::P>>& inv_sum,
-               ap_int<8> vbuf[C::MAXL][C::HEADS * C::HD], stream<bool>& v_done, int packs,
+               ap_int<8> vbuf[C::MAXL][KvOf<C>::F], stream<bool>& v_done, int packs,
                int keys, stream<pack_i8<C::P>>& out) {
-    constexpr int P = C::P, HD = C::HD, OUTS = C::COLS * C::PACK;
+    constexpr int P = C::P, HD = C::HD, OUTS = C::COLS * C::PACK, G = KvOf<C>::GROUP;
     constexpr int BLOCKS = (HD + OUTS - 1) / OUTS;
     v_done.read();
     pack_i8<P> prow[C::MAXL];
@@ -181,8 +181,8 @@ void sv_matmul(stream<pack_i8<C::P>>& probs, stream<pack_f32<C::P>>& inv_sum,
                     const pack_i8<P> a = prow[j];
                     for (int o = 0; o < OUTS; o += C::PACK) {
                         const int c = b * OUTS + o;
-                        ap_int<8> v0 = c < HD ? vbuf[j][h * HD + c] : ap_int<8>(0);
-                        ap_int<8> v1 = (C::PACK == 2 && c + 1 < HD) ? vbuf[j][h * HD + c + 1]
+                        ap_int<8> v0 = c < HD ? vbuf[j][(h / G) * HD + c] : ap_int<8>(0);
+                        ap_int<8> v1 = (C::PACK == 2 && c + 1 < HD) ? vbuf[j][(h / G) * HD + c + 1]
                                                                      : ap_int<8>(0);
                         for (int r = 0; r < P; ++r) {
                             ap_int<32> lo, hi;
@@ -211,9 +211,9 @@ void sv_matmul(stream<pack_i8<C::P>>& probs, stream<pack_f32<C::P>>& inv_sum,
 
 template <class C>
 void qk_gemv(pack_i8<1> qbuf[C::MAXPACKS][C::HEADS * C::HD], stream<bool>& q_done,
-             ap_int<8> kbuf[C::MAXL][C::HEADS * C::HD], stream<bool>& k_done, int keys,
+             ap_int<8> kbuf[C::MAXL][KvOf<C>::F], stream<bool>& k_done, int keys,
              float qk_scale, stream<pack_f32<1>>& out) {
-    constexpr int HD = C::HD, HP = C::HP;
+    constexpr int HD = C::HD, HP = C::HP, G = KvOf<C>::GROUP;
     q_done.read();
     k_done.read();
     for (int h = 0; h < C::HEADS; h += HP) {
@@ -233,7 +233,7 @@ void qk_gemv(pack_i8<1> qbuf[C::MAXPACKS][C::HEADS * C::HD], stream<bool>& q_don
             SPATIAL_TRIP("attn_gemv.ROW");
             for (int g = 0; g < hp; ++g) {
                 ap_int<32> acc = 0;
-                for (int c = 0; c < HD; ++c) acc += q[g][c] * kbuf[j][(h + g) * HD + c];
+                for (int c = 0; c < HD; ++c) acc += q[g][c] * kbuf[j][((h + g) / G) * HD + c];
                 pack_f32<1> w;
                 w.v[0] = float(acc) * qk_scale;
                 out.write(w);
@@ -244,9 +244,9 @@ void qk_gemv(pack_i8<1> qbuf[C::MAXPACKS][C::HEADS * C::HD], stream<bool>& q_don
 
 template <class C>
 void sv_gemv(stream<pack_i8<1>>& probs, stream<pack_f32<1>>& inv_sum,
-             ap_int<8> vbuf[C::MAXL][C::HEADS * C::HD], stream<bool>& v_done, int keys,
+             ap_int<8> vbuf[C::MAXL][KvOf<C>::F], stream<bool>& v_done, int keys,
              stream<pack_i8<1>>& out) {
-    constexpr int HD = C::HD, HP = C::HP;
+    constexpr int HD = C::HD, HP = C::HP, G = KvOf<C>::GROUP;
     v_done.read();
     ap_int<8> p[HP][C::MAXL];
     for (int h = 0; h < C::HEADS; h += HP) {
@@ -266,7 +266,7 @@ void sv_gemv(stream<pack_i8<1>>& probs, stream<pack_f32<1>>& inv_sum,
         for (int j = 0; j < keys; ++j) {
             SPATIAL_TRIP("attn_gemv.ROW");
             for (int g = 0; g < hp; ++g)
-                for (int c = 0; c < HD; ++c) acc[g][c] += p[g][j] * vbuf[j][(h + g) * HD + c];
+                for (int c = 0; c < HD; ++c) acc[g][c] += p[g][j] * vbuf[j][((h + g) / G) * HD + c];
         }
         for (int g = 0; g < hp; ++g) {
             const float inv = inv_sum.read().v[0];

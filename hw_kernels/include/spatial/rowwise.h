@@ -155,6 +155,29 @@ void silu_mul(stream<pack_f32<C::P>>& in, float out_inv_scale, int packs,
     }
 }
 
+// SwiGLU with separate gate and up linears (the chen2024-llama templates): gate and up
+// arrive on their own streams, read in the same cycle (II 1); the same arithmetic.
+template <class C>
+void silu_mul_split(stream<pack_f32<C::P>>& gate, stream<pack_f32<C::P>>& up,
+                    float out_inv_scale, int packs, stream<pack_i8<C::P>>& out) {
+    constexpr int P = C::P;
+    for (int p = 0; p < packs; ++p) {
+        SPATIAL_ENTER("activation.ACT");
+    ACT:
+        for (int f = 0; f < C::F; ++f) {
+#pragma HLS PIPELINE II = 1
+            SPATIAL_TRIP("activation.ACT");
+            pack_f32<P> g = gate.read(), u = up.read();
+            pack_i8<P> y;
+            for (int r = 0; r < P; ++r) {
+                const float gv = g.v[r];
+                y.v[r] = quantize<8>((gv / (1.0f + fexp(-gv))) * u.v[r], out_inv_scale);
+            }
+            out.write(y);
+        }
+    }
+}
+
 // Residual add: a (the kernel's output) + b (the skip path).
 template <class C>
 void residual(stream<pack_f32<C::P>>& a, stream<pack_f32<C::P>>& b, int packs,

@@ -30,4 +30,22 @@ inline ap_int<B> quantize(float x, float inv_scale) {
     return ap_int<B>(r);
 }
 
+// Grouped-query attention: an attention config's K/V heads are C::KV_HEADS when it declares
+// them (LLaMA-3, Mistral, Qwen2 designs), else C::HEADS (multi-head attention). Q head h
+// reads K/V head h / (HEADS / KV_HEADS), as Hugging Face's repeat_kv does; KvOf<C> is C
+// with F the K/V buffers' width (the K and V writers' config).
+template <class C, class = void>
+struct kv_heads_of {
+    static constexpr int value = C::HEADS;
+};
+template <class C>
+struct kv_heads_of<C, decltype(void(C::KV_HEADS))> {
+    static constexpr int value = C::KV_HEADS;
+};
+template <class C>
+struct KvOf : C {
+    static constexpr int F = kv_heads_of<C>::value * C::HD;
+    static constexpr int GROUP = C::HEADS / kv_heads_of<C>::value;
+};
+
 }  // namespace spatial

@@ -34,6 +34,14 @@ CASES: dict[str, dict[str, Any]] = {
     "dfx, two cards": {
         "model": "gpt2", "design": "dfx", "prompt_len": 16, "gen_len": 3, "layers": 2, "tp": 2,
     },
+    "chen2024-llama-w8a8, LLaMA-2-7B on two cards": {
+        "model": "llama2-7b", "design": "chen2024-llama-w8a8", "prompt_len": 32, "gen_len": 3,
+        "layers": 2, "tp": 2,
+    },
+    "chen2024-llama-w4a8, LLaMA-2-7B on one card": {
+        "model": "llama2-7b", "design": "chen2024-llama-w4a8", "prompt_len": 32, "gen_len": 3,
+        "layers": 2,
+    },
     "terafly-opt1.3b, two layers": {
         "model": "opt-1.3b", "design": "terafly-opt1.3b", "prompt_len": 16, "gen_len": 3,
         "layers": 2, "platform": "u50lv",

@@ -122,7 +122,7 @@ def test_models_and_platforms_commands(capsys: pytest.CaptureFixture[str]) -> No
     [
         (("analyze", "--model", "gpt5"), "unknown model 'gpt5'; valid: bert-base"),
         (("analyze", "--platform", "u999"), "unknown platform 'u999'; valid: u250, u280"),
-        (("analyze", "--design", "nope"), "unknown design 'nope'; valid: chen2024-w4a8"),
+        (("analyze", "--design", "nope"), "unknown design 'nope'; valid: chen2024-llama-w4a8"),
         (("analyze", "--design", "missing.toml"), "design file 'missing.toml' does not exist"),
         (("analyze", "--set", "kernel.ffn1.cols=0"), "cols = 0 is out of range [1, 256]"),
         (("analyze", "--set", "kernel.ffn1.colz=2"), "has no parameter 'colz'; valid:"),

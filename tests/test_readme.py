@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -35,23 +37,31 @@ def test_the_demo_folder_and_hypothesis_cache_are_ignored() -> None:
 
 
 def test_the_llama_context_limits_the_readme_states() -> None:
-    """LLaMA-2-7B fits 608 tokens on the U280 and U55C and not 609; LLaMA-2-13B 480."""
+    """LLaMA-2-7B fits 608 tokens per card and not 609, LLaMA-2-13B 480, on the U280 and
+    the U55C; the W8A8 weights need one U55C or two U280s for 7B, two U55Cs or four U280s
+    for 13B."""
     import spatialsim as ss
 
+    cards = {("llama2-7b", "u55c"): 1, ("llama2-7b", "u280"): 2}
+    cards |= {("llama2-13b", "u55c"): 2, ("llama2-13b", "u280"): 4}
     for model, most in (("llama2-7b", 608), ("llama2-13b", 480)):
         for platform in ("u280", "u55c"):
-            ss.simulate(model=model, platform=platform, prompt_len=most, gen_len=0, layers=1)
+            tp = cards[model, platform]
+            common = {"model": model, "platform": platform, "gen_len": 0, "layers": 1}
+            ss.simulate(prompt_len=most, tp=tp, **common)
             try:
-                ss.simulate(
-                    model=model, platform=platform, prompt_len=most + 1, gen_len=0, layers=1
-                )
+                ss.simulate(prompt_len=most + 1, tp=tp, **common)
             except ss.UserError as exc:
                 # what overflows is what README blames
                 assert "SLR2" in str(exc) and "URAM demand" in str(exc), exc
                 assert "largest users: fifo ffn_residual_bypass" in str(exc), exc
             else:
                 raise AssertionError(f"{model} on {platform} fits {most + 1} tokens")
-    readme = (ROOT / "README.md").read_text()
-    assert "LLaMA-2-7B fits at most 608 tokens" in " ".join(readme.split())
+            if tp > 1:  # fewer cards cannot hold the weights
+                with pytest.raises(ss.UserError, match="GiB of weights and K/V cache"):
+                    ss.simulate(prompt_len=16, tp=tp // 2, **common)
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "LLaMA-2-7B fits at most 608 tokens" in readme
     assert "LLaMA-2-13B 480" in readme and "`ffn_residual_bypass`" in readme
     assert "URAM on SLR2" in readme
+    assert "LLaMA-2-7B needs one U55C or two U280s, LLaMA-2-13B two U55Cs or four U280s" in readme

@@ -9,8 +9,13 @@ With p1 = p2 = 1 and T_comm = 0 this is Eq. 8 (prefill) or Eq. 9 (decode). The p
 the max over l*d^2/M_k, l^2*d/M_a1 and l*d*d_FFN/M_f1; here every matrix kernel of the design
 has its own term (q/k/v, Q.K^T, softmax.V, output projection, FFN1, FFN2), which reduces to
 the paper's form whenever, as in its designs, M_q = M_k = M_v = M_p, M_a1 = M_a2 and
-M_f1 = M_f2. T_mem is the time the busiest memory channel needs to stream the weights
-(see :func:`memory_cycles`); with tensor parallelism each device streams 1/p1 of them.
+M_f1 = M_f2. T_mem is the time the busiest memory channel needs to stream the weights and,
+in decode, the layer's K/V cache (see :func:`channel_bytes`); with tensor parallelism each
+device streams 1/p1 of them.
+
+LLaMA-family layers (chen2024-llama templates) extend the terms: the FFN1 stage is the
+slower of the gate and up projections, which run side by side on the same input, and the
+K/V projections and cache bytes are kv_heads x head_dim wide.
 """
 
 from __future__ import annotations
@@ -37,7 +42,10 @@ MATMUL_KERNELS = (
     "ffn1",
     "ffn2",
 )
-WEIGHT_KERNELS = ("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2")
+# A SwiGLU layer with separate gate and up linears (chen2024-llama templates) adds the gate,
+# which runs beside ffn1 (the up projection) on the same input.
+GATE_KERNEL = "ffn_gate"
+WEIGHT_KERNELS = ("q_proj", "k_proj", "v_proj", "out_proj", "ffn1", "ffn2", GATE_KERNEL)
 STAGES = ("qkv", "qk_matmul", "sv_matmul", "out_proj", "ffn1", "ffn2", "mem", "comm")
 
 
@@ -94,14 +102,24 @@ def matmul_rates(design: Design, phase: str) -> dict[str, int]:
             f"design {design.name}: phase {phase} lacks kernel(s) "
             f"{', '.join(missing)} that the analytical model needs"
         )
-    return {k: macs_per_cycle(g.nodes[k], p) for k in MATMUL_KERNELS}
+    return {k: macs_per_cycle(g.nodes[k], p) for k in (*MATMUL_KERNELS, GATE_KERNEL) if k in g}
 
 
 def channel_bytes(design: Design, phase: str, tokens: int) -> dict[str, float]:
-    """Weight bytes each memory channel delivers per layer (ports split a kernel's share)."""
+    """Bytes each memory channel moves per layer (ports split a kernel's share): the
+    weights, and the K/V cache of writers that keep one off chip (a decode step reads the
+    layer's cached rows, kv_heads x head_dim per token and tensor, and writes the new one)."""
     g = design.graph(phase)
     per_channel: dict[str, float] = defaultdict(float)
+    for k, a in g.nodes(data=True):
+        if a["kind"] != "kv_writer" or a.get("cache", "hbm") != "hbm" or not a.get("ports"):
+            continue
+        cache = kernel_work(design, phase, k, tokens).elements * a["act_bits"] / 8
+        for port in a["ports"]:
+            per_channel[port] += cache / len(a["ports"])
     for k in WEIGHT_KERNELS:
+        if k not in g:
+            continue
         a = g.nodes[k]
         if "ports" not in a:
             continue
@@ -115,7 +133,7 @@ def channel_bytes(design: Design, phase: str, tokens: int) -> dict[str, float]:
 def memory_cycles(
     design: Design, platform: Platform, phase: str, tokens: int, clock_mhz: float, tp: int = 1
 ) -> tuple[float, str | None]:
-    """T_mem in cycles: the busiest channel's weight bytes over its measured read bandwidth.
+    """T_mem in cycles: the busiest channel's bytes over its measured read bandwidth.
 
     Returns the cycles and the channel that sets them.
     """
@@ -183,7 +201,7 @@ def estimate_phase(
     par = par or Parallelism()
     freq = clock_mhz if clock_mhz is not None else design.clock_mhz
     rates = matmul_rates(design, phase)
-    cyc = {k: kernel_macs(design, phase, k, tokens) / rates[k] for k in MATMUL_KERNELS}
+    cyc = {k: kernel_macs(design, phase, k, tokens) / rates[k] for k in rates}
     p1, p2, c = par.tp, par.pp, design.resident_layers
     mem, channel = memory_cycles(design, platform, phase, tokens, freq, p1)
     stages = {
@@ -191,7 +209,7 @@ def estimate_phase(
         "qk_matmul": cyc["qk_matmul"] / p1,
         "sv_matmul": cyc["sv_matmul"] / p1,
         "out_proj": cyc["out_proj"] / p1,
-        "ffn1": cyc["ffn1"] / p1,
+        "ffn1": max(cyc["ffn1"], cyc.get(GATE_KERNEL, 0.0)) / p1,
         "ffn2": cyc["ffn2"] / p1,
         "mem": mem,
         "comm": comm_cycles(design, phase, tokens, par, freq),

@@ -36,15 +36,17 @@ from spatialsim.kinds.collective import BLOCK_WORDS
 
 MATRIX_KINDS = ("linear", "gemv")
 # kinds that carry one card's share between a column-split and a row-split matrix kernel,
-# and the parameter that is divided
+# and the parameters that are divided (a grouped-query attention kernel's K/V heads split
+# with its heads; 0 there means "as many as heads" and stays 0)
 SPLIT_FIELDS = {
-    "kv_writer": "features",
-    "buffer": "features",
-    "attn_matmul": "heads",
-    "attn_gemv": "heads",
-    "mask": "heads",
-    "softmax": "heads",
-    "activation": "features",
+    "kv_writer": ("features",),
+    "buffer": ("features",),
+    "attn_matmul": ("heads", "kv_heads"),
+    "attn_gemv": ("heads", "kv_heads"),
+    "mask": ("heads",),
+    "softmax": ("heads",),
+    "activation": ("features",),
+    "rope": ("features",),
 }
 
 
@@ -83,7 +85,9 @@ def _shard_graph(design: Design, bitstream: str, g: nx.DiGraph, tp: int) -> nx.D
                     field="tp",
                 )
         elif kind in SPLIT_FIELDS and ins == {"split"}:
-            _divide(design.name, node, a, SPLIT_FIELDS[kind], tp)
+            for key in SPLIT_FIELDS[kind]:
+                if a.get(key):
+                    _divide(design.name, node, a, key, tp)
             state[node] = "split"
         elif "split" in ins:
             raise UserError(
@@ -172,15 +176,16 @@ def stream_into(h: nx.DiGraph, src: str, dst: str, link: dict[str, Any]) -> None
     first streams its output into the second, as pipeline stages that stream (Chen 2024
     2: "streams an l x d tensor between devices"): the source card's writers are removed
     and their producer feeds a link FIFO (attributes ``link``, named and routed by the
-    caller); the destination card's quantising loaders (all of them if none quantises)
-    are replaced by one receiver that copies the row to everything they fed, in their
-    place in each consumer's input order."""
+    caller); the destination card's loaders that feed the projections (all of them if
+    every one feeds a residual) are replaced by one receiver that copies the row to
+    everything they fed, in their place in each consumer's input order."""
     writers = [n for n in h.nodes if n.startswith(src) and h.nodes[n]["kind"] == "writer"]
     loaders = [n for n in h.nodes if n.startswith(dst) and h.nodes[n]["kind"] == "loader"]
-    # the loaders that quantise the row feed the linears as it streams in; a plain fp32
-    # copy (the residual's) is needed only after attention, so the receiver leaves it in
-    # the card's memory and that loader reads it from there as before
-    feeding = [n for n in loaders if h.nodes[n].get("quantize")]
+    # the loaders that feed the projections (quantising, or through an input norm) take
+    # the row as it streams in; the copy a residual adds back is needed only after
+    # attention, so the receiver leaves it in the card's memory and that loader reads it
+    # from there as before
+    feeding = [n for n in loaders if all(h.nodes[c]["kind"] != "residual" for c in h.successors(n))]
     loaders = feeding or loaders
     if len(writers) != 1 or not loaders:
         raise UserError(

@@ -475,9 +475,24 @@ def _per_card(build: Callable[[ModelConfig, int], Design]) -> Callable[..., Desi
     return built
 
 
+def _llama(builder: str) -> Callable[..., Design]:
+    """A LLaMA template (design/llama_templates.py, which reuses this module's constants
+    and is therefore imported when the template is built)."""
+
+    def built(model: ModelConfig, max_seq_len: int, devices: int = 1) -> Design:
+        from spatialsim.design import llama_templates
+
+        build: Callable[[ModelConfig, int], Design] = getattr(llama_templates, builder)
+        return build(model, max_seq_len)
+
+    return built
+
+
 DESIGNS: dict[str, Callable[..., Design]] = {
     "chen2024-w4a8": _per_card(build_w4a8),
     "chen2024-w8a8": _per_card(build_w8a8),
+    "chen2024-llama-w4a8": _llama("build_llama_w4a8"),
+    "chen2024-llama-w8a8": _llama("build_llama_w8a8"),
     "dfx": build_dfx,
     "terafly-opt1.3b": build_terafly,
 }

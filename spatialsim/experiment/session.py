@@ -23,7 +23,7 @@ from spatialsim.costmodel.design_estimate import HLS_ALIASES, estimates_json
 from spatialsim.costmodel.params import CostParams
 from spatialsim.costmodel.power import PowerParams
 from spatialsim.design.fileio import load_design
-from spatialsim.design.footprint import footprint_warnings
+from spatialsim.design.footprint import check_capacity, footprint_warnings
 from spatialsim.design.graph import Design
 from spatialsim.design.overrides import apply_settings
 from spatialsim.design.parallel import shard
@@ -121,6 +121,7 @@ def prepare(req: RunRequest, seq_len: int | None = None) -> Prepared:
     """Resolve, check the fit and the clock, and apply the calibration profile."""
     model, platform, design = resolve_design(req, seq_len or req.seq_len)
     clock = _checked_clock(req, design, platform)
+    check_capacity(design, platform, model.layers, req.seq_len, req.tp, req.pp)
     raw_platform, profile, base = platform, None, CostParams()
     if req.calibration is not None:
         from spatialsim.calibration.profile import load as load_profile
@@ -327,6 +328,7 @@ def analyze(
             f"heads) evenly across devices; valid: {', '.join(map(str, valid))}",
             field="tp",
         )
+    check_capacity(design, platform, model.layers, req.seq_len, tp, pp)
     prefill = estimate_phase(design, platform, "prefill", req.prompt_len, clock, par)
     contexts = list(range(req.prompt_len, req.prompt_len + max(req.gen_len, 1)))
     decodes = [estimate_phase(design, platform, "decode", c, clock, par) for c in contexts]

@@ -129,6 +129,11 @@ def layer_operators(
             rows * dkv * ab,
             kv_write,
         ),
+        *(
+            [ew("rope", rows * (d + dkv))]  # Q and K rotated by position (kinds/rope.py)
+            if model.positions == "rope"
+            else []
+        ),
         Operator(
             "qk_matmul",
             "matmul",
@@ -179,6 +184,7 @@ def layer_operators(
             "q_proj",
             "k_proj",
             "v_proj",
+            *(["rope"] if model.positions == "rope" else []),
             "qk_matmul",
             "mask",
             "softmax",

@@ -1,0 +1,461 @@
+"""The chen2024 spatial pattern applied to a LLaMA-family layer (``chen2024-llama-w8a8``,
+``chen2024-llama-w4a8``).
+
+Chen et al. built GPT-2 and BERT; this is their recipe (one kernel per operator, three
+regions on three SLRs, weights streamed from HBM, the same linear arrays and decode GEMV
+engines, the same FIFO depths) for the operators of a LLaMA layer, which differ from
+GPT-2's in four places:
+
+- **pre-norm with RMSNorm**: the residual adds the layer's input, not its norm, so the
+  input norms sit in R1 (``layernorm1_q``, ``layernorm1_kv``: the operator list's
+  ``layernorm1``, which in a pre-norm model is the input norm) and write int8 straight
+  into the projections; R3's ``splitter`` forks the attention residual to the FFN norm
+  (``layernorm0``) and to the bypass that residual 1 adds back;
+- **rotary positions**: Q and K leave their projections in fp32 and are rotated by
+  ``rope_q`` and ``rope_k`` (kinds/rope.py, the angle table sized by the design's longest
+  context) before the Q buffer and the K writer;
+- **SwiGLU**: separate gate (``ffn_gate``) and up (``ffn1``) linears, both fed by the FFN
+  norm, meet in ``silu_mul``; ``ffn2`` is the down projection;
+- **grouped-query attention**: the K/V projections, writers and cache hold ``kv_heads``
+  heads; the attention kernels index Q head h's group (kinds/attention.py).
+
+W8A8 uses the authors' W8A8 prefill arrays and decode GEMV engines; W4A8 the W4A8 artifact's
+arrays for both phases (like chen2024-w4a8). The gate linear gets its own weight port
+(HBM[7] for the arrays; four GEMV engines on HBM[19..22], beside the K/V cache on 17-18).
+SiLU's arithmetic chain is taken to be as long as the build's GeLU (an assumption; no
+report of a SiLU kernel exists).
+
+**Where the K/V cache lives** is chosen from the design's longest context: on chip when
+every layer's K and V rows fit in half of one SLR's URAM (160 of the U280's and U55C's 320
+per SLR; the rest is left to the FIFOs and buffers R2 already holds), so decode steps read
+nothing from HBM; otherwise in HBM (HBM[17], HBM[18]) as chen2024's, each decode step
+loading the layer's rows into the on-chip buffer. Llama-3.2-1B (16 layers, 8 K/V heads of
+64) keeps its cache on chip up to 160 tokens and in HBM beyond; `--set
+kernel.k_writer.cache=...` overrides the choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from math import ceil
+
+import networkx as nx
+
+from spatialsim.constants import PACK_TOKENS
+from spatialsim.design.graph import BYPASS_FIFO, Design, PhaseBinding, add_fifo, add_kernel
+from spatialsim.design.templates import (
+    ATTN_BLOCK_OVERHEAD,
+    CLOCK_MHZ,
+    DECODE_ATTN_LANES,
+    DECODE_HEADS_PARALLEL,
+    FP32_BITS,
+    GEMV_ENGINES,
+    GEMV_PES,
+    GEMV_PORTS,
+    HLS_TARGET_MHZ,
+    INT8_BITS,
+    KV_PORTS,
+    LAUNCH_SCOPE,
+    LINEAR_BLOCK_OVERHEAD,
+    LINK_DEPTH,
+    PORT_BITS,
+    STREAM_DEPTH,
+    SYSTOLIC_PORTS,
+    W4A8,
+    W8A8,
+    W8A8_DECODE,
+    Nonlinear,
+    SystolicConfig,
+)
+from spatialsim.errors import UserError
+from spatialsim.kinds.buffers import KvWriterParams, kv_resources
+from spatialsim.workload.models import ModelConfig
+
+KV_CHIP_URAM = 160  # half of an SLR's URAM on the U280 and U55C (320 per SLR)
+GATE_SYSTOLIC_PORTS = ["HBM[7]"]
+GATE_GEMV_PORTS = [19, 20, 21, 22]
+GATE_GEMV_ENGINES = GEMV_ENGINES["ffn1"]
+
+Matrix = Callable[[str, int, int, int, bool], None]
+Attention = Callable[[str, str], None]
+
+
+def check_llama(model: ModelConfig, template: str) -> None:
+    """Refuse a model whose layer is not LLaMA's set of operators, naming what differs."""
+    wrong = []
+    if model.positions != "rope" or model.rope_theta is None:
+        wrong.append(f"positions = {model.positions} (needs rope with a rope_theta)")
+    if model.norm_kind != "rmsnorm":
+        wrong.append(f"norm_kind = {model.norm_kind} (needs rmsnorm)")
+    if model.norm != "pre":
+        wrong.append(f"norm = {model.norm} (needs pre)")
+    if model.ffn_kind != "swiglu":
+        wrong.append(f"ffn_kind = {model.ffn_kind} (needs swiglu)")
+    if not model.causal:
+        wrong.append("an encoder (needs a causal decoder)")
+    if wrong:
+        raise UserError(
+            f"template {template} builds LLaMA-family layers; model {model.name} has "
+            + "; ".join(wrong)
+            + ". Use chen2024-w8a8 or chen2024-w4a8 for it",
+            field="design",
+        )
+
+
+def kv_cache_placement(model: ModelConfig, max_seq_len: int) -> str:
+    """'chip' when every layer's K and V rows fit in :data:`KV_CHIP_URAM`, else 'hbm'."""
+    p = KvWriterParams(
+        slr=1,
+        target="k",
+        ii=1,
+        features=model.kv_hidden,
+        max_seq_len=max_seq_len,
+        act_bits=INT8_BITS,
+        ports=tuple(KV_PORTS["k"]),
+        port_bits=PORT_BITS,
+        cache="chip",
+        layers=model.layers,
+    )
+    return "chip" if 2 * kv_resources(p)["uram"] <= KV_CHIP_URAM else "hbm"
+
+
+def _llama_layer(
+    g: nx.DiGraph,
+    model: ModelConfig,
+    max_seq_len: int,
+    lanes: int,
+    matrix: Matrix,
+    attention: Attention,
+    v_writer_ii: int,
+    bypass_tokens: int,
+    heads_parallel: int,
+    nonlinear: Nonlinear,
+) -> None:
+    """The three regions of a LLaMA layer (see the module docstring)."""
+    d, dkv, f = model.hidden, model.kv_hidden, model.ffn
+    i8, f32 = INT8_BITS * lanes, FP32_BITS * lanes
+    s, link = STREAM_DEPTH, LINK_DEPTH
+    hbm0 = ["HBM[0]"]
+    theta = float(model.rope_theta or 0.0)
+    cache = kv_cache_placement(model, max_seq_len)
+
+    def loader(name: str) -> None:
+        add_kernel(
+            g,
+            name,
+            "loader",
+            0,
+            ports=hbm0,
+            port_bits=PORT_BITS,
+            lanes=lanes,
+            features=d,
+            quantize=False,
+        )
+
+    def norm(name: str, slr: int) -> None:
+        add_kernel(
+            g,
+            name,
+            "layernorm",
+            slr,
+            lanes=lanes,
+            features=d,
+            reduction_ii=4,
+            norm="rmsnorm",
+            quantize=True,
+        )
+
+    def rope(name: str, features: int) -> None:
+        add_kernel(
+            g,
+            name,
+            "rope",
+            0,
+            lanes=lanes,
+            features=features,
+            head_dim=model.head_dim,
+            max_seq_len=max_seq_len,
+            theta=theta,
+        )
+
+    # R1, SLR0: the input (fp32 for the residual; normalised to int8 for Q and for K/V),
+    # the projections and the rotations.
+    loader("input_loader")
+    loader("input_loader_q")
+    loader("input_loader_kv")
+    norm("layernorm1_q", 0)
+    norm("layernorm1_kv", 0)
+    add_fifo(g, "input_loader_q", "layernorm1_q", s, f32)
+    add_fifo(g, "input_loader_kv", "layernorm1_kv", s, f32)
+    matrix("q_proj", 0, d, d, True)
+    matrix("k_proj", 0, d, dkv, True)
+    matrix("v_proj", 0, d, dkv, False)
+    add_fifo(g, "layernorm1_q", "q_proj", s, i8)
+    add_fifo(g, "layernorm1_kv", "k_proj", s, i8)
+    add_fifo(g, "layernorm1_kv", "v_proj", s, i8)
+    rope("rope_q", d)
+    rope("rope_k", dkv)
+    add_fifo(g, "q_proj", "rope_q", s, f32)
+    add_fifo(g, "k_proj", "rope_k", s, f32)
+    # R2, SLR1: K/V writers and the Q buffer, attention, output projection, residual 0.
+    for target, ii in (("k", 1), ("v", v_writer_ii)):
+        add_kernel(
+            g,
+            f"{target}_writer",
+            "kv_writer",
+            1,
+            target=target,
+            ii=ii,
+            features=dkv,
+            max_seq_len=max_seq_len,
+            act_bits=INT8_BITS,
+            ports=KV_PORTS[target],
+            port_bits=PORT_BITS,
+            cache=cache,
+            layers=model.layers,
+        )
+    add_kernel(g, "q_buffer", "buffer", 1, features=d, lanes=lanes)
+    add_fifo(g, "rope_q", "q_buffer", link, i8)
+    add_fifo(g, "rope_k", "k_writer", link, i8)
+    add_fifo(g, "v_proj", "v_writer", link, i8)
+    attention("qk_matmul", "qk")
+    add_fifo(g, "q_buffer", "qk_matmul", s, i8)
+    add_fifo(g, "k_writer", "qk_matmul", s, i8)
+    add_kernel(
+        g,
+        "mask",
+        "mask",
+        1,
+        lanes=lanes,
+        heads=model.heads,
+        causal=True,
+        heads_parallel=heads_parallel,
+    )
+    add_kernel(
+        g,
+        "softmax",
+        "softmax",
+        1,
+        lanes=lanes,
+        heads=model.heads,
+        reduction_ii=4,
+        heads_parallel=heads_parallel,
+        output=nonlinear.softmax_output,
+    )
+    attention("sv_matmul", "sv")
+    add_fifo(g, "qk_matmul", "mask", s, f32)
+    add_fifo(g, "mask", "softmax", s, f32)
+    add_fifo(g, "softmax", "sv_matmul", max_seq_len, i8)  # a whole row (templates.py)
+    add_fifo(g, "v_writer", "sv_matmul", s, i8)
+    matrix("out_proj", 1, d, d, True)
+    add_fifo(g, "sv_matmul", "out_proj", s, i8)
+    add_kernel(g, "residual0", "residual", 1, lanes=lanes, features=d)
+    add_fifo(g, "out_proj", "residual0", s, f32)
+    add_fifo(g, "input_loader", "residual0", link, f32)
+    # R3, SLR2: the fork to the FFN norm and the bypass, SwiGLU, residual 1, the output.
+    add_kernel(g, "splitter", "splitter", 2, lanes=lanes, features=d, quantize=False)
+    add_fifo(g, "residual0", "splitter", link, f32)
+    norm("layernorm0", 2)
+    add_fifo(g, "splitter", "layernorm0", s, f32)
+    matrix("ffn_gate", 2, d, f, True)
+    matrix("ffn1", 2, d, f, True)
+    add_fifo(g, "layernorm0", "ffn_gate", s, i8)
+    add_fifo(g, "layernorm0", "ffn1", s, i8)
+    add_kernel(
+        g,
+        "silu_mul",
+        "activation",
+        2,
+        lanes=lanes,
+        features=f,
+        fn="silu_mul",
+        gate_up="split",
+        act_depth_cycles=nonlinear.gelu_depth,
+    )
+    add_fifo(g, "ffn_gate", "silu_mul", s, f32)  # gate first: the kind reads graph order
+    add_fifo(g, "ffn1", "silu_mul", s, f32)
+    matrix("ffn2", 2, f, d, True)
+    add_fifo(g, "silu_mul", "ffn2", f, i8)  # a whole row before FFN2 starts (templates.py)
+    add_kernel(g, "residual1", "residual", 2, lanes=lanes, features=d)
+    add_fifo(g, "ffn2", "residual1", s, f32)
+    add_fifo(g, "splitter", "residual1", ceil(bypass_tokens / lanes) * d, f32, name=BYPASS_FIFO)
+    add_kernel(
+        g, "output_writer", "writer", 2, ports=hbm0, port_bits=PORT_BITS, lanes=lanes, features=d
+    )
+    add_fifo(g, "residual1", "output_writer", s, f32)
+
+
+def _systolic(model: ModelConfig, max_seq_len: int, cfg: SystolicConfig) -> nx.DiGraph:
+    g = nx.DiGraph()
+
+    def matrix(name: str, slr: int, k: int, n: int, fp32_out: bool) -> None:
+        shape = cfg.ffn if name.startswith("ffn") else cfg.qkvo
+        add_kernel(
+            g,
+            name,
+            "linear",
+            slr,
+            rows=shape.rows,
+            cols=shape.cols,
+            pack=shape.pack,
+            in_features=k,
+            out_features=n,
+            weight_bits=cfg.weight_bits,
+            act_bits=INT8_BITS,
+            out_dtype="fp32" if fp32_out else "int8",
+            bias=cfg.bias,
+            block_overhead_cycles=LINEAR_BLOCK_OVERHEAD,
+            ports=GATE_SYSTOLIC_PORTS if name == "ffn_gate" else SYSTOLIC_PORTS[name],
+            port_bits=PORT_BITS,
+        )
+
+    def attention(name: str, op: str) -> None:
+        a = cfg.attn
+        add_kernel(
+            g,
+            name,
+            "attn_matmul",
+            1,
+            op=op,
+            rows=a.rows,
+            cols=a.cols,
+            pack=a.pack,
+            heads=model.heads,
+            head_dim=model.head_dim,
+            act_bits=INT8_BITS,
+            block_overhead_cycles=ATTN_BLOCK_OVERHEAD,
+            kv_heads=model.kv_heads,
+        )
+
+    _llama_layer(
+        g,
+        model,
+        max_seq_len,
+        PACK_TOKENS,
+        matrix,
+        attention,
+        cfg.v_writer_ii,
+        max_seq_len,
+        heads_parallel=1,
+        nonlinear=cfg.nonlinear,
+    )
+    return g
+
+
+def _gemv(model: ModelConfig, max_seq_len: int) -> nx.DiGraph:
+    g = nx.DiGraph()
+
+    def matrix(name: str, slr: int, k: int, n: int, fp32_out: bool) -> None:
+        gate = name == "ffn_gate"
+        add_kernel(
+            g,
+            name,
+            "gemv",
+            slr,
+            engines=GATE_GEMV_ENGINES if gate else GEMV_ENGINES[name],
+            pes=GEMV_PES,
+            pack=2,
+            in_features=k,
+            out_features=n,
+            weight_bits=INT8_BITS,
+            act_bits=INT8_BITS,
+            out_dtype="fp32" if fp32_out else "int8",
+            ports=[f"HBM[{i}]" for i in (GATE_GEMV_PORTS if gate else GEMV_PORTS[name])],
+            port_bits=PORT_BITS,
+        )
+
+    def attention(name: str, op: str) -> None:
+        add_kernel(
+            g,
+            name,
+            "attn_gemv",
+            1,
+            op=op,
+            heads_parallel=DECODE_HEADS_PARALLEL,
+            lanes=min(model.head_dim, DECODE_ATTN_LANES),
+            heads=model.heads,
+            head_dim=model.head_dim,
+            act_bits=INT8_BITS,
+            kv_heads=model.kv_heads,
+        )
+
+    _llama_layer(
+        g,
+        model,
+        max_seq_len,
+        1,
+        matrix,
+        attention,
+        W8A8.v_writer_ii,
+        1,
+        heads_parallel=DECODE_HEADS_PARALLEL,
+        nonlinear=W8A8_DECODE,
+    )
+    return g
+
+
+NOTES = {
+    "source": "Chen 2024 prefill-3.2/3.3 (the spatial pattern and its arrays) applied to the "
+    "LLaMA layer (Touvron et al. 2023): spatialsim/design/llama_templates.py",
+    "assumption": "RoPE's ROT latency 18 cycles and SiLU's chain as long as the build's "
+    "GeLU: no HLS report of either kernel exists",
+}
+
+
+def _notes(model: ModelConfig, max_seq_len: int) -> dict[str, str]:
+    cache = kv_cache_placement(model, max_seq_len)
+    where = (
+        "every layer's K and V rows on chip in the writers' buffers (they fit in "
+        f"{KV_CHIP_URAM} URAM at {max_seq_len} tokens)"
+        if cache == "chip"
+        else "every layer's K and V caches in HBM[17] and HBM[18], the layer's rows loaded "
+        f"on chip for its launch (on chip they would not fit in {KV_CHIP_URAM} URAM at "
+        f"{max_seq_len} tokens)"
+    )
+    return {**NOTES, "kv_cache": where}
+
+
+def build_llama_w8a8(model: ModelConfig, max_seq_len: int) -> Design:
+    """W8A8 prefill arrays and GEMV decode engines over a LLaMA layer."""
+    check_llama(model, "chen2024-llama-w8a8")
+    return Design(
+        name="chen2024-llama-w8a8",
+        model=model,
+        clock_mhz=CLOCK_MHZ,
+        max_seq_len=max_seq_len,
+        resident_layers=1,
+        hls_target_mhz=HLS_TARGET_MHZ,
+        launch_scope=LAUNCH_SCOPE,
+        phases={
+            "prefill": PhaseBinding("prefill", PACK_TOKENS),
+            "decode": PhaseBinding("decode", 1),
+        },
+        bitstreams={
+            "prefill": _systolic(model, max_seq_len, W8A8),
+            "decode": _gemv(model, max_seq_len),
+        },
+        description="Chen et al. 2024 W8A8 pattern on a LLaMA layer: RMSNorm, RoPE, SwiGLU "
+        "(gate, up, down), grouped-query attention; prefill arrays as chen2024-w8a8, decode "
+        "GEMV engines (4 per FFN linear)",
+        notes=_notes(model, max_seq_len),
+    )
+
+
+def build_llama_w4a8(model: ModelConfig, max_seq_len: int) -> Design:
+    """The W4A8 artifact's arrays over a LLaMA layer, one bitstream for both phases."""
+    check_llama(model, "chen2024-llama-w4a8")
+    return Design(
+        name="chen2024-llama-w4a8",
+        model=model,
+        clock_mhz=CLOCK_MHZ,
+        max_seq_len=max_seq_len,
+        resident_layers=1,
+        hls_target_mhz=HLS_TARGET_MHZ,
+        launch_scope=LAUNCH_SCOPE,
+        phases={"prefill": PhaseBinding("layer", PACK_TOKENS), "decode": PhaseBinding("layer", 1)},
+        bitstreams={"layer": _systolic(model, max_seq_len, W4A8)},
+        description="Chen et al. 2024 W4A8 pattern on a LLaMA layer: RMSNorm, RoPE, SwiGLU "
+        "(gate, up, down), grouped-query attention; all linears 8x16 PEs x 2 MACs/DSP, decode "
+        "reuses the arrays with 1-token packs",
+        notes=_notes(model, max_seq_len),
+    )

@@ -279,3 +279,97 @@ def test_the_generated_m_axi_ports_state_the_reads_the_memory_model_assumes() ->
     design = build_design("chen2024-w8a8", get_model("gpt2-medium"), 64)
     text = top_cpp(design, "prefill")
     assert "max_read_burst_length = 16 num_read_outstanding = 16" in text
+
+
+LLAMA_1B = Path(__file__).resolve().parent / "data" / "hf_configs" / "llama-3.2-1b.json"
+
+
+@pytest.mark.parametrize(("seq", "on_chip"), [("144", True), ("300", False)])
+def test_a_llama_design_exports_to_the_llama_regions(
+    tmp_path: Path, seq: str, on_chip: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """chen2024-llama-w4a8 (one bitstream for both phases): the header carries the K/V
+    heads, the norm's epsilon and where the cache lives; the tops call regions_llama.h; a
+    cache on chip has no HBM binding and a `layer` argument instead."""
+    out = export(
+        tmp_path, "--model", str(LLAMA_1B), "--design", "chen2024-llama-w4a8", "--max-seq-len", seq
+    )
+    header = (out / "layer" / "config.h").read_text()
+    for line in (
+        "static constexpr int KVH = 8;",
+        "static constexpr int KVD = 512;",
+        "static constexpr int LAYERS = 16;",
+        f"static constexpr int MAXL = {seq};",
+        "static constexpr float EPS = 1e-05f;",
+        f"static constexpr bool KV_ON_CHIP = {str(on_chip).lower()};",
+        "static constexpr int DEPTH_silu_mul_to_ffn2 = 8192;",
+    ):
+        assert line in header, line
+    top = (out / "layer" / "top.cpp").read_text()
+    assert '#include "spatial/regions_llama.h"' in top
+    assert ("int layer," in top) == on_chip == ("k_store + layer" in top)
+    cfg = (out / "layer" / "connectivity.cfg").read_text()
+    assert ("HBM[17]" in cfg) == (not on_chip)
+    assert "sp=GPT_layer_dataflow_region_3_1.ffn_gate_addr:HBM[7]" in cfg
+    assert "tb_layer_llama.cpp" in (out / "layer" / "csim.tcl").read_text()
+    capsys.readouterr()
+
+
+@pytest.mark.hw
+@pytest.mark.parametrize("seq", ["144", "300"])
+def test_the_generated_llama_tops_compile(tmp_path: Path, seq: str) -> None:
+    from hwutil import CXXFLAGS, ap_types_dir, compiler
+
+    out = export(
+        tmp_path, "--model", str(LLAMA_1B), "--design", "chen2024-llama-w4a8", "--max-seq-len", seq
+    )
+    root = Path(__file__).resolve().parents[1] / "hw_kernels"
+    proc = subprocess.run(
+        [compiler(), *CXXFLAGS, "-fsyntax-only", f"-I{root / 'include'}", "-isystem",
+         str(ap_types_dir()), f"-I{out / 'layer'}", str(out / "layer" / "top.cpp")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("design", "sets", "needle"),
+    [
+        (
+            "chen2024-llama-w8a8",
+            [],
+            "bitstream 'decode') faithfully: kernel q_proj: kind = 'gemv'; the region functions "
+            "of regions_llama.h build the systolic arrays only",
+        ),
+        (
+            "chen2024-w8a8",
+            [],
+            "kernel qk_matmul: kv_heads = 8; regions.h holds multi-head attention only",
+        ),
+        (
+            "chen2024-llama-w4a8",
+            ["kernel.v_writer.cache=hbm"],
+            "kernel v_writer: cache = 'hbm'; the header's KV_ON_CHIP is shared with k_writer",
+        ),
+        (
+            "chen2024-llama-w4a8",
+            ["kernel.rope_k.max_seq_len=64"],
+            "kernel rope_k: max_seq_len = 64; the angle table is sized by the header's MAXL",
+        ),
+        (
+            "chen2024-llama-w4a8",
+            ["kernel.layernorm1_q.norm=layernorm"],
+            "kernel layernorm1_q: norm = 'layernorm'; the regions instantiate rmsnorm_quant<>",
+        ),
+    ],
+)
+def test_llama_designs_the_cxx_cannot_express_are_refused(
+    tmp_path: Path, design: str, sets: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [a for s in sets for a in ("--set", s)]
+    target = tmp_path / "x"
+    code = main(["export-hls", "--model", str(LLAMA_1B), "--design", design, "--out",
+                 str(target), *args])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err, err
+    assert not target.exists()

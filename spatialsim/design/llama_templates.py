@@ -23,7 +23,8 @@ W8A8 uses the authors' W8A8 prefill arrays and decode GEMV engines; W4A8 the W4A
 arrays for both phases (like chen2024-w4a8). The gate linear gets its own weight port
 (HBM[7] for the arrays; four GEMV engines on HBM[19..22], beside the K/V cache on 17-18).
 SiLU's arithmetic chain is taken to be as long as the build's GeLU (an assumption; no
-report of a SiLU kernel exists).
+report of a SiLU kernel exists). The linears have no bias (LLaMA's and Mistral's have none;
+Qwen2's Q/K/V biases, one add per output, are left out).
 
 **Where the K/V cache lives** is chosen from the design's longest context: on chip when
 every layer's K and V rows fit in half of one SLR's URAM (160 of the U280's and U55C's 320
@@ -303,7 +304,7 @@ def _systolic(model: ModelConfig, max_seq_len: int, cfg: SystolicConfig) -> nx.D
             weight_bits=cfg.weight_bits,
             act_bits=INT8_BITS,
             out_dtype="fp32" if fp32_out else "int8",
-            bias=cfg.bias,
+            bias=False,  # LLaMA's and Mistral's linears have none
             block_overhead_cycles=LINEAR_BLOCK_OVERHEAD,
             ports=GATE_SYSTOLIC_PORTS if name == "ffn_gate" else SYSTOLIC_PORTS[name],
             port_bits=PORT_BITS,

@@ -346,6 +346,7 @@ def _systolic_bitstream(model: ModelConfig, max_seq_len: int, cfg: SystolicConfi
             head_dim=model.head_dim,
             act_bits=INT8_BITS,
             block_overhead_cycles=ATTN_BLOCK_OVERHEAD,
+            kv_heads=model.kv_heads,
         )
 
     _region_layer(
@@ -396,6 +397,7 @@ def _gemv_bitstream(model: ModelConfig, max_seq_len: int) -> nx.DiGraph:
             heads=model.heads,
             head_dim=model.head_dim,
             act_bits=INT8_BITS,
+            kv_heads=model.kv_heads,
         )
 
     # The mask and softmax keep pace with the attention GEMVs: 4 heads side by side.

@@ -7,6 +7,10 @@
 // hand-off; the design graph's kv_writer -> attention edge). In decode the layer's `cached`
 // rows are first read from the off-chip cache (CACHE_LOAD, one 512-bit beat per cycle), and
 // every new row is written back to it. Golden model: the layer's k / v / q tensors.
+//
+// With C::CACHE_ON_CHIP (the kv_writer kind's cache = "chip": every layer's rows stay on
+// chip) the caller passes the layer's slice of the on-chip store as `buf`: the cached rows
+// are already there, nothing is loaded or written back.
 #pragma once
 
 #include "spatial/stream.h"
@@ -14,11 +18,21 @@
 
 namespace spatial {
 
+template <class C, class = void>
+struct cache_on_chip {
+    static constexpr bool value = false;
+};
+template <class C>
+struct cache_on_chip<C, decltype(void(C::CACHE_ON_CHIP))> {
+    static constexpr bool value = C::CACHE_ON_CHIP;
+};
+
 template <class C>
 void kv_writer(stream<pack_i8<C::P>>& in, ap_int<8> buf[C::MAXL][C::F], ap_int<8>* cache,
                int cached, int tokens, stream<bool>& done) {
     constexpr int P = C::P, F = C::F, PER_BEAT = 64;  // int8 values per 512-bit beat
-    const int beats = (cached * F + PER_BEAT - 1) / PER_BEAT;
+    constexpr bool off_chip = !cache_on_chip<C>::value;
+    const int beats = off_chip ? (cached * F + PER_BEAT - 1) / PER_BEAT : 0;
     if (beats) SPATIAL_ENTER("kv_writer.CACHE_LOAD");
 CACHE_LOAD:
     for (int i = 0; i < beats; ++i) {
@@ -41,7 +55,7 @@ CACHE_LOAD:
                 const int t = cached + p * P + r;
                 if (p * P + r < tokens) {
                     buf[t][f] = w.v[r];
-                    cache[t * F + f] = w.v[r];  // keep the off-chip cache current
+                    if (off_chip) cache[t * F + f] = w.v[r];  // keep the off-chip cache current
                 }
             }
         }

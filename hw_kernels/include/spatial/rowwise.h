@@ -52,11 +52,12 @@ void layernorm(stream<pack_f32<C::P>>& in, const float* gamma, const float* beta
 }
 
 // RMSNorm (LLaMA's norm): SUM reads the row accumulating the sum of squares (II 4, as
-// LayerNorm's), NORM writes x * rsqrt(mean of squares + eps) * gamma; no mean, no beta.
+// LayerNorm's), NORM computes x * rsqrt(mean of squares + eps) * gamma; no mean, no beta.
 // Same loops and labels as LayerNorm: it is the layernorm kind with norm = rmsnorm.
-template <class C>
-void rmsnorm(stream<pack_f32<C::P>>& in, const float* gamma, int packs,
-             stream<pack_f32<C::P>>& out) {
+// `write` takes each normalised word: rmsnorm<> writes it in fp32, rmsnorm_quant<> in int8
+// at the next linears' static scale to each of its outputs (quantize = true).
+template <class C, class Write>
+void rmsnorm_rows(stream<pack_f32<C::P>>& in, const float* gamma, int packs, Write write) {
     constexpr int P = C::P, F = C::F;
     pack_f32<P> row[F];
     for (int p = 0; p < packs; ++p) {
@@ -81,9 +82,25 @@ void rmsnorm(stream<pack_f32<C::P>>& in, const float* gamma, int packs,
             SPATIAL_TRIP("layernorm.NORM");
             pack_f32<P> y;
             for (int r = 0; r < P; ++r) y.v[r] = (row[f].v[r] * inv[r]) * gamma[f];
-            out.write(y);
+            write(y);
         }
     }
+}
+
+template <class C>
+void rmsnorm(stream<pack_f32<C::P>>& in, const float* gamma, int packs,
+             stream<pack_f32<C::P>>& out) {
+    rmsnorm_rows<C>(in, gamma, packs, [&](const pack_f32<C::P>& y) { out.write(y); });
+}
+
+template <class C, int NOUT>
+void rmsnorm_quant(stream<pack_f32<C::P>>& in, const float* gamma, float out_inv_scale,
+                   int packs, stream<pack_i8<C::P>> out[NOUT]) {
+    rmsnorm_rows<C>(in, gamma, packs, [&](const pack_f32<C::P>& y) {
+        pack_i8<C::P> q;
+        for (int r = 0; r < C::P; ++r) q.v[r] = quantize<8>(y.v[r], out_inv_scale);
+        for (int o = 0; o < NOUT; ++o) out[o].write(q);
+    });
 }
 
 // The norm a layer configuration asks for: RMSNorm when L::RMSNORM is true (exported for
@@ -192,6 +209,24 @@ void residual(stream<pack_f32<C::P>>& a, stream<pack_f32<C::P>>& b, int packs,
             pack_f32<P> x = a.read(), y = b.read(), z;
             for (int r = 0; r < P; ++r) z.v[r] = x.v[r] + y.v[r];
             out.write(z);
+        }
+    }
+}
+
+// Fork: the splitter kind with quantize = false, a row to two fp32 consumers (the
+// pre-norm layer's FFN norm and the bypass to residual 1).
+template <class C>
+void fork_fp32(stream<pack_f32<C::P>>& in, int packs, stream<pack_f32<C::P>>& a,
+               stream<pack_f32<C::P>>& b) {
+    for (int p = 0; p < packs; ++p) {
+        SPATIAL_ENTER("splitter.SPLIT");
+    SPLIT:
+        for (int f = 0; f < C::F; ++f) {
+#pragma HLS PIPELINE II = 1
+            SPATIAL_TRIP("splitter.SPLIT");
+            pack_f32<C::P> x = in.read();
+            a.write(x);
+            b.write(x);
         }
     }
 }

@@ -93,6 +93,13 @@ PARAMS: dict[str, ParamSpec] = {
         ParamSpec("cost.host_relay_us", 0, 1e6, "card-to-card transfer through the host"),
         ParamSpec("design.issue_cycles", 0, 1e6, "overlay: issue cost per instruction"),
         ParamSpec("design.sfu_cycles", 0, 1e4, "overlay: special-function latency"),
+        # the batch-1 GPU model (spatialsim/analytical/gpu.py), fitted from GPU board runs
+        ParamSpec("gpu.bandwidth_efficiency", 0.01, 1, "GPU: share of peak bandwidth reached"),
+        ParamSpec("gpu.compute_efficiency", 0.001, 1, "GPU: share of peak tensor throughput"),
+        ParamSpec("gpu.eager_launch_us", 0.1, 1000, "GPU: per-kernel cost in eager mode"),
+        ParamSpec("gpu.graph_launch_us", 0.01, 1000, "GPU: per-kernel gap with CUDA graphs"),
+        ParamSpec("gpu.eager_step_us", 0, 1e5, "GPU: host work per step, eager"),
+        ParamSpec("gpu.graph_step_us", 0, 1e5, "GPU: host work per step, graphs"),
     )
 }
 

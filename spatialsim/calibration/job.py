@@ -418,8 +418,20 @@ def calibrate(
             _carry(fits["hls"], "hls", base, learned, posterior_prior)
     alternatives: list[Alternative] = []
     search_note: dict[str, Any] = {}
+    runs = load_board_csv(Path(board)) if board else []
+    gpu_runs = _gpu_runs(runs, hls or hbm or xrt)
+    if gpu_runs:
+        from spatialsim.calibration.gpu import GPU_CANDIDATES, gpu_defaults, gpu_observations
+
+        if choose or search_structure:
+            raise UserError("a GPU's batch-1 model has no structure to choose; drop `choose`")
+        plat_name = gpu_runs[0].platform
+        defaults = gpu_defaults()
+        obs = gpu_observations(gpu_runs, noise["board"])
+        fits["board"] = fit(obs, list(GPU_CANDIDATES), dict(defaults), loo)
+        explained["board"] = explain(lambda _s: obs, (), defaults, fits["board"].values)
+        board = None
     if board or xrt or regions:
-        runs = load_board_csv(Path(board)) if board else []
         xrt_prof = None
         if xrt:
             from spatialsim.calibration.xrt import read_xrt
@@ -509,6 +521,37 @@ def calibrate(
 
 
 MAX_SEARCH = 500  # fits: several hours of two-layer runs at the most
+
+
+def _gpu_runs(runs: Sequence[Any], other_sources: Any) -> list[Any]:
+    """The board runs when they are GPU runs (all of one GPU, and no FPGA sources beside
+    them: a profile describes one platform); empty when they are FPGA runs."""
+    from spatialsim.calibration.gpu import is_gpu_platform
+
+    gpu = [r for r in runs if is_gpu_platform(r.platform)]
+    if not gpu:
+        return []
+    if len(gpu) != len(runs):
+        fpga = next(r for r in runs if not is_gpu_platform(r.platform))
+        raise UserError(
+            f"{fpga.file}: row {fpga.row}: platform {fpga.platform} is an FPGA among GPU runs; "
+            "a profile describes one platform: calibrate the GPU runs from a file of their own",
+            field="board",
+        )
+    names = sorted({r.platform for r in gpu})
+    if len(names) > 1:
+        raise UserError(
+            f"{gpu[0].file}: GPU runs on {', '.join(names)}; a profile describes one GPU: "
+            "give each GPU's runs in a file of their own",
+            field="board",
+        )
+    if other_sources:
+        raise UserError(
+            "GPU board runs calibrate the GPU's batch-1 model alone; give the FPGA's HLS "
+            "reports, HBM microbenchmarks or XRT profiles in a calibration of their own",
+            field="board",
+        )
+    return list(gpu)
 
 
 def _hls_inputs(files: Sequence[str | Path], phase: str) -> list[tuple[str, Any]]:

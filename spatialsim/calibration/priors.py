@@ -174,6 +174,39 @@ PRIORS: dict[str, Prior] = {
         "weakly informative: per generated token the host reads the logits or token back, "
         "samples and writes the next input over PCIe (95 %: 1 to 380 us); default 0",
     ),
+    # The batch-1 GPU model (docs/gpu.md). The GPU sources here are datasheet peaks; no
+    # measured batch-1 latency backs these, so they are weakly informative, centred on the
+    # documented defaults; GPU runs move them.
+    "gpu.bandwidth_efficiency": Prior(
+        "log",
+        0.7,
+        0.3,
+        "assumption: a batch-1 GEMV streams its weights at 40 % to 100 % of "
+        "the datasheet bandwidth (95 %)",
+    ),
+    "gpu.compute_efficiency": Prior(
+        "log", 0.4, 0.7, "assumption: one prompt's GEMMs reach a tenth to all of the peak (95 %)"
+    ),
+    "gpu.eager_launch_us": Prior(
+        "log",
+        10.0,
+        0.7,
+        "assumption: PyTorch dispatches an operator and launches its kernel "
+        "in microseconds (95 %: 2.5 to 40 us)",
+    ),
+    "gpu.graph_launch_us": Prior(
+        "log",
+        2.0,
+        0.7,
+        "assumption: a replayed graph's kernels follow each other within "
+        "microseconds (95 %: 0.5 to 8 us)",
+    ),
+    "gpu.eager_step_us": Prior(
+        "log", 100.0, 1.0, "assumption: host work per step in eager PyTorch (95 %: 14 to 710 us)"
+    ),
+    "gpu.graph_step_us": Prior(
+        "log", 20.0, 1.0, "assumption: host work per step with graphs (95 %: 3 to 140 us)"
+    ),
     "cost.link_efficiency": Prior(
         "log",
         0.8,

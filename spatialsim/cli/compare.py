@@ -92,6 +92,13 @@ def add_parser(sub: Any) -> None:
         help=f"replace one of the GPU model's assumptions ({', '.join(PARAMS)}) (repeatable)",
     )
     p.add_argument(
+        "--gpu-calibration",
+        default=None,
+        metavar="PROFILE",
+        help="a profile `calibrate --board` fitted to runs on that GPU: its parameters "
+        "replace the model's assumptions (--gpu-param still wins)",
+    )
+    p.add_argument(
         "--out", type=output_path, default=DEFAULT_OUT, help=f"folder (default ./{DEFAULT_OUT})"
     )
     add_json_option(p, "the comparison JSON")
@@ -125,10 +132,15 @@ def _text(doc: dict[str, Any]) -> str:
     gpu = next((r["gpu"] for r in doc["rows"] if r.get("gpu")), None)
     if gpu is not None:
         k = gpu["kernels_per_step"]
+        basis = (
+            f"its parameters fitted to your runs ({gpu['calibration']})"
+            if gpu.get("calibration")
+            else "datasheet peaks and the assumptions of spatialsim/analytical/gpu.py "
+            "(--gpu-param or --gpu-calibration replaces them), not a measurement"
+        )
         lines.append(
             f"GPU: {gpu['gpu']} at batch 1, {gpu['mode']} ({k['decode']} kernels per decode "
-            f"step), {gpu['precision']}: datasheet peaks and the assumptions of "
-            "spatialsim/analytical/gpu.py (--gpu-param replaces them), not a measurement"
+            f"step), {gpu['precision']}: {basis}"
         )
     return "\n".join(lines)
 
@@ -146,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     report = compare(
         req, designs=designs, cards=args.cards, progress=progress_bar(), gpu=args.gpu,
         gpu_mode=args.gpu_mode, gpu_precision=args.gpu_precision,
-        gpu_params=args.gpu_param,
+        gpu_params=args.gpu_param, gpu_calibration=args.gpu_calibration,
     )  # fmt: skip
     doc = report.to_json()
     text = _text(doc)

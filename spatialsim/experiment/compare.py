@@ -10,6 +10,7 @@ comparison shows what the simulator says, whatever that is.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spatialsim import defaults
@@ -66,6 +67,7 @@ class CompareReport:
     gen_len: int
     rows: tuple[CompareRow, ...]
     gpu: GpuRun | None = None  # the GPU baseline (spatialsim/analytical/gpu.py), if asked
+    gpu_calibration: str | None = None  # the profile its parameters were fitted in, if any
 
     def gpu_row(self) -> dict[str, Any] | None:
         """The GPU baseline as a row of the table (one GPU; no FPGA resources)."""
@@ -86,7 +88,7 @@ class CompareReport:
             "prefill_j": g["prefill_j"],
             "decode_j_per_token": g["decode_j_per_token"],
             "average_w": g["average_w"],
-            "gpu": g,
+            "gpu": {**g, "calibration": self.gpu_calibration},
         }
 
     def speedups(self) -> list[dict[str, Any]]:
@@ -152,6 +154,7 @@ def compare(
     gpu_mode: str = "graphs",
     gpu_precision: str = "fp16",
     gpu_params: object = None,
+    gpu_calibration: str | None = None,
     **fields: Any,
 ) -> CompareReport:
     """Simulate ``req`` (or a request from ``fields``) with every design in ``designs`` on
@@ -159,7 +162,8 @@ def compare(
     speedups are of. With ``gpu`` (a built-in GPU name or a GPU .toml file), the same
     layers on that GPU at batch 1 in ``gpu_mode`` (``eager`` or ``graphs``) join the table
     (spatialsim/analytical/gpu.py; ``gpu_params``, a mapping, ``NAME=VALUE`` strings or
-    pairs, replaces its assumptions by name)."""
+    pairs, replaces its assumptions by name; ``gpu_calibration``, a profile that
+    ``calibrate --board`` fitted to runs on that GPU, gives them first)."""
     base = request(req, **fields)
     if isinstance(designs, str):
         designs = (designs,)
@@ -204,10 +208,11 @@ def compare(
         if not isinstance(gpu, str):
             raise UserError(f"gpu must be a GPU name or file, got {gpu!r:.60}", field="gpu")
         model = prepare(base).model
+        fitted = {} if gpu_calibration is None else gpu_profile_values(gpu_calibration, gpu)
+        given = dict(name_value_pairs("gpu_params", gpu_params or ()))
         baseline = gpu_run(
             model, get_gpu(gpu), base.prompt_len, base.gen_len, gpu_mode, gpu_precision,
-            checked_params(dict(name_value_pairs("gpu_params", gpu_params or ()))),
-            base.layers,
+            checked_params({**fitted, **given}), base.layers,
         )  # fmt: skip
     return CompareReport(
         model=first.result.model,
@@ -216,4 +221,30 @@ def compare(
         gen_len=base.gen_len,
         rows=tuple(rows),
         gpu=baseline,
+        gpu_calibration=None if gpu_calibration is None else str(gpu_calibration),
     )
+
+
+def gpu_profile_values(spec: str, gpu: str) -> dict[str, float]:
+    """The gpu.* values of a calibration profile fitted to runs on ``gpu`` (names without
+    the prefix, as the GPU model takes them)."""
+    from spatialsim.calibration.profile import load
+
+    if not isinstance(spec, (str, Path)):
+        raise UserError(f"gpu_calibration must be a profile file, got {spec!r:.60}",
+                        field="gpu_calibration")  # fmt: skip
+    profile = load(str(spec))
+    values = {k[4:]: v for k, v in profile.values.items() if k.startswith("gpu.")}
+    if not values:
+        raise UserError(
+            f"calibration profile {spec} holds no GPU parameters (it was fitted to "
+            f"{profile.platform}); a calibration of board runs on {gpu} writes one",
+            field="gpu_calibration",
+        )
+    if profile.platform != gpu:
+        raise UserError(
+            f"calibration profile {spec} was fitted to runs on {profile.platform}, but the GPU "
+            f"is {gpu}",
+            field="gpu_calibration",
+        )
+    return values

@@ -315,21 +315,43 @@ def test_a_llama_design_exports_to_the_llama_regions(
     capsys.readouterr()
 
 
+def test_the_w8a8_llama_design_exports_its_decode_engines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = export(tmp_path, "--model", str(LLAMA_1B), "--design", "chen2024-llama-w8a8",
+                 "--max-seq-len", "300")  # fmt: skip
+    header = (out / "decode" / "config.h").read_text()
+    for line in ("static constexpr int ENGINES_FFN = 4;", "static constexpr int HP = 4;",
+                 "static constexpr int KVH = 8;", "static constexpr int P = 1;"):  # fmt: skip
+        assert line in header, line
+    top = (out / "decode" / "top.cpp").read_text()
+    assert '#include "spatial/regions_llama_decode.h"' in top
+    assert "w.wg.e[3] = (const gemv_traits<DLlamaGateUp<L>>::beat*)ffn_gate_addr_3;" in top
+    cfg = (out / "decode" / "connectivity.cfg").read_text()
+    assert "sp=GPT_layer_dataflow_region_3_1.ffn_gate_addr_3:HBM[22]" in cfg
+    assert "tb_layer_llama_decode.cpp" in (out / "decode" / "csim.tcl").read_text()
+    assert '#include "spatial/regions_llama.h"' in (out / "prefill" / "top.cpp").read_text()
+    capsys.readouterr()
+
+
 @pytest.mark.hw
-@pytest.mark.parametrize("seq", ["144", "300"])
-def test_the_generated_llama_tops_compile(tmp_path: Path, seq: str) -> None:
+@pytest.mark.parametrize(
+    ("design", "seq"),
+    [("chen2024-llama-w4a8", "144"), ("chen2024-llama-w4a8", "300"),
+     ("chen2024-llama-w8a8", "144"), ("chen2024-llama-w8a8", "300")],
+)  # fmt: skip
+def test_the_generated_llama_tops_compile(tmp_path: Path, design: str, seq: str) -> None:
     from hwutil import CXXFLAGS, ap_types_dir, compiler
 
-    out = export(
-        tmp_path, "--model", str(LLAMA_1B), "--design", "chen2024-llama-w4a8", "--max-seq-len", seq
-    )
+    out = export(tmp_path, "--model", str(LLAMA_1B), "--design", design, "--max-seq-len", seq)
     root = Path(__file__).resolve().parents[1] / "hw_kernels"
-    proc = subprocess.run(
-        [compiler(), *CXXFLAGS, "-fsyntax-only", f"-I{root / 'include'}", "-isystem",
-         str(ap_types_dir()), f"-I{out / 'layer'}", str(out / "layer" / "top.cpp")],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    for folder in sorted(p for p in out.iterdir() if p.is_dir()):
+        proc = subprocess.run(
+            [compiler(), *CXXFLAGS, "-fsyntax-only", f"-I{root / 'include'}", "-isystem",
+             str(ap_types_dir()), f"-I{folder}", str(folder / "top.cpp")],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert proc.returncode == 0, (folder.name, proc.stderr[-3000:])
 
 
 @pytest.mark.parametrize(
@@ -337,9 +359,8 @@ def test_the_generated_llama_tops_compile(tmp_path: Path, seq: str) -> None:
     [
         (
             "chen2024-llama-w8a8",
-            [],
-            "bitstream 'decode') faithfully: kernel q_proj: kind = 'gemv'; the region functions "
-            "of regions_llama.h build the systolic arrays only",
+            ["kernel.ffn2.order=column"],
+            "kernel ffn2: order = 'column'; the header's GEMV_COLUMN is shared with q_proj",
         ),
         (
             "chen2024-w8a8",

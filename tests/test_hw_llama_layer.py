@@ -121,6 +121,26 @@ def test_the_llama_layer_matches_the_numpy_layer_bit_for_bit(
     assert loads == (2 * -(-cached * KVH * HD // 64) if overrides else 0)
 
 
+@pytest.mark.parametrize("overrides", [[], HBM_CACHE], ids=["cache-on-chip", "cache-in-hbm"])
+def test_a_decode_step_of_the_gemv_bitstream_matches_bit_for_bit(
+    tmp_path: Path, overrides: list[str]
+) -> None:
+    """chen2024-llama-w8a8's decode bitstream: GEMV engines for the seven matrices, the
+    decode attention engines sharing 2 K/V heads among 4, 9 tokens cached."""
+    design = tiny_llama("chen2024-llama-w8a8", overrides)
+    out = case(tmp_path / "case", 8, 1, 9)
+    header = config_header(design, "decode")
+    exe = build("tb_layer_llama_decode", tmp_path / "build", "config.h", header)
+    proc = run_case(exe, tmp_path / "case")
+    assert proc.returncode == 0, proc.stdout
+    got = np.fromfile(tmp_path / "case" / "got.bin", F32).reshape(1, D)
+    assert np.array_equal(got, out["y"])
+    trips = json.loads((tmp_path / "case" / "trips.json").read_text())
+    loads = trips.get("kv_writer.CACHE_LOAD", {"trips": 0})["trips"]
+    assert loads == (2 * -(-9 * KVH * HD // 64) if overrides else 0)
+    assert trips["rope.ROT"]["trips"] == (H + KVH) * HD  # one token's Q and K heads
+
+
 def test_a_shallow_bypass_deadlocks_the_llama_layer_too(tmp_path: Path) -> None:
     design = tiny_llama("chen2024-llama-w4a8", ["fifo.ffn_residual_bypass.depth=16"])
     case(tmp_path / "case", 4, 13, 0)

@@ -151,25 +151,27 @@ def config_header(design: Design, bitstream: str) -> str:
     }
     kinds = {n: g.nodes[n]["kind"] for n in g.nodes}
     floats: dict[str, float] = {}
-    if "rope_q" in g:  # a chen2024-llama layer (regions_llama.h)
+    if "rope_q" in g:  # a chen2024-llama layer (regions_llama.h, regions_llama_decode.h)
         q, f1, att = _node(g, "q_proj"), _node(g, "ffn1"), _node(g, "qk_matmul")
         fields.update(
-            {
-                "KVH": m.kv_heads,
-                "KVD": m.kv_hidden,
-                "W_BITS": q["weight_bits"],
-                "QKVO_COLS": q["cols"],
-                "FFN_COLS": f1["cols"],
-                "ATTN_COLS": att["cols"],
-                "ATTN_PACK": att["pack"],
-                "V_II": _node(g, "v_writer")["ii"],
-            }
-        )
-        fields["LAYERS"] = m.layers
+            {"KVH": m.kv_heads, "KVD": m.kv_hidden, "LAYERS": m.layers,
+             "W_BITS": q["weight_bits"], "V_II": _node(g, "v_writer")["ii"]}
+        )  # fmt: skip
+        if q["kind"] == "linear":
+            fields.update(
+                {"QKVO_COLS": q["cols"], "FFN_COLS": f1["cols"], "ATTN_COLS": att["cols"],
+                 "ATTN_PACK": att["pack"]}
+            )  # fmt: skip
+        else:
+            fields.update(
+                {"PES": q["pes"], "ENGINES_QKVO": q["engines"], "ENGINES_FFN": f1["engines"],
+                 "HP": att["heads_parallel"], "LANES": att["lanes"]}
+            )  # fmt: skip
         bools = {
-            "BIAS": bool(q["bias"]),
+            "BIAS": bool(q.get("bias", False)),
             "CAUSAL": True,
             "KV_ON_CHIP": _node(g, "k_writer").get("cache", "hbm") == "chip",
+            "GEMV_COLUMN": q.get("order") == "column",
         }
         floats["EPS"] = m.norm_eps if m.norm_eps is not None else 1e-5
     elif kinds.get("q_proj") == "linear":
@@ -263,10 +265,10 @@ def top_cpp(design: Design, bitstream: str) -> str:
     """The region top functions of a systolic bitstream: extern "C" wrappers with one
     m_axi bundle per memory port of the graph, s_axilite scalars and axis links."""
     g = design.bitstreams[bitstream]
-    if g.nodes["q_proj"]["kind"] == "gemv":
-        return top_cpp_decode(design, bitstream)
     if "rope_q" in g:
         return top_cpp_llama(design, bitstream)
+    if g.nodes["q_proj"]["kind"] == "gemv":
+        return top_cpp_decode(design, bitstream)
     bound = {}
     for node in g.nodes:
         ports = g.nodes[node].get("ports", ())
@@ -385,8 +387,18 @@ def top_cpp(design: Design, bitstream: str) -> str:
 
 
 def top_cpp_llama(design: Design, bitstream: str) -> str:
-    """The region top functions of a chen2024-llama systolic bitstream (regions_llama.h)."""
+    """The region top functions of a chen2024-llama bitstream: the systolic arrays
+    (regions_llama.h) or the decode GEMV engines (regions_llama_decode.h, one m_axi port
+    per engine)."""
+    g = design.bitstreams[bitstream]
+    gemv = g.nodes["q_proj"]["kind"] == "gemv"
     r1, r2, r3 = (kernel_instance(i) for i in (1, 2, 3))
+    configs = {
+        "q_proj": "DLlamaQ", "k_proj": "DLlamaK", "v_proj": "DLlamaV", "out_proj": "DLlamaO",
+        "ffn_gate": "DLlamaGateUp", "ffn1": "DLlamaGateUp", "ffn2": "DLlamaDown",
+    }  # fmt: skip
+    fields = {"q_proj": "wq", "k_proj": "wk", "v_proj": "wv", "out_proj": "wo",
+              "ffn_gate": "wg", "ffn1": "wu", "ffn2": "wd"}  # fmt: skip
 
     def maxi(var: str, bundle: str | None = None) -> str:
         return f"#pragma HLS INTERFACE m_axi port = {var} bundle = {bundle or var} {AXI_READS}"
@@ -397,69 +409,88 @@ def top_cpp_llama(design: Design, bitstream: str) -> str:
     def scalars(*names: str) -> list[str]:
         return [f"#pragma HLS INTERFACE s_axilite port = {n}" for n in names]
 
-    def weights(**bound: str) -> str:
-        order = ("q_proj", "k_proj", "v_proj", "out_proj", "ffn_gate", "ffn1", "ffn2")
-        args = [f"{n}_addr" if n in bound else "nullptr" for n in order]
-        extra = [bound.get(k, "nullptr") for k in ("scales", "norms", "rope", "consts")]
-        return f"    LlamaWeights<L> w = bind_llama_weights<L>({', '.join(args + extra)});"
+    def ports(node: str) -> list[str]:
+        n = len(g.nodes[node]["ports"]) if gemv else 1
+        return [f"{node}_addr_{i}" for i in range(n)] if gemv else [f"{node}_addr"]
+
+    def matrix_args(*nodes: str) -> str:
+        return "".join(f"const void* {a}, " for n in nodes for a in ports(n))
+
+    def matrix_pragmas(*nodes: str) -> list[str]:
+        return [maxi(a) for n in nodes for a in ports(n)]
+
+    def weights(nodes: tuple[str, ...], **extra: str) -> list[str]:
+        args = [extra.get(k, "nullptr") for k in ("scales", "norms", "rope", "consts")]
+        if not gemv:
+            order = ("q_proj", "k_proj", "v_proj", "out_proj", "ffn_gate", "ffn1", "ffn2")
+            mats = [f"{n}_addr" if n in nodes else "nullptr" for n in order]
+            return [f"    LlamaWeights<L> w = bind_llama_weights<L>({', '.join(mats + args)});"]
+        out = ["    LlamaDecodeWeights<L> w;"]
+        for n in nodes:
+            beat = f"gemv_traits<{configs[n]}<L>>::beat"
+            out += [f"    w.{fields[n]}.e[{i}] = (const {beat}*){a};" for i, a in
+                    enumerate(ports(n))]  # fmt: skip
+        out.append(f"    bind_llama_scalars<L>(w, {', '.join(args)});")
+        return out
 
     links1 = ("rope_q_to_q_buffer", "rope_k_to_k_writer", "v_proj_to_v_writer")
-    on_chip = design.bitstreams[bitstream].nodes["k_writer"].get("cache") == "chip"
+    on_chip = g.nodes["k_writer"].get("cache") == "chip"
     slice_ = "layer * L::MAXL * L::KVD"
     caches = (
         f"k_store + {slice_}, v_store + {slice_}" if on_chip else "k_writer_addr, v_writer_addr"
     )
+    word = "1" if gemv else "L::P"
+    position = "int cached" if gemv else "int tokens, int first_position"
+    position_args = "cached" if gemv else "tokens, first_position"
+    prefix = "llama_decode_region" if gemv else "llama_region"
+    header = "regions_llama_decode.h" if gemv else "regions_llama.h"
     lines = [
         "// Generated by spatialsim export-hls from the design graph; do not edit.",
         f"// {comment(design.name)} for {comment(design.model.name)}, bitstream "
-        f"'{comment(bitstream)}' (a LLaMA-family layer).",
+        f"'{comment(bitstream)}' (a LLaMA-family layer"
+        + (", decode GEMV engines)." if gemv else ")."),
         '#include "config.h"',
-        '#include "spatial/regions_llama.h"',
+        f'#include "spatial/{header}"',
         "",
         "using L = LayerConfig;",
         "using namespace spatial;",
-        "using P8 = pack_i8<L::P>;",
-        "using PF = pack_f32<L::P>;",
+        f"using P8 = pack_i8<{word}>;",
+        f"using PF = pack_f32<{word}>;",
         "",
         'extern "C" {',
         "",
         f"void {r1}(const float* input_loader_addr, const float* input_loader_q_addr, "
-        "const float* input_loader_kv_addr, int tokens, int first_position, "
-        "const void* q_proj_addr, const void* k_proj_addr, const void* v_proj_addr, "
-        "const float* scales, const float* norms, const float* rope_table, "
+        f"const float* input_loader_kv_addr, {position}, "
+        + matrix_args("q_proj", "k_proj", "v_proj")
+        + "const float* scales, const float* norms, const float* rope_table, "
         "const float* consts, "
         + ", ".join(f"stream<P8>& {n}" for n in links1)
         + ", stream<PF>& input_loader_to_residual0) {",
-        *(
-            maxi(f"{n}_addr")
-            for n in ("input_loader", "input_loader_q", "input_loader_kv", "q_proj", "k_proj")
-        ),
-        maxi("v_proj_addr"),
+        *(maxi(f"{n}_addr") for n in ("input_loader", "input_loader_q", "input_loader_kv")),
+        *matrix_pragmas("q_proj", "k_proj", "v_proj"),
         maxi("scales", "params"),
         maxi("norms", "params"),
         maxi("rope_table", "params"),
         maxi("consts", "params"),
-        *scalars("tokens", "first_position"),
+        *scalars(*position_args.split(", ")),
         *axis(*links1, "input_loader_to_residual0"),
-        weights(
-            q_proj="",
-            k_proj="",
-            v_proj="",
+        *weights(
+            ("q_proj", "k_proj", "v_proj"),
             scales="scales",
             norms="norms",
             rope="rope_table",
             consts="consts",
         ),
-        "    llama_region1<L>(input_loader_addr, input_loader_q_addr, input_loader_kv_addr, "
-        f"tokens, first_position, w, {', '.join(links1)}, input_loader_to_residual0);",
+        f"    {prefix}1<L>(input_loader_addr, input_loader_q_addr, input_loader_kv_addr, "
+        f"{position_args}, w, {', '.join(links1)}, input_loader_to_residual0);",
         "}",
         "",
         f"void {r2}("
         + ", ".join(f"stream<P8>& {n}" for n in links1)
-        + ", stream<PF>& input_loader_to_residual0, int tokens, int first_position, "
+        + f", stream<PF>& input_loader_to_residual0, {position}, "
         + ("int layer, " if on_chip else "ap_int<8>* k_writer_addr, ap_int<8>* v_writer_addr, ")
-        + "const void* out_proj_addr, const float* scales, const float* consts, "
-        "stream<PF>& residual0_to_splitter) {",
+        + matrix_args("out_proj")
+        + "const float* scales, const float* consts, stream<PF>& residual0_to_splitter) {",
         *(
             [
                 "    // every layer's K and V rows stay on chip (the writers' cache = chip)",
@@ -472,32 +503,34 @@ def top_cpp_llama(design: Design, bitstream: str) -> str:
             if on_chip
             else [maxi("k_writer_addr"), maxi("v_writer_addr")]
         ),
-        maxi("out_proj_addr"),
+        *matrix_pragmas("out_proj"),
         maxi("scales", "params"),
         maxi("consts", "params"),
-        *scalars("tokens", "first_position"),
+        *scalars(*position_args.split(", ")),
         *axis(*links1, "input_loader_to_residual0", "residual0_to_splitter"),
-        weights(out_proj="", scales="scales", consts="consts"),
-        f"    llama_region2<L>({', '.join(links1)}, input_loader_to_residual0, tokens, "
-        f"first_position, {caches}, w, residual0_to_splitter);",
+        *weights(("out_proj",), scales="scales", consts="consts"),
+        f"    {prefix}2<L>({', '.join(links1)}, input_loader_to_residual0, "
+        + ("cached" if gemv else "tokens, first_position")
+        + f", {caches}, w, residual0_to_splitter);",
         "}",
         "",
-        f"void {r3}(stream<PF>& residual0_to_splitter, int tokens, const void* ffn_gate_addr, "
-        "const void* ffn1_addr, const void* ffn2_addr, const float* scales, "
-        "const float* norms, const float* consts, float* output_writer_addr, "
-        "float* y_scale) {",
-        maxi("ffn_gate_addr"),
-        maxi("ffn1_addr"),
-        maxi("ffn2_addr"),
+        f"void {r3}(stream<PF>& residual0_to_splitter, "
+        + ("" if gemv else "int tokens, ")
+        + matrix_args("ffn_gate", "ffn1", "ffn2")
+        + "const float* scales, const float* norms, const float* consts, "
+        "float* output_writer_addr, float* y_scale) {",
+        *matrix_pragmas("ffn_gate", "ffn1", "ffn2"),
         maxi("output_writer_addr"),
         maxi("y_scale", "output_writer_addr"),
         maxi("scales", "params"),
         maxi("norms", "params"),
         maxi("consts", "params"),
-        *scalars("tokens"),
+        *([] if gemv else scalars("tokens")),
         *axis("residual0_to_splitter"),
-        weights(ffn_gate="", ffn1="", ffn2="", scales="scales", norms="norms", consts="consts"),
-        "    llama_region3<L>(residual0_to_splitter, tokens, w, output_writer_addr, y_scale);",
+        *weights(("ffn_gate", "ffn1", "ffn2"), scales="scales", norms="norms", consts="consts"),
+        f"    {prefix}3<L>(residual0_to_splitter, "
+        + ("" if gemv else "tokens, ")
+        + "w, output_writer_addr, y_scale);",
         "}",
         "",
         '}  // extern "C"',
@@ -666,7 +699,8 @@ def tcl(design: Design, platform: Platform, bitstream: str, step: str) -> str:
         "cosim": "csynth_design\ncosim_design",
     }[step]
     if "rope_q" in g:
-        tb = "tb_layer_llama.cpp"
+        gemv = g.nodes["q_proj"]["kind"] == "gemv"
+        tb = "tb_layer_llama_decode.cpp" if gemv else "tb_layer_llama.cpp"
     else:
         tb = "tb_layer.cpp" if g.nodes["q_proj"]["kind"] == "linear" else "tb_layer_decode.cpp"
     found = hw_kernels_dir()

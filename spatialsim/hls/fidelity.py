@@ -12,8 +12,8 @@ from that would be exported as something other than what was simulated, so
 :func:`check_exportable` refuses it with the kernel, the field and the reason.
 
 A chen2024-llama layer (a bitstream with ``rope_q``) is checked against
-``regions_llama.h`` instead (:data:`LLAMA`): its own kernels, FIFOs and shared fields,
-systolic arrays only.
+``regions_llama.h`` and ``regions_llama_decode.h`` instead (:data:`LLAMA`): its own
+kernels, FIFOs and shared fields.
 """
 
 from __future__ import annotations
@@ -187,7 +187,15 @@ LLAMA = Layout(
         "ATTN_COLS": (("qk_matmul", "sv_matmul"), "COLS"),
         "ATTN_PACK": (("qk_matmul", "sv_matmul"), "PACK"),
     },
-    None,
+    {
+        "PES": (_LLAMA_MATRICES, "PES"),
+        "ENGINES_QKVO": (("q_proj", "k_proj", "v_proj", "out_proj"), "ENGINES"),
+        "ENGINES_FFN": (("ffn_gate", "ffn1", "ffn2"), "ENGINES"),
+        "W_BITS": (_LLAMA_MATRICES, "W_BITS"),
+        "HP": (("qk_matmul", "sv_matmul"), "HP"),
+        "LANES": (("qk_matmul", "sv_matmul"), "LANES"),
+        "GEMV_COLUMN": (_LLAMA_MATRICES, "COLUMN"),
+    },
     _LLAMA_MATRICES,
     (
         ("silu_mul", "fn", "silu_mul", "the regions instantiate silu_mul_split<>"),

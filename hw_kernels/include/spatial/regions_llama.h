@@ -67,13 +67,9 @@ using LlamaGateUp = LinearCfg<L, L::D, L::FFN, L::FFN_COLS, true, false>;
 template <class L>
 using LlamaDown = LinearCfg<L, L::FFN, L::D, L::FFN_COLS, true, false>;
 
-template <class L>
-struct LlamaWeights {
-    const typename linear_traits<LlamaQ<L>>::wword* wq;
-    const typename linear_traits<LlamaK<L>>::wword *wk, *wv;
-    const typename linear_traits<LlamaO<L>>::wword* wo;
-    const typename linear_traits<LlamaGateUp<L>>::wword *wg, *wu;
-    const typename linear_traits<LlamaDown<L>>::wword* wd;
+// The per-channel scales, the norms' weights, the angle table and the static scales: what
+// both the systolic and the GEMV (decode) LLaMA regions take besides their matrices.
+struct LlamaScalars {
     const float *sq, *sk, *sv, *so, *sg, *su, *sd;  // per-output-channel weight scales
     const float *attn_gamma, *ffn_gamma;             // the RMSNorms' weights
     const float *cos_t, *sin_t;                      // the angle table, [MAXL][HD / 2]
@@ -83,6 +79,15 @@ struct LlamaWeights {
     float v_scale;              // the context's scale (V's)
     float hn_scale, hn_inv;     // the FFN norm's output scale (gate and up input)
     float f2_scale, f2_inv;     // SiLU(gate) x up's scale (the down projection's input)
+};
+
+template <class L>
+struct LlamaWeights : LlamaScalars {
+    const typename linear_traits<LlamaQ<L>>::wword* wq;
+    const typename linear_traits<LlamaK<L>>::wword *wk, *wv;
+    const typename linear_traits<LlamaO<L>>::wword* wo;
+    const typename linear_traits<LlamaGateUp<L>>::wword *wg, *wu;
+    const typename linear_traits<LlamaDown<L>>::wword* wd;
 };
 
 // Offsets in the three parameter buffers: scales (sq D, sk KVD, sv KVD, so D, sg FFN,
@@ -101,19 +106,9 @@ struct LlamaLayout {
 constexpr int LLAMA_NUM_CONSTS = 11;
 
 template <class L>
-LlamaWeights<L> bind_llama_weights(const void* wq, const void* wk, const void* wv,
-                                   const void* wo, const void* wg, const void* wu,
-                                   const void* wd, const float* scales, const float* norms,
-                                   const float* rope_table, const float* consts) {
+void bind_llama_scalars(LlamaScalars& w, const float* scales, const float* norms,
+                        const float* rope_table, const float* consts) {
     using PL = LlamaLayout<L>;
-    LlamaWeights<L> w;
-    w.wq = (const typename linear_traits<LlamaQ<L>>::wword*)wq;
-    w.wk = (const typename linear_traits<LlamaK<L>>::wword*)wk;
-    w.wv = (const typename linear_traits<LlamaK<L>>::wword*)wv;
-    w.wo = (const typename linear_traits<LlamaO<L>>::wword*)wo;
-    w.wg = (const typename linear_traits<LlamaGateUp<L>>::wword*)wg;
-    w.wu = (const typename linear_traits<LlamaGateUp<L>>::wword*)wu;
-    w.wd = (const typename linear_traits<LlamaDown<L>>::wword*)wd;
     w.sq = scales + PL::SQ; w.sk = scales + PL::SK; w.sv = scales + PL::SV;
     w.so = scales + PL::SO; w.sg = scales + PL::SG; w.su = scales + PL::SU;
     w.sd = scales + PL::SD;
@@ -124,6 +119,22 @@ LlamaWeights<L> bind_llama_weights(const void* wq, const void* wk, const void* w
     w.xn_inv = consts[0]; w.xn_scale = consts[1]; w.q_inv = consts[2]; w.k_inv = consts[3];
     w.v_inv = consts[4]; w.qk_scale = consts[5]; w.v_scale = consts[6];
     w.hn_scale = consts[7]; w.hn_inv = consts[8]; w.f2_scale = consts[9]; w.f2_inv = consts[10];
+}
+
+template <class L>
+LlamaWeights<L> bind_llama_weights(const void* wq, const void* wk, const void* wv,
+                                   const void* wo, const void* wg, const void* wu,
+                                   const void* wd, const float* scales, const float* norms,
+                                   const float* rope_table, const float* consts) {
+    LlamaWeights<L> w;
+    w.wq = (const typename linear_traits<LlamaQ<L>>::wword*)wq;
+    w.wk = (const typename linear_traits<LlamaK<L>>::wword*)wk;
+    w.wv = (const typename linear_traits<LlamaK<L>>::wword*)wv;
+    w.wo = (const typename linear_traits<LlamaO<L>>::wword*)wo;
+    w.wg = (const typename linear_traits<LlamaGateUp<L>>::wword*)wg;
+    w.wu = (const typename linear_traits<LlamaGateUp<L>>::wword*)wu;
+    w.wd = (const typename linear_traits<LlamaDown<L>>::wword*)wd;
+    bind_llama_scalars<L>(w, scales, norms, rope_table, consts);
     return w;
 }
 

@@ -169,3 +169,39 @@ def test_compare_adds_the_gpu_row_and_the_speedups_over_it(
     assert "a100-40gb (eager, fp16)" in (out / "report.html").read_text()
     assert main([*args[:-2], "--gpu-param", "eager_launch_us", "--out", str(out)]) == 2
     assert "--gpu-param 'eager_launch_us': expected NAME=VALUE" in capsys.readouterr().err
+
+
+LLAMA_1B = Path(__file__).resolve().parent / "data" / "hf_configs" / "llama-3.2-1b.json"
+
+
+@pytest.mark.parametrize("mode", ["eager", "graphs"])
+def test_compare_puts_a_llama_config_on_its_template_and_the_gpu_in_both_modes(
+    mode: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Llama-3.2-1B: 17 operators a layer (RoPE one of them) launched one by one in eager
+    mode, 10 kernels with graphs; the GPU's decode grows with the layers by its per-layer
+    launches (eager) or kernels (graphs), as the per-layer terms say."""
+    out = tmp_path / mode
+    args = ["compare", "--model", str(LLAMA_1B), "--designs", "chen2024-llama-w8a8",
+            "--prompt-len", "32", "--gen-len", "2", "--gpu", "a100-80gb",
+            "--gpu-mode", mode, "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    capsys.readouterr()
+    doc = json.loads((out / "compare.json").read_text())
+    spatial, gpu = doc["rows"][0], doc["rows"][-1]
+    assert spatial["design"] == "chen2024-llama-w8a8" and spatial["tpot_ms"] > 0
+    per_layer = {"eager": 17, "graphs": 10}[mode]
+    assert gpu["gpu"]["kernels_per_step"]["decode"] == 16 * per_layer
+    model, a100, p = get_model(str(LLAMA_1B)), get_gpu("a100-80gb"), GpuParams()
+    step_us = p.eager_step_us if mode == "eager" else p.graph_step_us
+    tpots = [run(model, a100, 32, 2, mode, layers=n).tpot_ms for n in (4, 8, 16)]
+    assert all(t is not None for t in tpots)
+    # every layer adds the same time: launches in eager mode, kernels' device time or
+    # launch gap with graphs; the per-step host cost is paid once
+    slope = (tpots[2] - tpots[1]) / 8  # type: ignore[operator]
+    assert (tpots[1] - tpots[0]) / 4 == pytest.approx(slope, rel=1e-6)  # type: ignore[operator]
+    assert tpots[0] - 4 * slope == pytest.approx(step_us / 1e3, rel=1e-6)  # type: ignore[operator]
+    launch = p.eager_launch_us if mode == "eager" else p.graph_launch_us
+    # each kernel takes at least its launch; the FFN's 33.5 MB of fp16 weights take longer
+    # (23.5 us at 70 % of 2,039 GB/s), so a layer costs more than its launches alone
+    assert slope > per_layer * launch / 1e3

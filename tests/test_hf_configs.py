@@ -131,3 +131,31 @@ def test_analyze_and_the_simulator_agree_on_llama_layers_as_on_gpt2(path: Path) 
         layers = run.to_json()["model_layers"]
         ratio = run.result.ttft_ms / (ana.prefill_ms / layers)
         assert 1.0 <= ratio < 1 + bound, (path.stem, prompt, ratio)
+
+
+@pytest.mark.parametrize(
+    ("builtin", "file"),
+    [
+        ("llama3.2-1b", "llama-3.2-1b.json"),
+        ("llama3-8b", "llama-3-8b.json"),
+        ("mistral-7b", "mistral-7b-v0.3.json"),
+        ("qwen2-7b", "qwen2-7b.json"),
+    ],
+)
+def test_the_builtin_llama_family_models_are_their_configs(builtin: str, file: str) -> None:
+    import dataclasses
+
+    mine = dataclasses.asdict(get_model(builtin))
+    theirs = dataclasses.asdict(get_model(str(CONFIGS / file)))
+    for key in ("name", "source"):
+        mine.pop(key), theirs.pop(key)
+    assert mine == theirs
+    assert "Hugging Face config.json" in get_model(builtin).source
+
+
+def test_llama_3_2_3b_fits_one_u280_and_llama_3_8b_needs_two() -> None:
+    one = ss.analyze(model="llama3.2-3b", design="chen2024-llama-w8a8")
+    assert one.prefill_ms > 0
+    with pytest.raises(ss.UserError, match="split the model over at least 2 cards"):
+        ss.analyze(model="llama3-8b", design="chen2024-llama-w8a8")
+    assert ss.analyze(model="llama3-8b", design="chen2024-llama-w8a8", tp=2).prefill_ms > 0

@@ -185,6 +185,44 @@ def _builtin(
     )
 
 
+def _builtin_gqa(
+    name: str,
+    layers: int,
+    hidden: int,
+    heads: int,
+    kv_heads: int,
+    ffn: int,
+    vocab: int,
+    max_positions: int,
+    rope_theta: float,
+    norm_eps: float,
+    tied: bool,
+    source_id: str,
+) -> ModelConfig:
+    """Today's LLaMA-family layers: RMSNorm, RoPE, SwiGLU, grouped-query attention, from
+    the model's Hugging Face config.json (``source_id``)."""
+    return ModelConfig(
+        name=name,
+        layers=layers,
+        hidden=hidden,
+        heads=heads,
+        head_dim=hidden // heads,
+        ffn=ffn,
+        vocab=vocab,
+        max_positions=max_positions,
+        norm="pre",
+        ffn_kind="swiglu",
+        kv_heads=kv_heads,
+        causal=True,
+        source=f"Hugging Face config.json ({source_id})",
+        positions="rope",
+        norm_kind="rmsnorm",
+        norm_eps=norm_eps,
+        rope_theta=rope_theta,
+        tied_embeddings=tied,
+    )
+
+
 MODELS: dict[str, ModelConfig] = {
     m.name: m
     for m in (
@@ -196,6 +234,66 @@ MODELS: dict[str, ModelConfig] = {
         _builtin("gpt2-xl", 48, 1600, 25, 6400, 50257, 1024, "gpt2", "gpt2-xl"),
         _builtin("llama2-7b", 32, 4096, 32, 11008, 32000, 4096, "llama", "Llama-2-7b-hf"),
         _builtin("llama2-13b", 40, 5120, 40, 13824, 32000, 4096, "llama", "Llama-2-13b-hf"),
+        # grouped-query LLaMA-family models; Mistral 7B v0.3 has no sliding window
+        _builtin_gqa(
+            "llama3.2-1b",
+            16,
+            2048,
+            32,
+            8,
+            8192,
+            128256,
+            131072,
+            5e5,
+            1e-5,
+            True,
+            "meta-llama/Llama-3.2-1B",
+        ),
+        _builtin_gqa(
+            "llama3.2-3b",
+            28,
+            3072,
+            24,
+            8,
+            8192,
+            128256,
+            131072,
+            5e5,
+            1e-5,
+            True,
+            "meta-llama/Llama-3.2-3B",
+        ),
+        _builtin_gqa(
+            "llama3-8b",
+            32,
+            4096,
+            32,
+            8,
+            14336,
+            128256,
+            8192,
+            5e5,
+            1e-5,
+            False,
+            "meta-llama/Meta-Llama-3-8B",
+        ),
+        _builtin_gqa(
+            "mistral-7b",
+            32,
+            4096,
+            32,
+            8,
+            14336,
+            32768,
+            32768,
+            1e6,
+            1e-5,
+            False,
+            "mistralai/Mistral-7B-v0.3",
+        ),
+        _builtin_gqa(
+            "qwen2-7b", 28, 3584, 28, 4, 18944, 152064, 131072, 1e6, 1e-6, False, "Qwen/Qwen2-7B"
+        ),
         # OPT (pre-LayerNorm, ReLU FFN, learned positions; TeraFly repo for OPT-1.3B). OPT-350M
         # is left out: it projects a 512-wide embedding and normalises after each block.
         _builtin("opt-125m", 12, 768, 12, 3072, 50272, 2048, "opt", "opt-125m"),

@@ -1,18 +1,21 @@
-"""A LLaMA-shaped layer in C simulation: the three regions of regions_llama.h chained,
-configured by the header `export-hls` writes from the chen2024-llama design graph, against
-the numpy LLaMA layer, bit for bit, for a prompt and a decode step."""
+"""A LLaMA-shaped layer in C simulation: the three regions of regions_llama.h (or the GEMV
+regions of regions_llama_decode.h) chained, configured by the header `export-hls` writes
+from the chen2024-llama design graph, against the numpy LLaMA layer, bit for bit, for a
+prompt and a decode step; every loop's trips equal the cost model's for the same step."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import subprocess
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hwutil import build, write
 
+from spatialsim.costmodel.design_estimate import kernel_estimates
 from spatialsim.design.graph import Design
 from spatialsim.design.overrides import apply_overrides
 from spatialsim.design.templates import build_design
@@ -81,6 +84,21 @@ def case(tmp: Path, bits: int, tokens: int, cached: int) -> dict[str, np.ndarray
     return out
 
 
+def expect_trips(design: Design, phase: str, seq: int, directory: Path) -> None:
+    """Every loop the C-simulated layer ran, entries and trips per label, is what the
+    cost model's estimates of the design's kernels count for the same step."""
+    want: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    g = design.graph(phase)
+    for name, est in kernel_estimates(design, phase, seq).items():
+        if name in g:  # the regions' weight loaders are not kernels of the graph
+            for lp in est.loops:
+                want[f"{est.kind}.{lp.name}"][0] += lp.entries
+                want[f"{est.kind}.{lp.name}"][1] += lp.total_trips
+    trips = json.loads((directory / "trips.json").read_text())
+    got = {k: [v["entries"], v["trips"]] for k, v in trips.items() if v["trips"]}
+    assert got == dict(want)
+
+
 def run_case(exe: Path, directory: Path) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run([str(exe), str(directory)], capture_output=True, text=True, timeout=120)
     print(proc.stdout[-3000:], proc.stderr[-2000:])
@@ -115,6 +133,7 @@ def test_the_llama_layer_matches_the_numpy_layer_bit_for_bit(
     assert "layer output: " in proc.stdout and "0 outside" in proc.stdout
     got = np.fromfile(tmp_path / "case" / "got.bin", F32).reshape(tokens, D)
     assert np.array_equal(got, out["y"])
+    expect_trips(design, phase, cached if cached else tokens, tmp_path / "case")
     # the cache traffic the cost model counts: a load of the cached rows only off chip
     trips = json.loads((tmp_path / "case" / "trips.json").read_text())
     loads = trips.get("kv_writer.CACHE_LOAD", {"trips": 0})["trips"]
@@ -135,6 +154,7 @@ def test_a_decode_step_of_the_gemv_bitstream_matches_bit_for_bit(
     assert proc.returncode == 0, proc.stdout
     got = np.fromfile(tmp_path / "case" / "got.bin", F32).reshape(1, D)
     assert np.array_equal(got, out["y"])
+    expect_trips(design, "decode", 9, tmp_path / "case")
     trips = json.loads((tmp_path / "case" / "trips.json").read_text())
     loads = trips.get("kv_writer.CACHE_LOAD", {"trips": 0})["trips"]
     assert loads == (2 * -(-9 * KVH * HD // 64) if overrides else 0)

@@ -36,4 +36,13 @@ struct GemvBeats {
     }
 };
 
+// The same beats as the EnginePorts a GEMV region takes.
+template <class C>
+struct EngineBeats : GemvBeats<C> {
+    spatial::EnginePorts<C> ports;
+    explicit EngineBeats(const std::vector<int8_t>& w) : GemvBeats<C>(w) {
+        for (int e = 0; e < 4; ++e) ports.e[e] = GemvBeats<C>::ports[e];
+    }
+};
+
 }  // namespace tb

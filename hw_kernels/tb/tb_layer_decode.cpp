@@ -17,12 +17,7 @@ using L = LayerConfig;
 using namespace spatial;
 
 template <class C>
-struct Beats : tb::GemvBeats<C> {
-    EnginePorts<C> ports;
-    explicit Beats(const std::vector<int8_t>& w) : tb::GemvBeats<C>(w) {
-        for (int e = 0; e < 4; ++e) ports.e[e] = tb::GemvBeats<C>::ports[e];
-    }
-};
+using Beats = tb::EngineBeats<C>;
 
 int main(int argc, char** argv) {
     if (argc < 2) {

@@ -45,19 +45,15 @@ import networkx as nx
 from spatialsim.constants import PACK_TOKENS
 from spatialsim.design.graph import BYPASS_FIFO, Design, PhaseBinding, add_fifo, add_kernel
 from spatialsim.design.templates import (
-    ATTN_BLOCK_OVERHEAD,
     CLOCK_MHZ,
-    DECODE_ATTN_LANES,
     DECODE_HEADS_PARALLEL,
     FP32_BITS,
     GEMV_ENGINES,
-    GEMV_PES,
     GEMV_PORTS,
     HLS_TARGET_MHZ,
     INT8_BITS,
     KV_PORTS,
     LAUNCH_SCOPE,
-    LINEAR_BLOCK_OVERHEAD,
     LINK_DEPTH,
     PORT_BITS,
     STREAM_DEPTH,
@@ -67,6 +63,10 @@ from spatialsim.design.templates import (
     W8A8_DECODE,
     Nonlinear,
     SystolicConfig,
+    gemv_attention,
+    gemv_linear,
+    systolic_attention,
+    systolic_linear,
 )
 from spatialsim.errors import UserError
 from spatialsim.kinds.buffers import KvWriterParams, kv_resources
@@ -290,43 +290,12 @@ def _systolic(model: ModelConfig, max_seq_len: int, cfg: SystolicConfig) -> nx.D
     g = nx.DiGraph()
 
     def matrix(name: str, slr: int, k: int, n: int, fp32_out: bool) -> None:
-        shape = cfg.ffn if name.startswith("ffn") else cfg.qkvo
-        add_kernel(
-            g,
-            name,
-            "linear",
-            slr,
-            rows=shape.rows,
-            cols=shape.cols,
-            pack=shape.pack,
-            in_features=k,
-            out_features=n,
-            weight_bits=cfg.weight_bits,
-            act_bits=INT8_BITS,
-            out_dtype="fp32" if fp32_out else "int8",
-            bias=False,  # LLaMA's and Mistral's linears have none
-            block_overhead_cycles=LINEAR_BLOCK_OVERHEAD,
-            ports=GATE_SYSTOLIC_PORTS if name == "ffn_gate" else SYSTOLIC_PORTS[name],
-            port_bits=PORT_BITS,
-        )
+        ports = GATE_SYSTOLIC_PORTS if name == "ffn_gate" else SYSTOLIC_PORTS[name]
+        # LLaMA's and Mistral's linears have no bias
+        systolic_linear(g, name, slr, k, n, fp32_out, cfg, ports, bias=False)
 
     def attention(name: str, op: str) -> None:
-        a = cfg.attn
-        add_kernel(
-            g,
-            name,
-            "attn_matmul",
-            1,
-            op=op,
-            rows=a.rows,
-            cols=a.cols,
-            pack=a.pack,
-            heads=model.heads,
-            head_dim=model.head_dim,
-            act_bits=INT8_BITS,
-            block_overhead_cycles=ATTN_BLOCK_OVERHEAD,
-            kv_heads=model.kv_heads,
-        )
+        systolic_attention(g, name, op, model, cfg)
 
     _llama_layer(
         g,
@@ -347,38 +316,13 @@ def _gemv(model: ModelConfig, max_seq_len: int) -> nx.DiGraph:
     g = nx.DiGraph()
 
     def matrix(name: str, slr: int, k: int, n: int, fp32_out: bool) -> None:
-        gate = name == "ffn_gate"
-        add_kernel(
-            g,
-            name,
-            "gemv",
-            slr,
-            engines=GATE_GEMV_ENGINES if gate else GEMV_ENGINES[name],
-            pes=GEMV_PES,
-            pack=2,
-            in_features=k,
-            out_features=n,
-            weight_bits=INT8_BITS,
-            act_bits=INT8_BITS,
-            out_dtype="fp32" if fp32_out else "int8",
-            ports=[f"HBM[{i}]" for i in (GATE_GEMV_PORTS if gate else GEMV_PORTS[name])],
-            port_bits=PORT_BITS,
-        )
+        if name == "ffn_gate":
+            gemv_linear(g, name, slr, k, n, fp32_out, GATE_GEMV_ENGINES, GATE_GEMV_PORTS)
+        else:
+            gemv_linear(g, name, slr, k, n, fp32_out, GEMV_ENGINES[name], GEMV_PORTS[name])
 
     def attention(name: str, op: str) -> None:
-        add_kernel(
-            g,
-            name,
-            "attn_gemv",
-            1,
-            op=op,
-            heads_parallel=DECODE_HEADS_PARALLEL,
-            lanes=min(model.head_dim, DECODE_ATTN_LANES),
-            heads=model.heads,
-            head_dim=model.head_dim,
-            act_bits=INT8_BITS,
-            kv_heads=model.kv_heads,
-        )
+        gemv_attention(g, name, op, model)
 
     _llama_layer(
         g,

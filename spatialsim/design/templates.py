@@ -306,48 +306,103 @@ def _region_layer(
     add_fifo(g, "layernorm1", "output_writer", s, f32)
 
 
+def systolic_linear(
+    g: nx.DiGraph, name: str, slr: int, k: int, n: int, fp32_out: bool, cfg: SystolicConfig,
+    ports: list[str], bias: bool,
+) -> None:  # fmt: skip
+    """A linear on a build's systolic array (the FFN shape for ffn*, else Q/K/V/O's)."""
+    shape = cfg.ffn if name.startswith("ffn") else cfg.qkvo
+    add_kernel(
+        g,
+        name,
+        "linear",
+        slr,
+        rows=shape.rows,
+        cols=shape.cols,
+        pack=shape.pack,
+        in_features=k,
+        out_features=n,
+        weight_bits=cfg.weight_bits,
+        act_bits=INT8_BITS,
+        out_dtype="fp32" if fp32_out else "int8",
+        bias=bias,
+        block_overhead_cycles=LINEAR_BLOCK_OVERHEAD,
+        ports=ports,
+        port_bits=PORT_BITS,
+    )
+
+
+def systolic_attention(
+    g: nx.DiGraph, name: str, op: str, model: ModelConfig, cfg: SystolicConfig
+) -> None:
+    """Q.K^T or softmax.V on a build's attention array (R2, SLR1)."""
+    a = cfg.attn
+    add_kernel(
+        g,
+        name,
+        "attn_matmul",
+        1,
+        op=op,
+        rows=a.rows,
+        cols=a.cols,
+        pack=a.pack,
+        heads=model.heads,
+        head_dim=model.head_dim,
+        act_bits=INT8_BITS,
+        block_overhead_cycles=ATTN_BLOCK_OVERHEAD,
+        kv_heads=model.kv_heads,
+    )
+
+
+def gemv_linear(
+    g: nx.DiGraph, name: str, slr: int, k: int, n: int, fp32_out: bool, engines: int,
+    channels: list[int],
+) -> None:  # fmt: skip
+    """A decode GEMV kernel: ``engines`` engines of 32 PEs, one HBM channel each."""
+    add_kernel(
+        g,
+        name,
+        "gemv",
+        slr,
+        engines=engines,
+        pes=GEMV_PES,
+        pack=2,
+        in_features=k,
+        out_features=n,
+        weight_bits=INT8_BITS,
+        act_bits=INT8_BITS,
+        out_dtype="fp32" if fp32_out else "int8",
+        ports=[f"HBM[{i}]" for i in channels],
+        port_bits=PORT_BITS,
+    )
+
+
+def gemv_attention(g: nx.DiGraph, name: str, op: str, model: ModelConfig) -> None:
+    """The decode attention engines (Chen 2024 decode): 4 heads side by side."""
+    add_kernel(
+        g,
+        name,
+        "attn_gemv",
+        1,
+        op=op,
+        heads_parallel=DECODE_HEADS_PARALLEL,
+        lanes=min(model.head_dim, DECODE_ATTN_LANES),
+        heads=model.heads,
+        head_dim=model.head_dim,
+        act_bits=INT8_BITS,
+        kv_heads=model.kv_heads,
+    )
+
+
 def _systolic_bitstream(model: ModelConfig, max_seq_len: int, cfg: SystolicConfig) -> nx.DiGraph:
     g = nx.DiGraph()
     lanes = PACK_TOKENS
 
     def matrix(name: str, slr: int, k: int, n: int, fp32_out: bool) -> None:
-        shape = cfg.ffn if name.startswith("ffn") else cfg.qkvo
-        add_kernel(
-            g,
-            name,
-            "linear",
-            slr,
-            rows=shape.rows,
-            cols=shape.cols,
-            pack=shape.pack,
-            in_features=k,
-            out_features=n,
-            weight_bits=cfg.weight_bits,
-            act_bits=INT8_BITS,
-            out_dtype="fp32" if fp32_out else "int8",
-            bias=cfg.bias,
-            block_overhead_cycles=LINEAR_BLOCK_OVERHEAD,
-            ports=SYSTOLIC_PORTS[name],
-            port_bits=PORT_BITS,
-        )
+        systolic_linear(g, name, slr, k, n, fp32_out, cfg, SYSTOLIC_PORTS[name], cfg.bias)
 
     def attention(name: str, op: str) -> None:
-        a = cfg.attn
-        add_kernel(
-            g,
-            name,
-            "attn_matmul",
-            1,
-            op=op,
-            rows=a.rows,
-            cols=a.cols,
-            pack=a.pack,
-            heads=model.heads,
-            head_dim=model.head_dim,
-            act_bits=INT8_BITS,
-            block_overhead_cycles=ATTN_BLOCK_OVERHEAD,
-            kv_heads=model.kv_heads,
-        )
+        systolic_attention(g, name, op, model, cfg)
 
     _region_layer(
         g,
@@ -368,37 +423,10 @@ def _gemv_bitstream(model: ModelConfig, max_seq_len: int) -> nx.DiGraph:
     g = nx.DiGraph()
 
     def matrix(name: str, slr: int, k: int, n: int, fp32_out: bool) -> None:
-        add_kernel(
-            g,
-            name,
-            "gemv",
-            slr,
-            engines=GEMV_ENGINES[name],
-            pes=GEMV_PES,
-            pack=2,
-            in_features=k,
-            out_features=n,
-            weight_bits=INT8_BITS,
-            act_bits=INT8_BITS,
-            out_dtype="fp32" if fp32_out else "int8",
-            ports=[f"HBM[{i}]" for i in GEMV_PORTS[name]],
-            port_bits=PORT_BITS,
-        )
+        gemv_linear(g, name, slr, k, n, fp32_out, GEMV_ENGINES[name], GEMV_PORTS[name])
 
     def attention(name: str, op: str) -> None:
-        add_kernel(
-            g,
-            name,
-            "attn_gemv",
-            1,
-            op=op,
-            heads_parallel=DECODE_HEADS_PARALLEL,
-            lanes=min(model.head_dim, DECODE_ATTN_LANES),
-            heads=model.heads,
-            head_dim=model.head_dim,
-            act_bits=INT8_BITS,
-            kv_heads=model.kv_heads,
-        )
+        gemv_attention(g, name, op, model)
 
     # The mask and softmax keep pace with the attention GEMVs: 4 heads side by side.
     _region_layer(

@@ -157,4 +157,10 @@ void gemv(stream<pack_i8<1>>& in, stream<pack_f32<1>>& scale_in,
     flush(out, regs, pending, "gemv.FLUSH");
 }
 
+// One weight pointer per engine (its own m_axi port and HBM channel), up to four.
+template <class C>
+struct EnginePorts {
+    const typename gemv_traits<C>::beat* e[4] = {nullptr, nullptr, nullptr, nullptr};
+};
+
 }  // namespace spatial

@@ -55,12 +55,6 @@ using DFfn1 = GemvCfg<L, L::D, L::FFN, L::ENGINES_FFN, true, false>;
 template <class L>
 using DFfn2 = GemvCfg<L, L::FFN, L::D, L::ENGINES_FFN, true, false>;
 
-// One weight pointer per engine (its own m_axi port and HBM channel), up to four.
-template <class C>
-struct EnginePorts {
-    const typename gemv_traits<C>::beat* e[4] = {nullptr, nullptr, nullptr, nullptr};
-};
-
 template <class L>
 struct DecodeWeights {
     EnginePorts<DQkv<L>> wq, wk, wv;

@@ -14,7 +14,9 @@ other half of the head, a head is read whole (READ, II 1) and then written (ROT,
 
 The angles come from a table of cos and sin, ``max_seq_len`` positions x ``head_dim/2``
 frequencies each, computed by the host from the model's ``rope_theta`` and held on chip
-(URAM); ``max_seq_len`` is the design's longest context. ROT's iteration latency
+(URAM); ``max_seq_len`` is the design's longest context. What the table holds is the
+host's business: a frequency scaling such as Llama-3's ``rope_scaling`` changes its
+contents, not the kernel's loops or arithmetic. ROT's iteration latency
 (``rot_depth_cycles``) is an assumption: table read 2, fp32 multiply 4, subtract 5,
 multiply by the inverse scale 4, round and saturate 3 = 18 cycles (no HLS report of a RoPE
 kernel exists here; calibration can fit it).

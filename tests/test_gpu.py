@@ -19,7 +19,7 @@ from spatialsim.analytical.gpu import (
 from spatialsim.cli.main import main
 from spatialsim.hardware.gpu import BUILTIN_GPUS, Gpu, get_gpu
 from spatialsim.workload.models import get_model
-from spatialsim.workload.operators import Precision, layer_operators
+from spatialsim.workload.operators import Precision, head_operators, layer_operators
 
 FP16 = Precision(16, 16)
 
@@ -179,8 +179,8 @@ def test_compare_puts_a_llama_config_on_its_template_and_the_gpu_in_both_modes(
     mode: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Llama-3.2-1B: 17 operators a layer (RoPE one of them) launched one by one in eager
-    mode, 10 kernels with graphs; the GPU's decode grows with the layers by its per-layer
-    launches (eager) or kernels (graphs), as the per-layer terms say."""
+    mode, 10 kernels with graphs, plus the head once per step; the GPU's decode grows with
+    the layers by its per-layer launches (eager) or kernels (graphs)."""
     out = tmp_path / mode
     args = ["compare", "--model", str(LLAMA_1B), "--designs", "chen2024-llama-w8a8",
             "--prompt-len", "32", "--gen-len", "2", "--gpu", "a100-80gb",
@@ -191,7 +191,10 @@ def test_compare_puts_a_llama_config_on_its_template_and_the_gpu_in_both_modes(
     spatial, gpu = doc["rows"][0], doc["rows"][-1]
     assert spatial["design"] == "chen2024-llama-w8a8" and spatial["tpot_ms"] > 0
     per_layer = {"eager": 17, "graphs": 10}[mode]
-    assert gpu["gpu"]["kernels_per_step"]["decode"] == 16 * per_layer
+    # the design computes the model's head on the card, so the GPU row does too: the final
+    # norm, the LM head, the argmax and the embedding (graphs: the norm and the LM head)
+    head = {"eager": 4, "graphs": 2}[mode]
+    assert gpu["gpu"]["kernels_per_step"]["decode"] == 16 * per_layer + head
     model, a100, p = get_model(str(LLAMA_1B)), get_gpu("a100-80gb"), GpuParams()
     step_us = p.eager_step_us if mode == "eager" else p.graph_step_us
     tpots = [run(model, a100, 32, 2, mode, layers=n).tpot_ms for n in (4, 8, 16)]
@@ -205,3 +208,18 @@ def test_compare_puts_a_llama_config_on_its_template_and_the_gpu_in_both_modes(
     # each kernel takes at least its launch; the FFN's 33.5 MB of fp16 weights take longer
     # (23.5 us at 70 % of 2,039 GB/s), so a layer costs more than its launches alone
     assert slope > per_layer * launch / 1e3
+
+
+def test_the_head_adds_its_kernels_once_per_step() -> None:
+    """With ``head``, each step adds the final norm, the LM head over the vocabulary, the
+    argmax and the embedding once (not per layer): Llama-3.2-1B's LM head streams
+    2 x 2,048 x 128,256 fp16 bytes, 0.368 ms at 70 % of 2,039 GB/s."""
+    model, a100, p = get_model("llama3.2-1b"), get_gpu("a100-80gb"), GpuParams()
+    base = run(model, a100, 32, 2, "graphs")
+    head = run(model, a100, 32, 2, "graphs", head=True)
+    lm_head_ms = 2 * 2048 * 128256 / (2039e9 * p.bandwidth_efficiency) * 1e3
+    norm = device_us(kernels(head_operators(model, FP16), "graphs")[0], a100, FP16, p)
+    gain = head.tpot_ms - base.tpot_ms  # type: ignore[operator]
+    assert gain == pytest.approx(lm_head_ms + max(norm, p.graph_launch_us) / 1e3, rel=1e-3)
+    assert head.decode_kernels == base.decode_kernels + 2
+    assert run(model, a100, 32, 2, "eager", head=True).decode_kernels == 16 * 17 + 4

@@ -189,10 +189,12 @@ def test_analyze_and_run_agree_on_the_template_as_on_gpt2(template: str) -> None
     for prompt in (128, 512):
         ratios = []
         for model, design in ((str(LLAMA_1B), template), ("gpt2-medium", gpt2_template)):
+            # the layers alone: the head (once per step) is the next test's
+            head = {"design.head": False} if "llama" in design else {}
             run = ss.simulate(model=model, design=design, prompt_len=prompt, gen_len=0,
-                              layers=1, max_seq_len=prompt + 1)  # fmt: skip
+                              layers=1, max_seq_len=prompt + 1, set=head)  # fmt: skip
             ana = ss.analyze(model=model, design=design, prompt_len=prompt, gen_len=0,
-                             max_seq_len=prompt + 1)  # fmt: skip
+                             max_seq_len=prompt + 1, set=head)  # fmt: skip
             layers = run.to_json()["model_layers"]
             ratios.append(run.result.ttft_ms / (ana.prefill_ms / layers))
         llama, gpt2 = ratios
@@ -203,12 +205,14 @@ def test_analyze_and_run_agree_on_the_template_as_on_gpt2(template: str) -> None
 def test_a_model_too_large_for_one_card_is_refused_and_splits_over_cards(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Llama-3-8B at W8A8 needs 13 GiB (the prefill arrays' and the decode engines' weight
-    layouts) against the U280's 8 GiB: refused, naming both; two cards fit."""
+    """Llama-3-8B at W8A8 needs 14 GiB (the prefill arrays' and the decode engines' weight
+    layouts, the head) against the U280's 8 GiB: refused, naming both; two cards fit."""
     args = ["analyze", "--design", "chen2024-llama-w8a8", "--model", str(LLAMA_8B)]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert "13.01 GiB of weights and K/V cache (32 layers of llama-3-8b)" in err
+    # 32 layers' two weight layouts (13.01 GiB), the LM head's matrix and the untied
+    # embedding table once each (2 x 128,256 x 4,096 bytes)
+    assert "13.99 GiB of weights and K/V cache (32 layers of llama-3-8b)" in err
     assert "u280 has 8.00 GiB of HBM" in err and "at least 2 cards" in err
     assert main([*args, "--tp", "2"]) == 0
     assert main([*args, "--pp", "2"]) == 0
@@ -232,3 +236,58 @@ def test_tensor_and_pipeline_splits_simulate() -> None:
     g = card.graph("prefill")
     assert (g.nodes["qk_matmul"]["heads"], g.nodes["qk_matmul"]["kv_heads"]) == (16, 4)
     assert g.nodes["rope_k"]["features"] == 512
+
+
+def test_the_head_runs_once_per_step_as_eq9_says() -> None:
+    """Final RMSNorm, LM head over 128,256 ids (4 GEMV engines on HBM[23..26]), argmax and
+    the next embedding (tied: read from the LM head's channels): simulated once after the
+    last layer of each step, adding to TTFT once and to every TPOT what Eq. 9's head term
+    gives (the LM head's 262 MB over four 13.2 GB/s channels: 4.97 ms)."""
+    common = {"model": "llama3.2-1b", "design": "chen2024-llama-w8a8", "prompt_len": 32,
+              "gen_len": 3, "layers": 2}  # fmt: skip
+    full = ss.simulate(**common)
+    bare = ss.simulate(**common, set={"design.head": False})
+    ana = ss.analyze(**common).to_json()
+    head_ms = ana["decode"]["head_cycles"] / 250e3
+    assert head_ms == pytest.approx(128256 * 2048 / (4 * 13.2e9) * 1e3, rel=0.01)
+    tpot_gain = full.result.tpot_ms - bare.result.tpot_ms
+    ttft_gain = full.result.ttft_ms - bare.result.ttft_ms
+    print(f"head: TPOT +{tpot_gain:.3f} ms, TTFT +{ttft_gain:.3f} ms, Eq. 9 {head_ms:.3f} ms")
+    assert tpot_gain == pytest.approx(head_ms, rel=0.05)
+    assert ttft_gain == pytest.approx(head_ms, rel=0.05)
+    phases = full.to_json()["phases"]
+    for phase in ("prefill", "decode"):
+        kernels = phases[phase]["kernels"]
+        for n in ("final_norm", "lm_head", "argmax", "embedding"):
+            assert kernels[n]["busy"] * kernels[n]["active_cycles"] > 0, (phase, n)
+    # tied embeddings read the LM head's channels and take no HBM of their own
+    d = build_design("chen2024-llama-w8a8", get_model("llama3.2-1b"), 64)
+    g = d.graph("decode")
+    assert g.nodes["embedding"]["ports"] == g.nodes["lm_head"]["ports"]
+    assert g.nodes["embedding"]["tied"] and not get_model("llama3-8b").tied_embeddings
+    untied = build_design("chen2024-llama-w8a8", get_model("llama3-8b"), 64)
+    assert untied.graph("decode").nodes["embedding"]["ports"] == ("HBM[31]",)
+
+
+def test_the_head_is_checked_and_survives_a_design_file(tmp_path: Path) -> None:
+    from spatialsim.design.fileio import load_design, save_design
+    from spatialsim.design.graph import add_fifo
+    from spatialsim.design.overrides import apply_overrides
+
+    d = build_design("chen2024-llama-w4a8", get_model("llama3.2-1b"), 64)
+    path = tmp_path / "llama.toml"
+    save_design(d, path)
+    back = load_design(path)
+    assert back.head == d.head and set(back.head) <= set(back.graph("prefill").nodes)
+    bad = d.copy()
+    add_fifo(bad.bitstreams["layer"], "argmax", "q_proj", 4, 32)
+    with pytest.raises(ss.UserError, match="FIFO argmax_to_q_proj joins head kernel argmax"):
+        bad.validate()
+    gone = d.copy()
+    gone.head = (*d.head, "lm_tail")
+    with pytest.raises(ss.UserError, match="lacks head kernel 'lm_tail'"):
+        gone.validate()
+    bare = apply_overrides(d, ["design.head=false"])
+    assert bare.head == () and "lm_head" not in bare.graph("decode")
+    with pytest.raises(ss.UserError, match=r"design\.head takes true or false"):
+        apply_overrides(d, ["design.head=maybe"])

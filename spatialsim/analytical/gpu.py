@@ -46,7 +46,7 @@ from typing import Any
 from spatialsim.errors import UserError
 from spatialsim.hardware.gpu import Gpu
 from spatialsim.workload.models import ModelConfig
-from spatialsim.workload.operators import Operator, Precision, layer_operators
+from spatialsim.workload.operators import Operator, Precision, head_operators, layer_operators
 
 MODES = ("eager", "graphs")
 PRECISIONS = {"fp16": Precision(16, 16), "int8": Precision(8, 8)}
@@ -152,15 +152,22 @@ class GpuStep:
 
 def step(
     model: ModelConfig, gpu: Gpu, phase: str, tokens: int, mode: str, precision: Precision,
-    p: GpuParams, layers: int,
+    p: GpuParams, layers: int, head: bool = False,
 ) -> GpuStep:  # fmt: skip
-    """One step (prefill of ``tokens`` or decode at context ``tokens``) over ``layers``."""
+    """One step (prefill of ``tokens`` or decode at context ``tokens``) over ``layers``,
+    and with ``head`` the model's head once (final norm, LM head, argmax, embedding)."""
     groups = kernels(layer_operators(model, phase, tokens, precision), mode)  # type: ignore[arg-type]
     launch = p.eager_launch_us if mode == "eager" else p.graph_launch_us
     per_step = p.eager_step_us if mode == "eager" else p.graph_step_us
     dev = [device_us(g, gpu, precision, p) for g in groups]
     wall_us = layers * sum(max(d, launch) for d in dev) + per_step
-    return GpuStep(wall_us / 1e3, layers * sum(dev) / 1e3, layers * len(groups))
+    busy_us, count = layers * sum(dev), layers * len(groups)
+    if head:
+        tail = [device_us(g, gpu, precision, p) for g in kernels(head_operators(model, precision),
+                                                                mode)]  # fmt: skip
+        wall_us += sum(max(d, launch) for d in tail)
+        busy_us, count = busy_us + sum(tail), count + len(tail)
+    return GpuStep(wall_us / 1e3, busy_us / 1e3, count)
 
 
 @dataclass(frozen=True)
@@ -212,9 +219,11 @@ def _joules(s: GpuStep, gpu: Gpu, p: GpuParams) -> float:
 def run(
     model: ModelConfig, gpu: Gpu, prompt_len: int, gen_len: int, mode: str = "graphs",
     precision: str = "fp16", params: GpuParams | None = None, layers: int | None = None,
+    head: bool = False,
 ) -> GpuRun:  # fmt: skip
     """A batch-1 request on ``gpu``: prefill of ``prompt_len``, then ``gen_len`` tokens, each
-    decoded at contexts prompt_len .. prompt_len + gen_len - 1."""
+    decoded at contexts prompt_len .. prompt_len + gen_len - 1; with ``head``, each step
+    also runs the model's head once (as a design with a head on the card does)."""
     if mode not in MODES:
         raise UserError(f"GPU mode {mode!r}; valid: {', '.join(MODES)}", field="gpu_mode")
     if precision not in PRECISIONS:
@@ -232,8 +241,8 @@ def run(
             f"has {gpu.memory_gb:g} GB",
             field="gpu",
         )
-    pre = step(model, gpu, "prefill", prompt_len, mode, prec, p, n)
-    dec = [step(model, gpu, "decode", c, mode, prec, p, n)
+    pre = step(model, gpu, "prefill", prompt_len, mode, prec, p, n, head)
+    dec = [step(model, gpu, "decode", c, mode, prec, p, n, head)
            for c in range(prompt_len, prompt_len + gen_len)]  # fmt: skip
     return GpuRun(
         gpu=gpu.name,

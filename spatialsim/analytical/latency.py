@@ -162,6 +162,7 @@ class PhaseEstimate:
     seconds: float
     rates: dict[str, int] = field(default_factory=dict)
     mem_channel: str | None = None
+    head_cycles: float = 0.0  # the model's head, once per step (design.head)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -173,6 +174,7 @@ class PhaseEstimate:
             "ms": self.seconds * 1e3,
             "macs_per_cycle": self.rates,
             "mem_channel": self.mem_channel,
+            "head_cycles": self.head_cycles,
         }
 
 
@@ -223,7 +225,8 @@ def estimate_phase(
     layers = design.model.layers
     iterations = layers / (p2 * c)
     layer_cycles = sync + p2 * c * stages[bound]
-    total = iterations * layer_cycles
+    head = head_cycles(design, platform, phase, freq)
+    total = iterations * layer_cycles + head
     return PhaseEstimate(
         phase=phase,
         tokens=tokens,
@@ -235,4 +238,28 @@ def estimate_phase(
         seconds=total / (freq * 1e6),
         rates=rates,
         mem_channel=channel,
+        head_cycles=head,
     )
+
+
+def head_cycles(design: Design, platform: Platform, phase: str, clock_mhz: float) -> float:
+    """The model's head, once per step on one token: its matrix kernels' slower term,
+    MACs over their rate or weight bytes over their channels' read bandwidth (Eq. 9's
+    terms for one stage); 0 without a head."""
+    g = design.graph(phase)
+    worst = 0.0
+    for k in design.head:
+        a = g.nodes[k]
+        if a["kind"] not in ("linear", "gemv"):
+            continue
+        spec = kind(a["kind"])
+        work = spec.work(spec.of(k, a), decode_work(0, 1))
+        compute = work.macs / macs_per_cycle(a, 1)
+        bw = 0.0
+        for port in a["ports"]:
+            m = PORT_RE.match(port)
+            assert m is not None
+            bw += platform.channel_read_bw_gbps(m.group(1)) * 1e9
+        memory = work.weight_bytes / bw * clock_mhz * 1e6
+        worst = max(worst, compute, memory)
+    return worst

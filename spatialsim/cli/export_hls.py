@@ -44,4 +44,9 @@ def run(args: argparse.Namespace) -> int:
     paths = export(design, platform, Path(args.out))
     for path in paths:
         print(f"wrote {path}")
+    if design.head:
+        print(
+            f"the model's head ({', '.join(design.head)}) has no region functions: these "
+            "files build the layer; its cost is simulated, not exported"
+        )
     return 0

@@ -65,7 +65,10 @@ def kernel_estimates(
     params = params or CostParams()
     g = design.graph(phase)
     work = phase_work(design, phase, seq_len)
-    out = {n: estimate(n, dict(g.nodes[n]), work, params) for n in g.nodes}
+    one = Work(phase, 1, 1, 1, 0)  # the head runs once per step, on one token
+    out = {
+        n: estimate(n, dict(g.nodes[n]), one if n in design.head else work, params) for n in g.nodes
+    }
     for slr in sorted({g.nodes[n]["slr"] for n in g.nodes}):
         mats = [
             dict(g.nodes[n])

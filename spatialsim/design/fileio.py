@@ -28,6 +28,7 @@ _TOP = (
     "hls_target_mhz",
     "launch_scope",
     "prompt_mode",
+    "head",
     "max_seq_len",
     "resident_layers",
     "model",
@@ -70,6 +71,7 @@ def design_to_dict(design: Design) -> dict[str, Any]:
         **hls,
         "launch_scope": design.launch_scope,
         "prompt_mode": design.prompt_mode,
+        **({"head": list(design.head)} if design.head else {}),
         "max_seq_len": design.max_seq_len,
         "resident_layers": design.resident_layers,
         # a field a model does not have (None: no RoPE base, no epsilon given) is left out
@@ -197,9 +199,16 @@ def design_from_dict(data: dict[str, Any], origin: str) -> Design:
             hls_target_mhz=data.get("hls_target_mhz"),
             launch_scope=data.get("launch_scope", "layer"),
             prompt_mode=data.get("prompt_mode", "packed"),
+            head=_names(data.get("head", []), origin),
         )
     except UserError as exc:
         raise UserError(f"{origin}: {exc}") from None
+
+
+def _names(value: Any, origin: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UserError(f"{origin}: head must be a list of kernel names, got {value!r:.80}")
+    return tuple(value)
 
 
 def loads_design(text: str, origin: str) -> Design:

@@ -1,5 +1,5 @@
 """Off-chip memory footprint per channel: every layer's weights and KV cache where they are
-bound, against the channel's capacity.
+bound, and the head's matrix and embedding table once, against the channel's capacity.
 
 With C = 1 the same kernels serve every layer, so a port's channel must hold that kernel's
 weights for all N layers (and a K/V writer's channel the cache of all layers). A footprint
@@ -28,10 +28,14 @@ def channel_bytes(design: Design, layers: int, tokens: int) -> dict[str, float]:
             if not ports or (name, ",".join(ports)) in seen:
                 continue
             seen.add((name, ",".join(ports)))
+            once = name in design.head  # the head's matrices are the model's, not a layer's
             if a["kind"] in ("linear", "gemv"):
-                size = a["in_features"] * a["out_features"] * a["weight_bits"] / 8 * layers
+                size = a["in_features"] * a["out_features"] * a["weight_bits"] / 8
+                size *= 1 if once else layers
             elif a["kind"] == "kv_writer" and a.get("cache", "hbm") == "hbm":
                 size = tokens * a["features"] * a["act_bits"] / 8 * layers
+            elif a["kind"] == "embedding" and not a["tied"]:  # tied: the LM head's matrix
+                size = a["vocab"] * a["features"] * a["table_bits"] / 8
             else:
                 continue
             for port in ports:

@@ -170,6 +170,9 @@ class Design:
     (one enqueue per prefill or decode step, the layers looped on chip). ``prompt_mode``
     is how a prompt is processed: ``packed`` (its tokens through each layer in packs) or
     ``tokenwise`` (one token at a time through all layers, each like a decode step).
+    ``head`` names the kernels of the model's head (final norm, LM head, argmax, next
+    embedding): in every bitstream, apart from the layer (no FIFO joins them), launched
+    once per step after the last layer rather than once per layer.
     """
 
     name: str
@@ -184,6 +187,7 @@ class Design:
     hls_target_mhz: float | None = None
     launch_scope: str = "layer"
     prompt_mode: str = "packed"
+    head: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.validate()
@@ -288,10 +292,45 @@ class Design:
                             f"{where}: fifo {fname}: {key} must be a positive "
                             f"integer, got {value!r}"
                         )
-            if not nx.is_weakly_connected(g):
+            self._check_parts(bname, g)
+            self._check_streams(bname, g)
+
+    def _check_parts(self, bname: str, g: nx.DiGraph) -> None:
+        """The layer's kernels are one connected graph; the head's (if any) another, with
+        no FIFO between the two."""
+        where = f"design {self.name}"
+        if not isinstance(self.head, tuple) or not all(isinstance(n, str) for n in self.head):
+            raise UserError(f"{where}: head must be a list of kernel names, got {self.head!r}")
+        head = set(self.head)
+        missing = sorted(head - set(g.nodes))
+        if missing:
+            raise UserError(f"{where}: bitstream {bname} lacks head kernel {missing[0]!r}")
+        for src, dst, name in g.edges(data="name"):
+            if (src in head) != (dst in head):
+                raise UserError(
+                    f"{where}: bitstream {bname}: FIFO {name} joins head kernel "
+                    f"{src if src in head else dst} to the layer; the head runs once per "
+                    "step, apart from the layers"
+                )
+        for part in ([n for n in g.nodes if n not in head], sorted(head)):
+            if part and not nx.is_weakly_connected(g.subgraph(part)):
                 parts = sorted(sorted(c) for c in nx.weakly_connected_components(g))
                 raise UserError(f"{where}: bitstream {bname} is not connected: {parts}")
-            self._check_streams(bname, g)
+
+    def layer_graph(self, phase: str) -> nx.DiGraph:
+        """The kernels of ``phase``'s bitstream that every layer launches (the head's left
+        out)."""
+        g = self.graph(phase)
+        if not self.head:
+            return g
+        head = set(self.head)
+        return g.subgraph([n for n in g.nodes if n not in head]).copy()
+
+    def head_graph(self, phase: str) -> nx.DiGraph | None:
+        """The head's kernels in ``phase``'s bitstream, or None."""
+        if not self.head:
+            return None
+        return self.graph(phase).subgraph(self.head).copy()
 
     def graph(self, phase: str) -> nx.DiGraph:
         """The graph of the bitstream that runs ``phase``."""

@@ -73,6 +73,13 @@ from spatialsim.kinds.buffers import KvWriterParams, kv_resources
 from spatialsim.workload.models import ModelConfig
 
 KV_CHIP_URAM = 160  # half of an SLR's URAM on the U280 and U55C (320 per SLR)
+# The head: the LM head's GEMV, four engines on channels of their own (HBM[23..26]), on
+# SLR1, the SLR with the most room; an untied embedding table on HBM[31]. An assumption:
+# Chen 2024 leaves the head to the host.
+HEAD_GEMV_PORTS = list(range(23, 27))
+HEAD_SLR = 1
+EMBEDDING_PORT = ["HBM[31]"]
+HEAD = ("head_loader", "final_norm", "lm_head", "argmax", "embedding", "embedding_writer")
 GATE_SYSTOLIC_PORTS = ["HBM[7]"]
 GATE_GEMV_PORTS = [19, 20, 21, 22]
 GATE_GEMV_ENGINES = GEMV_ENGINES["ffn1"]
@@ -286,6 +293,44 @@ def _llama_layer(
     add_fifo(g, "residual1", "output_writer", s, f32)
 
 
+def _head(g: nx.DiGraph, model: ModelConfig, weight_bits: int) -> None:
+    """The model's head, once per step on the last token: the final RMSNorm (int8 out),
+    the LM head over the vocabulary (GEMV engines: one token), the argmax, and the next
+    token's embedding row written back as the next step's input. Tied embeddings read
+    the LM head's matrix through its m_axi masters; untied ones a table of their own."""
+    d, v = model.hidden, model.vocab
+    s = STREAM_DEPTH
+    add_kernel(
+        g, "head_loader", "loader", HEAD_SLR, ports=["HBM[0]"], port_bits=PORT_BITS, lanes=1,
+        features=d, quantize=False,
+    )  # fmt: skip
+    add_kernel(
+        g, "final_norm", "layernorm", HEAD_SLR, lanes=1, features=d, reduction_ii=4,
+        norm="rmsnorm",
+        quantize=True,
+    )  # fmt: skip
+    gemv_linear(g, "lm_head", HEAD_SLR, d, v, True, len(HEAD_GEMV_PORTS), HEAD_GEMV_PORTS)
+    g.nodes["lm_head"]["weight_bits"] = weight_bits
+    g.nodes["lm_head"]["engine_group"] = "lm_head"  # its masters, shared with a tied table
+    add_kernel(g, "argmax", "argmax", HEAD_SLR, lanes=1, features=v)
+    table = g.nodes["lm_head"]["ports"] if model.tied_embeddings else EMBEDDING_PORT
+    add_kernel(
+        g, "embedding", "embedding", HEAD_SLR, lanes=1, features=d, vocab=v,
+        table_bits=weight_bits if model.tied_embeddings else INT8_BITS,
+        tied=model.tied_embeddings, ports=list(table), port_bits=PORT_BITS,
+        axi_group="lm_head" if model.tied_embeddings else "",
+    )  # fmt: skip
+    add_kernel(
+        g, "embedding_writer", "writer", HEAD_SLR, ports=["HBM[0]"], port_bits=PORT_BITS, lanes=1,
+        features=d,
+    )  # fmt: skip
+    add_fifo(g, "head_loader", "final_norm", s, FP32_BITS)
+    add_fifo(g, "final_norm", "lm_head", s, INT8_BITS)
+    add_fifo(g, "lm_head", "argmax", s, FP32_BITS)
+    add_fifo(g, "argmax", "embedding", s, FP32_BITS)
+    add_fifo(g, "embedding", "embedding_writer", s, FP32_BITS)
+
+
 def _systolic(model: ModelConfig, max_seq_len: int, cfg: SystolicConfig) -> nx.DiGraph:
     g = nx.DiGraph()
 
@@ -309,6 +354,7 @@ def _systolic(model: ModelConfig, max_seq_len: int, cfg: SystolicConfig) -> nx.D
         heads_parallel=1,
         nonlinear=cfg.nonlinear,
     )
+    _head(g, model, cfg.weight_bits)
     return g
 
 
@@ -336,6 +382,7 @@ def _gemv(model: ModelConfig, max_seq_len: int) -> nx.DiGraph:
         heads_parallel=DECODE_HEADS_PARALLEL,
         nonlinear=W8A8_DECODE,
     )
+    _head(g, model, INT8_BITS)
     return g
 
 
@@ -383,6 +430,7 @@ def build_llama_w8a8(model: ModelConfig, max_seq_len: int) -> Design:
         "(gate, up, down), grouped-query attention; prefill arrays as chen2024-w8a8, decode "
         "GEMV engines (4 per FFN linear)",
         notes=_notes(model, max_seq_len),
+        head=HEAD,
     )
 
 
@@ -403,4 +451,5 @@ def build_llama_w4a8(model: ModelConfig, max_seq_len: int) -> Design:
         "(gate, up, down), grouped-query attention; all linears 8x16 PEs x 2 MACs/DSP, decode "
         "reuses the arrays with 1-token packs",
         notes=_notes(model, max_seq_len),
+        head=HEAD,
     )

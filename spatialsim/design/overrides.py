@@ -2,8 +2,10 @@
 
 Syntax: ``kernel.<name>.<param>=<value>``, ``kind.<kind>.<param>=<value>`` (every kernel
 of that kind, e.g. ``kind.gemv.order=column``), ``fifo.<name>.depth=<value>`` (or
-``.width``), ``design.clock_mhz=<value>``, ``design.resident_layers=<value>``. Values are
-TOML literals (``8``, ``2.5``, ``true``, ``["HBM[3]", "HBM[4]"]``); anything else is a string.
+``.width``), ``design.clock_mhz=<value>``, ``design.resident_layers=<value>``,
+``design.head=false`` (leave the model's head off the card: the host computes it, as the
+paper's latency model counts layers only). Values are TOML literals (``8``, ``2.5``,
+``true``, ``["HBM[3]", "HBM[4]"]``); anything else is a string.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ def apply_settings(
             _set_kind(out, path[1], path[2], value, item, every_kind)
         elif path[0] == "fifo" and len(path) == 3:
             _set_fifo(out, path[1], path[2], value, item)
+        elif path == ["design", "head"]:
+            _set_head(out, value, item)
         elif path[0] == "design" and len(path) == 2 and path[1] in _DESIGN_FIELDS:
             setattr(
                 out,
@@ -91,7 +95,7 @@ def apply_settings(
             raise UserError(
                 f"set {item!r}: unknown target {'.'.join(path)!r}; valid: "
                 "kernel.<name>.<param>, kind.<kind>.<param>, fifo.<name>.depth, "
-                "fifo.<name>.width, " + ", ".join(f"design.{f}" for f in _DESIGN_FIELDS),
+                "fifo.<name>.width, " + ", ".join(f"design.{f}" for f in (*_DESIGN_FIELDS, "head")),
                 field="set",
             )
     try:
@@ -99,6 +103,24 @@ def apply_settings(
     except UserError as exc:
         raise UserError(f"after set: {exc}", field="set") from None
     return out
+
+
+def _set_head(out: Design, value: Any, item: str) -> None:
+    """``design.head=false`` removes the head's kernels; ``true`` keeps them (a design
+    cannot grow a head it was not built with)."""
+    if not isinstance(value, bool):
+        raise UserError(f"set {item!r}: design.head takes true or false", field="set")
+    if value:
+        if not out.head:
+            raise UserError(
+                f"set {item!r}: design {out.name} has no head to keep (its template leaves "
+                "the head to the host)",
+                field="set",
+            )
+        return
+    for g in out.bitstreams.values():
+        g.remove_nodes_from([n for n in out.head if n in g])
+    out.head = ()
 
 
 def _literal(value: Any) -> str:

@@ -66,9 +66,13 @@ def _shard_graph(design: Design, bitstream: str, g: nx.DiGraph, tp: int) -> nx.D
     state: dict[str, str] = {}
     attrs: dict[str, dict[str, Any]] = {}
     collectives: dict[str, str] = {}
+    head = set(design.head)
     for node in nx.topological_sort(g):
         a = dict(g.nodes[node])
         kind = a["kind"]
+        if node in head:  # the head runs whole on one card (after the last stage)
+            state[node], attrs[node] = "head", a
+            continue
         ins = {state[p] for p in g.predecessors(node)}
         if kind in MATRIX_KINDS:
             if ins <= {"full"}:

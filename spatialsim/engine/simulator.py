@@ -197,7 +197,7 @@ class Simulation:
         """The kernels of ``stage``'s cards for ``phase`` (added to ``into`` when given):
         each card's share of the layer, its names prefixed with the card, and its
         collectives joined round the ring."""
-        g = self.card.graph(phase)
+        g = self.card.layer_graph(phase)
         tp = self.config.tp
         cards = [stage * tp + r for r in range(tp)]
         if len(self.prefixes) == 1:
@@ -436,6 +436,35 @@ class Simulation:
             out.append((g, self._fifos(phase, g)))
         return out
 
+    def _head_stage(self, phase: str) -> tuple[nx.DiGraph, dict[tuple[str, str], Fifo]] | None:
+        """The head's kernels for ``phase`` on the last stage's first card (whole, not
+        split over tensor-parallel cards), or None for a design without a head."""
+        head = self.design.head_graph(phase)
+        if head is None:
+            return None
+        card = (self.config.pp - 1) * self.config.tp
+        if len(self.prefixes) > 1:
+            head = prefixed_copy(head, self.prefixes[card])
+        for n in head.nodes:
+            self._kparams[n] = kernel_params(n, head.nodes[n])
+            self._mem_of[n] = self.mems[card]
+            self._handoff[n] = frozenset()
+        return head, self._fifos(phase, head)
+
+    def _run_head(
+        self, phase: str, head: tuple[nx.DiGraph, dict[tuple[str, str], Fifo]] | None
+    ) -> Generator[simpy.Event, Any, None]:
+        """One launch of the head after the step's last layer: the last token's logits,
+        its argmax and the next input row."""
+        if head is None:
+            return
+        g, fifos = head
+        self._where = (phase, self.layers)
+        card = (self.config.pp - 1) * self.config.tp
+        t0 = self.env.now
+        yield from self._launch(phase, g, fifos, Work(phase, 1, 1, 1, 0))
+        self.rec.device_active(card, self.env.now - t0)
+
     def _end_phase(self, phase: str) -> None:
         self.rec.end_phase(phase, self.env.now)
 
@@ -529,6 +558,7 @@ class Simulation:
         else:
             step = prefill_work(cfg.prompt_len, pack)
             yield from self._stages("prefill", stages, step, cfg.prompt_len)
+        yield from self._run_head("prefill", self._head_stage("prefill"))
         if cfg.host_io:
             yield from self._host_transfer(d * FP32_BYTES, last)
         self._end_phase("prefill")
@@ -543,6 +573,7 @@ class Simulation:
                     yield self.env.timeout(reconfig)
                     self.rec.reconfiguration(reconfig)
             stages = self._phase("decode")
+            head = self._head_stage("decode")
             last = len(self.mems) - 1
             pack = self.design.tokens_per_pack("decode")
             for i in range(cfg.gen_len):
@@ -553,6 +584,7 @@ class Simulation:
                 if cfg.host_io:
                     yield from self._host_transfer(d * FP32_BYTES)
                 yield from self._stages("decode", stages, step, 1)
+                yield from self._run_head("decode", head)
                 if cfg.host_io:
                     yield from self._host_transfer(d * FP32_BYTES, last)
                 if cfg.params.token_overhead_us > 0:  # the host's share of each token

@@ -207,12 +207,13 @@ def compare(
 
         if not isinstance(gpu, str):
             raise UserError(f"gpu must be a GPU name or file, got {gpu!r:.60}", field="gpu")
-        model = prepare(base).model
+        prep = prepare(base.replace(design=designs[0]))
         fitted = {} if gpu_calibration is None else gpu_profile_values(gpu_calibration, gpu)
         given = dict(name_value_pairs("gpu_params", gpu_params or ()))
+        # the GPU computes the head when the first design does (its TTFT and TPOT hold it)
         baseline = gpu_run(
-            model, get_gpu(gpu), base.prompt_len, base.gen_len, gpu_mode, gpu_precision,
-            checked_params({**fitted, **given}), base.layers,
+            prep.model, get_gpu(gpu), base.prompt_len, base.gen_len, gpu_mode, gpu_precision,
+            checked_params({**fitted, **given}), base.layers, bool(prep.design.head),
         )  # fmt: skip
     return CompareReport(
         model=first.result.model,

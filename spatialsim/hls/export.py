@@ -28,7 +28,7 @@ from spatialsim.design.graph import Design
 from spatialsim.errors import UserError
 from spatialsim.fileutil import atomic_write_text
 from spatialsim.hardware.platform import Platform
-from spatialsim.hls.fidelity import check_exportable, hls_values
+from spatialsim.hls.fidelity import check_exportable, hls_values, layer_part
 
 PREFIX = "GPT_layer_dataflow"
 
@@ -96,7 +96,7 @@ def links(g: nx.DiGraph) -> list[Link]:
 
 
 def connectivity_cfg(design: Design, bitstream: str) -> str:
-    g = design.bitstreams[bitstream]
+    g = layer_part(design, bitstream)
     lines = [
         f"# v++ connectivity of {comment(design.name)} ({comment(design.model.name)}), "
         f"bitstream '{comment(bitstream)}', written by spatialsim export-hls from the "
@@ -126,7 +126,7 @@ def _node(g: nx.DiGraph, name: str) -> dict[str, Any]:
 def config_header(design: Design, bitstream: str) -> str:
     """The layer configuration for ``regions.h`` (systolic bitstreams) and, for every
     kernel, its parameters; DEPTH_<fifo> for every FIFO."""
-    g = design.bitstreams[bitstream]
+    g = layer_part(design, bitstream)
     phases = [ph for ph, b in design.phases.items() if b.bitstream == bitstream]
     pack = max(design.tokens_per_pack(ph) for ph in phases)
     m = design.model
@@ -216,6 +216,14 @@ def config_header(design: Design, bitstream: str) -> str:
     for _, _, a in sorted(g.edges(data=True), key=lambda e: e[2]["name"]):
         lines.append(f"    static constexpr int DEPTH_{a['name']} = {a['depth_words']};")
     lines.append("};")
+    if design.head:
+        lines.append("")
+        lines.append(
+            "// The model's head ("
+            + comment(", ".join(design.head))
+            + ") has no region functions: export-hls writes the layer's regions; the head's "
+            "cost is simulated"
+        )
     lines.append("")
     lines.append("// Every kernel's parameters, as in the design graph, and what its kind")
     lines.append("// contributes to the configuration above:")
@@ -264,7 +272,7 @@ AXI_READS = (
 def top_cpp(design: Design, bitstream: str) -> str:
     """The region top functions of a systolic bitstream: extern "C" wrappers with one
     m_axi bundle per memory port of the graph, s_axilite scalars and axis links."""
-    g = design.bitstreams[bitstream]
+    g = layer_part(design, bitstream)
     if "rope_q" in g:
         return top_cpp_llama(design, bitstream)
     if g.nodes["q_proj"]["kind"] == "gemv":
@@ -390,7 +398,7 @@ def top_cpp_llama(design: Design, bitstream: str) -> str:
     """The region top functions of a chen2024-llama bitstream: the systolic arrays
     (regions_llama.h) or the decode GEMV engines (regions_llama_decode.h, one m_axi port
     per engine)."""
-    g = design.bitstreams[bitstream]
+    g = layer_part(design, bitstream)
     gemv = g.nodes["q_proj"]["kind"] == "gemv"
     r1, r2, r3 = (kernel_instance(i) for i in (1, 2, 3))
     configs = {
@@ -546,7 +554,7 @@ def hw_kernels_dir() -> Path | None:
 
 def top_cpp_decode(design: Design, bitstream: str) -> str:
     """Region tops of a GEMV (decode) bitstream: one m_axi bundle per engine's port."""
-    g = design.bitstreams[bitstream]
+    g = layer_part(design, bitstream)
     r1, r2, r3 = (kernel_instance(i) for i in (1, 2, 3))
 
     def engine_args(node: str) -> list[str]:
@@ -691,7 +699,7 @@ def hls_period_ns(design: Design) -> float:
 
 
 def tcl(design: Design, platform: Platform, bitstream: str, step: str) -> str:
-    g = design.bitstreams[bitstream]
+    g = layer_part(design, bitstream)
     regions = sorted({region_of(g, n) for n in g.nodes})
     action = {
         "csim": "csim_design",

@@ -234,7 +234,8 @@ def _fail(
 def check_exportable(design: Design, bitstream: str) -> None:
     """Raise :class:`UserError` naming the kernel and field if the C++ templates would
     build something else than ``bitstream`` of ``design``."""
-    g: nx.DiGraph = design.bitstreams[bitstream]
+    # the head (design.head) has no region functions: the export is the layer's
+    g: nx.DiGraph = layer_part(design, bitstream)
     lay = layout_of(g)
     expected = {name: region for region, names in lay.regions.items() for name in names}
     for name in g.nodes:
@@ -454,3 +455,11 @@ def _check_model_fields(design: Design, bitstream: str, g: nx.DiGraph, lay: Layo
                         design, bitstream, name, param, a[param],
                         f"the angle table is sized by the header's {what} ({want})",
                     )  # fmt: skip
+
+
+def layer_part(design: Design, bitstream: str) -> nx.DiGraph:
+    """``bitstream``'s kernels without the head's (the layer the regions build)."""
+    g: nx.DiGraph = design.bitstreams[bitstream]
+    if not design.head:
+        return g
+    return g.subgraph([n for n in g.nodes if n not in design.head]).copy()

@@ -11,6 +11,7 @@ from spatialsim.kinds import (  # noqa: F401  (imported to register the built-in
     buffers,
     collective,
     gemv,
+    head,
     layernorm,
     linear,
     loaders,

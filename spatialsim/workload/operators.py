@@ -199,6 +199,27 @@ def layer_operators(
     return ops
 
 
+def head_operators(model: ModelConfig, precision: Precision | None = None) -> list[Operator]:
+    """The model's head for one token (the last of a prompt, or a generated one): the final
+    norm, the LM head over the vocabulary, the argmax and the next token's embedding row."""
+    p = precision or Precision()
+    d, v, ab = model.hidden, model.vocab, p.act_bits / 8
+    return [
+        Operator("final_norm", "reduction", 0, d, 0.0, d * FP32_BYTES, d * ab),
+        Operator(
+            "lm_head",
+            "matmul",
+            matmul_macs(1, d, v),
+            v,
+            weight_bytes(d, v, p.weight_bits),
+            d * ab,
+            v * FP32_BYTES,
+        ),
+        Operator("argmax", "elementwise", 0, v, 0.0, v * FP32_BYTES, 4.0),
+        Operator("embedding", "elementwise", 0, d, 0.0, 4.0, d * FP32_BYTES, d * p.weight_bits / 8),
+    ]
+
+
 def layer_macs(model: ModelConfig, phase: Phase, tokens: int) -> int:
     """Total MACs of one layer (sum over its matmul operators)."""
     return sum(op.macs for op in layer_operators(model, phase, tokens))

@@ -24,6 +24,7 @@ def _hls_totals(path: Path) -> dict[str, float]:
     return {"bram36": bram18 / 2, "dsp": dsp, "ff": ff, "lut": lut, "uram": uram}
 
 
+@pytest.mark.shared
 def test_estimates_track_the_hls_reports(shared: Path) -> None:
     d = build_design("chen2024-w4a8", MODELS["gpt2-medium"], 128)
     est = estimate(d, "layer").slrs

@@ -13,14 +13,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = """
-import contextlib, io, sys
+import contextlib, io, json, sys
 from spatialsim.cli.main import main
 with contextlib.redirect_stdout(io.StringIO()):
     try:
-        main({argv!r})
-    except SystemExit:
-        pass
-print(sorted(m for m in ("scipy", "matplotlib") if m in sys.modules))
+        rc = main({argv!r})
+    except SystemExit as stop:
+        rc = stop.code
+print(json.dumps([rc, sorted(m for m in ("scipy", "matplotlib") if m in sys.modules)]))
 """
 
 
@@ -42,7 +42,9 @@ def test_commands_do_not_load_scipy_or_matplotlib(argv: list[str]) -> None:
         timeout=300,
         check=True,
     )
-    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout
+    rc, heavy = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert rc in (0, None), (argv, rc, proc.stderr[-2000:])  # a command failing early fails
+    assert heavy == [], proc.stdout
 
 
 LOADED = """

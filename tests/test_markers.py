@@ -14,9 +14,12 @@ def _marks(decorators: list[ast.expr]) -> set[str]:
     out = set()
     for d in decorators:
         node = d.func if isinstance(d, ast.Call) else d
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute):
-            if node.value.attr == "mark":
-                out.add(node.attr)
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "mark"
+        ):
+            out.add(node.attr)
     return out
 
 
@@ -37,10 +40,13 @@ def test_every_test_reading_the_shared_folder_is_marked_shared() -> None:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         module = _module_marks(tree)
         for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-                if "shared" in [a.arg for a in node.args.args]:
-                    if "shared" not in module | _marks(node.decorator_list):
-                        unmarked.append(f"{path.name}::{node.name}")
+            if (
+                isinstance(node, ast.FunctionDef)
+                and node.name.startswith("test_")
+                and "shared" in [a.arg for a in node.args.args]
+                and "shared" not in module | _marks(node.decorator_list)
+            ):
+                unmarked.append(f"{path.name}::{node.name}")
     assert unmarked == []
 
 

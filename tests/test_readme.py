@@ -65,3 +65,28 @@ def test_the_llama_context_limits_the_readme_states() -> None:
     assert "LLaMA-2-13B 480" in readme and "`ffn_residual_bypass`" in readme
     assert "URAM on SLR2" in readme
     assert "LLaMA-2-7B needs one U55C or two U280s, LLaMA-2-13B two U55Cs or four U280s" in readme
+
+
+def test_the_engine_vs_eq8_table_is_what_the_simulator_gives() -> None:
+    """README's "Simulated prefill per layer against Eq. 8" table: each percentage is one
+    layer of GPT-2-medium simulated over its Eq. 8 term, recomputed here."""
+    import re
+
+    import spatialsim as ss
+
+    readme = (ROOT / "README.md").read_text()
+    rows = dict(
+        (m.group(1), (m.group(2), m.group(3)))
+        for m in re.finditer(
+            r"^\| (chen2024-w\da8) \| (\+[\d.]+ %)[^|]*\| (\+[\d.]+ %) \|$", readme, re.M
+        )  # fmt: skip
+    )
+    assert set(rows) == {"chen2024-w4a8", "chen2024-w8a8"}
+    for design, quoted in rows.items():
+        for prompt, shown in zip((128, 512), quoted, strict=True):
+            run = ss.simulate(model="gpt2-medium", design=design, prompt_len=prompt, gen_len=0,
+                              layers=1, max_seq_len=prompt + 1)  # fmt: skip
+            ana = ss.analyze(model="gpt2-medium", design=design, prompt_len=prompt, gen_len=0,
+                             max_seq_len=prompt + 1)  # fmt: skip
+            ratio = run.result.ttft_ms / (ana.prefill_ms / 24)
+            assert f"+{(ratio - 1) * 100:.1f} %" == shown, (design, prompt, ratio)

@@ -145,8 +145,10 @@ def hls_rows(ref: dict[str, Any], params: CostParams | None = None) -> list[Row]
 
 
 W8A8_NOTES = {
-    "gelu": "the GeLU loop's iteration latency of each build is read from this row "
+    "gelu": "fitted: the GeLU loop's iteration latency of each build is read from this row "
     "(spatialsim/kinds/activation.py); the trips are the loop structure's",
+    "softmax": "fitted: the buffered softmax's OUT-loop depth (cost.softmax_out_depth_cycles) "
+    "is read from this row (spatialsim/kinds/softmax.py); the loops are the structure's",
 }
 REGION_SIMULATED = (
     "simulator: the region alone (its kernels and FIFOs, ideal neighbours, one beat per "

@@ -525,7 +525,11 @@ def run_validate(args: argparse.Namespace) -> int:
         emit_json({"rows": [r.to_json() for r in rows]}, args.json)
         return 0
     for section, title in (
-        ("hls", "HLS estimates, W4A8 GPT-2-medium layer at l = 128 (cycles)"),
+        (
+            "hls",
+            "HLS estimates, W4A8 GPT-2-medium layer at l = 128 (cycles; in sample: the cost "
+            "model's constants were read from these reports, spatialsim/costmodel/params.py)",
+        ),
         ("hls_w8a8", "HLS estimates, W8A8 GPT-2-medium builds (prefill l = 512; cycles)"),
         ("memory", "Memory microbenchmarks on the U280"),
     ):

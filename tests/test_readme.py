@@ -79,7 +79,7 @@ def test_the_engine_vs_eq8_table_is_what_the_simulator_gives() -> None:
         (m.group(1), (m.group(2), m.group(3)))
         for m in re.finditer(
             r"^\| (chen2024-w\da8) \| (\+[\d.]+ %)[^|]*\| (\+[\d.]+ %) \|$", readme, re.M
-        )  # fmt: skip
+        )
     )
     assert set(rows) == {"chen2024-w4a8", "chen2024-w8a8"}
     for design, quoted in rows.items():

@@ -531,6 +531,7 @@ def run_validate(args: argparse.Namespace) -> int:
             "model's constants were read from these reports, spatialsim/costmodel/params.py)",
         ),
         ("hls_w8a8", "HLS estimates, W8A8 GPT-2-medium builds (prefill l = 512; cycles)"),
+        ("resources", "Resources per region, W4A8 GPT-2-medium layer (HLS totals; routed DSPs)"),
         ("memory", "Memory microbenchmarks on the U280"),
     ):
         sel = [r for r in rows if r.section == section]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,7 @@ from spatialsim.workload.models import get_model
 U280 = get_platform("u280")
 MEDIUM = get_model("gpt2-medium")
 IDEAL = {"link_efficiency": 1.0, "link_hop_latency_ns": 0.0}
+ENGINE_MD = (Path(__file__).resolve().parents[1] / "docs" / "engine.md").read_text()
 
 
 def run(
@@ -66,6 +68,9 @@ def test_tensor_parallel_prefill_with_ideal_links_matches_eq13(tp: int) -> None:
     )
     assert sim.prefill_cycles == pytest.approx(eq13, rel=0.05)
     assert sim.prefill_cycles / eq13 == pytest.approx(one.prefill_cycles / eq8, abs=0.02)
+    # the numbers docs/engine.md quotes for this setting
+    assert f"| 1 | {one.prefill_cycles / eq8:.3f} |" in ENGINE_MD
+    assert f"| tp {tp} | {sim.prefill_cycles / eq13:.3f} |" in ENGINE_MD
 
 
 def test_tensor_parallel_decode_gap_to_eq14_stays_within_the_single_card_gap() -> None:
@@ -158,6 +163,7 @@ def test_streamed_pipeline_prefill_with_ideal_links_matches_eq13(pp: int) -> Non
         f"{sim.prefill_cycles / eq13:.4f}; one card {one.prefill_cycles / eq8:.4f}"
     )
     assert sim.prefill_cycles == pytest.approx(eq13, rel=0.05)
+    assert f"pp {pp} {sim.prefill_cycles / eq13:.3f}" in " ".join(ENGINE_MD.split())
     assert sim.prefill_cycles < 0.9 * one.prefill_cycles  # the stages overlap
     # stages run at once: every card is active for the whole prefill
     assert all(s["idle_share"] < 0.01 for s in sim.device_summary())

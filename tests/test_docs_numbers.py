@@ -8,6 +8,8 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
+
 import spatialsim as ss
 from spatialsim.calibration.validate import validation_rows
 
@@ -74,3 +76,44 @@ def test_calibration_md_fit_summary_is_the_shipped_profiles() -> None:
         assert (int(n), int(moved), int(prior)) == (s["observations"], s["fitted"], s["at_prior"])
         assert rms == f"{s['rms_error'] * 100:.{digits}f} %", fit
         assert loo == f"{s['loo_rms_error'] * 100:.{digits}f} %", fit
+
+
+def _number(text: str) -> float:
+    return float(re.sub(r"[^\d.]", "", text))
+
+
+def test_gpu_md_tables_are_the_built_in_gpus_and_the_models_defaults() -> None:
+    from dataclasses import asdict
+
+    from spatialsim.analytical.gpu import GpuParams
+    from spatialsim.hardware.gpu import get_gpu
+
+    for name, mem, bw, fp16, int8, tdp in _table("docs/gpu.md", "| GPU | memory |"):
+        gpu = get_gpu(name.split("`")[1])
+        assert [_number(c) for c in (mem, bw, fp16, int8, tdp)] == [
+            gpu.memory_gb, gpu.bandwidth_gbps, gpu.fp16_tflops, gpu.int8_tops, gpu.tdp_w
+        ], name  # fmt: skip
+    defaults = asdict(GpuParams())
+    rows = _table("docs/gpu.md", "| parameter | default |")
+    assert {r[0].strip("`"): float(r[1]) for r in rows} == defaults
+
+
+def test_calibration_md_priors_are_the_priors() -> None:
+    """Each example prior: its 95 % interval and centre as priors.py gives them, to the
+    digits the page shows (an interval the bound cuts says so)."""
+    from spatialsim.calibration.fit import PARAMS
+    from spatialsim.calibration.priors import PRIORS
+
+    rows = _table("docs/calibration.md", "| parameter | prior (95 %) |")
+    assert len(rows) >= 10
+    for name, prior, _ in rows:
+        key = name.split("`")[1]
+        m = re.match(r"([\d.]+) (?:\w+ )?to ([\d.]+) .*around ([\d.]+)", prior)
+        assert m is not None, prior
+        lo, hi = PRIORS[key].interval95()
+        hi = min(hi, PARAMS[key].upper)
+        unit = 1000.0 if " s " in prior.split(" to ")[1] + " " else 1.0  # "4 s" for ms
+        for shown, value in zip(m.groups(), (lo, hi / unit, PRIORS[key].center), strict=True):
+            digits = len(shown.split(".")[1]) if "." in shown else 0
+            assert float(shown) == pytest.approx(value, abs=0.51 * 10**-digits, rel=0.02), (
+                key, shown, value)  # fmt: skip

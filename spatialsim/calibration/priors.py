@@ -147,7 +147,7 @@ PRIORS: dict[str, Prior] = {
         "log",
         200.0,
         1.5,
-        "weakly informative: loading an xclbin takes 100s of ms (95 %: 10 ms to 4 s); "
+        "weakly informative: loading an xclbin takes 100s of ms (95 %: 11 ms to 3.8 s); "
         "reported on its own, so TTFT and TPOT do not constrain it",
     ),
     "cost.slr_crossing_cycles": Prior(

@@ -90,3 +90,12 @@ def test_the_engine_vs_eq8_table_is_what_the_simulator_gives() -> None:
                              max_seq_len=prompt + 1)  # fmt: skip
             ratio = run.result.ttft_ms / (ana.prefill_ms / 24)
             assert f"+{(ratio - 1) * 100:.1f} %" == shown, (design, prompt, ratio)
+
+
+def test_the_a100_paragraphs_eq9_bound_is_analyzes() -> None:
+    """README's GPU paragraph quotes Eq. 9's bound for the compare it shows."""
+    import spatialsim as ss
+
+    ana = ss.analyze(model="gpt2-medium", prompt_len=128, gen_len=32)
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"Eq. 9's steady-state bound is {ana.decode_ms_per_token:.1f} ms" in readme

@@ -407,3 +407,23 @@ def test_plot_into_a_file_is_refused_and_the_profile_is_not_written(
     assert main([*args, "--plot", str(tmp_path / "afile"), "--out", str(tmp_path / "p.toml")]) == 2
     assert "exists and is not a directory" in capsys.readouterr().err
     assert not (tmp_path / "p.toml").exists()
+
+
+def test_a_structure_fitted_over_several_designs_skips_kernels_a_design_lacks() -> None:
+    """A search over a board's W8A8 design and an HLS report's W4A8 design proposes the
+    GEMVs' loop order; on the W4A8 design (whose ffn1 is an array) it changes nothing, where
+    a user's `--set` of the same would be refused, naming the parameter."""
+    from spatialsim.design.overrides import apply_settings
+    from spatialsim.design.templates import build_design
+    from spatialsim.errors import UserError
+    from spatialsim.workload.models import get_model
+
+    w4 = build_design("chen2024-w4a8", get_model("gpt2-medium"), 64)
+    w8 = build_design("chen2024-w8a8", get_model("gpt2-medium"), 64)
+    settings = [("kernel.ffn1.order", "column")]
+    same = apply_settings(w4, settings, every_kind=False)
+    assert dict(same.graph("prefill").nodes["ffn1"]) == dict(w4.graph("prefill").nodes["ffn1"])
+    moved = apply_settings(w8, settings, every_kind=False)
+    assert moved.graph("decode").nodes["ffn1"]["order"] == "column"
+    with pytest.raises(UserError, match="kernel ffn1 \\(linear\\) has no parameter 'order'"):
+        apply_settings(w4, settings)

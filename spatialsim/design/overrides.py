@@ -63,9 +63,12 @@ def apply_settings(
 ) -> Design:
     """A copy of ``design`` with every ``(target, value)`` applied, validated, in order.
 
-    A ``kind.<kind>.<param>`` target the design has no kernel of is refused (a request's
-    ``set`` that would change nothing); with ``every_kind`` False it is skipped, as when a
-    calibration profile's structure, fitted over several designs, meets one of them."""
+    A ``kind.<kind>.<param>`` target the design has no kernel of, or a
+    ``kernel.<name>.<param>`` target whose kernel it lacks or whose kind has no such
+    parameter, is refused (a request's ``set`` that would change nothing); with
+    ``every_kind`` False it is skipped, as when a calibration profile's structure, fitted
+    over several designs (a board's W8A8 GEMVs, an HLS report's W4A8 arrays), meets one of
+    them."""
     if not settings:
         return design
     out = design.copy()
@@ -74,7 +77,7 @@ def apply_settings(
         item = f"{key}={_literal(value)}"
         path = key.split(".")
         if path[0] == "kernel" and len(path) == 3:
-            _set_kernel(out, path[1], path[2], value, item)
+            _set_kernel(out, path[1], path[2], value, item, strict=every_kind)
         elif path[0] == "kind" and len(path) == 3:
             _set_kind(out, path[1], path[2], value, item, every_kind)
         elif path[0] == "fifo" and len(path) == 3:
@@ -134,8 +137,17 @@ def _literal(value: Any) -> str:
     return repr(value)
 
 
-def _set_kernel(design: Design, name: str, param: str, value: Any, item: str) -> None:
+def _set_kernel(
+    design: Design, name: str, param: str, value: Any, item: str, strict: bool = True
+) -> None:
+    """Set ``param`` on kernel ``name`` in every bitstream that has it. Not ``strict`` (a
+    calibrated structure fitted over several designs meeting one of them), a kernel this
+    design lacks, or whose kind has no such parameter, is left alone."""
     hosts = [(b, g) for b, g in design.bitstreams.items() if name in g]
+    if not strict and not any(
+        param in KINDS[g.nodes[name]["kind"]] or param == "slr" for _, g in hosts
+    ):
+        return
     if not hosts:
         raise UserError(
             f"set {item!r}: design {design.name} has no kernel {name!r}; "

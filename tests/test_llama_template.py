@@ -5,6 +5,7 @@ card capacity and multi-card splits."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -291,3 +292,27 @@ def test_the_head_is_checked_and_survives_a_design_file(tmp_path: Path) -> None:
     assert bare.head == () and "lm_head" not in bare.graph("decode")
     with pytest.raises(ss.UserError, match=r"design\.head takes true or false"):
         apply_overrides(d, ["design.head=maybe"])
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('"lm_head"', "head must be a list of kernel names"),
+        ("[1, 2]", "head must be a list of kernel names"),
+        ('["lm_tail"]', "lacks head kernel 'lm_tail'"),
+    ],
+)
+def test_a_design_files_bad_head_is_refused_naming_the_file(
+    tmp_path: Path, value: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spatialsim.design.fileio import save_design
+
+    path = tmp_path / "llama.toml"
+    save_design(build_design("chen2024-llama-w4a8", get_model("llama3.2-1b"), 64), path)
+    text = path.read_text()
+    bad = re.sub(r"^head = \[.*?\]$", f"head = {value}", text, count=1, flags=re.M | re.S)
+    assert bad != text
+    path.write_text(bad)
+    assert main(["analyze", "--design", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and message in err and "Traceback" not in err

@@ -63,6 +63,7 @@ from spatialsim.design.templates import (
     W8A8_DECODE,
     Nonlinear,
     SystolicConfig,
+    attention_region,
     gemv_attention,
     gemv_linear,
     systolic_attention,
@@ -206,60 +207,10 @@ def _llama_layer(
     add_fifo(g, "q_proj", "rope_q", s, f32)
     add_fifo(g, "k_proj", "rope_k", s, f32)
     # R2, SLR1: K/V writers and the Q buffer, attention, output projection, residual 0.
-    for target, ii in (("k", 1), ("v", v_writer_ii)):
-        add_kernel(
-            g,
-            f"{target}_writer",
-            "kv_writer",
-            1,
-            target=target,
-            ii=ii,
-            features=dkv,
-            max_seq_len=max_seq_len,
-            act_bits=INT8_BITS,
-            ports=KV_PORTS[target],
-            port_bits=PORT_BITS,
-            cache=cache,
-            layers=model.layers,
-        )
-    add_kernel(g, "q_buffer", "buffer", 1, features=d, lanes=lanes)
-    add_fifo(g, "rope_q", "q_buffer", link, i8)
-    add_fifo(g, "rope_k", "k_writer", link, i8)
-    add_fifo(g, "v_proj", "v_writer", link, i8)
-    attention("qk_matmul", "qk")
-    add_fifo(g, "q_buffer", "qk_matmul", s, i8)
-    add_fifo(g, "k_writer", "qk_matmul", s, i8)
-    add_kernel(
-        g,
-        "mask",
-        "mask",
-        1,
-        lanes=lanes,
-        heads=model.heads,
-        causal=True,
-        heads_parallel=heads_parallel,
-    )
-    add_kernel(
-        g,
-        "softmax",
-        "softmax",
-        1,
-        lanes=lanes,
-        heads=model.heads,
-        reduction_ii=4,
-        heads_parallel=heads_parallel,
-        output=nonlinear.softmax_output,
-    )
-    attention("sv_matmul", "sv")
-    add_fifo(g, "qk_matmul", "mask", s, f32)
-    add_fifo(g, "mask", "softmax", s, f32)
-    add_fifo(g, "softmax", "sv_matmul", max_seq_len, i8)  # a whole row (templates.py)
-    add_fifo(g, "v_writer", "sv_matmul", s, i8)
-    matrix("out_proj", 1, d, d, True)
-    add_fifo(g, "sv_matmul", "out_proj", s, i8)
-    add_kernel(g, "residual0", "residual", 1, lanes=lanes, features=d)
-    add_fifo(g, "out_proj", "residual0", s, f32)
-    add_fifo(g, "input_loader", "residual0", link, f32)
+    attention_region(
+        g, model, max_seq_len, lanes, matrix, attention, v_writer_ii, heads_parallel,
+        nonlinear, ("rope_q", "rope_k", "v_proj"), cache=cache, layers=model.layers,
+    )  # fmt: skip
     # R3, SLR2: the fork to the FFN norm and the bypass, SwiGLU, residual 1, the output.
     add_kernel(g, "splitter", "splitter", 2, lanes=lanes, features=d, quantize=False)
     add_fifo(g, "residual0", "splitter", link, f32)

@@ -126,6 +126,84 @@ DECODE_HEADS_PARALLEL = 4  # Chen 2024 decode: 4 heads in parallel against the K
 DECODE_ATTN_LANES = 64
 
 
+def attention_region(
+    g: nx.DiGraph,
+    model: ModelConfig,
+    max_seq_len: int,
+    lanes: int,
+    matrix: Callable[[str, int, int, int, bool], None],
+    attention: Callable[[str, str], None],
+    v_writer_ii: int,
+    heads_parallel: int,
+    nonlinear: Nonlinear,
+    sources: tuple[str, str, str],
+    **kv: object,
+) -> None:
+    """R2 (SLR1) of every chen2024 layer: the K/V writers and the Q buffer fed over the
+    region links from ``sources`` (what writes Q, K and V), Q.K^T, mask, softmax, softmax.V,
+    the output projection and residual 0 with the layer's input. ``kv`` adds parameters
+    to both writers (the LLaMA templates' cache placement)."""
+    d, dkv = model.hidden, model.kv_hidden
+    i8, f32 = INT8_BITS * lanes, FP32_BITS * lanes
+    s, link = STREAM_DEPTH, LINK_DEPTH
+    for target, ii in (("k", 1), ("v", v_writer_ii)):
+        add_kernel(
+            g,
+            f"{target}_writer",
+            "kv_writer",
+            1,
+            target=target,
+            ii=ii,
+            features=dkv,
+            max_seq_len=max_seq_len,
+            act_bits=INT8_BITS,
+            ports=KV_PORTS[target],
+            port_bits=PORT_BITS,
+            **kv,
+        )
+    add_kernel(g, "q_buffer", "buffer", 1, features=d, lanes=lanes)
+    q_src, k_src, v_src = sources
+    add_fifo(g, q_src, "q_buffer", link, i8)
+    add_fifo(g, k_src, "k_writer", link, i8)
+    add_fifo(g, v_src, "v_writer", link, i8)
+    attention("qk_matmul", "qk")
+    add_fifo(g, "q_buffer", "qk_matmul", s, i8)
+    add_fifo(g, "k_writer", "qk_matmul", s, i8)
+    add_kernel(
+        g,
+        "mask",
+        "mask",
+        1,
+        lanes=lanes,
+        heads=model.heads,
+        causal=model.causal,
+        heads_parallel=heads_parallel,
+    )
+    add_kernel(
+        g,
+        "softmax",
+        "softmax",
+        1,
+        lanes=lanes,
+        heads=model.heads,
+        reduction_ii=4,
+        heads_parallel=heads_parallel,
+        output=nonlinear.softmax_output,
+    )
+    attention("sv_matmul", "sv")
+    add_fifo(g, "qk_matmul", "mask", s, f32)
+    add_fifo(g, "mask", "softmax", s, f32)
+    # softmax -> softmax.V holds a whole row of probabilities (Chen 2024 attention: depth 128
+    # at seq 128), so it scales with the longest sequence the design supports.
+    add_fifo(g, "softmax", "sv_matmul", max_seq_len, i8)
+    add_fifo(g, "v_writer", "sv_matmul", s, i8)
+    matrix("out_proj", 1, d, d, True)
+    add_fifo(g, "sv_matmul", "out_proj", s, i8)
+    add_kernel(g, "residual0", "residual", 1, lanes=lanes, features=d)
+    add_fifo(g, "out_proj", "residual0", s, f32)
+    add_fifo(g, "input_loader", "residual0", link, f32)
+
+
 def _region_layer(
     g: nx.DiGraph,
     model: ModelConfig,
@@ -188,72 +266,10 @@ def _region_layer(
     add_fifo(g, "input_loader_kv", "k_proj", s, i8)
     add_fifo(g, "input_loader_kv", "v_proj", s, i8)
     # R2, SLR1: KV buffers, attention, output projection, residual 0, LayerNorm 0.
-    add_kernel(
-        g,
-        "k_writer",
-        "kv_writer",
-        1,
-        target="k",
-        ii=1,
-        features=dkv,
-        max_seq_len=max_seq_len,
-        act_bits=INT8_BITS,
-        ports=KV_PORTS["k"],
-        port_bits=PORT_BITS,
-    )
-    add_kernel(
-        g,
-        "v_writer",
-        "kv_writer",
-        1,
-        target="v",
-        ii=v_writer_ii,
-        features=dkv,
-        max_seq_len=max_seq_len,
-        act_bits=INT8_BITS,
-        ports=KV_PORTS["v"],
-        port_bits=PORT_BITS,
-    )
-    add_kernel(g, "q_buffer", "buffer", 1, features=d, lanes=lanes)
-    add_fifo(g, "q_proj", "q_buffer", link, i8)
-    add_fifo(g, "k_proj", "k_writer", link, i8)
-    add_fifo(g, "v_proj", "v_writer", link, i8)
-    attention("qk_matmul", "qk")
-    add_fifo(g, "q_buffer", "qk_matmul", s, i8)
-    add_fifo(g, "k_writer", "qk_matmul", s, i8)
-    add_kernel(
-        g,
-        "mask",
-        "mask",
-        1,
-        lanes=lanes,
-        heads=model.heads,
-        causal=model.causal,
-        heads_parallel=heads_parallel,
-    )
-    add_kernel(
-        g,
-        "softmax",
-        "softmax",
-        1,
-        lanes=lanes,
-        heads=model.heads,
-        reduction_ii=4,
-        heads_parallel=heads_parallel,
-        output=nonlinear.softmax_output,
-    )
-    attention("sv_matmul", "sv")
-    add_fifo(g, "qk_matmul", "mask", s, f32)
-    add_fifo(g, "mask", "softmax", s, f32)
-    # softmax -> softmax.V holds a whole row of probabilities (Chen 2024 attention: depth 128
-    # at seq 128), so it scales with the longest sequence the design supports.
-    add_fifo(g, "softmax", "sv_matmul", max_seq_len, i8)
-    add_fifo(g, "v_writer", "sv_matmul", s, i8)
-    matrix("out_proj", 1, d, d, True)
-    add_fifo(g, "sv_matmul", "out_proj", s, i8)
-    add_kernel(g, "residual0", "residual", 1, lanes=lanes, features=d)
-    add_fifo(g, "out_proj", "residual0", s, f32)
-    add_fifo(g, "input_loader", "residual0", link, f32)
+    attention_region(
+        g, model, max_seq_len, lanes, matrix, attention, v_writer_ii, heads_parallel,
+        nonlinear, ("q_proj", "k_proj", "v_proj"),
+    )  # fmt: skip
     add_kernel(
         g,
         "layernorm0",
